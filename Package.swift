@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "hebbd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hebbd", targets: ["hebbd"]),
+        .library(name: "HebbianRegression", targets: ["HebbianRegression"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // C shims over Debian's libraries (DESIGN.md §1).
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Thin, safe wrapper over libzmq. No policy.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // The learning core: pure computation, no I/O.
+        .target(name: "HebbianRegression", dependencies: ["CBLAS"]),
+        // The service: config, wire protocol, engine, checkpoints, systemd, metrics.
+        .target(
+            name: "HebbDaemon",
+            dependencies: [
+                "HebbianRegression",
+                "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "hebbd",
+            dependencies: [
+                "HebbDaemon",
+                "HebbianRegression",
+                "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "HebbianRegressionTests",
+            dependencies: ["HebbianRegression"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbianRegression", "ZeroMQ"]),
+        // Starts the real `hebbd` binary and real Python clients.
+        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
