@@ -60,12 +60,12 @@ let package = Package(
         .testTarget(
             name: "HebbianRegressionTests",
             dependencies: ["HebbianRegression"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures", "Scripts"]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbianRegression", "ZeroMQ"]),
         // Starts the real `hebbd` binary and real Python clients.
-        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Fixtures", "Scripts"]),
     ],
     swiftLanguageModes: [.v6]
 )
