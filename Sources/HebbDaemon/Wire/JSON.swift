@@ -1,0 +1,364 @@
+/// A parsed JSON value. hebbd parses its own JSON because the ingest path must be fast and
+/// hostile-input safe (bounded depth, no recursion beyond ``JSONParser/maximumDepth``), and the
+/// publish path must not allocate per number (see ``JSONWriter``).
+public enum JSON: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSON])
+    /// Key order is kept; lookups are linear (objects here have a handful of keys).
+    case object([(String, JSON)])
+
+    public static func == (a: JSON, b: JSON) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.number(x), .number(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    /// The value under `key` of an object (nil for other values or a missing key).
+    public subscript(key: String) -> JSON? {
+        guard case let .object(members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+
+    /// The number, if this is one.
+    public var double: Double? { if case let .number(n) = self { return n } else { return nil } }
+    /// The number, if this is an integral one that fits an Int.
+    public var int: Int? {
+        guard case let .number(n) = self, n.rounded() == n, abs(n) < 9.0e15 else { return nil }
+        return Int(n)
+    }
+    /// The string, if this is one.
+    public var string: String? { if case let .string(s) = self { return s } else { return nil } }
+    /// The Boolean, if this is one.
+    public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
+    /// The elements, if this is an array.
+    public var array: [JSON]? { if case let .array(a) = self { return a } else { return nil } }
+    /// The members, if this is an object.
+    public var object: [(String, JSON)]? { if case let .object(o) = self { return o } else { return nil } }
+
+    /// A short name of the value's type, for error messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    /// Compact serialisation.
+    public var serialized: [UInt8] {
+        var w = JSONWriter()
+        w.value(self)
+        return w.bytes
+    }
+}
+
+/// Why a document is not JSON: what and where (byte offset).
+public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+    /// What was wrong.
+    public var message: String
+    /// Byte offset of the problem.
+    public var offset: Int
+    public var description: String { "\(message) at byte \(offset)" }
+}
+
+/// A strict RFC 8259 parser over a byte buffer, with a depth limit.
+public struct JSONParser {
+    /// Nesting deeper than this is rejected, so a hostile message cannot exhaust the stack.
+    public static let maximumDepth = 64
+
+    private let bytes: UnsafeRawBufferPointer
+    private var index = 0
+
+    /// Parses one JSON document (surrounding whitespace allowed, nothing else).
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSON {
+        var parser = JSONParser(bytes: bytes)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        if parser.index != bytes.count { throw parser.error("trailing characters") }
+        return value
+    }
+
+    /// Parses one JSON document from an array of bytes.
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON {
+        do {
+            return try bytes.withUnsafeBytes { try parse($0) }
+        } catch let e as JSONParseError {
+            throw e
+        } catch {
+            preconditionFailure("unreachable")
+        }
+    }
+
+    private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    private func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
+
+    private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func skipWhitespace() {
+        while let c = current, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
+    }
+
+    private mutating func expect(_ literal: StaticString) throws(JSONParseError) {
+        let n = literal.utf8CodeUnitCount
+        guard index + n <= bytes.count else { throw error("unexpected end") }
+        let p = literal.utf8Start
+        for i in 0..<n where bytes[index + i] != p[i] { throw error("invalid literal") }
+        index += n
+    }
+
+    private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSON {
+        guard depth < JSONParser.maximumDepth else { throw error("nested deeper than \(JSONParser.maximumDepth)") }
+        guard let c = current else { throw error("unexpected end") }
+        switch c {
+        case UInt8(ascii: "{"): return try parseObject(depth: depth)
+        case UInt8(ascii: "["): return try parseArray(depth: depth)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expect("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw error("unexpected character '\(Character(Unicode.Scalar(c)))'")
+        }
+    }
+
+    private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
+        index += 1
+        var members: [(String, JSON)] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "}") { index += 1; return .object(members) }
+        while true {
+            skipWhitespace()
+            guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let key = try parseString()
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipWhitespace()
+            members.append((key, try parseValue(depth: depth + 1)))
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"): index += 1; return .object(members)
+            default: throw error("expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
+        index += 1
+        var elements: [JSON] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") { index += 1; return .array(elements) }
+        while true {
+            skipWhitespace()
+            elements.append(try parseValue(depth: depth + 1))
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): index += 1; return .array(elements)
+            default: throw error("expected ',' or ']'")
+            }
+        }
+    }
+
+    private mutating func parseString() throws(JSONParseError) -> String {
+        index += 1
+        var scalars: [UInt8] = []
+        while true {
+            guard let c = current else { throw error("unterminated string") }
+            index += 1
+            switch c {
+            case UInt8(ascii: "\""):
+                guard let s = String(validating: scalars, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+                return s
+            case UInt8(ascii: "\\"):
+                guard let e = current else { throw error("unterminated escape") }
+                index += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(e)
+                case UInt8(ascii: "b"): scalars.append(0x08)
+                case UInt8(ascii: "f"): scalars.append(0x0C)
+                case UInt8(ascii: "n"): scalars.append(0x0A)
+                case UInt8(ascii: "r"): scalars.append(0x0D)
+                case UInt8(ascii: "t"): scalars.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try parseHex4()
+                    if (0xD800..<0xDC00).contains(code) {
+                        guard current == UInt8(ascii: "\\") else { throw error("lone surrogate") }
+                        index += 1
+                        guard current == UInt8(ascii: "u") else { throw error("lone surrogate") }
+                        index += 1
+                        let low = try parseHex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(code) {
+                        throw error("lone surrogate")
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw error("invalid code point") }
+                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default: throw error("invalid escape")
+                }
+            case 0..<0x20: throw error("control character in string")
+            default: scalars.append(c)
+            }
+        }
+    }
+
+    private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw error("short \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = bytes[index]
+            index += 1
+            let d: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = c - UInt8(ascii: "A") + 10
+            default: throw error("invalid hex digit")
+            }
+            v = v << 4 | UInt32(d)
+        }
+        return v
+    }
+
+    private mutating func parseNumber() throws(JSONParseError) -> Double {
+        let start = index
+        if current == UInt8(ascii: "-") { index += 1 }
+        func digits(_ p: inout JSONParser) -> Int {
+            let s = p.index
+            while let c = p.current, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { p.index += 1 }
+            return p.index - s
+        }
+        let intStart = index
+        let intDigits = digits(&self)
+        guard intDigits > 0 else { throw error("invalid number") }
+        if intDigits > 1 && bytes[intStart] == UInt8(ascii: "0") { throw error("leading zero in number") }
+        if current == UInt8(ascii: ".") {
+            index += 1
+            guard digits(&self) > 0 else { throw error("invalid fraction") }
+        }
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            index += 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
+            guard digits(&self) > 0 else { throw error("invalid exponent") }
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard let value = Double(text), value.isFinite else { throw error("number out of range") }
+        return value
+    }
+}
+
+/// Writes JSON straight into a byte buffer. Used on the publish path, where Foundation's
+/// JSONEncoder was measured thousands of times slower (DESIGN.md §7).
+public struct JSONWriter {
+    /// The bytes written so far.
+    public var bytes: [UInt8]
+    private var needsComma = false
+
+    /// A writer with an empty buffer, reserving `capacity` bytes.
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Empties the buffer, keeping its storage.
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = false
+    }
+
+    private mutating func separator() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        needsComma = false
+    }
+
+    /// `{`
+    public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")) }
+    /// `}`
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    /// `[`
+    public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")) }
+    /// `]`
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    /// `"key":`
+    public mutating func key(_ key: String) {
+        separator()
+        writeString(key)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// A string value.
+    public mutating func string(_ s: String) { separator(); writeString(s); needsComma = true }
+    /// An integer value.
+    public mutating func int<I: BinaryInteger>(_ v: I) { separator(); bytes.append(contentsOf: v.description.utf8); needsComma = true }
+    /// A Boolean value.
+    public mutating func bool(_ v: Bool) { separator(); bytes.append(contentsOf: (v ? "true" : "false").utf8); needsComma = true }
+    /// `null`
+    public mutating func null() { separator(); bytes.append(contentsOf: "null".utf8); needsComma = true }
+    /// A number in its shortest round-trip form; non-finite values become `null` (JSON has none).
+    public mutating func double(_ v: Double) {
+        separator()
+        if v.isFinite { bytes.append(contentsOf: v.description.utf8) } else { bytes.append(contentsOf: "null".utf8) }
+        needsComma = true
+    }
+    /// A float32 in its shortest round-trip form (so 0.05 prints as 0.05, not 0.05000000074505806).
+    public mutating func float(_ v: Float) {
+        separator()
+        if v.isFinite { bytes.append(contentsOf: v.description.utf8) } else { bytes.append(contentsOf: "null".utf8) }
+        needsComma = true
+    }
+    /// Raw, already-serialised JSON.
+    public mutating func raw(_ json: [UInt8]) { separator(); bytes.append(contentsOf: json); needsComma = true }
+
+    /// A whole value.
+    public mutating func value(_ v: JSON) {
+        switch v {
+        case .null: null()
+        case let .bool(b): bool(b)
+        case let .number(n): if let i = v.int { int(i) } else { double(n) }
+        case let .string(s): string(s)
+        case let .array(a):
+            beginArray()
+            for e in a { value(e) }
+            endArray()
+        case let .object(o):
+            beginObject()
+            for (k, e) in o { key(k); value(e) }
+            endObject()
+        }
+    }
+
+    private mutating func writeString(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
