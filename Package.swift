@@ -63,7 +63,7 @@ let package = Package(
             exclude: ["Fixtures", "Scripts"]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbianRegression", "ZeroMQ"]),
+        .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
         .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Fixtures", "Scripts"]),
     ],

@@ -80,14 +80,17 @@ public final class HebbianCircuit {
     // MARK: Learning
 
     /// One mini-batch update: `epochs` optimiser steps on these `rows` rows (X row-major rows × dict_dim,
-    /// Y rows × sys_dim). Returns the batch's scores at the weights it was scored with (before the first step).
+    /// Y rows × sys_dim). Returns the batch's scores at the weights it was scored with (before the first step);
+    /// `stepLoss` sees ½Σe² before every step (for `hebbd fit --json`).
     @discardableResult
-    public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> UpdateReport {
+    public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
+                       stepLoss: (Double) -> Void = { _ in }) throws(CircuitError) -> UpdateReport {
         try checkShapes(x: x, y: y, rows: rows)
         let penaltyValue = weights.withUnsafeBufferPointer { penalty.value(of: $0) }
         let priorValue = prior.map { p in weights.withUnsafeBufferPointer { p.loss(of: $0) } } ?? 0
         let loss = takeStep(x: x, y: y, rows: rows)
-        for _ in 1..<max(configuration.epochs, 1) { _ = takeStep(x: x, y: y, rows: rows) }
+        stepLoss(loss)
+        for _ in 1..<max(configuration.epochs, 1) { stepLoss(takeStep(x: x, y: y, rows: rows)) }
         if configuration.prune { pruneWeights() }
         updates += 1
         samples += rows

@@ -148,6 +148,14 @@ public enum Curve {
         }
         return decodeCString(publicKey)
     }
+
+    /// Z85-encodes a 32-byte binary key (`zmq_z85_encode`), e.g. the client key a ZAP request carries.
+    public static func z85Encode(_ key: [UInt8]) throws -> String {
+        guard key.count == 32 else { throw ZeroMQError.invalidArgument("a binary CURVE key has 32 bytes, got \(key.count)") }
+        var text = [CChar](repeating: 0, count: 41)
+        guard zmq_z85_encode(&text, key, 32) != nil else { throw ZeroMQError.lastCall("zmq_z85_encode") }
+        return decodeCString(text)
+    }
 }
 
 /// Decodes a NUL-terminated C string held in a buffer (stops at the first NUL).

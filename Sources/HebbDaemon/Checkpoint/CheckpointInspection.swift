@@ -1,0 +1,185 @@
+import Foundation
+import HebbianRegression
+
+/// A verified checkpoint file summarised for `hebbd checkpoint inspect FILE [--json]`.
+///
+/// Produced only from a file that passed every check (magic, version, lengths, CRC, content), so what it
+/// shows is exactly what a restart would load.
+public struct CheckpointInspection: Sendable, Equatable {
+    /// The file inspected.
+    public var path: String
+    /// The file's format version (always ``CheckpointStore``'s supported version: others fail to read).
+    public var formatVersion: UInt32
+    /// The writer's version string from the header (informational).
+    public var software: String
+    /// The model name.
+    public var model: String
+    /// The regression kind.
+    public var kind: RegressionKind
+    /// The optimiser.
+    public var optimizer: OptimizerKind
+    /// dict_dim (rows of W).
+    public var dictDim: Int
+    /// sys_dim (columns of W).
+    public var sysDim: Int
+    /// Mini-batch updates done.
+    public var updates: Int
+    /// Rows learned.
+    public var samples: Int
+    /// The model's last publish seq.
+    public var sequence: UInt64
+    /// Snapshot time, Unix seconds.
+    public var wallClockSeconds: Double
+    /// Snapshot time, RFC 3339 UTC.
+    public var created: String
+    /// Rows buffered toward the next batch.
+    public var pendingRows: Int
+    /// Values in the prequential error window.
+    public var windowCount: Int
+    /// File size in bytes.
+    public var bytes: Int
+    /// The file's CRC32 (verified).
+    public var crc: UInt32
+    /// The publishing threshold.
+    public var threshold: Float
+    /// W, row-major dict_dim × sys_dim.
+    public var weights: [Float]
+    /// W with |w| < threshold set to 0 (what the daemon publishes).
+    public var coefficients: [Float]
+    /// Nonzero coefficients.
+    public var nonzero: Int
+
+    init(path: String, decoded: CheckpointFormat.Decoded) {
+        let s = decoded.snapshot
+        let c = s.circuit.configuration
+        self.path = path
+        formatVersion = decoded.formatVersion
+        software = decoded.header.software
+        model = s.name
+        kind = c.kind
+        optimizer = c.optimizer
+        dictDim = c.dictDim
+        sysDim = c.sysDim
+        updates = s.circuit.updates
+        samples = s.circuit.samples
+        sequence = s.sequence
+        wallClockSeconds = s.wallClockSeconds
+        created = CheckpointFormat.rfc3339(s.wallClockSeconds)
+        pendingRows = s.pendingRows
+        windowCount = s.window.count
+        bytes = decoded.bytes
+        crc = decoded.crc
+        threshold = c.threshold
+        weights = s.circuit.weights
+        // The same rule as HebbianCircuit.coefficients.
+        coefficients = weights.map { abs($0) >= c.threshold ? $0 : 0 }
+        nonzero = coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+    }
+
+    /// Human-readable: the header fields, then the thresholded coefficients as a table of dict_dim rows.
+    public var text: String {
+        var out = """
+        checkpoint      \(path)
+        format version  \(formatVersion)
+        written by      hebbd \(software)
+        model           \(model)
+        kind            \(kind.rawValue) (\(optimizer.rawValue))
+        shape           \(dictDim) × \(sysDim) (dict_dim × sys_dim)
+        updates         \(updates)
+        samples         \(samples)
+        seq             \(sequence)
+        created         \(created)
+        pending rows    \(pendingRows)
+        window          \(windowCount) values
+        bytes           \(bytes)
+        crc32           \(checkpointHex32(crc)) (verified)
+        threshold       \(threshold)
+        nonzero         \(nonzero) of \(coefficients.count)
+
+        coefficients (|w| < \(threshold) shown as 0):
+
+        """
+        let width = 13
+        func cell(_ s: String) -> String { String(repeating: " ", count: max(1, width - s.count)) + s }
+        out += cell("row")
+        for j in 0..<sysDim { out += cell("y\(j)") }
+        out += "\n"
+        for i in 0..<dictDim {
+            out += cell(String(i))
+            for j in 0..<sysDim {
+                let v = coefficients[i * sysDim + j]
+                out += cell(v == 0 ? "0" : String(format: "%.6g", Double(v)))
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    /// Machine-readable, one JSON object: `format_version`, `model`, `kind`, `shape`, `updates`, `samples`,
+    /// `seq`, `created`, `bytes`, `weights` (raw W) and `coefficients` (thresholded W), both as dict_dim rows
+    /// of sys_dim values, plus `path`, `optimizer`, `wall_clock`, `pending_rows`, `crc32`, `threshold`, `nonzero`.
+    /// Floats are written in their shortest round-trip form; a non-finite weight is `null`.
+    public var json: String {
+        var out = "{"
+        var first = true
+        func key(_ k: String) {
+            out += (first ? "" : ",") + jsonString(k) + ":"
+            first = false
+        }
+        key("format_version"); out += String(formatVersion)
+        key("model"); out += jsonString(model)
+        key("kind"); out += jsonString(kind.rawValue)
+        key("shape"); out += "[\(dictDim),\(sysDim)]"
+        key("updates"); out += String(updates)
+        key("samples"); out += String(samples)
+        key("seq"); out += String(sequence)
+        key("created"); out += jsonString(created)
+        key("bytes"); out += String(bytes)
+        key("weights"); out += matrix(weights)
+        key("coefficients"); out += matrix(coefficients)
+        key("path"); out += jsonString(path)
+        key("optimizer"); out += jsonString(optimizer.rawValue)
+        key("wall_clock"); out += wallClockSeconds.isFinite ? "\(wallClockSeconds)" : "null"
+        key("pending_rows"); out += String(pendingRows)
+        key("crc32"); out += jsonString(checkpointHex32(crc))
+        key("threshold"); out += number(threshold)
+        key("nonzero"); out += String(nonzero)
+        out += "}"
+        return out
+    }
+
+    private func number(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
+
+    private func matrix(_ values: [Float]) -> String {
+        var out = "["
+        for i in 0..<dictDim {
+            if i > 0 { out += "," }
+            out += "["
+            for j in 0..<sysDim {
+                if j > 0 { out += "," }
+                out += number(values[i * sysDim + j])
+            }
+            out += "]"
+        }
+        return out + "]"
+    }
+}
+
+/// `s` as a JSON string literal.
+fileprivate func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let h = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,203 @@
+import Foundation
+import Synchronization
+
+/// The result of one background checkpoint write, collected by ``CheckpointWriter/drainResults()``.
+public struct CheckpointWriteOutcome: Sendable, Equatable {
+    /// The model.
+    public var model: String
+    /// The snapshot's update counter.
+    public var updates: Int
+    /// The snapshot's publish seq.
+    public var sequence: UInt64
+    /// The write's result, or why it failed.
+    public var result: Result<CheckpointWriteResult, CheckpointError>
+}
+
+/// Counters of a ``CheckpointWriter`` (for metrics).
+public struct CheckpointWriterStatistics: Sendable, Equatable {
+    /// Snapshots accepted by `submit`.
+    public var submitted: Int = 0
+    /// Snapshots replaced by a newer one of the same model before they were written.
+    public var coalesced: Int = 0
+    /// Checkpoints written.
+    public var written: Int = 0
+    /// Writes that failed.
+    public var failed: Int = 0
+    /// Snapshots discarded because the writer was stopped first.
+    public var discarded: Int = 0
+    /// Outcomes dropped because the engine did not drain the mailbox (it keeps the newest `mailboxCapacity`).
+    public var droppedOutcomes: Int = 0
+}
+
+/// Writes checkpoints on a dedicated background thread, so fsync never stalls the engine thread.
+///
+/// A plain `Thread`, not a Swift concurrency task: `fsync` blocks for milliseconds to seconds, and a
+/// blocking call inside a task parks one of the few cooperative-pool threads that the rest of the process
+/// (service lifecycle, metrics) depends on.
+///
+/// The engine calls ``submit(_:)`` with a value snapshot; it never blocks on I/O. Only the newest snapshot
+/// per model matters, so a snapshot still waiting in the queue is *replaced* by a newer one of the same model
+/// (coalescing): a slow disk costs checkpoint frequency, never memory or engine latency. Results go to a
+/// mailbox the engine drains with ``drainResults()`` (to log and count them) on its own schedule.
+/// At shutdown: ``flush(timeout:)``, then ``stop()``. The writer must be stopped explicitly (its thread
+/// holds a reference to it until then).
+public final class CheckpointWriter: Sendable {
+    /// The store written to.
+    public let store: CheckpointStore
+    /// How many outcomes the mailbox keeps when not drained.
+    public let mailboxCapacity: Int
+
+    private struct State: Sendable {
+        /// Models with a queued snapshot, oldest submission first.
+        var order: [String] = []
+        /// The newest queued snapshot per model.
+        var queued: [String: ModelSnapshot] = [:]
+        /// The model being written right now.
+        var writing: String?
+        var outcomes: [CheckpointWriteOutcome] = []
+        var statistics = CheckpointWriterStatistics()
+        var stopping = false
+        var finished = false
+
+        var idle: Bool { order.isEmpty && writing == nil }
+    }
+
+    private let state = Mutex(State())
+    /// Doorbell only: all state lives in `state`. Whoever changes what a waiter waits for broadcasts while
+    /// holding the condition's lock, and waiters test `state` while holding it, so no wake-up is lost.
+    private let condition = NSCondition()
+
+    /// Starts the writer thread.
+    public init(store: CheckpointStore, mailboxCapacity: Int = 1024) {
+        self.store = store
+        self.mailboxCapacity = max(1, mailboxCapacity)
+        let thread = Thread { [self] in run() }
+        thread.name = "hebbd-checkpoint"
+        thread.start()
+    }
+
+    /// Queues `snapshot` for writing and returns at once. A snapshot of the same model still waiting in
+    /// the queue is replaced (it keeps its place in the queue). Returns false after ``stop()``.
+    @discardableResult
+    public func submit(_ snapshot: ModelSnapshot) -> Bool {
+        let accepted = state.withLock { s -> Bool in
+            guard !s.stopping else { return false }
+            s.statistics.submitted += 1
+            if s.queued.updateValue(snapshot, forKey: snapshot.name) != nil {
+                s.statistics.coalesced += 1
+            } else {
+                s.order.append(snapshot.name)
+            }
+            return true
+        }
+        if accepted { ring() }
+        return accepted
+    }
+
+    /// The outcomes of the writes finished since the last call, oldest first.
+    public func drainResults() -> [CheckpointWriteOutcome] {
+        state.withLock { s in
+            defer { s.outcomes.removeAll() }
+            return s.outcomes
+        }
+    }
+
+    /// Snapshots waiting to be written (not counting one being written).
+    public var queuedCount: Int { state.withLock { $0.order.count } }
+
+    /// The writer's counters.
+    public var statistics: CheckpointWriterStatistics { state.withLock { $0.statistics } }
+
+    /// Blocks until every queued snapshot has been written (or failed), or until `timeout` passes.
+    /// Returns true when the queue is empty and no write is in progress.
+    @discardableResult
+    public func flush(timeout: Duration) -> Bool {
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        let deadline = Date(timeIntervalSinceNow: max(0, seconds))
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            let (idle, finished) = state.withLock { ($0.idle, $0.finished) }
+            if idle || finished { return idle }
+            if !condition.wait(until: deadline) { return state.withLock { $0.idle } }
+        }
+    }
+
+    /// Stops the thread and waits for it to exit. A write in progress completes; snapshots still queued are
+    /// discarded, each reported as a ``CheckpointError/writerStopped(model:)`` outcome — call
+    /// ``flush(timeout:)`` first to write them. Later `submit`s are refused. Idempotent.
+    public func stop() {
+        state.withLock { s in
+            guard !s.stopping else { return }
+            s.stopping = true
+            for name in s.order {
+                let snapshot = s.queued[name]!
+                record(CheckpointWriteOutcome(model: name, updates: snapshot.circuit.updates, sequence: snapshot.sequence,
+                                              result: .failure(.writerStopped(model: name))), in: &s)
+                s.statistics.discarded += 1
+            }
+            s.order.removeAll()
+            s.queued.removeAll()
+        }
+        ring()
+        condition.lock()
+        while !state.withLock({ $0.finished }) { condition.wait() }
+        condition.unlock()
+    }
+
+    private func ring() {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func record(_ outcome: CheckpointWriteOutcome, in s: inout State) {
+        if s.outcomes.count >= mailboxCapacity {
+            s.outcomes.removeFirst()
+            s.statistics.droppedOutcomes += 1
+        }
+        s.outcomes.append(outcome)
+    }
+
+    private func run() {
+        while let snapshot = nextJob() {
+            let result: Result<CheckpointWriteResult, CheckpointError>
+            do throws(CheckpointError) {
+                result = .success(try store.write(snapshot))
+            } catch {
+                result = .failure(error)
+            }
+            state.withLock { s in
+                s.writing = nil
+                switch result {
+                case .success: s.statistics.written += 1
+                case .failure: s.statistics.failed += 1
+                }
+                record(CheckpointWriteOutcome(model: snapshot.name, updates: snapshot.circuit.updates,
+                                              sequence: snapshot.sequence, result: result), in: &s)
+            }
+            ring()
+        }
+        state.withLock { $0.finished = true }
+        ring()
+    }
+
+    /// The next snapshot to write, waiting for one; nil once stopping with nothing left.
+    private func nextJob() -> ModelSnapshot? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            let (job, stop) = state.withLock { s -> (ModelSnapshot?, Bool) in
+                if !s.order.isEmpty {
+                    let name = s.order.removeFirst()
+                    s.writing = name
+                    return (s.queued.removeValue(forKey: name), false)
+                }
+                return (nil, s.stopping)
+            }
+            if let job { return job }
+            if stop { return nil }
+            condition.wait()
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import HebbianRegression
+
+/// Everything one model needs to resume **bit-for-bit** after a restart: its configuration, the
+/// circuit's full state, and the engine-side state around it (publish sequence, the rows buffered
+/// toward the next mini-batch, the rolling prequential error window).
+///
+/// It is a value: the engine thread copies it out of the live model (cheap copy-on-write arrays) and
+/// hands it to a ``CheckpointWriter``, so the slow part (encoding, fsync) never runs on the engine thread.
+public struct ModelSnapshot: Sendable, Equatable {
+    /// The model's configuration (name, batch size, circuit configuration) at snapshot time.
+    public var model: ModelConfiguration
+    /// The circuit: W, optimiser moments and step, prior hyper-parameters and their optimiser state,
+    /// generator state, update and sample counters.
+    public var circuit: CircuitState
+    /// The last publish `seq` of this model, so a resumed model continues the sequence without a gap or repeat.
+    public var sequence: UInt64
+    /// Rows buffered toward the next mini-batch (0 ≤ pendingRows; they were received, not yet learned).
+    public var pendingRows: Int
+    /// The buffered features, row-major, pendingRows × dictDim.
+    public var pendingX: [Float]
+    /// The buffered targets, row-major, pendingRows × sysDim.
+    public var pendingY: [Float]
+    /// The rolling prequential error values, oldest first.
+    public var window: [Double]
+    /// When the snapshot was taken, Unix time in seconds (a `Double`, not a `Date`, so it round-trips exactly).
+    public var wallClockSeconds: Double
+
+    /// A snapshot from its parts.
+    public init(model: ModelConfiguration, circuit: CircuitState, sequence: UInt64, pendingRows: Int,
+                pendingX: [Float], pendingY: [Float], window: [Double], wallClockSeconds: Double) {
+        self.model = model
+        self.circuit = circuit
+        self.sequence = sequence
+        self.pendingRows = pendingRows
+        self.pendingX = pendingX
+        self.pendingY = pendingY
+        self.window = window
+        self.wallClockSeconds = wallClockSeconds
+    }
+
+    /// The model's name (its checkpoint subdirectory).
+    public var name: String { model.name }
+
+    /// Checks the snapshot against itself before it is written: a checkpoint that cannot be restored
+    /// is worse than none, because it would shadow the previous good one.
+    func validate() throws(CheckpointError) {
+        let c = circuit.configuration
+        func fail(_ reason: String) -> CheckpointError { .invalidSnapshot(model: model.name, reason: reason) }
+        guard pendingRows >= 0 else { throw fail("pendingRows is \(pendingRows)") }
+        guard c.dictDim > 0, c.sysDim > 0 else { throw fail("shape \(c.dictDim)×\(c.sysDim)") }
+        let (px, ox) = pendingRows.multipliedReportingOverflow(by: c.dictDim)
+        let (py, oy) = pendingRows.multipliedReportingOverflow(by: c.sysDim)
+        guard !ox, !oy, pendingX.count == px else {
+            throw fail("pendingX has \(pendingX.count) values, expected pendingRows × dictDim = \(pendingRows) × \(c.dictDim)")
+        }
+        guard pendingY.count == py else {
+            throw fail("pendingY has \(pendingY.count) values, expected pendingRows × sysDim = \(pendingRows) × \(c.sysDim)")
+        }
+        guard circuit.weights.count == c.weightCount else {
+            throw fail("weights have \(circuit.weights.count) values, expected \(c.weightCount)")
+        }
+        guard circuit.generator.state.count == 4 else {
+            throw fail("generator state has \(circuit.generator.state.count) words, expected 4")
+        }
+        guard circuit.updates >= 0, circuit.samples >= 0 else {
+            throw fail("negative counters (updates \(circuit.updates), samples \(circuit.samples))")
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import TOMLKit
+
+/// A format-neutral configuration value.
+///
+/// The TOML config file and the JSON of the control socket's `add` command are both converted to this
+/// tree first, so one decoder (``ModelConfiguration/decode(_:source:)``) validates both and gives the
+/// same error messages. Integers and floats stay distinct so that `dict_dim = 2.5` can be rejected while
+/// `lr = 1` is accepted as 1.0.
+public indirect enum ConfigValue: Sendable, Equatable {
+    /// A string (TOML string, JSON string).
+    case string(String)
+    /// An integer; JSON integers beyond Int64 arrive as ``float(_:)``.
+    case integer(Int64)
+    /// A floating-point number; `1.0` stays a float, so it is not accepted where an integer is required.
+    case float(Double)
+    /// A boolean; never confused with the integers 0 and 1.
+    case bool(Bool)
+    /// An array, possibly of mixed values.
+    case array([ConfigValue])
+    /// A table (TOML table, JSON object).
+    case table(ConfigTable)
+
+    /// The value as a number when it is an integer or a float (integers are valid wherever floats are).
+    public var number: Double? {
+        switch self {
+        case let .integer(i): return Double(i)
+        case let .float(d): return d
+        default: return nil
+        }
+    }
+
+    /// What the value is, for "expected …, got …" messages: `a string "x"`, `an integer 3`, `an array of 2 values`.
+    public var summary: String {
+        switch self {
+        case let .string(s): return "a string \(ConfigValue.quoted(s))"
+        case let .integer(i): return "an integer \(i)"
+        case let .float(d): return "a float \(d)"
+        case let .bool(b): return "a boolean \(b)"
+        case let .array(a): return "an array of \(a.count) value\(a.count == 1 ? "" : "s")"
+        case .table: return "a table"
+        }
+    }
+
+    /// The value as it would be written in a config, for "got …" in range errors: `-1`, `"lasso2"`.
+    public var literal: String {
+        switch self {
+        case let .string(s): return ConfigValue.quoted(s)
+        case let .integer(i): return String(i)
+        case let .float(d): return String(d)
+        case let .bool(b): return String(b)
+        case .array, .table: return summary
+        }
+    }
+
+    static func quoted(_ s: String) -> String { "\"" + s.unicodeScalars.map { ConfigValue.escape($0) }.joined() + "\"" }
+
+    private static func escape(_ u: Unicode.Scalar) -> String {
+        switch u {
+        case "\"": return "\\\""
+        case "\\": return "\\\\"
+        case "\n": return "\\n"
+        case "\r": return "\\r"
+        case "\t": return "\\t"
+        case _ where u.value < 0x20: return String(format: "\\u%04x", u.value)
+        default: return String(u)
+        }
+    }
+}
+
+/// A table of ``ConfigValue``s that remembers the order in which keys were inserted.
+///
+/// The order only matters for output (``ConfigValue/jsonText``), so that e.g. the control `models` reply
+/// lists `name` and `kind` first; equality ignores it. TOMLKit and `JSONSerialization` do not preserve the
+/// source order, so tables read from them come sorted by key.
+public struct ConfigTable: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+    /// The keys in insertion order.
+    public private(set) var keys: [String] = []
+    private var storage: [String: ConfigValue] = [:]
+
+    /// An empty table.
+    public init() {}
+
+    public init(dictionaryLiteral elements: (String, ConfigValue)...) {
+        for (key, value) in elements { self[key] = value }
+    }
+
+    /// The value at `key`; assigning `nil` removes the key.
+    public subscript(key: String) -> ConfigValue? {
+        get { storage[key] }
+        set {
+            if newValue == nil { keys.removeAll { $0 == key } } else if storage[key] == nil { keys.append(key) }
+            storage[key] = newValue
+        }
+    }
+
+    /// Number of keys.
+    public var count: Int { keys.count }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: ConfigValue)> {
+        keys.lazy.map { (key: $0, value: storage[$0]!) }.makeIterator()
+    }
+
+    public static func == (lhs: ConfigTable, rhs: ConfigTable) -> Bool { lhs.storage == rhs.storage }
+}
+
+extension ConfigValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(floatLiteral value: Double) { self = .float(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: ConfigValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, ConfigValue)...) {
+        var table = ConfigTable()
+        for (key, value) in elements { table[key] = value }
+        self = .table(table)
+    }
+}
+
+// MARK: - TOML
+
+extension ConfigValue {
+    /// Parses a TOML document; syntax errors carry TOMLKit's line and column.
+    public static func parse(toml text: String, file: String) throws(ConfigError) -> ConfigTable {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw .syntax(file: file, message: error.description, line: error.source.begin.line, column: error.source.begin.column)
+        } catch {
+            throw .syntax(file: file, message: "\(error)", line: nil, column: nil)
+        }
+        return try ConfigValue.convert(table, file: file, path: "")
+    }
+
+    /// Converts a TOMLKit table. TOML dates and times have no use in hebbd's config and are rejected
+    /// here, naming the key, rather than silently turned into strings.
+    public init(toml table: TOMLTable, file: String) throws(ConfigError) {
+        self = .table(try ConfigValue.convert(table, file: file, path: ""))
+    }
+
+    private static func convert(_ table: TOMLTable, file: String, path: String) throws(ConfigError) -> ConfigTable {
+        var result = ConfigTable()
+        for (key, node) in table {
+            result[key] = try convert(node, file: file, table: path.isEmpty ? "top level" : "[\(path)]", key: key,
+                                      path: path.isEmpty ? key : "\(path).\(key)")
+        }
+        return result
+    }
+
+    private static func convert(_ node: any TOMLValueConvertible, file: String, table: String, key: String, path: String) throws(ConfigError) -> ConfigValue {
+        switch node.type {
+        case .string: return .string(node.string ?? "")
+        case .int: return .integer(Int64(node.int ?? 0))
+        case .double: return .float(node.double ?? 0)
+        case .bool: return .bool(node.bool ?? false)
+        case .table: return .table(try convert(node.table ?? TOMLTable(), file: file, path: path))
+        case .array:
+            var items: [ConfigValue] = []
+            for (i, element) in (node.array ?? TOMLArray()).enumerated() {
+                items.append(try convert(element, file: file, table: table, key: "\(key)[\(i)]", path: "\(path)[\(i)]"))
+            }
+            return .array(items)
+        case .date, .time, .dateTime:
+            throw .wrongType(file: file, table: table, key: key, expected: "a string, number, boolean, array or table",
+                             got: "a TOML \(node.type)")
+        }
+    }
+}
+
+// MARK: - JSON
+
+extension ConfigValue {
+    /// Parses JSON text (e.g. a control request) into a value; `source` names it in errors.
+    public static func parse<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ConfigValue {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        } catch {
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+            throw .syntax(file: source, message: "invalid JSON: \(detail)", line: nil, column: nil)
+        }
+        return try ConfigValue(jsonObject: object, source: source)
+    }
+
+    /// Converts the output of `JSONSerialization.jsonObject` (or plain Swift values of the same shapes).
+    ///
+    /// On Linux every JSON number and boolean arrives as an `NSNumber`, and `as? Bool` / `as? Int` succeed
+    /// on the wrong ones (`1 as? Bool` is `true`, `1.0 as? Int` is `1`). So booleans are recognised by
+    /// their class (`__NSCFBoolean`, the class of `NSNumber(value: true)`) and floats by their `objCType`
+    /// (`d`/`f`); JSON writes `1.0` as a float, so it stays a float. Integers beyond Int64 become floats.
+    public init(jsonObject: Any, source: String) throws(ConfigError) {
+        self = try ConfigValue.convert(json: jsonObject, source: source, table: "top level", key: "(value)", path: "")
+    }
+
+    private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
+
+    private static func convert(json: Any, source: String, table: String, key: String, path: String) throws(ConfigError) -> ConfigValue {
+        if type(of: json) is NSNumber.Type, let number = json as? NSNumber {
+            if ObjectIdentifier(type(of: number)) == booleanClass { return .bool(number.boolValue) }
+            switch String(cString: number.objCType) {
+            case "d", "f": return .float(number.doubleValue)
+            case "Q": return Int64(exactly: number.uint64Value).map(ConfigValue.integer) ?? .float(number.doubleValue)
+            default: return .integer(number.int64Value)
+            }
+        }
+        switch json {
+        case let s as String: return .string(s)
+        case let b as Bool where type(of: json) == Bool.self: return .bool(b)
+        case let i as Int where type(of: json) == Int.self: return .integer(Int64(i))
+        case let i as Int64 where type(of: json) == Int64.self: return .integer(i)
+        case let d as Double where type(of: json) == Double.self: return .float(d)
+        case let items as [Any]:
+            var result: [ConfigValue] = []
+            for (i, item) in items.enumerated() {
+                result.append(try convert(json: item, source: source, table: table, key: "\(key)[\(i)]", path: "\(path)[\(i)]"))
+            }
+            return .array(result)
+        case let object as [String: Any]:
+            var result = ConfigTable()
+            let label = path.isEmpty ? "top level" : "[\(path)]"
+            for name in object.keys.sorted() {
+                result[name] = try convert(json: object[name]!, source: source, table: label, key: name,
+                                           path: path.isEmpty ? name : "\(path).\(name)")
+            }
+            return .table(result)
+        default:
+            throw .wrongType(file: source, table: table, key: key, expected: "a string, number, boolean, array or object",
+                             got: json is NSNull ? "null" : "a \(type(of: json))")
+        }
+    }
+
+    /// Compact JSON text of the value, tables in key-insertion order. Non-finite floats (possible from
+    /// TOML's `inf`/`nan`, never in a validated configuration) are written as `null`.
+    public var jsonText: String {
+        switch self {
+        case .string, .bool, .integer: return literal
+        case let .float(d): return d.isFinite ? String(d) : "null"
+        case let .array(items): return "[" + items.map(\.jsonText).joined(separator: ",") + "]"
+        case let .table(table): return "{" + table.map { ConfigValue.quoted($0.key) + ":" + $0.value.jsonText }.joined(separator: ",") + "}"
+        }
+    }
+}

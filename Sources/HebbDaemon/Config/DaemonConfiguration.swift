@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// The daemon's whole configuration, as read from its TOML file (DESIGN.md §5).
+///
+/// Every property has the documented default, so `DaemonConfiguration()` is a working loopback setup
+/// without models, and tests can start from it and change what they need. Values are validated when
+/// parsed; a value built in code is trusted.
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// `[daemon]`: process-wide settings.
+    public struct Daemon: Sendable, Equatable {
+        /// `state_dir`: where checkpoints live. systemd's `$STATE_DIRECTORY` wins (see ``effectiveStateDirectory(environment:)``).
+        public var stateDirectory = "/var/lib/hebbd"
+        /// `checkpoint_interval`: seconds between time-based checkpoints; 0 disables them.
+        public var checkpointInterval: Double = 30
+        /// `checkpoint_every`: also checkpoint a model after this many updates; 0 disables it.
+        public var checkpointEvery = 0
+        /// `checkpoint_keep`: checkpoints kept per model (older ones are deleted), at least 1.
+        public var checkpointKeep = 5
+        /// `log_level`: trace, debug, info, notice, warning, error or critical (swift-log's levels).
+        public var logLevel: Logger.Level = .info
+
+        /// The defaults.
+        public init() {}
+
+        static let keys = ["state_dir", "checkpoint_interval", "checkpoint_every", "checkpoint_keep", "log_level"]
+
+        init(_ r: TableReader) throws(ConfigError) {
+            stateDirectory = try r.string("state_dir", default: stateDirectory)
+            checkpointInterval = try r.duration("checkpoint_interval", default: checkpointInterval)
+            checkpointEvery = try r.integer("checkpoint_every", default: checkpointEvery, in: 0...Int64.max)
+            checkpointKeep = try r.integer("checkpoint_keep", default: checkpointKeep, in: 1...Int64.max)
+            logLevel = try r.choice("log_level", default: logLevel)
+        }
+
+        /// The state directory to use: the first entry of systemd's `$STATE_DIRECTORY` (set by
+        /// `StateDirectory=` in the unit, colon-separated when several) when present, else `state_dir`.
+        public func effectiveStateDirectory(environment: [String: String]) -> String {
+            environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? stateDirectory
+        }
+    }
+
+    /// `[endpoints]`: where the daemon listens.
+    public struct Endpoints: Sendable, Equatable {
+        /// `ingest`: the PULL socket the daemon binds for samples.
+        public var ingest = "tcp://127.0.0.1:5555"
+        /// `publish`: the XPUB socket the daemon binds for coefficients.
+        public var publish = "tcp://127.0.0.1:5556"
+        /// `control`: the REP socket the daemon binds for control commands.
+        public var control = "tcp://127.0.0.1:5557"
+        /// `subscribe`: PUB streams the daemon connects SUB sockets to (lossy tap), none by default.
+        public var subscribe: [String] = []
+        /// `metrics`: `host:port` of the Prometheus `/metrics` HTTP endpoint; nil (`metrics = ""`) disables it.
+        public var metrics: String? = "127.0.0.1:9464"
+
+        /// The defaults.
+        public init() {}
+
+        static let keys = ["ingest", "publish", "control", "subscribe", "metrics"]
+
+        init(_ r: TableReader) throws(ConfigError) {
+            let zmq = TableReader.isZeroMQEndpoint, expected = TableReader.endpointExpected
+            func endpoint(_ key: String, _ fallback: String) throws(ConfigError) -> String {
+                try r.read(key, fallback, expected, { if case let .string(s) = $0 { s } else { nil } }, check: zmq)
+            }
+            ingest = try endpoint("ingest", ingest)
+            publish = try endpoint("publish", publish)
+            control = try endpoint("control", control)
+            subscribe = try r.strings("subscribe", default: subscribe, check: zmq,
+                                   expected: "an array of ZeroMQ endpoints (tcp://host:port, ipc://path or inproc://name)")
+            let address = try r.read("metrics", metrics ?? "", "host:port, or \"\" to disable metrics",
+                                     { if case let .string(s) = $0 { s } else { nil } },
+                                     check: { $0.isEmpty || TableReader.isHostPort($0, wildcardPort: false) })
+            metrics = address.isEmpty ? nil : address
+        }
+    }
+
+    /// `[publish]`: how coefficients are published.
+    public struct Publish: Sendable, Equatable {
+        /// The encoding of published coefficient messages.
+        public enum Format: String, Sendable, Equatable, CaseIterable, Codable {
+            /// Coefficients inside the JSON message (`"coefficients": [[…]]`).
+            case json
+            /// The JSON without `coefficients`, followed by a frame of float32 little-endian, row-major (no text formatting cost).
+            case binary
+        }
+        /// `format`: json or binary.
+        public var format = Format.json
+        /// `window`: number of updates in the rolling prequential error.
+        public var window = 100
+        /// `heartbeat`: seconds between `hb/` heartbeats when idle; 0 disables them.
+        public var heartbeat: Double = 5
+        /// `hwm`: ZMQ_SNDHWM of the publish socket (0 = unlimited, as in ZeroMQ).
+        public var highWaterMark = 10_000
+
+        /// The defaults.
+        public init() {}
+
+        static let keys = ["format", "window", "heartbeat", "hwm"]
+
+        init(_ r: TableReader) throws(ConfigError) {
+            format = try r.choice("format", default: format)
+            window = try r.integer("window", default: window, in: 1...Int64.max)
+            heartbeat = try r.duration("heartbeat", default: heartbeat)
+            highWaterMark = try r.integer("hwm", default: highWaterMark, in: 0...Int64(Int32.max))
+        }
+    }
+
+    /// `[limits]`: bounds on what a producer may send.
+    public struct Limits: Sendable, Equatable {
+        /// `max_message_bytes`: largest message accepted; also set as ZMQ_MAXMSGSIZE so libzmq drops bigger ones.
+        public var maxMessageBytes = 67_108_864
+        /// `max_rows_per_message`: most sample rows one message may carry.
+        public var maxRowsPerMessage = 1_000_000
+
+        /// The defaults.
+        public init() {}
+
+        static let keys = ["max_message_bytes", "max_rows_per_message"]
+
+        init(_ r: TableReader) throws(ConfigError) {
+            maxMessageBytes = try r.integer("max_message_bytes", default: maxMessageBytes, in: 1...Int64.max)
+            maxRowsPerMessage = try r.integer("max_rows_per_message", default: maxRowsPerMessage, in: 1...Int64.max)
+        }
+    }
+
+    /// `[security]`: optional CURVE encryption and authentication on every socket.
+    public struct Security: Sendable, Equatable {
+        /// `curve`: enable CURVE.
+        public var curve = false
+        /// `secret_key_file`: the server's z85 secret key.
+        public var secretKeyFile = "/etc/hebbd/server.key"
+        /// `authorized_keys_dir`: one z85 client public key per file.
+        public var authorizedKeysDir = "/etc/hebbd/clients"
+
+        /// The defaults.
+        public init() {}
+
+        static let keys = ["curve", "secret_key_file", "authorized_keys_dir"]
+
+        init(_ r: TableReader) throws(ConfigError) {
+            curve = try r.bool("curve", default: curve)
+            secretKeyFile = try r.string("secret_key_file", default: secretKeyFile)
+            authorizedKeysDir = try r.string("authorized_keys_dir", default: authorizedKeysDir)
+        }
+    }
+
+    /// `[daemon]`.
+    public var daemon = Daemon()
+    /// `[endpoints]`.
+    public var endpoints = Endpoints()
+    /// `[publish]`.
+    public var publish = Publish()
+    /// `[limits]`.
+    public var limits = Limits()
+    /// `[security]`.
+    public var security = Security()
+    /// `[[model]]` tables, in file order. May be empty: models can be added at run time.
+    public var models: [ModelConfiguration] = []
+
+    /// The defaults, without models.
+    public init() {}
+
+    static let keys = ["daemon", "endpoints", "publish", "limits", "security", "model"]
+
+    /// Reads and parses a config file; `path` is used as the file name in error messages.
+    public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
+        try parse(toml: try readText(path: path), file: path)
+    }
+
+    /// Parses TOML text; `file` names it in error messages.
+    public static func parse(toml text: String, file: String) throws(ConfigError) -> DaemonConfiguration {
+        try decode(ConfigValue.parse(toml: text, file: file), file: file)
+    }
+
+    /// Decodes an already parsed document (any format).
+    public static func decode(_ root: ConfigTable, file: String) throws(ConfigError) -> DaemonConfiguration {
+        let top = try TableReader(root, file: file, table: "top level", known: keys)
+        func section(_ key: String, _ known: [String]) throws(ConfigError) -> TableReader {
+            try TableReader(top.table(key) ?? [:], file: file, table: "[\(key)]", known: known)
+        }
+        var config = DaemonConfiguration()
+        config.daemon = try Daemon(section("daemon", Daemon.keys))
+        config.endpoints = try Endpoints(section("endpoints", Endpoints.keys))
+        config.publish = try Publish(section("publish", Publish.keys))
+        config.limits = try Limits(section("limits", Limits.keys))
+        config.security = try Security(section("security", Security.keys))
+
+        switch top.raw("model") {
+        case nil: break
+        case let .array(tables)?:
+            for (index, table) in tables.enumerated() {
+                let model = try ModelConfiguration.decode(table, file: file, index: index)
+                if config.models.contains(where: { $0.name == model.name }) {
+                    throw .duplicateModelName(file: file, name: model.name)
+                }
+                config.models.append(model)
+            }
+        case let other?:
+            throw top.wrongType("model", "an array of tables, written [[model]]", other)
+        }
+        return config
+    }
+
+    /// Reads a whole file as UTF-8, with the operating system's reason when that fails.
+    static func readText(path: String) throws(ConfigError) -> String {
+        guard let handle = fopen(path, "rb") else {
+            throw .unreadable(file: path, reason: String(cString: strerror(errno)))
+        }
+        defer { fclose(handle) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, handle)
+            bytes += buffer[0..<n]
+            if n < buffer.count {
+                if ferror(handle) != 0 { throw .unreadable(file: path, reason: String(cString: strerror(errno))) }
+                break
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .unreadable(file: path, reason: "not valid UTF-8")
+        }
+        return text
+    }
+}

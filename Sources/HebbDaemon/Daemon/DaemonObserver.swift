@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+
+/// Connects the engine loop to systemd (READY, STATUS, WATCHDOG, RELOADING/READY, STOPPING) and to the
+/// health check. Called on the engine thread; its mutable state sits behind a Mutex that only that
+/// thread ever takes in steady state, so it costs an uncontended lock per loop.
+public final class DaemonObserver: EngineObserver {
+    private struct State {
+        var pacer: WatchdogPacer
+        var lastStatus = ContinuousClock.now
+        var lastSamples = 0
+        var lastCheckpointDescription = "none yet"
+    }
+
+    private let notifier: SystemdNotifier
+    private let state: Mutex<State>
+    private let lastTick = Atomic<Int64>(0)
+    private let ready = Atomic<Bool>(false)
+    /// Extra observers (metrics).
+    private let next: [any EngineObserver]
+
+    public init(notifier: SystemdNotifier, chained next: [any EngineObserver] = []) {
+        self.notifier = notifier
+        state = Mutex(State(pacer: WatchdogPacer(notifier: notifier)))
+        self.next = next
+    }
+
+    /// Whether the engine loop ticked within `seconds` (the `/healthz` answer).
+    public func isAlive(within seconds: Double = 5) -> Bool {
+        guard ready.load(ordering: .relaxed) else { return false }
+        return Double(DaemonObserver.monotonicNanoseconds() - lastTick.load(ordering: .relaxed)) / 1e9 < seconds
+    }
+
+    public func engineReady(_ endpoints: BoundEndpoints) {
+        lastTick.store(DaemonObserver.monotonicNanoseconds(), ordering: .relaxed)
+        ready.store(true, ordering: .relaxed)
+        _ = notifier.ready()
+        _ = notifier.status("listening: ingest \(endpoints.ingest), publish \(endpoints.publish), control \(endpoints.control)")
+        for n in next { n.engineReady(endpoints) }
+    }
+
+    public func engineLoopTick(_ core: EngineCore) {
+        lastTick.store(DaemonObserver.monotonicNanoseconds(), ordering: .relaxed)
+        let now = ContinuousClock.now
+        state.withLock { s in
+            // WATCHDOG=1 from the loop itself, so a wedged engine stops feeding systemd and is restarted.
+            s.pacer.tick(now: now)
+            let elapsed = s.lastStatus.duration(to: now)
+            if elapsed >= .seconds(5) {
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let rate = Double(core.counters.samplesReceived - s.lastSamples) / seconds
+                _ = notifier.status("\(core.modelNames.count) models, \(String(format: "%.0f", rate)) samples/s, \(core.counters.updates) updates, last checkpoint \(s.lastCheckpointDescription)")
+                s.lastSamples = core.counters.samplesReceived
+                s.lastStatus = now
+            }
+        }
+        for n in next { n.engineLoopTick(core) }
+    }
+
+    public func engineCheckpointed(model: String, path: String) {
+        let time = Timestamp.rfc3339(Timestamp.now())
+        state.withLock { $0.lastCheckpointDescription = "\(time) (\(model))" }
+        for n in next { n.engineCheckpointed(model: model, path: path) }
+    }
+
+    public func engineReloaded(error: String?) {
+        // RELOADING=1 was sent when SIGHUP arrived; READY=1 ends the reload either way.
+        _ = notifier.ready()
+        if let error { _ = notifier.status("reload rejected: \(error)") }
+        for n in next { n.engineReloaded(error: error) }
+    }
+
+    public func engineStopped() {
+        ready.store(false, ordering: .relaxed)
+        for n in next { n.engineStopped() }
+    }
+
+    static func monotonicNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

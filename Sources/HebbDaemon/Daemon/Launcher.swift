@@ -1,0 +1,114 @@
+import Foundation
+import HebbianRegression
+import Logging
+import ServiceLifecycle
+
+/// Why the daemon refused to start.
+public enum LaunchError: Error, CustomStringConvertible {
+    /// A checkpoint's model differs from the config in kind or shape.
+    case incompatibleCheckpoint(model: String, path: String, why: String)
+    /// The engine could not start.
+    case engine(EngineError)
+
+    public var description: String {
+        switch self {
+        case let .incompatibleCheckpoint(model, path, why):
+            return "model \"\(model)\": the checkpoint \(path) is incompatible with the config (\(why)); "
+                + "start with --reset-model \(model) to discard its learned state"
+        case let .engine(e): return e.description
+        }
+    }
+}
+
+/// `hebbd run`: loads checkpoints, starts the engine and runs the service group until SIGTERM/SIGINT.
+public enum Launcher {
+    /// Options of `hebbd run` beyond the config.
+    public struct Options: Sendable {
+        public var configPath: String
+        public var resetModels: Set<String> = []
+        public var environment: [String: String] = ProcessInfo.processInfo.environment
+
+        public init(configPath: String) { self.configPath = configPath }
+    }
+
+    /// Pairs each configured model with its newest valid checkpoint (quarantining broken ones).
+    public static func loadModels(_ configuration: DaemonConfiguration, store: CheckpointStore, resetModels: Set<String>,
+                                  logger: Logger) throws(LaunchError) -> [(ModelConfiguration, ModelSnapshot?)] {
+        var result: [(ModelConfiguration, ModelSnapshot?)] = []
+        for model in configuration.models {
+            let loaded = store.loadLatest(model: model.name)
+            if let error = loaded.error {
+                logger.error("cannot read the checkpoints of \(model.name); starting it afresh", metadata: ["error": "\(error)"])
+            }
+            for path in loaded.removedTemporaryFiles {
+                logger.notice("removed an unfinished checkpoint write", metadata: ["model": "\(model.name)", "path": "\(path)"])
+            }
+            for q in loaded.quarantined {
+                logger.error("checkpoint failed verification and was quarantined", metadata: ["model": "\(model.name)", "path": "\(q.path)", "error": "\(q.error)"])
+            }
+            guard let snapshot = loaded.snapshot, let path = loaded.path else {
+                result.append((model, nil))
+                continue
+            }
+            if let why = incompatibility(snapshot.model, model) {
+                if resetModels.contains(model.name) {
+                    logger.warning("--reset-model: starting \(model.name) afresh; its checkpoint \(path) is incompatible (\(why))")
+                    result.append((model, nil))
+                    continue
+                }
+                throw .incompatibleCheckpoint(model: model.name, path: path, why: why)
+            }
+            if resetModels.contains(model.name) {
+                logger.warning("--reset-model: starting \(model.name) afresh, ignoring \(path)")
+                result.append((model, nil))
+                continue
+            }
+            logger.info("resuming from checkpoint", metadata: ["model": "\(model.name)", "path": "\(path)",
+                                                                "step": "\(snapshot.circuit.updates)", "samples": "\(snapshot.circuit.samples)"])
+            result.append((model, snapshot))
+        }
+        return result
+    }
+
+    /// What makes a checkpoint unusable under a new configuration (nil: compatible; hyper-parameters may differ).
+    public static func incompatibility(_ saved: ModelConfiguration, _ wanted: ModelConfiguration) -> String? {
+        let a = saved.circuit, b = wanted.circuit
+        if a.kind != b.kind { return "kind \(a.kind.rawValue) → \(b.kind.rawValue)" }
+        if a.dictDim != b.dictDim || a.sysDim != b.sysDim { return "shape \(a.dictDim)×\(a.sysDim) → \(b.dictDim)×\(b.sysDim)" }
+        if a.optimizer != b.optimizer { return "optim \(a.optimizer.rawValue) → \(b.optimizer.rawValue)" }
+        if a.prior != b.prior { return "prior changed" }
+        return nil
+    }
+
+    /// Runs the daemon until it is told to stop. Logging must already be bootstrapped.
+    public static func run(_ options: Options, logger: Logger) async throws {
+        let configuration = try DaemonConfiguration.load(path: options.configPath)
+        let stateDirectory = configuration.daemon.effectiveStateDirectory(environment: options.environment)
+        let store = CheckpointStore(directory: stateDirectory, keep: configuration.daemon.checkpointKeep)
+        let models = try loadModels(configuration, store: store, resetModels: options.resetModels, logger: logger)
+        let writer = CheckpointWriter(store: store)
+        let notifier = SystemdNotifier(environment: options.environment)
+        let metrics = DaemonMetrics()
+        let observer = DaemonObserver(notifier: notifier, chained: [metrics])
+        let engine: Engine
+        do {
+            engine = try Engine(configuration: configuration, models: models, checkpointer: writer, observer: observer,
+                                metrics: metrics, logger: logger)
+            try engine.start()
+        } catch let e as EngineError {
+            throw LaunchError.engine(e)
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: EngineService(engine: engine, notifier: notifier), successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ReloadService(configPath: options.configPath, engine: engine, notifier: notifier, logger: logger)),
+        ]
+        if let address = configuration.endpoints.metrics {
+            let server = try MetricsServer(address: address, metrics: metrics, health: observer, logger: logger)
+            services.append(.init(service: server))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        writer.stop()
+        logger.info("hebbd stopped")
+    }
+}

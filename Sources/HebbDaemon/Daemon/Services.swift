@@ -1,0 +1,59 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs the engine inside a `ServiceGroup`: returns when the engine loop ends; a graceful shutdown
+/// (SIGTERM/SIGINT) asks the engine to stop, which writes final checkpoints first.
+public struct EngineService: Service, CustomStringConvertible {
+    let engine: Engine
+    let notifier: SystemdNotifier
+
+    public init(engine: Engine, notifier: SystemdNotifier) {
+        self.engine = engine
+        self.notifier = notifier
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await engine.waitUntilStopped()
+        } onGracefulShutdown: {
+            _ = notifier.stopping()
+            engine.send(.stop)
+        }
+    }
+
+    public var description: String { "EngineService" }
+}
+
+/// SIGHUP → re-read the config file; a valid one is applied live by the engine, an invalid one is
+/// logged and the running configuration stays.
+public struct ReloadService: Service, CustomStringConvertible {
+    let configPath: String
+    let engine: Engine
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    public init(configPath: String, engine: Engine, notifier: SystemdNotifier, logger: Logger) {
+        self.configPath = configPath
+        self.engine = engine
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            _ = notifier.reloading()
+            do {
+                let configuration = try DaemonConfiguration.load(path: configPath)
+                logger.info("SIGHUP: reloading \(configPath)")
+                engine.send(.reload(configuration))
+                // READY=1 follows once the engine has applied (or refused) it: see DaemonObserver.
+            } catch {
+                logger.error("SIGHUP: config rejected, keeping the running one: \(error)")
+                _ = notifier.ready()
+            }
+        }
+    }
+
+    public var description: String { "ReloadService" }
+}

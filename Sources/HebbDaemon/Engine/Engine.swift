@@ -1,0 +1,511 @@
+import Foundation
+import HebbianRegression
+import Logging
+import Synchronization
+import ZeroMQ
+
+/// Requests from the rest of the process to the engine thread.
+public enum EngineCommand: Sendable {
+    /// Finish the message in hand, write final checkpoints, close the sockets and exit the loop.
+    case stop
+    /// Apply a new configuration (models added/removed/reconfigured); rejected whole if invalid.
+    case reload(DaemonConfiguration)
+    /// Write a checkpoint of every model now.
+    case checkpoint
+}
+
+/// Endpoints as actually bound (a `tcp://127.0.0.1:*` in the config becomes a real port here).
+public struct BoundEndpoints: Sendable, Equatable {
+    public var ingest: String
+    public var publish: String
+    public var control: String
+}
+
+/// Errors of the engine's start-up.
+public enum EngineError: Error, CustomStringConvertible {
+    /// A socket could not be created, configured, bound or connected.
+    case socket(endpoint: String, role: String, underlying: ZeroMQError)
+    /// A model could not be created from its configuration or snapshot.
+    case model(name: String, underlying: CircuitError)
+    /// The engine thread did not come up.
+    case notStarted(String)
+
+    public var description: String {
+        switch self {
+        case let .socket(endpoint, role, underlying): return "cannot set up the \(role) socket on \(endpoint): \(underlying)"
+        case let .model(name, underlying): return "model \"\(name)\": \(underlying)"
+        case let .notStarted(why): return "engine did not start: \(why)"
+        }
+    }
+}
+
+/// Observer of the engine loop, called **on the engine thread** (so it must be cheap and thread-safe):
+/// systemd's watchdog and status line, metrics, checkpoint scheduling hook in here.
+public protocol EngineObserver: Sendable {
+    /// Called on every loop iteration (at least every 100 ms).
+    func engineLoopTick(_ core: EngineCore)
+    /// Called once the sockets are bound and models loaded, before the first poll.
+    func engineReady(_ endpoints: BoundEndpoints)
+    /// Called after a reload was applied (`nil` error) or rejected.
+    func engineReloaded(error: String?)
+    /// Called when the loop has ended and final checkpoints are written.
+    func engineStopped()
+    /// Called after a checkpoint of `model` was written to `path`.
+    func engineCheckpointed(model: String, path: String)
+}
+
+extension EngineObserver {
+    public func engineCheckpointed(model: String, path: String) {}
+}
+
+/// The engine: **one thread owns every ZeroMQ socket** (DESIGN.md §3) and runs a `zmq_poll` loop over
+/// ingest (PULL, plus optional SUB taps), control (REP), publish (XPUB) and an `inproc://` PAIR on
+/// which the rest of the process wakes it with ``EngineCommand``s. It is a dedicated `Thread`, not a
+/// Swift concurrency task, because `zmq_poll` blocks.
+public final class Engine: Sendable {
+    private struct Shared {
+        var commands: [EngineCommand] = []
+        var waker: Socket?
+        var stopped = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let context: Context
+    private let configuration: DaemonConfiguration
+    private let initialModels: [(ModelConfiguration, ModelSnapshot?)]
+    private let logger: Logger
+    private let observer: (any EngineObserver)?
+    private let checkpointer: CheckpointWriter?
+    private let metrics: DaemonMetrics?
+    private let wakeEndpoint: String
+    private let shared = Mutex(Shared())
+
+    /// An engine for `configuration`; models start from their snapshot when one is given.
+    public init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)],
+                checkpointer: CheckpointWriter? = nil, observer: (any EngineObserver)? = nil,
+                metrics: DaemonMetrics? = nil, logger: Logger = Logger(label: "hebbd.engine")) throws {
+        context = try Context(ioThreads: 1)
+        self.configuration = configuration
+        self.initialModels = models
+        self.logger = logger
+        self.observer = observer
+        self.checkpointer = checkpointer
+        self.metrics = metrics
+        wakeEndpoint = "inproc://hebbd-engine-\(UInt(bitPattern: ObjectIdentifier(context).hashValue))"
+    }
+
+    /// Starts the engine thread and returns once every socket is bound (or throws why not).
+    @discardableResult
+    public func start() throws -> BoundEndpoints {
+        let started = Mutex<Result<BoundEndpoints, EngineError>?>(nil)
+        let semaphore = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            self.run { result in
+                started.withLock { $0 = result }
+                semaphore.signal()
+            }
+        }
+        thread.name = "hebbd-engine"
+        thread.stackSize = 8 << 20
+        thread.start()
+        semaphore.wait()
+        let result = started.withLock { $0 }!
+        let endpoints = try result.get()
+        // Created inside the lock: a socket never leaves the lock's protection (sockets are not Sendable).
+        try shared.withLock { state in
+            let waker = try context.makeSocket(.pair, lingerMilliseconds: 0)
+            try waker.connect(wakeEndpoint)
+            state.waker = waker
+        }
+        return endpoints
+    }
+
+    /// Queues a command and wakes the engine thread. Safe from any thread; never blocks.
+    public func send(_ command: EngineCommand) {
+        shared.withLock { state in
+            state.commands.append(command)
+            _ = try? state.waker?.send([UInt8(1)], flags: .dontWait)
+        }
+    }
+
+    /// Suspends until the engine loop has ended.
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = shared.withLock { state -> Bool in
+                if state.stopped { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Blocks the calling (non-async) thread until the loop has ended, at most `timeout` seconds.
+    public func waitUntilStopped(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if shared.withLock({ $0.stopped }) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    // MARK: The engine thread
+
+    private struct Sockets {
+        let ingest: Socket, publish: Socket, control: Socket, wake: Socket
+        var taps: [Socket]
+        /// The ZAP handler (`inproc://zeromq.zap.01`) when CURVE is on, and the client keys it admits.
+        var zap: Socket?
+        var authorizedKeys: Set<String> = []
+
+        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) }
+    }
+
+    private func makeSockets(_ endpoints: DaemonConfiguration.Endpoints, _ limits: DaemonConfiguration.Limits,
+                             _ publishSettings: DaemonConfiguration.Publish, modelNames: [String]) throws(EngineError) -> Sockets {
+        func attempt<T>(_ endpoint: String, _ role: String, _ body: () throws -> T) throws(EngineError) -> T {
+            do { return try body() } catch let e as ZeroMQError { throw .socket(endpoint: endpoint, role: role, underlying: e) } catch {
+                throw .notStarted("\(error)")
+            }
+        }
+        let security = try attempt(configuration.security.secretKeyFile, "security") { try CurveServerKeys(configuration.security) }
+        // libzmq asks the ZAP handler about every CURVE handshake; it must be bound before any CURVE socket.
+        var zap: Socket?
+        if let security {
+            if security.authorizedKeys.isEmpty {
+                logger.warning("security.curve is on but \(configuration.security.authorizedKeysDir) holds no client keys: every client will be refused")
+            }
+            zap = try attempt("inproc://zeromq.zap.01", "ZAP handler") {
+                let s = try context.makeSocket(.rep, lingerMilliseconds: 0)
+                try s.bind("inproc://zeromq.zap.01")
+                return s
+            }
+        }
+        let ingest = try attempt(endpoints.ingest, "ingest") {
+            let s = try context.makeSocket(.pull, lingerMilliseconds: 0)
+            try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
+            try s.set(.receiveHighWaterMark, Int32(clamping: publishSettings.highWaterMark))
+            try security?.apply(to: s)
+            try s.bind(endpoints.ingest)
+            return s
+        }
+        let publish = try attempt(endpoints.publish, "publish") {
+            let s = try context.makeSocket(.xpub, lingerMilliseconds: 100)
+            try s.set(.sendHighWaterMark, Int32(clamping: publishSettings.highWaterMark))
+            // Every subscription reaches us, even a topic already subscribed by another peer: each
+            // late joiner must trigger the last-value resend.
+            try s.set(.xpubVerbose, true)
+            try security?.apply(to: s)
+            try s.bind(endpoints.publish)
+            return s
+        }
+        let control = try attempt(endpoints.control, "control") {
+            let s = try context.makeSocket(.rep, lingerMilliseconds: 100)
+            try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
+            try security?.apply(to: s)
+            try s.bind(endpoints.control)
+            return s
+        }
+        let wake = try attempt(wakeEndpoint, "command") {
+            let s = try context.makeSocket(.pair, lingerMilliseconds: 0)
+            try s.bind(wakeEndpoint)
+            return s
+        }
+        var taps: [Socket] = []
+        for endpoint in endpoints.subscribe {
+            taps.append(try attempt(endpoint, "subscribe tap") {
+                let s = try context.makeSocket(.sub, lingerMilliseconds: 0)
+                try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
+                try s.set(.receiveHighWaterMark, Int32(clamping: publishSettings.highWaterMark))
+                for name in modelNames { try s.subscribe(name) }
+                try s.connect(endpoint)
+                return s
+            })
+        }
+        return Sockets(ingest: ingest, publish: publish, control: control, wake: wake, taps: taps,
+                       zap: zap, authorizedKeys: security?.authorizedKeys ?? [])
+    }
+
+    private func run(started: (Result<BoundEndpoints, EngineError>) -> Void) {
+        let settings = EngineSettings(configuration)
+        let core = EngineCore(settings: settings, logger: logger)
+        if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
+        var sockets: Sockets
+        do {
+            for (model, snapshot) in initialModels {
+                do { try core.addModel(model, restoring: snapshot) } catch { throw EngineError.model(name: model.name, underlying: error) }
+            }
+            sockets = try makeSockets(configuration.endpoints, configuration.limits, configuration.publish, modelNames: core.modelNames)
+        } catch let error as EngineError {
+            markStopped()
+            started(.failure(error))
+            return
+        } catch {
+            markStopped()
+            started(.failure(.notStarted("\(error)")))
+            return
+        }
+        let endpoints = BoundEndpoints(ingest: (try? sockets.ingest.lastEndpoint) ?? configuration.endpoints.ingest,
+                                       publish: (try? sockets.publish.lastEndpoint) ?? configuration.endpoints.publish,
+                                       control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control)
+        logger.info("engine listening", metadata: ["ingest": "\(endpoints.ingest)", "publish": "\(endpoints.publish)",
+                                                   "control": "\(endpoints.control)", "models": "\(core.modelNames.joined(separator: ","))"])
+        observer?.engineReady(endpoints)
+        started(.success(endpoints))
+        loop(core: core, sockets: &sockets)
+        for s in sockets.all { s.close() }
+        shared.withLock { $0.waker?.close(); $0.waker = nil }
+        context.terminate()
+        observer?.engineStopped()
+        markStopped()
+    }
+
+    /// Answers one ZAP request (RFC 27): admit a CURVE client whose public key is authorized.
+    private func authenticate(_ zap: Socket, authorizedKeys: Set<String>, frames: inout [Message]) {
+        guard let count = try? zap.receiveMultipart(into: &frames, dontWait: true), count >= 6 else { return }
+        let requestID = frames[1].bytes
+        let mechanism = frames[5].string
+        var status = "400", text = "client key not authorized"
+        var user = ""
+        if mechanism == "CURVE", count >= 7, let key = try? Curve.z85Encode(frames[6].bytes), authorizedKeys.contains(key) {
+            (status, text, user) = ("200", "OK", key)
+        } else {
+            logger.warning("refused a \(mechanism) connection from \(frames[3].string): \(text)")
+        }
+        _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
+    }
+
+    private func markStopped() {
+        let waiters = shared.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.stopped = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    private func loop(core: EngineCore, sockets: inout Sockets) {
+        let poller = Poller()
+        let ingestIndex = poller.add(sockets.ingest)
+        let controlIndex = poller.add(sockets.control)
+        let publishIndex = poller.add(sockets.publish)
+        let wakeIndex = poller.add(sockets.wake)
+        let tapIndices = sockets.taps.map { poller.add($0) }
+        let zapIndex = sockets.zap.map { poller.add($0) }
+        var frames: [Message] = []
+        var framePointers: [UnsafeRawBufferPointer] = []
+        var checkpointWait: CheckpointWait?
+        var lastCheckpoint = Date()
+        // Updates of each model at its last checkpoint, for daemon.checkpoint_every.
+        var checkpointedAt: [String: Int] = [:]
+        var running = true
+        // At most this many ingest messages per poll wake-up, so control and subscriptions stay responsive.
+        let ingestBurst = 512
+
+        func flushOutbox() {
+            for message in core.outbox {
+                do {
+                    if let binary = message.binary {
+                        _ = try sockets.publish.send(parts: [message.topic, message.json, binary], dontWait: true)
+                    } else {
+                        _ = try sockets.publish.send(parts: [message.topic, message.json], dontWait: true)
+                    }
+                } catch {
+                    logger.error("publish failed: \(error)")
+                }
+            }
+            core.outbox.removeAll(keepingCapacity: true)
+        }
+
+        func drain(_ socket: Socket, tap: Bool) {
+            for _ in 0..<ingestBurst {
+                let count: Int
+                do { count = try socket.receiveMultipart(into: &frames, dontWait: true) } catch {
+                    logger.error("ingest receive failed: \(error)")
+                    return
+                }
+                if count == 0 { return }
+                framePointers.removeAll(keepingCapacity: true)
+                for i in 0..<count { framePointers.append(frames[i].unsafeBytes) }
+                // A SUB tap's prefix filter `m1` also lets `m10` through; such messages are not ours
+                // (another shard's) and are dropped silently rather than counted as rejections.
+                if tap, let name = String(validating: framePointers[0], as: UTF8.self), core.runners[name] == nil { continue }
+                core.handleSample(framePointers)
+            }
+        }
+
+        func submitCheckpoint(_ snapshots: [ModelSnapshot]) -> Set<String> {
+            guard let checkpointer else { return [] }
+            for s in snapshots {
+                _ = checkpointer.submit(s)
+                checkpointedAt[s.model.name] = s.circuit.updates
+            }
+            return Set(snapshots.map(\.model.name))
+        }
+
+        func handleCheckpointResults() {
+            guard let checkpointer else { return }
+            for outcome in checkpointer.drainResults() {
+                switch outcome.result {
+                case let .success(written):
+                    logger.info("checkpoint written", metadata: ["model": "\(outcome.model)", "path": "\(written.path)",
+                                                                 "bytes": "\(written.bytes)", "seconds": "\(written.seconds)"])
+                    metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
+                    observer?.engineCheckpointed(model: outcome.model, path: written.path)
+                    core.publishEvent(model: outcome.model, event: "checkpoint",
+                                      extra: [("path", JSON.string(written.path).serialized), ("step", JSON.number(Double(outcome.updates)).serialized)])
+                case let .failure(error):
+                    logger.error("checkpoint of \(outcome.model) failed: \(error)")
+                    metrics?.recordCheckpointFailure()
+                    core.publishEvent(model: outcome.model, event: "checkpoint_failed",
+                                      extra: [("error", JSON.string("\(error)").serialized)])
+                }
+                checkpointWait?.record(outcome)
+            }
+            if let wait = checkpointWait, wait.isComplete || wait.isExpired {
+                _ = try? sockets.control.send(wait.reply(), flags: .dontWait)
+                checkpointWait = nil
+            }
+        }
+
+        while running {
+            let timeout = core.outbox.isEmpty ? 100 : 0
+            do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
+                logger.critical("poll failed: \(error); stopping")
+                break
+            }
+            if poller.isReadable(wakeIndex) {
+                while (try? sockets.wake.receiveMultipart(into: &frames, dontWait: true)) ?? 0 > 0 {}
+                let commands = shared.withLock { state -> [EngineCommand] in
+                    defer { state.commands.removeAll() }
+                    return state.commands
+                }
+                for command in commands {
+                    switch command {
+                    case .stop:
+                        running = false
+                    case let .reload(new):
+                        let error = core.reload(new)
+                        if error == nil {
+                            // New models need their names on every SUB tap.
+                            for tap in sockets.taps { for name in core.modelNames { try? tap.subscribe(name) } }
+                        }
+                        observer?.engineReloaded(error: error)
+                    case .checkpoint:
+                        _ = submitCheckpoint(core.snapshots())
+                        lastCheckpoint = Date()
+                    }
+                }
+            }
+            if let zapIndex, let zap = sockets.zap, poller.isReadable(zapIndex) {
+                authenticate(zap, authorizedKeys: sockets.authorizedKeys, frames: &frames)
+            }
+            if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
+            for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
+            if poller.isReadable(publishIndex) {
+                while let count = try? sockets.publish.receiveMultipart(into: &frames, dontWait: true), count > 0 {
+                    core.handleSubscription(frames[0].unsafeBytes)
+                }
+            }
+            // A REP socket must answer before it can receive again; while a checkpoint reply is pending
+            // the control socket is left alone.
+            if checkpointWait == nil, poller.isReadable(controlIndex) {
+                if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
+                    let outcome: ControlOutcome = count == 1
+                        ? frames[0].withUnsafeBytes { core.handleControl($0) }
+                        : .reply(Array(#"{"ok":false,"error":"a request is one frame of JSON"}"#.utf8))
+                    switch outcome {
+                    case let .reply(bytes):
+                        _ = try? sockets.control.send(bytes, flags: .dontWait)
+                    case let .checkpoint(snapshots):
+                        if checkpointer == nil {
+                            _ = try? sockets.control.send(Array(#"{"ok":false,"error":"checkpoints are disabled"}"#.utf8), flags: .dontWait)
+                        } else {
+                            checkpointWait = CheckpointWait(models: submitCheckpoint(snapshots))
+                            lastCheckpoint = Date()
+                        }
+                    }
+                }
+            }
+            if !core.removedSnapshots.isEmpty {
+                _ = submitCheckpoint(core.removedSnapshots)
+                core.removedSnapshots.removeAll()
+            }
+            handleCheckpointResults()
+            let interval = configuration.daemon.checkpointInterval
+            if checkpointer != nil, interval > 0, Date().timeIntervalSince(lastCheckpoint) >= interval {
+                _ = submitCheckpoint(core.snapshots())
+                lastCheckpoint = Date()
+            }
+            let every = configuration.daemon.checkpointEvery
+            if checkpointer != nil, every > 0 {
+                let due = core.modelNames.compactMap { name -> ModelSnapshot? in
+                    guard let runner = core.runners[name], runner.circuit.updates - checkpointedAt[name, default: 0] >= every else { return nil }
+                    return runner.snapshot(wallClock: Timestamp.now())
+                }
+                if !due.isEmpty { _ = submitCheckpoint(due) }
+            }
+            core.tick()
+            observer?.engineLoopTick(core)
+            flushOutbox()
+        }
+        // Shutdown: the message in hand is done; write every model's final state and wait for it.
+        if let checkpointer {
+            _ = submitCheckpoint(core.snapshots())
+            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish within 60 s") }
+            handleCheckpointResults()
+        }
+        core.publishEvent(model: "*", event: "stopping")
+        flushOutbox()
+    }
+}
+
+/// A pending `checkpoint` control request: the reply waits until every model's write has finished.
+struct CheckpointWait {
+    var models: Set<String>
+    var written: [(String, String)] = []
+    var failed: [(String, String)] = []
+    let deadline = Date().addingTimeInterval(30)
+
+    init(models: Set<String>) { self.models = models }
+
+    mutating func record(_ outcome: CheckpointWriteOutcome) {
+        guard models.remove(outcome.model) != nil else { return }
+        switch outcome.result {
+        case let .success(result): written.append((outcome.model, result.path))
+        case let .failure(error): failed.append((outcome.model, "\(error)"))
+        }
+    }
+
+    var isComplete: Bool { models.isEmpty }
+    var isExpired: Bool { Date() > deadline }
+
+    func reply() -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("ok"); w.bool(failed.isEmpty && models.isEmpty)
+        if !failed.isEmpty || !models.isEmpty {
+            w.key("error")
+            w.string((failed.map { "\($0.0): \($0.1)" } + models.map { "\($0): timed out" }).joined(separator: "; "))
+        }
+        w.key("written")
+        w.beginObject()
+        for (model, path) in written { w.key(model); w.string(path) }
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+}
+
+extension EngineSettings {
+    /// The engine-core settings of a daemon configuration.
+    public init(_ c: DaemonConfiguration) {
+        self.init()
+        publishFormat = c.publish.format
+        window = c.publish.window
+        heartbeat = c.publish.heartbeat
+        maxMessageBytes = c.limits.maxMessageBytes
+        maxRowsPerMessage = c.limits.maxRowsPerMessage
+    }
+}

@@ -1,0 +1,167 @@
+import Dispatch
+import HebbianRegression
+
+/// One live model: its circuit, the rows buffered toward the next mini-batch, its publish sequence,
+/// rolling prequential error and last published message (the last-value cache).
+///
+/// Owned by the engine thread. Rows are copied once, from the message frames straight into the batch
+/// buffer; a full buffer is learnt from in place, so nothing is allocated per row.
+public final class ModelRunner {
+    /// The model's configuration (name, batch size, circuit).
+    public private(set) var configuration: ModelConfiguration
+    /// The learning circuit.
+    public let circuit: HebbianCircuit
+    /// Rows buffered toward the next batch.
+    public private(set) var pendingRows = 0
+    /// The `seq` of the last published message (0: none yet).
+    public private(set) var sequence: UInt64 = 0
+    /// mse of the last `publish.window` updates, oldest first.
+    public private(set) var window: [Double] = []
+    /// The last published message (topic, JSON, optional binary frame), resent to late joiners.
+    public var latest: PublishedMessage?
+    /// The last update's report.
+    public private(set) var lastReport: UpdateReport?
+    /// Rejected messages for this model, by reason.
+    public var rejected: [RejectionReason: Int] = [:]
+    /// Sequence gaps seen per producer (messages missing between consecutive `seq` values).
+    public private(set) var gaps = 0
+    /// Messages whose `seq` went backwards (a restarted producer).
+    public private(set) var sequenceResets = 0
+    private var producerSequence: [String: Int] = [:]
+    private var pendingX: [Float]
+    private var pendingY: [Float]
+    private let windowSize: Int
+
+    /// The `coef/<name>/` topic.
+    public let topic: [UInt8]
+
+    /// A fresh model.
+    public init(configuration: ModelConfiguration, windowSize: Int) throws(CircuitError) {
+        self.configuration = configuration
+        circuit = try HebbianCircuit(configuration.circuit)
+        self.windowSize = max(windowSize, 1)
+        pendingX = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.dictDim)
+        pendingY = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.sysDim)
+        topic = Array("coef/\(configuration.name)/".utf8)
+    }
+
+    /// A model resumed from a checkpoint snapshot.
+    public init(restoring snapshot: ModelSnapshot, windowSize: Int) throws(CircuitError) {
+        configuration = snapshot.model
+        circuit = try HebbianCircuit(restoring: snapshot.circuit)
+        self.windowSize = max(windowSize, 1)
+        let c = snapshot.model.circuit, b = snapshot.model.batchSize
+        guard snapshot.pendingRows <= b, snapshot.pendingX.count == snapshot.pendingRows * c.dictDim,
+              snapshot.pendingY.count == snapshot.pendingRows * c.sysDim
+        else { throw .incompatibleState("buffered rows do not match batch_size \(b)") }
+        pendingX = [Float](repeating: 0, count: b * c.dictDim)
+        pendingY = [Float](repeating: 0, count: b * c.sysDim)
+        pendingX.replaceSubrange(0..<snapshot.pendingX.count, with: snapshot.pendingX)
+        pendingY.replaceSubrange(0..<snapshot.pendingY.count, with: snapshot.pendingY)
+        pendingRows = snapshot.pendingRows
+        sequence = snapshot.sequence
+        window = Array(snapshot.window.suffix(self.windowSize))
+        topic = Array("coef/\(snapshot.model.name)/".utf8)
+    }
+
+    /// The model's name.
+    public var name: String { configuration.name }
+    /// The shape ingest rows must have.
+    public var shape: SampleShape { SampleShape(dictDim: configuration.circuit.dictDim, sysDim: configuration.circuit.sysDim) }
+
+    /// Mean mse over the window (the rolling prequential error), nil before the first update.
+    /// Summed afresh each time so a resumed model reports exactly what an uninterrupted one would.
+    public var prequentialMSE: Double? {
+        window.isEmpty ? nil : window.reduce(0, +) / Double(window.count)
+    }
+
+    /// Buffers the message's rows; every time the buffer holds `batch_size` rows, runs one update and
+    /// calls `onUpdate` with its report and duration in nanoseconds. The message must have been
+    /// validated against ``shape``.
+    public func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) {
+        noteSequence(producer: samples.producer, sequence: samples.sequence)
+        let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
+        var row = 0
+        while row < samples.rows {
+            let take = min(batch - pendingRows, samples.rows - row)
+            pendingX.withUnsafeMutableBufferPointer { x in
+                pendingY.withUnsafeMutableBufferPointer { y in
+                    samples.copyRows(row..<(row + take), x: x.baseAddress! + pendingRows * d, y: y.baseAddress! + pendingRows * s)
+                }
+            }
+            pendingRows += take
+            row += take
+            if pendingRows == batch {
+                let started = DispatchTime.now().uptimeNanoseconds
+                let report = pendingX.withUnsafeBufferPointer { x in
+                    pendingY.withUnsafeBufferPointer { y in
+                        // Shapes were validated by the decoder and the buffers are sized by batch_size.
+                        try! circuit.update(x: x, y: y, rows: batch)
+                    }
+                }
+                let elapsed = DispatchTime.now().uptimeNanoseconds - started
+                pendingRows = 0
+                record(report)
+                onUpdate(report, elapsed)
+            }
+        }
+    }
+
+    /// Takes the next publish sequence number.
+    public func nextSequence() -> UInt64 {
+        sequence += 1
+        return sequence
+    }
+
+    /// Back to the initial weights, optimiser cleared, buffered rows dropped, window emptied.
+    /// `seq` keeps rising so subscribers can tell the reset message from a stale one.
+    public func reset() {
+        circuit.reset()
+        pendingRows = 0
+        window.removeAll()
+        lastReport = nil
+    }
+
+    /// Applies new hyper-parameters (see ``HebbianCircuit/reconfigure(_:)``); `batch_size` may change
+    /// only while no rows are buffered toward a batch of the old size.
+    public func reconfigure(_ new: ModelConfiguration) throws(CircuitError) {
+        guard new.name == configuration.name else { throw .incompatibleState("name cannot change") }
+        if new.batchSize != configuration.batchSize && pendingRows >= new.batchSize {
+            throw .incompatibleState("batch_size cannot shrink below the \(pendingRows) rows already buffered")
+        }
+        try circuit.reconfigure(new.circuit)
+        if new.batchSize != configuration.batchSize {
+            pendingX += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX.count))
+            pendingY += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.sysDim - pendingY.count))
+        }
+        configuration = new
+    }
+
+    /// A value copy of everything a checkpoint needs.
+    public func snapshot(wallClock: Double) -> ModelSnapshot {
+        let c = configuration.circuit
+        return ModelSnapshot(model: configuration, circuit: circuit.state, sequence: sequence, pendingRows: pendingRows,
+                             pendingX: Array(pendingX[0..<(pendingRows * c.dictDim)]),
+                             pendingY: Array(pendingY[0..<(pendingRows * c.sysDim)]),
+                             window: window, wallClockSeconds: wallClock)
+    }
+
+    private func record(_ report: UpdateReport) {
+        lastReport = report
+        if window.count == windowSize { window.removeFirst() }
+        window.append(report.mse)
+    }
+
+    private func noteSequence(producer: String?, sequence: Int?) {
+        guard let sequence else { return }
+        let key = producer ?? ""
+        if let last = producerSequence[key] {
+            if sequence > last + 1 {
+                gaps += sequence - last - 1
+            } else if sequence <= last {
+                sequenceResets += 1
+            }
+        }
+        producerSequence[key] = sequence
+    }
+}

@@ -1,0 +1,53 @@
+import HebbianRegression
+
+/// `hebbd fit`: a model trained offline exactly as the daemon would train it — rows in order, blocks of
+/// `batch_size`, `epochs` steps per block, for `passes` passes. A short tail block is used as it is.
+public struct OfflineFit {
+    /// The result.
+    public struct Result: Sendable {
+        /// The model's name.
+        public var model: String
+        /// Optimiser steps taken.
+        public var steps: Int
+        /// Mini-batch updates (blocks).
+        public var updates: Int
+        /// Rows in the short tail block of each pass (0 if batch_size divides the rows).
+        public var tailRows: Int
+        /// ½Σe² of each step, at the weights before it.
+        public var loss: [Double]
+        /// W, dict_dim × sys_dim row-major.
+        public var weights: [Float]
+        /// Thresholded W.
+        public var coefficients: [Float]
+        /// Number of nonzero coefficients.
+        public var nonzero: Int
+    }
+
+    /// Trains a fresh circuit of `model` on `table`.
+    public static func run(model: ModelConfiguration, table: SampleTable, passes: Int) throws(CircuitError) -> Result {
+        let circuit = try HebbianCircuit(model.circuit)
+        let d = model.circuit.dictDim, s = model.circuit.sysDim, batch = model.batchSize
+        var losses: [Double] = []
+        var updates = 0
+        for _ in 0..<max(passes, 1) {
+            var start = 0
+            while start < table.rows {
+                let end = min(start + batch, table.rows)
+                let rows = end - start
+                try table.x.withUnsafeBufferPointer { x throws(CircuitError) in
+                    try table.y.withUnsafeBufferPointer { y throws(CircuitError) in
+                        let xb = UnsafeBufferPointer(rebasing: x[(start * d)..<(end * d)])
+                        let yb = UnsafeBufferPointer(rebasing: y[(start * s)..<(end * s)])
+                        try circuit.update(x: xb, y: yb, rows: rows) { losses.append($0) }
+                    }
+                }
+                updates += 1
+                start = end
+            }
+        }
+        let coefficients = circuit.coefficients
+        return Result(model: model.name, steps: losses.count, updates: updates, tailRows: table.rows % batch,
+                      loss: losses, weights: circuit.weights, coefficients: coefficients,
+                      nonzero: coefficients.filter { $0 != 0 }.count)
+    }
+}

@@ -1,0 +1,94 @@
+import HebbianRegression
+
+/// One message for the publish socket: topic frame, JSON frame and, in binary format, a float32 frame.
+public struct PublishedMessage: Sendable, Equatable {
+    /// Frame 0, e.g. `coef/demo/`.
+    public var topic: [UInt8]
+    /// Frame 1.
+    public var json: [UInt8]
+    /// Frame 2 in `publish.format = "binary"`: the thresholded coefficients, float32 little-endian, row-major.
+    public var binary: [UInt8]?
+
+    public init(topic: [UInt8], json: [UInt8], binary: [UInt8]? = nil) {
+        self.topic = topic
+        self.json = json
+        self.binary = binary
+    }
+
+    /// The frames in order.
+    public var frames: [[UInt8]] { binary.map { [topic, json, $0] } ?? [topic, json] }
+}
+
+/// How coefficients travel on the publish socket (`publish.format`).
+public typealias PublishFormat = DaemonConfiguration.Publish.Format
+
+/// Encodes `coef/<model>/` messages (protocol v1, docs/PROTOCOL.md) by hand into byte buffers.
+public struct PublishEncoder {
+    /// `json` or `binary`.
+    public var format: PublishFormat
+    private var writer = JSONWriter(capacity: 1024)
+    private var coefficients: [Float] = []
+
+    public init(format: PublishFormat) { self.format = format }
+
+    /// The coefficient message of `runner` after an update (or, with `report == nil`, of its current
+    /// state: after a reset or a restore). `forceInlineCoefficients` puts them in the JSON whatever
+    /// the format (the `snapshot` control reply).
+    public mutating func encode(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64, time: Double,
+                                forceInlineCoefficients: Bool = false) -> PublishedMessage {
+        let circuit = runner.circuit
+        let c = runner.configuration.circuit
+        if coefficients.count != circuit.weights.count { coefficients = [Float](repeating: 0, count: circuit.weights.count) }
+        let nnz = coefficients.withUnsafeMutableBufferPointer { circuit.coefficients(into: $0) }
+        let inline = format == .json || forceInlineCoefficients
+        writer.reset()
+        writer.beginObject()
+        writer.key("v"); writer.int(1)
+        writer.key("model"); writer.string(runner.name)
+        writer.key("kind"); writer.string(c.kind.rawValue)
+        writer.key("seq"); writer.int(sequence)
+        writer.key("step"); writer.int(circuit.updates)
+        writer.key("samples"); writer.int(circuit.samples)
+        writer.key("time"); writer.string(Timestamp.rfc3339(time))
+        if let report {
+            writer.key("loss"); writer.double(report.loss)
+            writer.key("mse"); writer.double(report.mse)
+            writer.key("penalty"); writer.double(report.penalty)
+            writer.key("prior"); writer.double(report.prior)
+        } else {
+            // No batch was scored since the weights last changed (reset, restore): no loss to report.
+            writer.key("loss"); writer.null()
+            writer.key("mse"); writer.null()
+            writer.key("penalty"); writer.null()
+            writer.key("prior"); writer.null()
+        }
+        writer.key("prequential_mse")
+        if let p = runner.prequentialMSE { writer.double(p) } else { writer.null() }
+        writer.key("window"); writer.int(runner.window.count)
+        writer.key("threshold"); writer.float(c.threshold)
+        writer.key("nnz"); writer.int(nnz)
+        writer.key("shape"); writer.beginArray(); writer.int(c.dictDim); writer.int(c.sysDim); writer.endArray()
+        if inline {
+            writer.key("coefficients")
+            writer.beginArray()
+            for row in 0..<c.dictDim {
+                writer.beginArray()
+                for col in 0..<c.sysDim { writer.float(coefficients[row * c.sysDim + col]) }
+                writer.endArray()
+            }
+            writer.endArray()
+        }
+        writer.endObject()
+        var binary: [UInt8]?
+        if !inline {
+            binary = coefficients.withUnsafeBytes { raw in
+                #if _endian(little)
+                return Array(raw)
+                #else
+                return coefficients.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } }
+                #endif
+            }
+        }
+        return PublishedMessage(topic: runner.topic, json: writer.bytes, binary: binary)
+    }
+}

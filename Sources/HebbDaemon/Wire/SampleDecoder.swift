@@ -1,0 +1,283 @@
+/// Why an ingest message was rejected. The raw value is the `reason` label of the
+/// `hebbd_rejected_messages_total` metric and of `status` replies.
+public enum RejectionReason: String, Sendable, CaseIterable, Codable {
+    /// Not 2 frames (inline) or 4 frames (binary), or an empty message.
+    case frameCount = "frame_count"
+    /// Frame 0 names no model of this daemon.
+    case unknownModel = "unknown_model"
+    /// Frame 1 is not a JSON object.
+    case badJSON = "bad_json"
+    /// The header is JSON but misses or mistypes a key (`rows`, `dtype`, `x`, `y`, `v`…).
+    case badHeader = "bad_header"
+    /// Rows have the wrong number of features or targets.
+    case dimensions
+    /// A NaN or ±Inf value.
+    case nonFinite = "non_finite"
+    /// A binary frame's byte size does not match rows × columns × dtype size.
+    case byteSize = "byte_size"
+    /// Over `limits.max_message_bytes` or `limits.max_rows_per_message`.
+    case tooLarge = "too_large"
+}
+
+/// A rejected message: the reason label plus a one-line explanation for the log.
+public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The reason label.
+    public var reason: RejectionReason
+    /// The model named in frame 0, if it was readable.
+    public var model: String?
+    /// What exactly was wrong.
+    public var detail: String
+
+    public init(_ reason: RejectionReason, model: String?, _ detail: String) {
+        self.reason = reason
+        self.model = model
+        self.detail = detail
+    }
+
+    public var description: String { "rejected (\(reason.rawValue))\(model.map { " for model \"\($0)\"" } ?? ""): \(detail)" }
+}
+
+/// The shape a decoder validates rows against.
+public struct SampleShape: Sendable, Equatable {
+    /// Features per row.
+    public var dictDim: Int
+    /// Targets per row.
+    public var sysDim: Int
+
+    public init(dictDim: Int, sysDim: Int) {
+        self.dictDim = dictDim
+        self.sysDim = sysDim
+    }
+}
+
+/// A validated ingest message. Its rows are read with ``copyRows(_:x:y:)`` while the frames it was
+/// decoded from are still alive (binary data is read in place, never copied twice).
+public struct DecodedSamples {
+    /// The model the rows are for.
+    public var model: String
+    /// Number of rows.
+    public var rows: Int
+    /// The shape the rows were validated against.
+    public var shape: SampleShape
+    /// The optional `producer` of the header.
+    public var producer: String?
+    /// The optional `seq` of the header.
+    public var sequence: Int?
+
+    enum Storage {
+        case float32(x: UnsafeRawBufferPointer, y: UnsafeRawBufferPointer)
+        case float64(x: UnsafeRawBufferPointer, y: UnsafeRawBufferPointer)
+        case inline(x: [Float], y: [Float])
+    }
+    var storage: Storage
+
+    /// Copies rows `range` into `x` (range.count × dictDim) and `y` (range.count × sysDim), as float32.
+    public func copyRows(_ range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        let d = shape.dictDim, s = shape.sysDim
+        switch storage {
+        case let .float32(xb, yb):
+            DecodedSamples.copyFloat32(xb, from: range.lowerBound * d, count: range.count * d, into: x)
+            DecodedSamples.copyFloat32(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .float64(xb, yb):
+            DecodedSamples.copyFloat64(xb, from: range.lowerBound * d, count: range.count * d, into: x)
+            DecodedSamples.copyFloat64(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .inline(xs, ys):
+            xs.withUnsafeBufferPointer { x.update(from: $0.baseAddress! + range.lowerBound * d, count: range.count * d) }
+            ys.withUnsafeBufferPointer { y.update(from: $0.baseAddress! + range.lowerBound * s, count: range.count * s) }
+        }
+    }
+
+    static func copyFloat32(_ bytes: UnsafeRawBufferPointer, from first: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+        #if _endian(little)
+        // ZeroMQ gives no alignment guarantee, so a byte copy, not a typed load.
+        UnsafeMutableRawPointer(out).copyMemory(from: bytes.baseAddress! + first * 4, byteCount: count * 4)
+        #else
+        for i in 0..<count {
+            out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: (first + i) * 4, as: UInt32.self)))
+        }
+        #endif
+    }
+
+    static func copyFloat64(_ bytes: UnsafeRawBufferPointer, from first: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count {
+            let bits = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: (first + i) * 8, as: UInt64.self))
+            out[i] = Float(Double(bitPattern: bits))
+        }
+    }
+}
+
+/// Decodes and validates protocol v1 sample messages (docs/PROTOCOL.md).
+///
+/// A message is validated **completely** — frame count, model, header, dimensions, byte sizes,
+/// finiteness — before the caller buffers any row, so a rejected message changes nothing.
+public struct SampleDecoder: Sendable {
+    /// `limits.max_message_bytes`: the sum of all frame sizes.
+    public var maxMessageBytes: Int
+    /// `limits.max_rows_per_message`.
+    public var maxRowsPerMessage: Int
+
+    public init(maxMessageBytes: Int, maxRowsPerMessage: Int) {
+        self.maxMessageBytes = maxMessageBytes
+        self.maxRowsPerMessage = maxRowsPerMessage
+    }
+
+    /// Validates one multipart message. `shape` maps a model name to its shape (nil: unknown model).
+    public func decode(
+        _ frames: [UnsafeRawBufferPointer], shape: (String) -> SampleShape?
+    ) throws(Rejection) -> DecodedSamples {
+        guard !frames.isEmpty else { throw Rejection(.frameCount, model: nil, "empty message") }
+        let total = frames.reduce(0) { $0 + $1.count }
+        guard let model = String(validating: frames[0], as: UTF8.self), !model.isEmpty else {
+            throw Rejection(.unknownModel, model: nil, "frame 0 is not a UTF-8 model name")
+        }
+        guard total <= maxMessageBytes else {
+            throw Rejection(.tooLarge, model: model, "\(total) bytes exceed limits.max_message_bytes = \(maxMessageBytes)")
+        }
+        guard frames.count == 2 || frames.count == 4 else {
+            throw Rejection(.frameCount, model: model, "\(frames.count) frames; expected 2 (inline JSON) or 4 (binary)")
+        }
+        guard let shape = shape(model) else { throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"") }
+        let header: JSON
+        do { header = try JSONParser.parse(frames[1]) } catch {
+            throw Rejection(.badJSON, model: model, "header: \(error)")
+        }
+        guard header.object != nil else { throw Rejection(.badJSON, model: model, "header is \(header.typeName), expected an object") }
+        if let v = header["v"], v.int != 1 {
+            throw Rejection(.badHeader, model: model, "unsupported protocol version \(v.serializedText); this daemon speaks v 1")
+        }
+        var producer: String?
+        if let p = header["producer"] {
+            guard let s = p.string else { throw Rejection(.badHeader, model: model, "\"producer\" must be a string") }
+            producer = s
+        }
+        var sequence: Int?
+        if let q = header["seq"] {
+            guard let n = q.int, n >= 0 else { throw Rejection(.badHeader, model: model, "\"seq\" must be a non-negative integer") }
+            sequence = n
+        }
+        var decoded: DecodedSamples
+        if frames.count == 4 {
+            decoded = try decodeBinary(model: model, header: header, x: frames[2], y: frames[3], shape: shape)
+        } else {
+            decoded = try decodeInline(model: model, header: header, shape: shape)
+        }
+        decoded.producer = producer
+        decoded.sequence = sequence
+        return decoded
+    }
+
+    private func decodeBinary(model: String, header: JSON, x: UnsafeRawBufferPointer, y: UnsafeRawBufferPointer,
+                              shape: SampleShape) throws(Rejection) -> DecodedSamples {
+        guard let dtype = header["dtype"] else { throw Rejection(.badHeader, model: model, "binary message without \"dtype\"") }
+        let width: Int
+        switch dtype.string {
+        case "float32", "<f4": width = 4
+        case "float64", "<f8": width = 8
+        default: throw Rejection(.badHeader, model: model, "dtype \(dtype.serializedText); expected \"float32\", \"<f4\", \"float64\" or \"<f8\"")
+        }
+        guard let rowsValue = header["rows"] else { throw Rejection(.badHeader, model: model, "binary message without \"rows\"") }
+        guard let rows = rowsValue.int, rows > 0 else {
+            throw Rejection(.badHeader, model: model, "\"rows\" = \(rowsValue.serializedText); expected an integer > 0")
+        }
+        guard rows <= maxRowsPerMessage else {
+            throw Rejection(.tooLarge, model: model, "\(rows) rows exceed limits.max_rows_per_message = \(maxRowsPerMessage)")
+        }
+        let xBytes = rows * shape.dictDim * width, yBytes = rows * shape.sysDim * width
+        guard x.count == xBytes else {
+            throw Rejection(.byteSize, model: model, "X frame has \(x.count) bytes; \(rows) rows × \(shape.dictDim) × \(width) = \(xBytes)")
+        }
+        guard y.count == yBytes else {
+            throw Rejection(.byteSize, model: model, "Y frame has \(y.count) bytes; \(rows) rows × \(shape.sysDim) × \(width) = \(yBytes)")
+        }
+        let storage: DecodedSamples.Storage
+        if width == 4 {
+            try SampleDecoder.checkFinite32(x, model: model, frame: "X")
+            try SampleDecoder.checkFinite32(y, model: model, frame: "Y")
+            storage = .float32(x: x, y: y)
+        } else {
+            try SampleDecoder.checkFinite64(x, model: model, frame: "X")
+            try SampleDecoder.checkFinite64(y, model: model, frame: "Y")
+            storage = .float64(x: x, y: y)
+        }
+        return DecodedSamples(model: model, rows: rows, shape: shape, storage: storage)
+    }
+
+    /// Non-finite ⇔ all exponent bits set; checked on the raw bits, no float conversion.
+    private static func checkFinite32(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
+        for i in 0..<(b.count / 4) {
+            let bits = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+            if bits & 0x7F80_0000 == 0x7F80_0000 { throw Rejection(.nonFinite, model: model, "\(frame) value \(i) is NaN or ±Inf") }
+        }
+    }
+
+    private static func checkFinite64(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
+        for i in 0..<(b.count / 8) {
+            let value = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+            // Finite doubles beyond Float's range would become ±Inf in float32 storage.
+            if !value.isFinite || !Float(value).isFinite {
+                throw Rejection(.nonFinite, model: model, "\(frame) value \(i) is not a finite float32")
+            }
+        }
+    }
+
+    private func decodeInline(model: String, header: JSON, shape: SampleShape) throws(Rejection) -> DecodedSamples {
+        guard let xValue = header["x"] else { throw Rejection(.badHeader, model: model, "inline message without \"x\"") }
+        guard let yValue = header["y"] else { throw Rejection(.badHeader, model: model, "inline message without \"y\"") }
+        let x = try matrix(xValue, name: "x", columns: shape.dictDim, rowsHint: nil, model: model)
+        let y = try matrix(yValue, name: "y", columns: shape.sysDim, rowsHint: x.rows, model: model)
+        guard x.rows == y.rows else {
+            throw Rejection(.dimensions, model: model, "x has \(x.rows) rows but y has \(y.rows)")
+        }
+        guard x.rows <= maxRowsPerMessage else {
+            throw Rejection(.tooLarge, model: model, "\(x.rows) rows exceed limits.max_rows_per_message = \(maxRowsPerMessage)")
+        }
+        return DecodedSamples(model: model, rows: x.rows, shape: shape, storage: .inline(x: x.values, y: y.values))
+    }
+
+    /// Accepts rows as an array of arrays, one row as a flat array, a flat column when `columns` is 1
+    /// and `rowsHint` matches, or a bare number for a single one-column row.
+    private func matrix(_ v: JSON, name: String, columns: Int, rowsHint: Int?, model: String) throws(Rejection) -> (rows: Int, values: [Float]) {
+        func number(_ e: JSON, _ where_: String) throws(Rejection) -> Float {
+            guard let d = e.double else { throw Rejection(.badHeader, model: model, "\(name)\(where_) is \(e.typeName), expected a number") }
+            let f = Float(d)
+            guard f.isFinite else { throw Rejection(.nonFinite, model: model, "\(name)\(where_) is not a finite float32") }
+            return f
+        }
+        switch v {
+        case .number:
+            guard columns == 1 else {
+                throw Rejection(.dimensions, model: model, "\(name) is a single number but the model has \(columns) columns")
+            }
+            return (1, [try number(v, "")])
+        case let .array(elements):
+            guard !elements.isEmpty else { throw Rejection(.dimensions, model: model, "\(name) is empty") }
+            if elements.allSatisfy({ $0.array != nil }) {
+                var values: [Float] = []
+                values.reserveCapacity(elements.count * columns)
+                for (r, row) in elements.enumerated() {
+                    let cells = row.array!
+                    guard cells.count == columns else {
+                        throw Rejection(.dimensions, model: model, "\(name)[\(r)] has \(cells.count) values; expected \(columns)")
+                    }
+                    for (c, cell) in cells.enumerated() { values.append(try number(cell, "[\(r)][\(c)]")) }
+                }
+                return (elements.count, values)
+            }
+            var values: [Float] = []
+            values.reserveCapacity(elements.count)
+            for (i, e) in elements.enumerated() { values.append(try number(e, "[\(i)]")) }
+            if columns == 1, let rows = rowsHint, rows == values.count { return (rows, values) }
+            guard values.count == columns else {
+                throw Rejection(.dimensions, model: model, "\(name) has \(values.count) values; expected \(columns) (one row) or rows of \(columns)")
+            }
+            return (1, values)
+        default:
+            throw Rejection(.badHeader, model: model, "\(name) is \(v.typeName); expected rows of numbers")
+        }
+    }
+}
+
+extension JSON {
+    /// The value as compact JSON text, for error messages.
+    var serializedText: String { String(decoding: serialized.prefix(64), as: UTF8.self) }
+}

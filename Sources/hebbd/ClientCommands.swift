@@ -1,0 +1,219 @@
+import ArgumentParser
+import Foundation
+import HebbDaemon
+import HebbianRegression
+import ZeroMQ
+
+/// Where `feed` takes its row shape from: a config's model, or explicit dimensions.
+struct ShapeOptions: ParsableArguments {
+    @Option(help: "A config file to read the model's dict_dim and sys_dim from.") var config: String?
+    @Option(name: .customLong("dict-dim"), help: "Features per row (instead of --config).") var dictDim: Int?
+    @Option(name: .customLong("sys-dim"), help: "Targets per row (instead of --config).") var sysDim: Int = 1
+
+    func shape(model: String) -> SampleShape {
+        if let config {
+            let c = loadConfiguration(config)
+            guard let m = c.models.first(where: { $0.name == model }) else { fail("\(config): no [[model]] named \"\(model)\"", code: 2) }
+            return SampleShape(dictDim: m.circuit.dictDim, sysDim: m.circuit.sysDim)
+        }
+        guard let dictDim, dictDim > 0, sysDim > 0 else { fail("give --config or --dict-dim (and --sys-dim)", code: 2) }
+        return SampleShape(dictDim: dictDim, sysDim: sysDim)
+    }
+}
+
+struct Feed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stream rows of a CSV or .npy file to a daemon's ingest socket (PUSH, binary float32 frames)."
+    )
+
+    @Option(help: "The model the rows are for.") var model: String
+    @Option(help: "CSV (features then targets per line) or .npy (2-D float32/float64, same column order).") var data: String
+    @Option(help: "The daemon's ingest endpoint.") var endpoint: String = "tcp://127.0.0.1:5555"
+    @OptionGroup var shapeOptions: ShapeOptions
+    @Option(name: .customLong("batch-rows"), help: "Rows per message.") var batchRows: Int = 50
+    @Option(help: "Messages per second (0: as fast as the socket takes them).") var rate: Double = 0
+    @Option(help: "Passes over the data.") var passes: Int = 1
+    @Option(help: "Producer name in the header (for gap counting).") var producer: String = "hebbd-feed"
+
+    func run() throws {
+        let shape = shapeOptions.shape(model: model)
+        let table: SampleTable
+        do {
+            table = data.hasSuffix(".npy")
+                ? try SampleTable.readNPY(path: data, dictDim: shape.dictDim, sysDim: shape.sysDim)
+                : try SampleTable.readCSV(path: data, dictDim: shape.dictDim, sysDim: shape.sysDim)
+        } catch { fail("\(error)", code: 2) }
+        guard batchRows > 0, passes > 0 else { fail("--batch-rows and --passes must be > 0", code: 2) }
+        let context = try Context()
+        let push = try context.makeSocket(.push, lingerMilliseconds: 5000)
+        try push.set(.sendTimeout, 10_000)
+        try push.connect(endpoint)
+        var seq = 0
+        var sentRows = 0
+        let start = Date()
+        for _ in 0..<passes {
+            var first = 0
+            while first < table.rows {
+                let last = min(first + batchRows, table.rows)
+                let (x, y) = table.slice(first..<last, dictDim: shape.dictDim, sysDim: shape.sysDim)
+                let header = #"{"v":1,"dtype":"float32","rows":\#(last - first),"producer":\#(JSON.string(producer).serializedString),"seq":\#(seq)}"#
+                let parts: [[UInt8]] = [Array(model.utf8), Array(header.utf8),
+                                        x.withUnsafeBytes { Array($0) }, y.withUnsafeBytes { Array($0) }]
+                guard try push.send(parts: parts) else { fail("ingest at \(endpoint) did not take a message within 10 s; is the daemon running?") }
+                seq += 1
+                sentRows += last - first
+                first = last
+                if rate > 0 {
+                    let due = start.addingTimeInterval(Double(seq) / rate)
+                    let wait = due.timeIntervalSinceNow
+                    if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                }
+            }
+        }
+        push.close()
+        context.terminate()
+        let seconds = Date().timeIntervalSince(start)
+        print("sent \(seq) messages, \(sentRows) rows to \(endpoint) in \(String(format: "%.3f", seconds)) s")
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Subscribe to live coefficients: a refreshing table, or one JSON line per message with --json."
+    )
+
+    @Option(help: "The daemon's publish endpoint.") var endpoint: String = "tcp://127.0.0.1:5556"
+    @Option(help: "Only this model (default: all).") var model: String?
+    @Flag(help: "One JSON line per message instead of a table.") var json = false
+    @Option(help: "Largest coefficients to show per model.") var top: Int = 8
+    @Option(help: "Exit after this many coefficient messages (0: never).") var count: Int = 0
+    @Option(help: "Exit after this many seconds without a message (0: never).") var timeout: Double = 0
+
+    func run() throws {
+        let context = try Context()
+        let sub = try context.makeSocket(.sub)
+        try sub.subscribe("coef/" + (model.map { "\($0)/" } ?? ""))
+        try sub.set(.receiveTimeout, 200)
+        try sub.connect(endpoint)
+        var latest: [String: (json: JSON, binary: [Float]?)] = [:]
+        var received = 0
+        var lastMessage = Date()
+        while count == 0 || received < count {
+            let frames = try sub.receiveMultipart()
+            if frames.isEmpty {
+                if timeout > 0 && Date().timeIntervalSince(lastMessage) > timeout { break }
+                continue
+            }
+            lastMessage = Date()
+            guard frames.count >= 2, let body = try? JSONParser.parse(frames[1]), let name = body["model"]?.string else { continue }
+            received += 1
+            var binary: [Float]?
+            if frames.count == 3 {
+                binary = frames[2].withUnsafeBytes { raw in
+                    (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                }
+            }
+            if json {
+                print(String(decoding: frames[1], as: UTF8.self))
+                fflush(nil)
+                continue
+            }
+            latest[name] = (body, binary)
+            render(latest)
+        }
+        sub.close()
+        context.terminate()
+    }
+
+    private func render(_ latest: [String: (json: JSON, binary: [Float]?)]) {
+        var out = "\u{1B}[H\u{1B}[2J" + "hebbd watch \(endpoint)   \(Timestamp.rfc3339(Timestamp.now()))\n\n"
+        func number(_ v: JSON?) -> String {
+            guard let d = v?.double else { return "-" }
+            return String(format: "%.6g", d)
+        }
+        func integer(_ v: JSON?) -> String { v?.int.map { String($0) } ?? "-" }
+        func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+        out += "model".padding(toLength: 16, withPad: " ", startingAt: 0) + "      seq     step   samples          loss     preq. mse    nnz\n"
+        for name in latest.keys.sorted() {
+            let m = latest[name]!.json
+            var line = name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            line += right(integer(m["seq"]), 9) + right(integer(m["step"]), 9) + right(integer(m["samples"]), 10)
+            line += right(number(m["loss"]), 14) + right(number(m["prequential_mse"]), 14)
+            line += right(integer(m["nnz"]), 7)
+            out += line + "\n"
+        }
+        for name in latest.keys.sorted() {
+            let (m, binary) = latest[name]!
+            let columns = m["shape"]?.array?.last?.int ?? 1
+            let values: [Float] = binary ?? (m["coefficients"]?.array ?? []).flatMap { ($0.array ?? []).map { Float($0.double ?? 0) } }
+            let ranked = values.indices.filter { values[$0] != 0 }.sorted { abs(values[$0]) > abs(values[$1]) }.prefix(top)
+            out += "\n\(name): largest coefficients (row, column)\n"
+            for i in ranked { out += String(format: "  w[%d,%d] = %+.6f\n", i / columns, i % columns, values[i]) }
+        }
+        print(out, terminator: "")
+        fflush(nil)
+    }
+}
+
+struct Control: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send one control request and print the reply.",
+        discussion: """
+        REQUEST is a command name (status, models, snapshot, predict, checkpoint, reset, set, add, remove) or a whole JSON request.
+        Examples: hebbd control status · hebbd control snapshot --model demo · hebbd control '{"cmd":"set","model":"demo","lr":0.05}'
+        """
+    )
+
+    @Argument(help: "A command name or a JSON request.") var request: String
+    @Option(help: "The model, for commands that take one.") var model: String?
+    @Option(help: "The daemon's control endpoint.") var endpoint: String = "tcp://127.0.0.1:5557"
+    @Option(help: "Seconds to wait for the reply.") var timeout: Double = 10
+
+    func run() throws {
+        var body = request
+        if !request.hasPrefix("{") {
+            body = #"{"cmd":\#(JSON.string(request).serializedString)\#(model.map { #","model":\#(JSON.string($0).serializedString)"# } ?? "")}"#
+        }
+        let context = try Context()
+        let req = try context.makeSocket(.req)
+        try req.set(.receiveTimeout, Int32(timeout * 1000))
+        try req.set(.sendTimeout, Int32(timeout * 1000))
+        try req.connect(endpoint)
+        guard try req.send(body) else { fail("could not send to \(endpoint)") }
+        let reply = try req.receiveMultipart()
+        req.close()
+        context.terminate()
+        guard let first = reply.first else { fail("no reply from \(endpoint) within \(timeout) s") }
+        print(String(decoding: first, as: UTF8.self))
+        if let parsed = try? JSONParser.parse(first), parsed["ok"]?.bool == false { throw ExitCode(1) }
+    }
+}
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a CURVE key pair (z85): the daemon's server.key/server.pub, or a client's."
+    )
+
+    @Option(help: "Write NAME.key (secret, mode 0600) and NAME.pub into this directory instead of printing.") var out: String?
+    @Option(help: "File name stem.") var name: String = "server"
+
+    func run() throws {
+        let pair = try Curve.generateKeyPair()
+        guard let out else {
+            print("public: \(pair.publicKey)\nsecret: \(pair.secretKey)")
+            return
+        }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let secretPath = "\(out)/\(name).key", publicPath = "\(out)/\(name).pub"
+        guard fm.createFile(atPath: secretPath, contents: Data((pair.secretKey + "\n").utf8), attributes: [.posixPermissions: 0o600]),
+              fm.createFile(atPath: publicPath, contents: Data((pair.publicKey + "\n").utf8), attributes: [.posixPermissions: 0o644])
+        else { fail("cannot write keys into \(out)") }
+        print("wrote \(secretPath) and \(publicPath)")
+    }
+}
+
+extension JSON {
+    /// Compact JSON text.
+    var serializedString: String { String(decoding: serialized, as: UTF8.self) }
+}

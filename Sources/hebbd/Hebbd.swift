@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import HebbDaemon
+import HebbianRegression
+import Logging
+
+/// The `hebbd` command line: the daemon and its tools.
+@main
+struct Hebbd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hebbd",
+        abstract: "A streaming online-learning daemon: Hebbian sparse regression (lasso, ridge, elastic net) over ZeroMQ.",
+        subcommands: [Run.self, Fit.self, Feed.self, Watch.self, Control.self, CheckpointCommand.self, Keygen.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// The config path used when `--config` is not given.
+let defaultConfigPath = "/etc/hebbd/hebbd.toml"
+
+/// Exits with a clear message instead of a stack trace.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("hebbd: \(message)\n".utf8))
+    exit(code)
+}
+
+func loadConfiguration(_ path: String) -> DaemonConfiguration {
+    do { return try DaemonConfiguration.load(path: path) } catch { fail("\(error)", code: 2) }
+}
+
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon (the default command).",
+        discussion: "Reads \(defaultConfigPath) unless --config is given. SIGTERM/SIGINT stop it after a final checkpoint; SIGHUP reloads the config."
+    )
+
+    @Option(name: .long, help: "The TOML config file.")
+    var config: String = defaultConfigPath
+
+    @Option(name: .customLong("reset-model"), help: "Discard this model's checkpoints (e.g. after changing its shape). Repeatable.")
+    var resetModels: [String] = []
+
+    @Option(name: .customLong("state-dir"), help: "Override daemon.state_dir (and $STATE_DIRECTORY).")
+    var stateDirectory: String?
+
+    func run() async throws {
+        let configuration = loadConfiguration(config)
+        bootstrapLogging(level: configuration.daemon.logLevel)
+        let logger = Logger(label: "hebbd")
+        var options = Launcher.Options(configPath: config)
+        options.resetModels = Set(resetModels)
+        if let stateDirectory { options.environment["STATE_DIRECTORY"] = stateDirectory }
+        do {
+            try await Launcher.run(options, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            fail("\(error)")
+        }
+    }
+}
+
+struct Fit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train one model offline on a CSV file, exactly as the daemon would (blocks of batch_size rows, epochs steps each)."
+    )
+
+    @Option(help: "The TOML config that defines the model.") var config: String
+    @Option(help: "The model's name in the config.") var model: String
+    @Option(help: "CSV: dict_dim feature columns then sys_dim target columns; an optional header line.") var data: String
+    @Option(help: "Passes over the data.") var passes: Int = 1
+    @Flag(help: "Print one JSON object: model, steps, weights, coefficients, loss (per step).") var json = false
+
+    func run() throws {
+        let configuration = loadConfiguration(config)
+        guard let m = configuration.models.first(where: { $0.name == model }) else {
+            fail("\(config): no [[model]] named \"\(model)\" (have: \(configuration.models.map(\.name).joined(separator: ", ")))", code: 2)
+        }
+        guard passes >= 1 else { fail("--passes must be ≥ 1", code: 2) }
+        let table: SampleTable
+        do { table = try SampleTable.readCSV(path: data, dictDim: m.circuit.dictDim, sysDim: m.circuit.sysDim) } catch {
+            fail("\(error)", code: 2)
+        }
+        let result: OfflineFit.Result
+        do { result = try OfflineFit.run(model: m, table: table, passes: passes) } catch { fail("\(error)") }
+        let c = m.circuit
+        if json {
+            var w = JSONWriter(capacity: 4096)
+            w.beginObject()
+            w.key("model"); w.string(result.model)
+            w.key("steps"); w.int(result.steps)
+            w.key("updates"); w.int(result.updates)
+            w.key("tail_rows"); w.int(result.tailRows)
+            for (key, values) in [("weights", result.weights), ("coefficients", result.coefficients)] {
+                w.key(key)
+                w.beginArray()
+                for r in 0..<c.dictDim {
+                    w.beginArray()
+                    for s in 0..<c.sysDim { w.float(values[r * c.sysDim + s]) }
+                    w.endArray()
+                }
+                w.endArray()
+            }
+            w.key("loss")
+            w.beginArray()
+            for l in result.loss { w.double(l) }
+            w.endArray()
+            w.endObject()
+            print(String(decoding: w.bytes, as: UTF8.self))
+        } else {
+            print("model \(result.model): \(c.kind.rawValue), \(c.dictDim)×\(c.sysDim), \(c.optimizer.rawValue), update \(c.update.rawValue)")
+            print("data: \(table.rows) rows × \(passes) pass(es), batch_size \(m.batchSize)"
+                + (result.tailRows > 0 ? " (each pass ends with a short block of \(result.tailRows) rows)" : ""))
+            print("steps: \(result.steps) (\(result.updates) updates × \(c.epochs) epochs)")
+            if let first = result.loss.first, let last = result.loss.last {
+                print("loss (½Σe² of a block before its step): first \(first), final \(last)")
+            }
+            print("nonzero coefficients at threshold \(c.threshold): \(result.nonzero) of \(result.coefficients.count)")
+            for r in 0..<c.dictDim {
+                let row = (0..<c.sysDim).map { result.coefficients[r * c.sysDim + $0] }
+                if row.contains(where: { $0 != 0 }) {
+                    print("  w[\(r)] = " + row.map { String(format: "%+.6f", $0) }.joined(separator: " "))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,550 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The end-to-end harness: finds the built `hebbd`, writes configs with free loopback ports and a
+// temporary state directory, starts the real daemon and real Python clients as processes, and stops
+// every process it started — SIGTERM, then SIGKILL after a timeout — on every path. Every wait is
+// bounded. Output of each process goes to a file (never a pipe that could fill up and block it).
+
+enum Paths {
+    /// The package root, derived from this file's path (Tests/EndToEndTests/Harness.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let scripts = packageRoot.appendingPathComponent("Tests/EndToEndTests/Scripts")
+    static let fixture = packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/ngclearn_sys1.json")
+    static let examples = packageRoot.appendingPathComponent("Examples/python")
+
+    static func script(_ name: String) -> String { scripts.appendingPathComponent(name).path }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+// MARK: - Executables
+
+enum Executables {
+    /// The `hebbd` binary under test, looked up once:
+    /// 1. `$HEBBD_BINARY` when set;
+    /// 2. `hebbd` next to the running test bundle (`swift test` builds every product of the package into
+    ///    the same directory, so this is the binary of the same build and scratch path);
+    /// 3. the newest of `<package>/.build*/{debug,release}/hebbd`;
+    /// 4. otherwise `swift build --product hebbd` is run once in the package (default scratch path; up to
+    ///    10 minutes) and step 3 is repeated. That build can wait on SwiftPM's lock of `.build` when the
+    ///    tests themselves run from it — it only happens when the test bundle was built without the product.
+    static let hebbd: Result<String, HarnessError> = {
+        let fm = FileManager.default
+        if let path = ProcessInfo.processInfo.environment["HEBBD_BINARY"], !path.isEmpty {
+            return fm.isExecutableFile(atPath: path) ? .success(path) : .failure(HarnessError("HEBBD_BINARY=\(path) is not an executable file"))
+        }
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        let sibling = bundleDirectory.appendingPathComponent("hebbd").path
+        if fm.isExecutableFile(atPath: sibling) { return .success(sibling) }
+        if let found = newestBuiltBinary() { return .success(found) }
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        build.arguments = ["swift", "build", "--product", "hebbd", "--package-path", Paths.packageRoot.path]
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-e2e-build-\(getpid()).log")
+        fm.createFile(atPath: log.path, contents: nil)
+        if let handle = try? FileHandle(forWritingTo: log) {
+            build.standardOutput = handle
+            build.standardError = handle
+        }
+        do { try build.run() } catch { return .failure(HarnessError("no hebbd binary found and `swift build` could not start: \(error)")) }
+        let deadline = Date().addingTimeInterval(600)
+        while build.isRunning && Date() < deadline { usleep(100_000) }
+        if build.isRunning {
+            kill(build.processIdentifier, SIGKILL)
+            return .failure(HarnessError("`swift build --product hebbd` did not finish within 10 minutes (log: \(log.path))"))
+        }
+        if let found = newestBuiltBinary() { return .success(found) }
+        return .failure(HarnessError("`swift build --product hebbd` exited \(build.terminationStatus) without a binary (log: \(log.path))"))
+    }()
+
+    static func newestBuiltBinary() -> String? {
+        let fm = FileManager.default
+        let root = Paths.packageRoot
+        var best: (path: String, date: Date)?
+        for entry in (try? fm.contentsOfDirectory(atPath: root.path)) ?? [] where entry.hasPrefix(".build") {
+            for configuration in ["debug", "release"] {
+                let path = root.appendingPathComponent(entry).appendingPathComponent(configuration).appendingPathComponent("hebbd").path
+                guard fm.isExecutableFile(atPath: path),
+                      let date = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { continue }
+                if best == nil || date > best!.date { best = (path, date) }
+            }
+        }
+        return best?.path
+    }
+
+    static func hebbdPath() throws -> String { try hebbd.get() }
+
+    /// `$HEBBD_PYTHON`, or the first `python3` on `$PATH`.
+    static let python: String? = {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["HEBBD_PYTHON"], !p.isEmpty { return p }
+        for dir in (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/python3"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }()
+
+    /// Whether python3 can import zmq and numpy (checked once).
+    static let pythonReady: Bool = {
+        guard let python else { return false }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", "import zmq, numpy"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        let deadline = Date().addingTimeInterval(30)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL); return false }
+        return p.terminationStatus == 0
+    }()
+}
+
+// MARK: - Ports and temporary directories
+
+enum Ports {
+    private static let handedOut = Mutex<Set<UInt16>>([])
+
+    /// A TCP port on 127.0.0.1 that is free now: bind port 0, read the port, close. Never hands out the
+    /// same port twice in this process.
+    static func free() throws -> UInt16 {
+        for _ in 0..<50 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw HarnessError("socket(): errno \(errno)") }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = 0
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw HarnessError("bind(127.0.0.1:0): errno \(errno)") }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            guard named == 0 else { throw HarnessError("getsockname(): errno \(errno)") }
+            let port = UInt16(bigEndian: address.sin_port)
+            let fresh = handedOut.withLock { $0.insert(port).inserted }
+            if fresh { return port }
+        }
+        throw HarnessError("no fresh loopback port after 50 attempts")
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed by `remove()`.
+struct TemporaryDirectory {
+    let url: URL
+
+    init(_ label: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-e2e-\(label)-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+// MARK: - Processes
+
+/// The outcome of a finished process.
+struct ProcessResult: CustomStringConvertible {
+    var status: Int32
+    /// False when it was killed by a signal (then `status` is the signal number).
+    var exited: Bool
+    var timedOut: Bool
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+
+    var succeeded: Bool { exited && status == 0 && !timedOut }
+
+    var description: String {
+        let how = timedOut ? "timed out after \(String(format: "%.1f", seconds)) s and was killed"
+            : exited ? "exited \(status) after \(String(format: "%.2f", seconds)) s" : "killed by signal \(status)"
+        return "\(how)\n--- stdout ---\n\(stdout.suffix(4000))\n--- stderr ---\n\(stderr.suffix(4000))"
+    }
+}
+
+/// A process started by a test. Its stdout and stderr go to files in `directory`.
+final class Spawned: @unchecked Sendable {
+    let name: String
+    let process = Process()
+    let stdoutURL: URL
+    let stderrURL: URL
+    let started = Date()
+
+    /// Starts `executable arguments…`; `mergeOutput` sends stderr to the stdout file (daemon logs).
+    init(_ name: String, _ executable: String, _ arguments: [String], directory: URL, mergeOutput: Bool = false,
+         environment: [String: String]? = nil) throws {
+        self.name = name
+        let stem = "\(name)-\(UUID().uuidString.prefix(6))"
+        stdoutURL = directory.appendingPathComponent("\(stem).out")
+        stderrURL = mergeOutput ? stdoutURL : directory.appendingPathComponent("\(stem).err")
+        let fm = FileManager.default
+        fm.createFile(atPath: stdoutURL.path, contents: nil)
+        if !mergeOutput { fm.createFile(atPath: stderrURL.path, contents: nil) }
+        let out = try FileHandle(forWritingTo: stdoutURL)
+        let err = mergeOutput ? out : try FileHandle(forWritingTo: stderrURL)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = out
+        process.standardError = err
+        var env = environment ?? ProcessInfo.processInfo.environment
+        env["PYTHONUNBUFFERED"] = "1"
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = env
+        try process.run()
+        // The child has its own descriptors now.
+        try? out.close()
+        if !mergeOutput { try? err.close() }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+    var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    var stderr: String { stderrURL == stdoutURL ? "" : (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    /// Waits (bounded) for the process to end by itself; true if it did.
+    func waitForExit(timeout: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    /// Blocking variant, for `defer` and deinit paths.
+    func waitForExitBlocking(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
+    /// Polls until `predicate(stdout)` holds or the process ends or `timeout` passes.
+    func waitForOutput(timeout: Double, _ predicate: (String) -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if predicate(stdout) { return true }
+            if !process.isRunning { return predicate(stdout) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return predicate(stdout)
+    }
+
+    /// SIGTERM, then SIGKILL if it is still running after `grace` seconds. Blocking (safe in `defer`).
+    @discardableResult
+    func stop(grace: Double = 5) -> ProcessResult {
+        var killed = false
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            if !waitForExitBlocking(timeout: grace) {
+                kill(pid, SIGKILL)
+                killed = true
+                _ = waitForExitBlocking(timeout: 5)
+            }
+        }
+        return result(timedOut: killed)
+    }
+
+    func result(timedOut: Bool = false) -> ProcessResult {
+        let running = process.isRunning
+        return ProcessResult(status: running ? -1 : process.terminationStatus,
+                             exited: !running && process.terminationReason == .exit,
+                             timedOut: timedOut || running, stdout: stdout, stderr: stderr,
+                             seconds: Date().timeIntervalSince(started))
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            _ = waitForExitBlocking(timeout: 2)
+        }
+    }
+}
+
+/// Runs a process to completion, at most `timeout` seconds (then SIGTERM, SIGKILL).
+func run(_ name: String, _ executable: String, _ arguments: [String], directory: URL, timeout: Double) async throws -> ProcessResult {
+    let p = try Spawned(name, executable, arguments, directory: directory)
+    if await p.waitForExit(timeout: timeout) { return p.result() }
+    var r = p.stop(grace: 2)
+    r.timedOut = true
+    return r
+}
+
+/// Runs a Python script of Tests/EndToEndTests/Scripts or Examples/python.
+func runPython(_ script: String, _ arguments: [String], directory: URL, timeout: Double) async throws -> ProcessResult {
+    guard let python = Executables.python else { throw HarnessError("python3 not found on PATH") }
+    return try await run(URL(fileURLWithPath: script).lastPathComponent, python, [script] + arguments, directory: directory, timeout: timeout)
+}
+
+func spawnPython(_ script: String, _ arguments: [String], directory: URL) throws -> Spawned {
+    guard let python = Executables.python else { throw HarnessError("python3 not found on PATH") }
+    return try Spawned(URL(fileURLWithPath: script).lastPathComponent, python, [script] + arguments, directory: directory)
+}
+
+/// The last line of `text` that parses as a JSON object.
+func lastJSONObject(_ text: String) -> [String: Any]? {
+    for line in text.split(separator: "\n").reversed() where line.hasPrefix("{") {
+        if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] { return object }
+    }
+    return nil
+}
+
+// MARK: - The daemon
+
+/// A `[[model]]` table of one reference run of the ngclearn fixture (`lasso_adam`, …, `elastic_net_sgd`),
+/// with its hyper-parameters read from the fixture.
+func referenceModelTable(name: String, run: String, batchSize: Int = 50) throws -> String {
+    let hp = try Fixture.shared.hyperparameters
+    let optim = String(run.split(separator: "_").last!)
+    let kind = run.split(separator: "_").dropLast().joined(separator: "_")
+    let lr = (hp["lr"] as! [String: Any])[optim] as! Double
+    var table = """
+        [[model]]
+        name = "\(name)"
+        kind = "\(kind)"
+        dict_dim = 20
+        sys_dim = 1
+        batch_size = \(batchSize)
+        epochs = 1
+        optim = "\(optim)"
+        lr = \(lr)
+        lmbda = \(hp["lmbda"] as! Double)
+        threshold = \(hp["threshold"] as! Double)
+        weight_fill = \(hp["weight_fill"] as! Double)
+        update = "hebbian"
+
+        """
+    if kind == "elastic_net" { table += "l1_ratio = \(hp["l1_ratio_elastic_net"] as! Double)\n" }
+    return table
+}
+
+/// The demo model of Configs/hebbd.toml.
+let demoModelTable = """
+    [[model]]
+    name = "demo"
+    kind = "lasso"
+    dict_dim = 20
+    sys_dim = 1
+    batch_size = 50
+    epochs = 1
+    optim = "adam"
+    lr = 0.01
+    lmbda = 0.0001
+    l1_ratio = 0.5
+    threshold = 0.001
+    weight_fill = 0.05
+    update = "hebbian"
+    prune = false
+    init = "fill"
+    seed = 0
+
+    """
+
+/// A running `hebbd run` with free loopback ports and its own state directory.
+final class Daemon: @unchecked Sendable {
+    let directory: URL
+    let configPath: String
+    let stateDirectory: String
+    let ingest: String
+    let publish: String
+    let control: String
+    let metrics: String
+    private(set) var process: Spawned?
+
+    /// Writes the config (the layout of Configs/hebbd.toml, loopback ports chosen now). `state_dir` in the
+    /// file points elsewhere on purpose: `--state-dir` must win.
+    init(directory: URL, models: String, publishFormat: String = "json", checkpointInterval: String = "30s",
+         stateDirectory: String? = nil) throws {
+        self.directory = directory
+        ingest = "tcp://127.0.0.1:\(try Ports.free())"
+        publish = "tcp://127.0.0.1:\(try Ports.free())"
+        control = "tcp://127.0.0.1:\(try Ports.free())"
+        metrics = "127.0.0.1:\(try Ports.free())"
+        self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state").path
+        configPath = directory.appendingPathComponent("hebbd.toml").path
+        let config = """
+            # Written by the end-to-end tests (Tests/EndToEndTests/Harness.swift).
+            [daemon]
+            state_dir = "\(directory.appendingPathComponent("state-from-config").path)"
+            checkpoint_interval = "\(checkpointInterval)"
+            checkpoint_every = 0
+            checkpoint_keep = 5
+            log_level = "info"
+
+            [endpoints]
+            ingest = "\(ingest)"
+            publish = "\(publish)"
+            control = "\(control)"
+            subscribe = []
+            metrics = "\(metrics)"
+
+            [publish]
+            format = "\(publishFormat)"
+            window = 100
+            heartbeat = "5s"
+            hwm = 10000
+
+            [limits]
+            max_message_bytes = 67108864
+            max_rows_per_message = 1000000
+
+            [security]
+            curve = false
+
+            \(models)
+            """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts `hebbd run` and waits (bounded) until it answers `status` on the control socket.
+    func start(timeout: Double = 20) async throws {
+        let hebbd = try Executables.hebbdPath()
+        let p = try Spawned("hebbd-run", hebbd, ["run", "--config", configPath, "--state-dir", stateDirectory],
+                            directory: directory, mergeOutput: true)
+        process = p
+        let ready = try await runPython(Paths.script("control.py"), ["--endpoint", control, "--wait", String(timeout), "status"],
+                                        directory: directory, timeout: timeout + 10)
+        guard ready.succeeded else {
+            let stopped = p.stop(grace: 2)
+            throw HarnessError("hebbd did not answer status within \(timeout) s: \(ready)\n--- daemon log ---\n\(stopped.stdout.suffix(6000))")
+        }
+    }
+
+    /// The daemon's combined stdout/stderr so far.
+    var log: String { process?.stdout ?? "" }
+
+    /// SIGTERM, then SIGKILL after `grace` s. Idempotent; blocking, so usable in `defer`.
+    @discardableResult
+    func stop(grace: Double = 8) -> ProcessResult? {
+        guard let process else { return nil }
+        return process.stop(grace: grace)
+    }
+
+    /// One control request through the Python client; the parsed reply.
+    func request(_ json: String, timeout: Double = 10) async throws -> [String: Any] {
+        let r = try await runPython(Paths.script("control.py"), ["--endpoint", control, "--timeout", String(timeout), json],
+                                    directory: directory, timeout: timeout + 10)
+        guard r.exited, r.status == 0 || r.status == 1, let reply = lastJSONObject(r.stdout) else {
+            throw HarnessError("control \(json): \(r)")
+        }
+        return reply
+    }
+
+    deinit { stop(grace: 2) }
+}
+
+/// Starts a daemon, runs `body`, and stops the daemon on every path (also when `body` throws); the
+/// temporary directory is removed afterwards unless `HEBBD_E2E_KEEP` is set.
+func withDaemon<T>(_ label: String, models: String, publishFormat: String = "json",
+                   _ body: (Daemon, TemporaryDirectory) async throws -> T) async throws -> T {
+    let temp = try TemporaryDirectory(label)
+    defer { if ProcessInfo.processInfo.environment["HEBBD_E2E_KEEP"] == nil { temp.remove() } }
+    var lastError: Error?
+    // A port picked as free may be taken by someone else before the daemon binds it: retry with new ports.
+    for attempt in 1...3 {
+        let daemon = try Daemon(directory: temp.url.appendingPathComponent("daemon-\(attempt)", isDirectory: true).creatingDirectory(),
+                                models: models, publishFormat: publishFormat)
+        defer { daemon.stop() }
+        do {
+            try await daemon.start()
+        } catch {
+            lastError = error
+            if "\(error)".contains("Address already in use") { continue }
+            throw error
+        }
+        do {
+            return try await body(daemon, temp)
+        } catch {
+            throw HarnessError("\(error)\n--- daemon log (tail) ---\n\(daemon.log.suffix(6000))")
+        }
+    }
+    throw lastError ?? HarnessError("daemon did not start")
+}
+
+extension URL {
+    func creatingDirectory() throws -> URL {
+        try FileManager.default.createDirectory(at: self, withIntermediateDirectories: true)
+        return self
+    }
+}
+
+// MARK: - The ngclearn fixture
+
+/// Tests/EndToEndTests/Fixtures/ngclearn_sys1.json, parsed once.
+final class Fixture: @unchecked Sendable {
+    static let shared = Fixture()
+    private let loaded: Result<[String: Any], Error>
+
+    private init() {
+        loaded = Result {
+            let data = try Data(contentsOf: Paths.fixture)
+            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw HarnessError("fixture is not a JSON object") }
+            return object
+        }
+    }
+
+    var root: [String: Any] { get throws { try loaded.get() } }
+    var hyperparameters: [String: Any] { get throws { try root["hyperparameters"] as! [String: Any] } }
+    var data: [String: Any] { get throws { try root["data"] as! [String: Any] } }
+
+    /// `runs_minibatch_repeated_fit.<run>`.
+    func minibatchRun(_ run: String) throws -> [String: Any] {
+        try (root["runs_minibatch_repeated_fit"] as! [String: Any])[run] as! [String: Any]
+    }
+
+    /// X (200×20) and Y (200×1) rows, as the doubles stored in the fixture (exact float32 values).
+    func rows() throws -> (x: [[Double]], y: [[Double]]) {
+        let d = try data
+        return (flatRows(d["X"]), flatRows(d["Y"]))
+    }
+
+    /// The sys1 data as CSV: a header line, then dict_dim feature columns and the target, one row per line.
+    /// Doubles are written in their shortest round-trip form, so the daemon reads back exactly the float32 data.
+    func csv() throws -> String {
+        let (x, y) = try rows()
+        var lines = [(0..<x[0].count).map { "x\($0)" }.joined(separator: ",") + ",y"]
+        for (xr, yr) in zip(x, y) { lines.append((xr + yr).map { "\($0)" }.joined(separator: ",")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+func flatRows(_ value: Any?) -> [[Double]] {
+    (value as? [Any] ?? []).map { row in (row as? [Any] ?? [row]).map { ($0 as? NSNumber)?.doubleValue ?? .nan } }
+}
+
+func flatNumbers(_ value: Any?) -> [Double] {
+    switch value {
+    case let n as NSNumber: return [n.doubleValue]
+    case let a as [Any]: return a.flatMap { flatNumbers($0) }
+    default: return []
+    }
+}
+
+/// |w| < threshold → 0, as the daemon publishes.
+func thresholded(_ w: [Double], _ threshold: Double) -> [Double] {
+    w.map { abs(Float($0)) < Float(threshold) ? 0 : $0 }
+}
+
+func maxAbsDiff(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return .infinity }
+    return zip(a, b).map { abs($0 - $1) }.max() ?? 0
+}

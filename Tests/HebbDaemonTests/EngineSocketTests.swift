@@ -1,0 +1,140 @@
+import Foundation
+import HebbianRegression
+import Testing
+import ZeroMQ
+@testable import HebbDaemon
+
+/// The engine over real ZeroMQ sockets on loopback (ephemeral ports), in process.
+@Suite(.timeLimit(.minutes(1))) struct EngineSocketTests {
+    static func configuration(models: [ModelConfiguration], curve: (secretFile: String, clientsDir: String)? = nil) -> DaemonConfiguration {
+        var c = DaemonConfiguration()
+        c.endpoints.ingest = "tcp://127.0.0.1:*"
+        c.endpoints.publish = "tcp://127.0.0.1:*"
+        c.endpoints.control = "tcp://127.0.0.1:*"
+        c.endpoints.metrics = nil
+        c.publish.heartbeat = 0
+        c.daemon.checkpointInterval = 0
+        c.models = models
+        if let curve {
+            c.security.curve = true
+            c.security.secretKeyFile = curve.secretFile
+            c.security.authorizedKeysDir = curve.clientsDir
+        }
+        return c
+    }
+
+    /// Receives one multipart message within `timeout` ms (empty on time-out).
+    static func receive(_ s: Socket, timeout: Int32 = 2000) throws -> [[UInt8]] {
+        try s.set(.receiveTimeout, timeout)
+        return try s.receiveMultipart()
+    }
+
+    @Test func streamPublishLateJoinerControlAndStop() throws {
+        let model = EngineCoreTests.model("m", batch: 2)
+        let engine = try Engine(configuration: Self.configuration(models: [model, EngineCoreTests.model("m10", batch: 2)]), models: [(model, nil), (EngineCoreTests.model("m10", batch: 2), nil)])
+        let endpoints = try engine.start()
+        defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
+        let context = try Context()
+        defer { context.terminate() }
+        let sub = try context.makeSocket(.sub)
+        defer { sub.close() }
+        try sub.subscribe("coef/m/")
+        try sub.connect(endpoints.publish)
+        // The subscription itself triggers the last-value resend: the initial state, seq 0.
+        let initial = try Self.receive(sub)
+        #expect(initial.first == Array("coef/m/".utf8))
+        #expect(try JSONParser.parse(initial[1])["seq"]?.int == 0)
+
+        let push = try context.makeSocket(.push)
+        defer { push.close() }
+        try push.connect(endpoints.ingest)
+        let rows = EngineCoreTests.rows(0..<6)
+        for frames in [EngineCoreTests.binary("m10", x: rows.x, y: rows.y, rows: 6),
+                       EngineCoreTests.inline("m", "not json"),
+                       EngineCoreTests.binary("m", x: rows.x, y: rows.y, rows: 6)] {
+            #expect(try push.send(parts: frames))
+        }
+        var seqs: [Int] = []
+        for _ in 0..<3 {
+            let message = try Self.receive(sub)
+            #expect(message.first == Array("coef/m/".utf8), "m10 must never reach a coef/m/ subscriber")
+            if message.count > 1 { seqs.append(try JSONParser.parse(message[1])["seq"]?.int ?? -1) }
+        }
+        #expect(seqs == [1, 2, 3])
+
+        // A late joiner gets the latest value at once.
+        let late = try context.makeSocket(.sub)
+        defer { late.close() }
+        try late.subscribe("coef/m/")
+        let joined = Date()
+        try late.connect(endpoints.publish)
+        let last = try Self.receive(late)
+        #expect(Date().timeIntervalSince(joined) < 1)
+        #expect(try JSONParser.parse(last[1])["seq"]?.int == 3)
+
+        let req = try context.makeSocket(.req)
+        defer { req.close() }
+        try req.set(.receiveTimeout, 2000)
+        try req.connect(endpoints.control)
+        #expect(try req.send(#"{"cmd":"status"}"#))
+        let status = try JSONParser.parse(req.receiveMultipart()[0])
+        #expect(status["models"]?["m"]?["step"]?.int == 3)
+        #expect(status["rejected"]?["bad_json"]?.int == 1)
+        // A two-frame request still gets an answer and the REP socket keeps working.
+        #expect(try req.send(parts: [Array("{}".utf8), Array("{}".utf8)]))
+        #expect(try JSONParser.parse(req.receiveMultipart()[0])["ok"]?.bool == false)
+        #expect(try req.send(#"{"cmd":"models"}"#))
+        #expect(try JSONParser.parse(req.receiveMultipart()[0])["ok"]?.bool == true)
+
+        engine.send(.stop)
+        #expect(engine.waitUntilStopped(timeout: 5))
+    }
+
+    @Test func startFailsClearlyWhenAPortIsTaken() throws {
+        let first = try Engine(configuration: Self.configuration(models: []), models: [])
+        let taken = try first.start()
+        defer { first.send(.stop); _ = first.waitUntilStopped(timeout: 5) }
+        var c = Self.configuration(models: [])
+        c.endpoints.control = taken.control
+        let second = try Engine(configuration: c, models: [])
+        #expect {
+            try second.start()
+        } throws: { error in
+            "\(error)".contains("control") && "\(error)".contains(taken.control)
+        }
+    }
+
+    @Test(.enabled(if: ZeroMQ.hasCapability("curve")))
+    func curveAdmitsOnlyAuthorizedClients() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-curve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: "\(dir)/clients", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try Curve.generateKeyPair(), good = try Curve.generateKeyPair(), bad = try Curve.generateKeyPair()
+        try (server.secretKey + "\n").write(toFile: "\(dir)/server.key", atomically: true, encoding: .utf8)
+        try good.publicKey.write(toFile: "\(dir)/clients/good.pub", atomically: true, encoding: .utf8)
+        let model = EngineCoreTests.model("m", batch: 1)
+        let engine = try Engine(configuration: Self.configuration(models: [model], curve: ("\(dir)/server.key", "\(dir)/clients")), models: [(model, nil)])
+        let endpoints = try engine.start()
+        defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
+        let context = try Context()
+        defer { context.terminate() }
+        func request(_ keys: (publicKey: String, secretKey: String)) throws -> [[UInt8]] {
+            let req = try context.makeSocket(.req)
+            defer { req.close() }
+            try req.set(.curveServerKey, server.publicKey)
+            try req.set(.curvePublicKey, keys.publicKey)
+            try req.set(.curveSecretKey, keys.secretKey)
+            try req.connect(endpoints.control)
+            _ = try req.send(#"{"cmd":"status"}"#, flags: .dontWait)
+            return try Self.receive(req, timeout: 1500)
+        }
+        #expect(try request(good).isEmpty == false)
+        #expect(try request(bad).isEmpty)
+        // A plain (non-CURVE) client gets nothing either.
+        let plain = try context.makeSocket(.req)
+        defer { plain.close() }
+        try plain.connect(endpoints.control)
+        _ = try plain.send(#"{"cmd":"status"}"#, flags: .dontWait)
+        #expect(try Self.receive(plain, timeout: 1000).isEmpty)
+    }
+}
