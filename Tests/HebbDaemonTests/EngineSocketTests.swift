@@ -137,4 +137,51 @@ import ZeroMQ
         _ = try plain.send(#"{"cmd":"status"}"#, flags: .dontWait)
         #expect(try Self.receive(plain, timeout: 1000).isEmpty)
     }
+
+    /// Sharding: two engines tap one producer's PUB stream, each learning only its own models; a
+    /// message for the other shard (`m10` passing the `m1` prefix filter) is dropped, not counted.
+    @Test func shardsTapOneProducerStream() throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let producer = try context.makeSocket(.pub)
+        defer { producer.close() }
+        try producer.bind("tcp://127.0.0.1:*")
+        let stream = try producer.lastEndpoint
+        func shard(_ name: String) throws -> (Engine, BoundEndpoints) {
+            let model = EngineCoreTests.model(name, batch: 2)
+            var c = Self.configuration(models: [model])
+            c.endpoints.subscribe = [stream]
+            let engine = try Engine(configuration: c, models: [(model, nil)])
+            return (engine, try engine.start())
+        }
+        let (a, aEndpoints) = try shard("m1")
+        let (b, bEndpoints) = try shard("m10")
+        defer {
+            for e in [a, b] { e.send(.stop); _ = e.waitUntilStopped(timeout: 5) }
+        }
+        let rows = EngineCoreTests.rows(0..<2)
+        func status(_ endpoint: String) throws -> JSON {
+            let req = try context.makeSocket(.req)
+            defer { req.close() }
+            try req.set(.receiveTimeout, 2000)
+            try req.connect(endpoint)
+            _ = try req.send(#"{"cmd":"status"}"#)
+            return try JSONParser.parse(req.receiveMultipart()[0])
+        }
+        // PUB→SUB joins late: publish until both shards have learnt at least once.
+        let deadline = Date().addingTimeInterval(10)
+        var learnt = (0, 0)
+        while Date() < deadline {
+            for name in ["m1", "m10"] { _ = try producer.send(parts: EngineCoreTests.binary(name, x: rows.x, y: rows.y, rows: 2)) }
+            Thread.sleep(forTimeInterval: 0.05)
+            learnt = (try status(aEndpoints.control)["models"]?["m1"]?["step"]?.int ?? 0,
+                      try status(bEndpoints.control)["models"]?["m10"]?["step"]?.int ?? 0)
+            if learnt.0 > 0 && learnt.1 > 0 { break }
+        }
+        #expect(learnt.0 > 0 && learnt.1 > 0)
+        let sa = try status(aEndpoints.control), sb = try status(bEndpoints.control)
+        #expect(sa["models"]?["m10"] == nil && sb["models"]?["m1"] == nil)
+        // m10's messages pass A's "m1" prefix filter but are another shard's: never rejections.
+        #expect(sa["rejected"] == .object([]) && sb["rejected"] == .object([]))
+    }
 }

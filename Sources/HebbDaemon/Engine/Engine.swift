@@ -299,6 +299,8 @@ public final class Engine: Sendable {
         var lastCheckpoint = Date()
         // Updates of each model at its last checkpoint, for daemon.checkpoint_every.
         var checkpointedAt: [String: Int] = [:]
+        // The configuration as reloaded (daemon settings apply live; sockets keep their start-up settings).
+        var live = configuration
         var running = true
         // At most this many ingest messages per poll wake-up, so control and subscriptions stay responsive.
         let ingestBurst = 512
@@ -387,9 +389,16 @@ public final class Engine: Sendable {
                         running = false
                     case let .reload(new):
                         let error = core.reload(new)
-                        if error == nil {
+                        if let error {
+                            logger.error("reload rejected, the running configuration stays: \(error)")
+                        } else {
                             // New models need their names on every SUB tap.
                             for tap in sockets.taps { for name in core.modelNames { try? tap.subscribe(name) } }
+                            live.daemon = new.daemon
+                            if new.endpoints != configuration.endpoints || new.security != configuration.security || new.limits != configuration.limits {
+                                logger.warning("reload: endpoints, limits and security take effect only after a restart")
+                            }
+                            logger.info("reloaded", metadata: ["models": "\(core.modelNames.joined(separator: ","))"])
                         }
                         observer?.engineReloaded(error: error)
                     case .checkpoint:
@@ -433,12 +442,12 @@ public final class Engine: Sendable {
                 core.removedSnapshots.removeAll()
             }
             handleCheckpointResults()
-            let interval = configuration.daemon.checkpointInterval
+            let interval = live.daemon.checkpointInterval
             if checkpointer != nil, interval > 0, Date().timeIntervalSince(lastCheckpoint) >= interval {
                 _ = submitCheckpoint(core.snapshots())
                 lastCheckpoint = Date()
             }
-            let every = configuration.daemon.checkpointEvery
+            let every = live.daemon.checkpointEvery
             if checkpointer != nil, every > 0 {
                 let due = core.modelNames.compactMap { name -> ModelSnapshot? in
                     guard let runner = core.runners[name], runner.circuit.updates - checkpointedAt[name, default: 0] >= every else { return nil }
