@@ -100,13 +100,7 @@ struct Fit: ParsableCommand {
             w.key("tail_rows"); w.int(result.tailRows)
             for (key, values) in [("weights", result.weights), ("coefficients", result.coefficients)] {
                 w.key(key)
-                w.beginArray()
-                for r in 0..<c.dictDim {
-                    w.beginArray()
-                    for s in 0..<c.sysDim { w.float(values[r * c.sysDim + s]) }
-                    w.endArray()
-                }
-                w.endArray()
+                values.withUnsafeBufferPointer { w.matrix($0, rows: c.dictDim, columns: c.sysDim) }
             }
             w.key("loss")
             w.beginArray()

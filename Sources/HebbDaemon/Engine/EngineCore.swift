@@ -98,6 +98,9 @@ public final class EngineCore {
         let runner: ModelRunner
         if let snapshot {
             runner = try ModelRunner(restoring: snapshot, windowSize: settings.window)
+            // The config's hyper-parameters win over the checkpoint's (the launcher has checked that
+            // kind, shape, optimiser and prior are unchanged).
+            if configuration != snapshot.model { try runner.reconfigure(configuration) }
         } else {
             runner = try ModelRunner(configuration: configuration, windowSize: settings.window)
         }
@@ -303,15 +306,8 @@ public final class EngineCore {
             do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.count) } } catch {
                 throw ControlError("\(error)")
             }
-            let s = runner.configuration.circuit.sysDim
             w.key("y")
-            w.beginArray()
-            for r in 0..<rows.count {
-                w.beginArray()
-                for c in 0..<s { w.float(y[r * s + c]) }
-                w.endArray()
-            }
-            w.endArray()
+            y.withUnsafeBufferPointer { w.matrix($0, rows: rows.count, columns: runner.configuration.circuit.sysDim) }
         case "checkpoint":
             if request["model"] != nil { return .checkpoint([try model().snapshot(wallClock: wallClock())]) }
             return .checkpoint(snapshots())

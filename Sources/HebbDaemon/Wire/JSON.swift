@@ -323,6 +323,17 @@ public struct JSONWriter {
         if v.isFinite { bytes.append(contentsOf: v.description.utf8) } else { bytes.append(contentsOf: "null".utf8) }
         needsComma = true
     }
+    /// A row-major matrix of float32 values as `rows` arrays of `columns` numbers (coefficients, predictions).
+    public mutating func matrix(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
+        beginArray()
+        for r in 0..<rows {
+            beginArray()
+            for c in 0..<columns { float(values[r * columns + c]) }
+            endArray()
+        }
+        endArray()
+    }
+
     /// Raw, already-serialised JSON.
     public mutating func raw(_ json: [UInt8]) { separator(); bytes.append(contentsOf: json); needsComma = true }
 

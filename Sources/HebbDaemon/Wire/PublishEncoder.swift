@@ -70,13 +70,7 @@ public struct PublishEncoder {
         writer.key("shape"); writer.beginArray(); writer.int(c.dictDim); writer.int(c.sysDim); writer.endArray()
         if inline {
             writer.key("coefficients")
-            writer.beginArray()
-            for row in 0..<c.dictDim {
-                writer.beginArray()
-                for col in 0..<c.sysDim { writer.float(coefficients[row * c.sysDim + col]) }
-                writer.endArray()
-            }
-            writer.endArray()
+            coefficients.withUnsafeBufferPointer { writer.matrix($0, rows: c.dictDim, columns: c.sysDim) }
         }
         writer.endObject()
         var binary: [UInt8]?
