@@ -112,13 +112,15 @@ public final class HebbianCircuit {
         return computeResidual(x: x, y: y, rows: rows)
     }
 
-    /// X·W for `rows` rows of X (row-major), rows × sys_dim values.
-    public func predict(x: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> [Float] {
+    /// X·W for `rows` rows of X (row-major), rows × sys_dim values; with `thresholded`, X times the
+    /// published coefficients instead of W.
+    public func predict(x: UnsafeBufferPointer<Float>, rows: Int, thresholded: Bool = false) throws(CircuitError) -> [Float] {
         let d = configuration.dictDim, s = configuration.sysDim
         guard x.count == rows * d else { throw .shapeMismatch(what: "x", expected: rows * d, got: x.count) }
         var out = [Float](repeating: 0, count: rows * s)
         guard rows > 0 else { return out }
-        weights.withUnsafeBufferPointer { w in
+        let matrix = thresholded ? coefficients : weights
+        matrix.withUnsafeBufferPointer { w in
             out.withUnsafeMutableBufferPointer { o in
                 LinearAlgebra.multiply(x.baseAddress!, w.baseAddress!, into: o.baseAddress!, m: rows, k: d, n: s, alpha: 1, beta: 0)
             }

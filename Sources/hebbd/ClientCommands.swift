@@ -114,7 +114,15 @@ struct Watch: ParsableCommand {
                 }
             }
             if json {
-                print(String(decoding: frames[1], as: UTF8.self))
+                // In binary publish format the coefficients travel in frame 2; put them back into the line.
+                var line = frames[1]
+                if let binary, case var .object(members) = body, let shape = body["shape"]?.array?.compactMap(\.int), shape.count == 2 {
+                    members.append(("coefficients", .array((0..<shape[0]).map { r in
+                        .array((0..<shape[1]).map { .number(Double(binary[r * shape[1] + $0])) })
+                    })))
+                    line = JSON.object(members).serialized
+                }
+                print(String(decoding: line, as: UTF8.self))
                 fflush(nil)
                 continue
             }

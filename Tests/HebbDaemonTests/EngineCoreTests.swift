@@ -264,6 +264,7 @@ import Testing
 
         let snapshot = Self.control(core, #"{"cmd":"snapshot","model":"m"}"#)
         #expect(snapshot["snapshot"]?["seq"]?.int == 2)
+        #expect(snapshot["snapshot"] == (try JSONParser.parse(core.runners["m"]!.latest!.json)))
         #expect(snapshot["snapshot"]?["json"] == nil)
 
         let predicted = Self.control(core, #"{"cmd":"predict","model":"m","x":[[1,0,0],[0,1,0]]}"#)
@@ -287,8 +288,11 @@ import Testing
         #expect(core.outbox.contains { $0.topic == Array("coef/m/".utf8) && Self.body($0)["seq"]?.int == 3 })
         #expect(core.outbox.contains { $0.topic == Array("event/m/".utf8) && Self.body($0)["event"]?.string == "reset" })
 
+        core.outbox.removeAll()
         let add = Self.control(core, #"{"cmd":"add","model":{"name":"n","kind":"ridge","dict_dim":2,"batch_size":1}}"#)
         #expect(add["ok"]?.bool == true, "\(add)")
+        // Existing subscribers of coef/ see the new model's initial state at once.
+        #expect(core.outbox.contains { $0.topic == Array("coef/n/".utf8) && Self.body($0)["seq"]?.int == 0 })
         #expect(core.runners["n"]?.configuration.circuit.kind == .ridge)
         #expect(Self.control(core, #"{"cmd":"add","model":{"name":"n","kind":"ridge","dict_dim":2}}"#)["ok"]?.bool == false)
         let badAdd = Self.control(core, #"{"cmd":"add","model":{"name":"k","kind":"ridge","dict_dim":-2}}"#)
@@ -353,18 +357,21 @@ import Testing
 
     @Test func reloadAppliesWholeOrNothing() throws {
         let core = try Self.core([Self.model("a"), Self.model("b")])
+        core.configuredNames = ["a", "b"]
+        // Added at run time, never in a file: a reload keeps it.
+        try core.addModel(Self.model("runtime"))
         var good = DaemonConfiguration()
         var changed = Self.model("a")
         changed.circuit.learningRate = 0.3
         good.models = [changed, Self.model("c")]
         #expect(core.reload(good) == nil)
-        #expect(core.modelNames == ["a", "c"])
+        #expect(core.modelNames == ["a", "runtime", "c"])
         #expect(core.runners["a"]?.configuration.circuit.learningRate == 0.3)
         #expect(core.removedSnapshots.map(\.model.name) == ["b"])
         var bad = good
         bad.models = [Self.model("a", dictDim: 5), Self.model("d")]
         let error = core.reload(bad)
         #expect(error?.contains("\"a\"") == true)
-        #expect(core.modelNames == ["a", "c"])
+        #expect(core.modelNames == ["a", "runtime", "c"])
     }
 }

@@ -230,6 +230,7 @@ public final class Engine: Sendable {
     private func run(started: (Result<BoundEndpoints, EngineError>) -> Void) {
         let settings = EngineSettings(configuration)
         let core = EngineCore(settings: settings, logger: logger)
+        core.configuredNames = Set(configuration.models.map(\.name))
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         var sockets: Sockets
         do {

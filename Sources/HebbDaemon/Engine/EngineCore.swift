@@ -63,6 +63,8 @@ public final class EngineCore {
     public var outbox: [PublishedMessage] = []
     /// Counters.
     public private(set) var counters = EngineCounters()
+    /// Names of the models the config file defines (set by the driver at start, by ``reload(_:)`` after).
+    public var configuredNames: Set<String> = []
     /// Snapshots of models removed by `remove` (for a final checkpoint); the driver drains it.
     public var removedSnapshots: [ModelSnapshot] = []
     /// Wall clock (seconds since the epoch); replaceable in tests.
@@ -106,7 +108,7 @@ public final class EngineCore {
         }
         runners[configuration.name] = runner
         modelNames.append(configuration.name)
-        runner.latest = encoder.encode(runner, report: nil, sequence: runner.sequence, time: wallClock())
+        publishLatest(runner, report: nil, sequence: runner.sequence)
         publishEvent(model: configuration.name, event: snapshot == nil ? "added" : "restored")
     }
 
@@ -154,9 +156,7 @@ public final class EngineCore {
         runner.ingest(decoded) { report, nanoseconds in
             counters.updates += 1
             updateDurationObserver?(Int64(nanoseconds))
-            let message = encoder.encode(runner, report: report, sequence: runner.nextSequence(), time: wallClock())
-            runner.latest = message
-            enqueue(message)
+            publishLatest(runner, report: report, sequence: runner.nextSequence())
         }
         return nil
     }
@@ -224,6 +224,15 @@ public final class EngineCore {
             w.endObject()
             enqueue(PublishedMessage(topic: Array("hb/".utf8), json: w.bytes))
         }
+    }
+
+    /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
+    private func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
+        let time = wallClock()
+        let message = encoder.encode(runner, report: report, sequence: sequence, time: time)
+        runner.latest = message
+        runner.latestTime = time
+        enqueue(message)
     }
 
     private func enqueue(_ message: PublishedMessage) {
@@ -295,15 +304,18 @@ public final class EngineCore {
             w.endArray()
         case "snapshot":
             let runner = try model()
-            let message = encoder.encode(runner, report: runner.lastReport, sequence: runner.sequence, time: wallClock(),
-                                         forceInlineCoefficients: true)
-            w.key("snapshot"); w.raw(message.json)
+            // The latest published message, re-encoded only to put the coefficients inline in binary format.
+            let json = settings.publishFormat == .json ? runner.latest?.json : nil
+            w.key("snapshot")
+            w.raw(json ?? encoder.encode(runner, report: runner.lastReport, sequence: runner.sequence, time: runner.latestTime,
+                                         forceInlineCoefficients: true).json)
         case "predict":
             let runner = try model()
             guard let x = request["x"] else { throw ControlError("predict needs \"x\" (rows of dict_dim numbers)") }
             let rows = try Self.matrix(x, columns: runner.configuration.circuit.dictDim)
             let y: [Float]
-            do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.count) } } catch {
+            // With the published (thresholded) coefficients: the model consumers see.
+            do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.count, thresholded: true) } } catch {
                 throw ControlError("\(error)")
             }
             w.key("y")
@@ -314,9 +326,7 @@ public final class EngineCore {
         case "reset":
             let runner = try model()
             runner.reset()
-            let message = encoder.encode(runner, report: nil, sequence: runner.nextSequence(), time: wallClock())
-            runner.latest = message
-            enqueue(message)
+            publishLatest(runner, report: nil, sequence: runner.nextSequence())
             publishEvent(model: runner.name, event: "reset")
             w.key("model"); w.string(runner.name)
         case "set":
@@ -460,7 +470,9 @@ extension EngineCore {
             }
         }
         let wantedNames = Set(wanted.map(\.name))
-        for name in modelNames where !wantedNames.contains(name) { removeModel(name) }
+        // Models that left the file go; models added at run time (`add`) and never in a file stay.
+        for name in modelNames where configuredNames.contains(name) && !wantedNames.contains(name) { removeModel(name) }
+        configuredNames = wantedNames
         for model in wanted {
             do {
                 if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model) }

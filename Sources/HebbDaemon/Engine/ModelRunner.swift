@@ -19,6 +19,8 @@ public final class ModelRunner {
     public private(set) var window: [Double] = []
     /// The last published message (topic, JSON, optional binary frame), resent to late joiners.
     public var latest: PublishedMessage?
+    /// When ``latest`` was encoded (its `time`).
+    public var latestTime: Double = 0
     /// The last update's report.
     public private(set) var lastReport: UpdateReport?
     /// Rejected messages for this model, by reason.
