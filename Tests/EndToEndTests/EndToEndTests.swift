@@ -91,6 +91,20 @@ struct EndToEndTests {
         }
     }
 
+    @Test("control socket: snapshot, predict, checkpoint, reset (replays ngclearn exactly), set, add/remove at run time, bad requests; hb/ when idle")
+    func controlSocket() async throws {
+        let model = try referenceModelTable(name: "ctl", run: "lasso_adam")
+        try await withDaemon("control", models: model, heartbeat: "500ms") { daemon, _ in
+            let r = try await runPython(Paths.script("control_scenario.py"),
+                                        ["--ingest", daemon.ingest, "--publish", daemon.publish, "--control", daemon.control,
+                                         "--fixture", Paths.fixture.path, "--model", "ctl", "--run", "lasso_adam", "--heartbeat", "0.5"],
+                                        directory: daemon.directory, timeout: 60)
+            try #require(r.succeeded, "control_scenario.py \(r)")
+            let summary = try #require(lastJSONObject(r.stdout))
+            #expect(summary["ok"] as? Bool == true)
+        }
+    }
+
     // MARK: Lifecycle
 
     @Test("SIGTERM: exit 0 within 5 s, the log says it stopped, the final checkpoint resumes in a new daemon")
@@ -207,11 +221,16 @@ struct EndToEndTests {
 
     // MARK: The Python examples
 
-    @Test("Examples/python: subscriber.py sees every update of producer.py's stream and the lasso recovers the true support")
-    func pythonExamples() async throws {
-        try await withDaemon("examples", models: demoModelTable) { daemon, _ in
-            let updates = 300
-            let subscriber = try spawnPython(Paths.examples.appendingPathComponent("subscriber.py").path,
+    @Test("Examples/python: subscriber.py sees every update of producer.py's stream once (a late joiner's resend dropped) and the lasso recovers the true support",
+          arguments: ["json", "binary"])
+    func pythonExamples(publishFormat: String) async throws {
+        try await withDaemon("examples-\(publishFormat)", models: demoModelTable, publishFormat: publishFormat) { daemon, _ in
+            let half = 150, updates = 300
+            let subscriberScript = Paths.examples.appendingPathComponent("subscriber.py").path
+            let producerScript = Paths.examples.appendingPathComponent("producer.py").path
+            let producerArguments = ["--endpoint", daemon.ingest, "--model", "demo", "--dict-dim", "20", "--sys-dim", "1",
+                                     "--rows-per-message", "50", "--rate", "0", "--messages", "\(half)", "--seed", "7"]
+            let subscriber = try spawnPython(subscriberScript,
                                              ["--endpoint", daemon.publish, "--model", "demo", "--count", "\(updates + 1)",
                                               "--timeout", "30", "--top", "0"],
                                              directory: daemon.directory)
@@ -219,10 +238,20 @@ struct EndToEndTests {
             // Subscribed once the last-value resend of the initial state (seq 0) is printed.
             let subscribed = await subscriber.waitForOutput(timeout: 15) { $0.contains("demo  seq 0 ") }
             try #require(subscribed, "subscriber.py got no initial state: \(subscriber.result())")
-            let producer = try await runPython(Paths.examples.appendingPathComponent("producer.py").path,
-                                               ["--endpoint", daemon.ingest, "--model", "demo", "--dict-dim", "20", "--sys-dim", "1",
-                                                "--rows-per-message", "50", "--rate", "0", "--messages", "\(updates)", "--seed", "7"],
-                                               directory: daemon.directory, timeout: 60)
+            let first = try await runPython(producerScript, producerArguments, directory: daemon.directory, timeout: 60)
+            try #require(first.succeeded, "producer.py \(first)")
+            let halfway = await subscriber.waitForOutput(timeout: 20) { $0.contains("demo  seq \(half) ") }
+            try #require(halfway, "subscriber.py did not reach seq \(half): \(subscriber.result())")
+
+            // A late joiner gets seq 150 at once; the same resend reaches the first subscriber, which drops it.
+            let late = try await runPython(subscriberScript, ["--endpoint", daemon.publish, "--model", "demo", "--count", "1", "--timeout", "10"],
+                                           directory: daemon.directory, timeout: 20)
+            try #require(late.succeeded, "late subscriber.py \(late)")
+            #expect(late.stdout.split(separator: "\n").filter { $0.hasPrefix("demo  seq ") }.map { $0.split(separator: " ")[2] } == ["\(half)"],
+                    "late joiner: \(late.stdout)")
+
+            // The same seeded system again: another 150 updates.
+            let producer = try await runPython(producerScript, producerArguments, directory: daemon.directory, timeout: 60)
             try #require(producer.succeeded, "producer.py \(producer)")
             let finished = await subscriber.waitForExit(timeout: 30)
             let sub = subscriber.result()

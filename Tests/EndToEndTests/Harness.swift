@@ -50,7 +50,7 @@ enum Executables {
         build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         build.arguments = ["swift", "build", "--product", "hebbd", "--package-path", Paths.packageRoot.path]
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-e2e-build-\(getpid()).log")
-        fm.createFile(atPath: log.path, contents: nil)
+        _ = fm.createFile(atPath: log.path, contents: nil)
         if let handle = try? FileHandle(forWritingTo: log) {
             build.standardOutput = handle
             build.standardError = handle
@@ -194,8 +194,8 @@ final class Spawned: @unchecked Sendable {
         stdoutURL = directory.appendingPathComponent("\(stem).out")
         stderrURL = mergeOutput ? stdoutURL : directory.appendingPathComponent("\(stem).err")
         let fm = FileManager.default
-        fm.createFile(atPath: stdoutURL.path, contents: nil)
-        if !mergeOutput { fm.createFile(atPath: stderrURL.path, contents: nil) }
+        _ = fm.createFile(atPath: stdoutURL.path, contents: nil)
+        if !mergeOutput { _ = fm.createFile(atPath: stderrURL.path, contents: nil) }
         let out = try FileHandle(forWritingTo: stdoutURL)
         let err = mergeOutput ? out : try FileHandle(forWritingTo: stderrURL)
         process.executableURL = URL(fileURLWithPath: executable)
@@ -205,6 +205,7 @@ final class Spawned: @unchecked Sendable {
         process.standardError = err
         var env = environment ?? ProcessInfo.processInfo.environment
         env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["OPENBLAS_NUM_THREADS"] = "1"
         process.environment = env
         try process.run()
@@ -373,7 +374,7 @@ final class Daemon: @unchecked Sendable {
     /// Writes the config (the layout of Configs/hebbd.toml, loopback ports chosen now). `state_dir` in the
     /// file points elsewhere on purpose: `--state-dir` must win.
     init(directory: URL, models: String, publishFormat: String = "json", checkpointInterval: String = "30s",
-         stateDirectory: String? = nil) throws {
+         heartbeat: String = "5s", stateDirectory: String? = nil) throws {
         self.directory = directory
         ingest = "tcp://127.0.0.1:\(try Ports.free())"
         publish = "tcp://127.0.0.1:\(try Ports.free())"
@@ -400,7 +401,7 @@ final class Daemon: @unchecked Sendable {
             [publish]
             format = "\(publishFormat)"
             window = 100
-            heartbeat = "5s"
+            heartbeat = "\(heartbeat)"
             hwm = 10000
 
             [limits]
@@ -421,11 +422,22 @@ final class Daemon: @unchecked Sendable {
         let p = try Spawned("hebbd-run", hebbd, ["run", "--config", configPath, "--state-dir", stateDirectory],
                             directory: directory, mergeOutput: true)
         process = p
-        let ready = try await runPython(Paths.script("control.py"), ["--endpoint", control, "--wait", String(timeout), "status"],
-                                        directory: directory, timeout: timeout + 10)
-        guard ready.succeeded else {
+        // One Python process retries `status` until it gets a reply; meanwhile a daemon that exits
+        // (bad config, port taken) ends the wait at once.
+        let probe = try spawnPython(Paths.script("control.py"), ["--endpoint", control, "--wait", String(timeout), "status"],
+                                    directory: directory)
+        defer { probe.stop(grace: 1) }
+        let deadline = Date().addingTimeInterval(timeout + 10)
+        while probe.isRunning && p.isRunning && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let daemonExited = !p.isRunning
+        let ready = probe.isRunning ? probe.stop(grace: 1) : probe.result()
+        guard ready.succeeded, !daemonExited else {
             let stopped = p.stop(grace: 2)
-            throw HarnessError("hebbd did not answer status within \(timeout) s: \(ready)\n--- daemon log ---\n\(stopped.stdout.suffix(6000))")
+            let why = daemonExited ? "hebbd exited during start-up (\(stopped.exited ? "status \(stopped.status)" : "signal \(stopped.status)"))"
+                : "hebbd did not answer status within \(timeout) s; control.py \(ready)"
+            throw HarnessError("\(why)\n--- daemon log ---\n\(stopped.stdout.suffix(6000))")
         }
     }
 
@@ -454,7 +466,7 @@ final class Daemon: @unchecked Sendable {
 
 /// Starts a daemon, runs `body`, and stops the daemon on every path (also when `body` throws); the
 /// temporary directory is removed afterwards unless `HEBBD_E2E_KEEP` is set.
-func withDaemon<T>(_ label: String, models: String, publishFormat: String = "json",
+func withDaemon<T>(_ label: String, models: String, publishFormat: String = "json", heartbeat: String = "5s",
                    _ body: (Daemon, TemporaryDirectory) async throws -> T) async throws -> T {
     let temp = try TemporaryDirectory(label)
     defer { if ProcessInfo.processInfo.environment["HEBBD_E2E_KEEP"] == nil { temp.remove() } }
@@ -462,7 +474,7 @@ func withDaemon<T>(_ label: String, models: String, publishFormat: String = "jso
     // A port picked as free may be taken by someone else before the daemon binds it: retry with new ports.
     for attempt in 1...3 {
         let daemon = try Daemon(directory: temp.url.appendingPathComponent("daemon-\(attempt)", isDirectory: true).creatingDirectory(),
-                                models: models, publishFormat: publishFormat)
+                                models: models, publishFormat: publishFormat, heartbeat: heartbeat)
         defer { daemon.stop() }
         do {
             try await daemon.start()

@@ -74,7 +74,8 @@ def main():
                     errors.append(f"{name}: snapshot failed: {reply}")
                 elif snap.get("seq") != body.get("seq"):
                     errors.append(f"{name}: snapshot seq {snap.get('seq')} != published {body.get('seq')}")
-                elif np.abs(np.asarray(snap.get("coefficients"), dtype=np.float64) - coef).max() > 0:
+                # JSON carries each float32 in its shortest round-trip decimal form: compare as float32, exactly.
+                elif not np.array_equal(np.asarray(snap.get("coefficients"), dtype=np.float32), coef.astype(np.float32)):
                     errors.append(f"{name}: snapshot coefficients differ from the published ones")
         if errors:
             summary["errors"] = errors

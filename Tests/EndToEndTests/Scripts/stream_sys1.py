@@ -24,7 +24,6 @@ Exit 0 with a JSON summary on stdout, or 1 with `FAIL: …` on stderr (and the s
 import argparse
 import json
 import os
-import struct
 import sys
 import time
 
@@ -33,7 +32,7 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import (RFC3339, RUNS, Failure, coefficient_error, control, decode_coefficients, die,  # noqa: E402
-                        load_fixture, reference_trajectory, rel_err, run_parameters, thresholded)
+                        load_fixture, reference_trajectory, rel_err, run_parameters)
 
 CHUNKS = [1, 7, 49, 3, 50, 13, 100, 2, 27, 61, 11, 76, 5, 38, 150, 4, 9, 24, 1, 1, 66]
 FORMATS = ["float32", "inline", "float64", "<f4", "inline_flat", "<f8"]
@@ -117,7 +116,7 @@ def malformed_catalogue(x, y):
         ("bad_header", True, lambda m: [m, hdr(x="abc", y=[[1.0]])]),
         ("frame_count", True, lambda m: [m, hdr(dtype="float32", rows=3), f32(x3), f32(y3), b"extra"]),
         ("unknown_model", False, lambda m: [b"\xff\xfe", hdr(x=[row], y=[[1.0]])]),
-    ][:None]
+    ]
 
 
 def build_plan(models, x, y, passes, with_malformed):
