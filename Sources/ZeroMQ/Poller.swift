@@ -25,6 +25,12 @@ public final class Poller {
         return sockets.count - 1
     }
 
+    /// Changes the events polled for at `index`; empty events park the socket without shifting indices
+    /// (e.g. a REP socket that must not read its next request yet).
+    public func setEvents(_ events: PollEvents, at index: Int) {
+        items[index].events = events.rawValue
+    }
+
     /// Unregisters `socket`; indices of later sockets shift down by one.
     public func remove(_ socket: Socket) {
         guard let index = sockets.firstIndex(where: { $0 === socket }) else { return }

@@ -373,7 +373,11 @@ public final class Engine: Sendable {
         }
 
         while running {
-            let timeout = core.outbox.isEmpty ? 100 : 0
+            // A REP socket must answer before it reads again: while a checkpoint reply is pending the control
+            // socket is parked, so a waiting request neither spins the loop nor gets read.
+            poller.setEvents(checkpointWait == nil ? .readable : [], at: controlIndex)
+            // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
+            let timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
                 logger.critical("poll failed: \(error); stopping")
                 break
@@ -418,8 +422,6 @@ public final class Engine: Sendable {
                     core.handleSubscription(frames[0].unsafeBytes)
                 }
             }
-            // A REP socket must answer before it can receive again; while a checkpoint reply is pending
-            // the control socket is left alone.
             if checkpointWait == nil, poller.isReadable(controlIndex) {
                 if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
                     let outcome: ControlOutcome = count == 1
