@@ -9,6 +9,9 @@ public struct CheckpointWriteOutcome: Sendable, Equatable {
     public var updates: Int
     /// The snapshot's publish seq.
     public var sequence: UInt64
+    /// When the snapshot was taken (its `wallClockSeconds`): tells a write requested now from an older
+    /// one still in flight.
+    public var taken: Double
     /// The write's result, or why it failed.
     public var result: Result<CheckpointWriteResult, CheckpointError>
 }
@@ -133,7 +136,7 @@ public final class CheckpointWriter: Sendable {
             for name in s.order {
                 let snapshot = s.queued[name]!
                 record(CheckpointWriteOutcome(model: name, updates: snapshot.circuit.updates, sequence: snapshot.sequence,
-                                              result: .failure(.writerStopped(model: name))), in: &s)
+                                              taken: snapshot.wallClockSeconds, result: .failure(.writerStopped(model: name))), in: &s)
                 s.statistics.discarded += 1
             }
             s.order.removeAll()
@@ -174,7 +177,7 @@ public final class CheckpointWriter: Sendable {
                 case .failure: s.statistics.failed += 1
                 }
                 record(CheckpointWriteOutcome(model: snapshot.name, updates: snapshot.circuit.updates,
-                                              sequence: snapshot.sequence, result: result), in: &s)
+                                              sequence: snapshot.sequence, taken: snapshot.wallClockSeconds, result: result), in: &s)
             }
             ring()
         }

@@ -10,6 +10,7 @@ public final class DaemonObserver: EngineObserver {
         var lastStatus = ContinuousClock.now
         var lastSamples = 0
         var lastCheckpointDescription = "none yet"
+        var endpoints: BoundEndpoints?
     }
 
     private let notifier: SystemdNotifier
@@ -34,9 +35,19 @@ public final class DaemonObserver: EngineObserver {
     public func engineReady(_ endpoints: BoundEndpoints) {
         lastTick.store(DaemonObserver.monotonicNanoseconds(), ordering: .relaxed)
         ready.store(true, ordering: .relaxed)
-        _ = notifier.ready()
-        _ = notifier.status("listening: ingest \(endpoints.ingest), publish \(endpoints.publish), control \(endpoints.control)")
+        state.withLock { $0.endpoints = endpoints }
         for n in next { n.engineReady(endpoints) }
+    }
+
+    /// Sends READY=1 — called once the signal handlers are in place (SIGTERM/SIGINT by the service group,
+    /// SIGHUP by ``ReloadService``), not when the sockets are bound: a `systemctl reload` or `stop` right
+    /// after READY must find handlers, or the default action would kill the daemon without a checkpoint.
+    public func signalsTrapped() {
+        let endpoints = state.withLock { $0.endpoints }
+        _ = notifier.ready()
+        if let endpoints {
+            _ = notifier.status("listening: ingest \(endpoints.ingest), publish \(endpoints.publish), control \(endpoints.control)")
+        }
     }
 
     public func engineLoopTick(_ core: EngineCore) {

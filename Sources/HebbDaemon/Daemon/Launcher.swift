@@ -90,6 +90,10 @@ public enum Launcher {
         let notifier = SystemdNotifier(environment: options.environment)
         let metrics = DaemonMetrics()
         let observer = DaemonObserver(notifier: notifier, chained: [metrics])
+        // Bind the metrics port before anything is announced, so a taken port fails the start cleanly.
+        let metricsServer = try configuration.endpoints.metrics.map {
+            try MetricsServer(address: $0, metrics: metrics, health: observer, logger: logger)
+        }
         let engine: Engine
         do {
             engine = try Engine(configuration: configuration, models: models, checkpointer: writer, observer: observer,
@@ -100,12 +104,9 @@ public enum Launcher {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: EngineService(engine: engine, notifier: notifier), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: ReloadService(configPath: options.configPath, engine: engine, notifier: notifier, logger: logger)),
+            .init(service: ReloadService(configPath: options.configPath, engine: engine, notifier: notifier, observer: observer, logger: logger)),
         ]
-        if let address = configuration.endpoints.metrics {
-            let server = try MetricsServer(address: address, metrics: metrics, health: observer, logger: logger)
-            services.append(.init(service: server))
-        }
+        if let metricsServer { services.append(.init(service: metricsServer)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         writer.stop()

@@ -31,17 +31,23 @@ public struct ReloadService: Service, CustomStringConvertible {
     let configPath: String
     let engine: Engine
     let notifier: SystemdNotifier
+    let observer: DaemonObserver
     let logger: Logger
 
-    public init(configPath: String, engine: Engine, notifier: SystemdNotifier, logger: Logger) {
+    public init(configPath: String, engine: Engine, notifier: SystemdNotifier, observer: DaemonObserver, logger: Logger) {
         self.configPath = configPath
         self.engine = engine
         self.notifier = notifier
+        self.observer = observer
         self.logger = logger
     }
 
     public func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        // The service group trapped SIGTERM/SIGINT before starting its services, and SIGHUP is trapped
+        // now: only from here on may systemd be told READY=1.
+        observer.signalsTrapped()
+        for await _ in hangups.cancelOnGracefulShutdown() {
             _ = notifier.reloading()
             do {
                 let configuration = try DaemonConfiguration.load(path: configPath)

@@ -231,6 +231,20 @@ public final class Engine: Sendable {
         let settings = EngineSettings(configuration)
         let core = EngineCore(settings: settings, logger: logger)
         core.configuredNames = Set(configuration.models.map(\.name))
+        if let store = checkpointer?.store {
+            let logger = self.logger
+            core.checkpointLookup = { model in
+                let loaded = store.loadLatest(model: model.name)
+                for q in loaded.quarantined { logger.error("checkpoint quarantined", metadata: ["path": "\(q.path)", "error": "\(q.error)"]) }
+                guard let snapshot = loaded.snapshot else { return nil }
+                if let why = Launcher.incompatibility(snapshot.model, model) {
+                    logger.warning("model \(model.name) starts afresh: its checkpoint \(loaded.path ?? "") is incompatible (\(why)) and will be superseded")
+                    return nil
+                }
+                logger.info("model \(model.name) resumes from \(loaded.path ?? "")")
+                return snapshot
+            }
+        }
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         var sockets: Sockets
         do {
@@ -298,8 +312,22 @@ public final class Engine: Sendable {
         var framePointers: [UnsafeRawBufferPointer] = []
         var checkpointWait: CheckpointWait?
         var lastCheckpoint = Date()
-        // Updates of each model at its last checkpoint, for daemon.checkpoint_every.
-        var checkpointedAt: [String: Int] = [:]
+        // Each model's revision and updates at its last checkpoint: unchanged models are not written again
+        // (daemon.checkpoint_interval, shutdown), and daemon.checkpoint_every counts from there.
+        // Keyed by runner instance, not name: a model removed and added again is a new runner.
+        var checkpointed: [Int: (revision: Int, updates: Int)] = [:]
+        // A restored model's state (at revision 0: a changed config makes it 1) is on disk already; a fresh
+        // model gets its first file at the first checkpoint, fed or not.
+        for (model, snapshot) in initialModels where snapshot != nil {
+            if let runner = core.runners[model.name] { checkpointed[runner.instance] = (0, runner.circuit.updates) }
+        }
+        func changedSnapshots() -> [ModelSnapshot] {
+            let now = Timestamp.now()
+            return core.modelNames.compactMap { name in
+                guard let runner = core.runners[name], checkpointed[runner.instance]?.revision != runner.revision else { return nil }
+                return runner.snapshot(wallClock: now)
+            }
+        }
         // The configuration as reloaded (daemon settings apply live; sockets keep their start-up settings).
         var live = configuration
         var running = true
@@ -338,13 +366,12 @@ public final class Engine: Sendable {
             }
         }
 
-        func submitCheckpoint(_ snapshots: [ModelSnapshot]) -> Set<String> {
-            guard let checkpointer else { return [] }
+        func submitCheckpoint(_ snapshots: [ModelSnapshot]) {
+            guard let checkpointer else { return }
             for s in snapshots {
                 _ = checkpointer.submit(s)
-                checkpointedAt[s.model.name] = s.circuit.updates
+                if let runner = core.runners[s.model.name] { checkpointed[runner.instance] = (runner.revision, s.circuit.updates) }
             }
-            return Set(snapshots.map(\.model.name))
         }
 
         func handleCheckpointResults() {
@@ -361,6 +388,7 @@ public final class Engine: Sendable {
                 case let .failure(error):
                     logger.error("checkpoint of \(outcome.model) failed: \(error)")
                     metrics?.recordCheckpointFailure()
+                    if let runner = core.runners[outcome.model] { checkpointed[runner.instance] = nil }   // written again next time
                     core.publishEvent(model: outcome.model, event: "checkpoint_failed",
                                       extra: [("error", JSON.string("\(error)").serialized)])
                 }
@@ -407,7 +435,7 @@ public final class Engine: Sendable {
                         }
                         observer?.engineReloaded(error: error)
                     case .checkpoint:
-                        _ = submitCheckpoint(core.snapshots())
+                        submitCheckpoint(core.snapshots())
                         lastCheckpoint = Date()
                     }
                 }
@@ -434,29 +462,31 @@ public final class Engine: Sendable {
                         if checkpointer == nil {
                             _ = try? sockets.control.send(Array(#"{"ok":false,"error":"checkpoints are disabled"}"#.utf8), flags: .dontWait)
                         } else {
-                            checkpointWait = CheckpointWait(models: submitCheckpoint(snapshots))
+                            submitCheckpoint(snapshots)
+                            checkpointWait = CheckpointWait(snapshots: snapshots)
                             lastCheckpoint = Date()
                         }
                     }
                 }
             }
             if !core.removedSnapshots.isEmpty {
-                _ = submitCheckpoint(core.removedSnapshots)
+                submitCheckpoint(core.removedSnapshots)
                 core.removedSnapshots.removeAll()
             }
             handleCheckpointResults()
             let interval = live.daemon.checkpointInterval
             if checkpointer != nil, interval > 0, Date().timeIntervalSince(lastCheckpoint) >= interval {
-                _ = submitCheckpoint(core.snapshots())
+                submitCheckpoint(changedSnapshots())
                 lastCheckpoint = Date()
             }
             let every = live.daemon.checkpointEvery
             if checkpointer != nil, every > 0 {
                 let due = core.modelNames.compactMap { name -> ModelSnapshot? in
-                    guard let runner = core.runners[name], runner.circuit.updates - checkpointedAt[name, default: 0] >= every else { return nil }
+                    guard let runner = core.runners[name],
+                          runner.circuit.updates - (checkpointed[runner.instance]?.updates ?? 0) >= every else { return nil }
                     return runner.snapshot(wallClock: Timestamp.now())
                 }
-                if !due.isEmpty { _ = submitCheckpoint(due) }
+                if !due.isEmpty { submitCheckpoint(due) }
             }
             core.tick()
             observer?.engineLoopTick(core)
@@ -464,7 +494,7 @@ public final class Engine: Sendable {
         }
         // Shutdown: the message in hand is done; write every model's final state and wait for it.
         if let checkpointer {
-            _ = submitCheckpoint(core.snapshots())
+            submitCheckpoint(changedSnapshots())
             if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish within 60 s") }
             handleCheckpointResults()
         }
@@ -473,17 +503,22 @@ public final class Engine: Sendable {
     }
 }
 
-/// A pending `checkpoint` control request: the reply waits until every model's write has finished.
+/// A pending `checkpoint` control request: the reply waits until every model's write of a snapshot taken
+/// at or after the request has finished (an older periodic write still in flight does not count).
 struct CheckpointWait {
-    var models: Set<String>
+    /// Model → when its requested snapshot was taken.
+    var models: [String: Double]
     var written: [(String, String)] = []
     var failed: [(String, String)] = []
     let deadline = Date().addingTimeInterval(30)
 
-    init(models: Set<String>) { self.models = models }
+    init(snapshots: [ModelSnapshot]) {
+        models = Dictionary(snapshots.map { ($0.model.name, $0.wallClockSeconds) }, uniquingKeysWith: max)
+    }
 
     mutating func record(_ outcome: CheckpointWriteOutcome) {
-        guard models.remove(outcome.model) != nil else { return }
+        guard let taken = models[outcome.model], outcome.taken >= taken else { return }
+        models[outcome.model] = nil
         switch outcome.result {
         case let .success(result): written.append((outcome.model, result.path))
         case let .failure(error): failed.append((outcome.model, "\(error)"))
@@ -499,7 +534,7 @@ struct CheckpointWait {
         w.key("ok"); w.bool(failed.isEmpty && models.isEmpty)
         if !failed.isEmpty || !models.isEmpty {
             w.key("error")
-            w.string((failed.map { "\($0.0): \($0.1)" } + models.map { "\($0): timed out" }).joined(separator: "; "))
+            w.string((failed.map { "\($0.0): \($0.1)" } + models.keys.sorted().map { "\($0): timed out" }).joined(separator: "; "))
         }
         w.key("written")
         w.beginObject()

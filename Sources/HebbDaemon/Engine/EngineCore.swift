@@ -63,6 +63,10 @@ public final class EngineCore {
     public var outbox: [PublishedMessage] = []
     /// Counters.
     public private(set) var counters = EngineCounters()
+    /// Finds the newest usable checkpoint of a model added at run time (`add`, reload), so a model that
+    /// comes back resumes instead of starting over and overwriting its learned state. Set by the driver,
+    /// which owns the disk; nil keeps the core free of I/O (and models start fresh).
+    public var checkpointLookup: ((ModelConfiguration) -> ModelSnapshot?)?
     /// Names of the models the config file defines (set by the driver at start, by ``reload(_:)`` after).
     public var configuredNames: Set<String> = []
     /// Snapshots of models removed by `remove` (for a final checkpoint); the driver drains it.
@@ -74,6 +78,7 @@ public final class EngineCore {
     /// Logger for rejections and control events.
     public var logger: Logger
 
+    private var instances = 0
     private var decoder: SampleDecoder
     private var encoder: PublishEncoder
     private var lastPublish: Double = 0
@@ -106,6 +111,8 @@ public final class EngineCore {
         } else {
             runner = try ModelRunner(configuration: configuration, windowSize: settings.window)
         }
+        instances += 1
+        runner.instance = instances
         runners[configuration.name] = runner
         modelNames.append(configuration.name)
         publishLatest(runner, report: nil, sequence: runner.sequence)
@@ -357,7 +364,7 @@ public final class EngineCore {
             do { configuration = try ModelConfiguration.decode(json: table.serialized, source: "control request") } catch {
                 throw ControlError("\(error)")
             }
-            do { try addModel(configuration) } catch { throw ControlError("\(error)") }
+            do { try addModel(configuration, restoring: checkpointLookup?(configuration)) } catch { throw ControlError("\(error)") }
             w.key("model"); writeModelDescription(runners[configuration.name]!, &w)
         case "remove":
             let runner = try model()
@@ -475,7 +482,7 @@ extension EngineCore {
         configuredNames = wantedNames
         for model in wanted {
             do {
-                if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model) }
+                if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model, restoring: checkpointLookup?(model)) }
             } catch {
                 // Unreachable after the dry run; logged rather than trapping.
                 logger.error("reload of model \(model.name) failed after validation: \(error)")

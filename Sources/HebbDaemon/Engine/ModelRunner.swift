@@ -13,6 +13,12 @@ public final class ModelRunner {
     public let circuit: HebbianCircuit
     /// Rows buffered toward the next batch.
     public private(set) var pendingRows = 0
+    /// Unique within the process (set by the engine core as it adds the model): a model removed and added
+    /// again is a new instance.
+    public var instance = 0
+    /// Rises with every change of the state a checkpoint holds (rows, updates, reset, reconfiguration), so
+    /// an unchanged model is not written again.
+    public private(set) var revision = 0
     /// The `seq` of the last published message (0: none yet).
     public private(set) var sequence: UInt64 = 0
     /// mse of the last `publish.window` updates, oldest first.
@@ -82,6 +88,7 @@ public final class ModelRunner {
     /// validated against ``shape``.
     public func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) {
         noteSequence(producer: samples.producer, sequence: samples.sequence)
+        revision += 1
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
         var row = 0
         while row < samples.rows {
@@ -118,6 +125,7 @@ public final class ModelRunner {
     /// Back to the initial weights, optimiser cleared, buffered rows dropped, window emptied.
     /// `seq` keeps rising so subscribers can tell the reset message from a stale one.
     public func reset() {
+        revision += 1
         circuit.reset()
         pendingRows = 0
         window.removeAll()
@@ -132,6 +140,7 @@ public final class ModelRunner {
             throw .incompatibleState("batch_size cannot shrink below the \(pendingRows) rows already buffered")
         }
         try circuit.reconfigure(new.circuit)
+        revision += 1
         if new.batchSize != configuration.batchSize {
             pendingX += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX.count))
             pendingY += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.sysDim - pendingY.count))
