@@ -20,6 +20,7 @@ public struct EngineService: Service, CustomStringConvertible {
             _ = notifier.stopping()
             engine.send(.stop)
         }
+        if let failure = engine.failure { throw EngineError.failed(failure) }
     }
 
     public var description: String { "EngineService" }

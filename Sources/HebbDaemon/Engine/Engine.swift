@@ -29,12 +29,15 @@ public enum EngineError: Error, CustomStringConvertible {
     case model(name: String, underlying: CircuitError)
     /// The engine thread did not come up.
     case notStarted(String)
+    /// The engine loop ended without being asked to.
+    case failed(String)
 
     public var description: String {
         switch self {
         case let .socket(endpoint, role, underlying): return "cannot set up the \(role) socket on \(endpoint): \(underlying)"
         case let .model(name, underlying): return "model \"\(name)\": \(underlying)"
         case let .notStarted(why): return "engine did not start: \(why)"
+        case let .failed(why): return "engine failed: \(why)"
         }
     }
 }
@@ -67,6 +70,8 @@ public final class Engine: Sendable {
         var commands: [EngineCommand] = []
         var waker: Socket?
         var stopped = false
+        /// Why the loop ended other than by `.stop` (nil after a requested stop).
+        var failure: String?
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -127,6 +132,10 @@ public final class Engine: Sendable {
             _ = try? state.waker?.send([UInt8(1)], flags: .dontWait)
         }
     }
+
+    /// Why the engine loop ended on its own (a failed poll), nil after a requested stop: a daemon whose
+    /// engine died must exit non-zero so that systemd restarts it.
+    public var failure: String? { shared.withLock { $0.failure } }
 
     /// Suspends until the engine loop has ended.
     public func waitUntilStopped() async {
@@ -408,6 +417,7 @@ public final class Engine: Sendable {
             let timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
                 logger.critical("poll failed: \(error); stopping")
+                shared.withLock { $0.failure = "poll failed: \(error)" }
                 break
             }
             if poller.isReadable(wakeIndex) {
