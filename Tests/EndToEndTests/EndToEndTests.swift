@@ -69,13 +69,9 @@ struct EndToEndTests {
     @Test("a late joiner gets each model's latest message within 1 s (binary publish format; updated and initial states)")
     func lateJoiner() async throws {
         let models = try referenceModelTable(name: "alpha", run: "lasso_sgd") + "\n" + referenceModelTable(name: "beta", run: "ridge_adam")
-        try await withDaemon("late", models: models, publishFormat: "binary") { daemon, _ in
+        try await withDaemon("late", models: models, settings: .init(publishFormat: "binary")) { daemon, _ in
             // alpha learns the whole scenario (every binary-format message checked against ngclearn) …
-            let stream = try await runPython(Paths.script("stream_sys1.py"),
-                                             ["--ingest", daemon.ingest, "--publish", daemon.publish, "--control", daemon.control,
-                                              "--fixture", Paths.fixture.path, "--model", "alpha=lasso_sgd", "--no-malformed",
-                                              "--late-within", "0", "--timeout", "30"],
-                                             directory: daemon.directory, timeout: 45)
+            let stream = try await streamScenario(to: daemon, model: "alpha=lasso_sgd")
             try #require(stream.succeeded, "stream_sys1.py \(stream)")
             // … beta none: a fresh subscriber gets alpha at seq 12 and beta's initial state (seq 0, loss null).
             let late = try await runPython(Paths.script("late_joiner.py"),
@@ -94,7 +90,7 @@ struct EndToEndTests {
     @Test("control socket: snapshot, predict, checkpoint, reset (replays ngclearn exactly), set, add/remove at run time, bad requests; hb/ when idle")
     func controlSocket() async throws {
         let model = try referenceModelTable(name: "ctl", run: "lasso_adam")
-        try await withDaemon("control", models: model, heartbeat: "500ms") { daemon, _ in
+        try await withDaemon("control", models: model, settings: .init(heartbeat: "500ms")) { daemon, _ in
             let r = try await runPython(Paths.script("control_scenario.py"),
                                         ["--ingest", daemon.ingest, "--publish", daemon.publish, "--control", daemon.control,
                                          "--fixture", Paths.fixture.path, "--model", "ctl", "--run", "lasso_adam", "--heartbeat", "0.5"],
@@ -109,49 +105,46 @@ struct EndToEndTests {
 
     @Test("SIGTERM: exit 0 within 5 s, the log says it stopped, the final checkpoint resumes in a new daemon")
     func sigtermAndResume() async throws {
-        let temp = try TemporaryDirectory("sigterm")
-        defer { if ProcessInfo.processInfo.environment["HEBBD_E2E_KEEP"] == nil { temp.remove() } }
-        let state = temp.file("state").path
-        let model = try referenceModelTable(name: "lasso_sgd", run: "lasso_sgd")
-        let first = try Daemon(directory: temp.file("first").creatingDirectory(), models: model, stateDirectory: state)
-        defer { first.stop() }
-        try await first.start()
-        let stream = try await runPython(Paths.script("stream_sys1.py"),
-                                         ["--ingest", first.ingest, "--publish", first.publish, "--control", first.control,
-                                          "--fixture", Paths.fixture.path, "--model", "lasso_sgd", "--no-malformed",
-                                          "--late-within", "0", "--timeout", "30"],
-                                         directory: first.directory, timeout: 45)
-        try #require(stream.succeeded, "stream_sys1.py \(stream)\n--- daemon log ---\n\(first.log)")
+        try await withTemporaryDirectory("sigterm") { temp in
+            let state = temp.file("state").path
+            let model = try referenceModelTable(name: "lasso_sgd", run: "lasso_sgd")
+            let first = try Daemon(directory: temp.file("first"), models: model, stateDirectory: state)
+            defer { first.stop() }
+            try await first.start()
+            let stream = try await streamScenario(to: first, model: "lasso_sgd")
+            try #require(stream.succeeded, "stream_sys1.py \(stream)\n--- daemon log ---\n\(first.log)")
 
-        let process = try #require(first.process)
-        let sent = Date()
-        kill(process.pid, SIGTERM)
-        let exited = await process.waitForExit(timeout: 5)
-        let seconds = Date().timeIntervalSince(sent)
-        let result = process.result()
-        try #require(exited, "hebbd still running 5 s after SIGTERM\n--- log ---\n\(first.log.suffix(4000))")
-        #expect(result.exited && result.status == 0, "exit after SIGTERM: \(result)")
-        #expect(seconds < 5)
-        #expect(first.log.contains("hebbd stopped"), "log:\n\(first.log.suffix(4000))")
-        // The final checkpoint went to --state-dir (which wins over state_dir in the file).
-        let files = FileManager.default.subpaths(atPath: state) ?? []
-        #expect(files.contains { $0.hasPrefix("lasso_sgd/") && $0.hasSuffix(".hebb") }, "state dir holds \(files)")
-        #expect(!FileManager.default.fileExists(atPath: first.directory.appendingPathComponent("state-from-config").path))
+            let process = try #require(first.process)
+            let sent = Date()
+            first.signal(SIGTERM)
+            let exited = await process.waitForExit(timeout: 5)
+            let seconds = Date().timeIntervalSince(sent)
+            let result = process.result()
+            try #require(exited, "hebbd still running 5 s after SIGTERM\n--- log ---\n\(first.log.suffix(4000))")
+            #expect(result.exited && result.status == 0, "exit after SIGTERM: \(result)")
+            #expect(seconds < 5)
+            #expect(first.log.contains("hebbd stopped"), "log:\n\(first.log.suffix(4000))")
+            // The final checkpoint went to --state-dir (which wins over state_dir in the file).
+            let files = FileManager.default.subpaths(atPath: state) ?? []
+            #expect(files.contains { $0.hasPrefix("lasso_sgd/") && $0.hasSuffix(".hebb") }, "state dir holds \(files)")
+            #expect(!FileManager.default.fileExists(atPath: first.directory.appendingPathComponent("state-from-config").path))
 
-        // A new daemon on the same state dir resumes at step 12 / seq 12 and serves it to a late joiner.
-        let second = try Daemon(directory: temp.file("second").creatingDirectory(), models: model, stateDirectory: state)
-        defer { second.stop() }
-        try await second.start()
-        let status = try await second.request(#"{"cmd":"status"}"#)
-        let m = (status["models"] as? [String: [String: Any]])?["lasso_sgd"]
-        #expect(m?["step"] as? Int == 12, "status after restart: \(status)")
-        #expect(m?["seq"] as? Int == 12, "status after restart: \(status)")
-        let late = try await runPython(Paths.script("late_joiner.py"),
-                                       ["--publish", second.publish, "--control", second.control, "--within", "1.0", "--expect", "lasso_sgd=12"],
-                                       directory: second.directory, timeout: 20)
-        #expect(late.succeeded, "late joiner after restart: \(late)\n--- log ---\n\(second.log.suffix(4000))")
-        let final = try #require(second.stop())
-        #expect(final.exited && final.status == 0 && !final.timedOut, "second daemon: \(final)")
+            // A new daemon on the same state dir resumes at step 12 / seq 12 and serves it to a late joiner.
+            let second = try Daemon(directory: temp.file("second"), models: model, stateDirectory: state)
+            defer { second.stop() }
+            try await second.start()
+            let status = try await second.request(#"{"cmd":"status"}"#)
+            let m = (status["models"] as? [String: [String: Any]])?["lasso_sgd"]
+            #expect(m?["step"] as? Int == 12, "status after restart: \(status)")
+            #expect(m?["seq"] as? Int == 12, "status after restart: \(status)")
+            let late = try await runPython(Paths.script("late_joiner.py"),
+                                           ["--publish", second.publish, "--control", second.control, "--within", "1.0", "--expect", "lasso_sgd=12"],
+                                           directory: second.directory, timeout: 20)
+            #expect(late.succeeded, "late joiner after restart: \(late)\n--- log ---\n\(second.log.suffix(4000))")
+            // A clean stop within 8 s (SIGKILL after that would make it `timedOut`).
+            let final = try #require(second.stop(grace: 8))
+            #expect(final.exited && final.status == 0 && !final.timedOut, "second daemon: \(final)")
+        }
     }
 
     // MARK: hebbd fit
@@ -224,7 +217,7 @@ struct EndToEndTests {
     @Test("Examples/python: subscriber.py sees every update of producer.py's stream once (a late joiner's resend dropped) and the lasso recovers the true support",
           arguments: ["json", "binary"])
     func pythonExamples(publishFormat: String) async throws {
-        try await withDaemon("examples-\(publishFormat)", models: demoModelTable, publishFormat: publishFormat) { daemon, _ in
+        try await withDaemon("examples-\(publishFormat)", models: demoModelTable, settings: .init(publishFormat: publishFormat)) { daemon, _ in
             let half = 150, updates = 300
             let subscriberScript = Paths.examples.appendingPathComponent("subscriber.py").path
             let producerScript = Paths.examples.appendingPathComponent("producer.py").path
@@ -324,6 +317,15 @@ struct EndToEndTests {
             #expect(maxAbsDiff(final, thresholded(flatNumbers(reference["W_final"]), threshold)) <= 1e-4, "final \(final)")
         }
     }
+}
+
+/// stream_sys1.py's scenario for one model (`NAME` or `NAME=RUN`), valid messages only and no late-joiner
+/// check: it checks every update against ngclearn and leaves the model at step 12 / seq 12.
+func streamScenario(to daemon: Daemon, model: String) async throws -> ProcessResult {
+    try await runPython(Paths.script("stream_sys1.py"),
+                        ["--ingest", daemon.ingest, "--publish", daemon.publish, "--control", daemon.control,
+                         "--fixture", Paths.fixture.path, "--model", model, "--no-malformed", "--late-within", "0", "--timeout", "30"],
+                        directory: daemon.directory, timeout: 45)
 }
 
 struct CoefficientIndex: Hashable {

@@ -6,10 +6,11 @@ import Glibc
 import Darwin
 #endif
 
-// The end-to-end harness: finds the built `hebbd`, writes configs with free loopback ports and a
-// temporary state directory, starts the real daemon and real Python clients as processes, and stops
-// every process it started — SIGTERM, then SIGKILL after a timeout — on every path. Every wait is
-// bounded. Output of each process goes to a file (never a pipe that could fill up and block it).
+// The end-to-end harness of both suites (EndToEndTests.swift, OperationsTests.swift): finds the built
+// `hebbd`, writes configs with free loopback ports and a temporary state directory, starts the real daemon
+// and real Python clients as processes, and stops every process it started — SIGTERM, then SIGKILL after a
+// timeout — on every path. Every wait is bounded. Output of each process goes to a file (never a pipe that
+// could fill up and block it).
 
 enum Paths {
     /// The package root, derived from this file's path (Tests/EndToEndTests/Harness.swift).
@@ -122,10 +123,7 @@ enum Ports {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw HarnessError("socket(): errno \(errno)") }
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = 0
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var address = sockaddr_in.loopback(port: 0)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
@@ -141,6 +139,32 @@ enum Ports {
         }
         throw HarnessError("no fresh loopback port after 50 attempts")
     }
+
+    /// The port of an endpoint `tcp://127.0.0.1:P` or `127.0.0.1:P`.
+    static func port(of endpoint: String) -> UInt16 { UInt16(endpoint.split(separator: ":").last!)! }
+
+    /// Whether a plain TCP connect to the endpoint's loopback port succeeds now: the port is bound and listening.
+    /// Nothing is sent, so this tells "bound" apart from "answers" (the control request does that).
+    static func isListening(_ endpoint: String) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in.loopback(port: port(of: endpoint))
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
+
+extension sockaddr_in {
+    /// The IPv4 address 127.0.0.1:`port` (`port` in host byte order).
+    static func loopback(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
 }
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.
@@ -155,6 +179,15 @@ struct TemporaryDirectory {
     func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
     func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Runs `body` with a fresh temporary directory and removes it afterwards, on every path. With
+/// `HEBBD_E2E_KEEP` set it stays, so that the logs, configs and state of a failed test can be read.
+/// Processes started in it must be stopped by the body (a `defer` next to each start).
+func withTemporaryDirectory<T>(_ label: String, _ body: (TemporaryDirectory) async throws -> T) async throws -> T {
+    let temp = try TemporaryDirectory(label)
+    defer { if ProcessInfo.processInfo.environment["HEBBD_E2E_KEEP"] == nil { temp.remove() } }
+    return try await body(temp)
 }
 
 // MARK: - Processes
@@ -309,6 +342,14 @@ func lastJSONObject(_ text: String) -> [String: Any]? {
     return nil
 }
 
+/// CLOCK_MONOTONIC in microseconds: the clock of sd_notify's `MONOTONIC_USEC=` and of notify_receiver.py's
+/// `monotonic_usec`, so that the daemon's notifications can be timed against moments taken here.
+func monotonicMicroseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1_000
+}
+
 // MARK: - The daemon
 
 /// A `[[model]]` table of one reference run of the ngclearn fixture (`lasso_adam`, …, `elastic_net_sgd`),
@@ -360,48 +401,82 @@ let demoModelTable = """
 
     """
 
-/// A running `hebbd run` with free loopback ports and its own state directory.
+/// A `hebbd run` under test: its own config with loopback ports chosen once (so the config can be rewritten
+/// for a SIGHUP reload, and a restart comes back on the same endpoints), its own state directory, and any
+/// number of runs one after the other (restarts, kill -9, a refused start). Every process it started is
+/// stopped on every path: by `stop()` in the test's `defer`, and by `deinit` as a last resort.
 final class Daemon: @unchecked Sendable {
+    /// What the config file says besides the endpoints and the models; the defaults are Configs/hebbd.toml's.
+    struct Settings {
+        var checkpointInterval = "30s"
+        var checkpointEvery = 0
+        var checkpointKeep = 5
+        var publishFormat = "json"
+        var heartbeat = "5s"
+        /// Whether to serve /metrics (on `Daemon.metrics`); false writes `metrics = ""`.
+        var metrics = true
+        var logLevel = "info"
+        /// Extra lines for the [daemon] table (e.g. an unknown key, which a reload must refuse).
+        var daemonExtra = ""
+    }
+
     let directory: URL
     let configPath: String
     let stateDirectory: String
     let ingest: String
     let publish: String
     let control: String
+    /// The metrics listener, `127.0.0.1:P` (reserved even when `settings.metrics` is false).
     let metrics: String
+    /// Read by `writeConfig`; change it, then rewrite the config, to reload or restart with other settings.
+    var settings: Settings
+    /// The current (latest) run.
     private(set) var process: Spawned?
+    /// Every run's process, oldest first: `deinit` stops any still running, and their logs stay readable.
+    private(set) var runs: [Spawned] = []
+    /// CLOCK_MONOTONIC (µs) just before the current run was started: the zero of sd_notify timings.
+    private(set) var startedAtMicroseconds: UInt64 = 0
 
-    /// Writes the config (the layout of Configs/hebbd.toml, loopback ports chosen now). `state_dir` in the
-    /// file points elsewhere on purpose: `--state-dir` must win.
-    init(directory: URL, models: String, publishFormat: String = "json", checkpointInterval: String = "30s",
-         heartbeat: String = "5s", stateDirectory: String? = nil) throws {
+    /// Creates `directory` and writes the config into it. `state_dir` in the file points elsewhere on purpose:
+    /// `--state-dir` (`stateDirectory`, by default `directory/state`) must win.
+    init(directory: URL, models: String, settings: Settings = Settings(), stateDirectory: String? = nil) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.directory = directory
+        self.settings = settings
         ingest = "tcp://127.0.0.1:\(try Ports.free())"
         publish = "tcp://127.0.0.1:\(try Ports.free())"
         control = "tcp://127.0.0.1:\(try Ports.free())"
         metrics = "127.0.0.1:\(try Ports.free())"
         self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state").path
         configPath = directory.appendingPathComponent("hebbd.toml").path
-        let config = """
+        try writeConfig(models: models)
+    }
+
+    /// (Re)writes the config file (the layout of Configs/hebbd.toml) with these models and the current
+    /// `settings`; the endpoints stay. A running daemon reads it on SIGHUP, a new run at its start.
+    func writeConfig(models: String) throws {
+        let s = settings
+        let text = """
             # Written by the end-to-end tests (Tests/EndToEndTests/Harness.swift).
             [daemon]
             state_dir = "\(directory.appendingPathComponent("state-from-config").path)"
-            checkpoint_interval = "\(checkpointInterval)"
-            checkpoint_every = 0
-            checkpoint_keep = 5
-            log_level = "info"
+            checkpoint_interval = "\(s.checkpointInterval)"
+            checkpoint_every = \(s.checkpointEvery)
+            checkpoint_keep = \(s.checkpointKeep)
+            log_level = "\(s.logLevel)"
+            \(s.daemonExtra)
 
             [endpoints]
             ingest = "\(ingest)"
             publish = "\(publish)"
             control = "\(control)"
             subscribe = []
-            metrics = "\(metrics)"
+            metrics = "\(s.metrics ? metrics : "")"
 
             [publish]
-            format = "\(publishFormat)"
+            format = "\(s.publishFormat)"
             window = 100
-            heartbeat = "\(heartbeat)"
+            heartbeat = "\(s.heartbeat)"
             hwm = 10000
 
             [limits]
@@ -413,89 +488,146 @@ final class Daemon: @unchecked Sendable {
 
             \(models)
             """
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts `hebbd run` and waits (bounded) until it answers `status` on the control socket.
-    func start(timeout: Double = 20) async throws {
-        let hebbd = try Executables.hebbdPath()
-        let p = try Spawned("hebbd-run", hebbd, ["run", "--config", configPath, "--state-dir", stateDirectory],
-                            directory: directory, mergeOutput: true)
-        process = p
-        // One Python process retries `status` until it gets a reply; meanwhile a daemon that exits
-        // (bad config, port taken) ends the wait at once.
-        let probe = try spawnPython(Paths.script("control.py"), ["--endpoint", control, "--wait", String(timeout), "status"],
-                                    directory: directory)
-        defer { probe.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(timeout + 10)
-        while probe.isRunning && p.isRunning && Date() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let daemonExited = !p.isRunning
-        let ready = probe.isRunning ? probe.stop(grace: 1) : probe.result()
-        guard ready.succeeded, !daemonExited else {
-            let stopped = p.stop(grace: 2)
-            let why = daemonExited ? "hebbd exited during start-up (\(stopped.exited ? "status \(stopped.status)" : "signal \(stopped.status)"))"
-                : "hebbd did not answer status within \(timeout) s; control.py \(ready)"
-            throw HarnessError("\(why)\n--- daemon log ---\n\(stopped.stdout.suffix(6000))")
-        }
-    }
+    /// The state directory of one model (its checkpoints).
+    func modelDirectory(_ model: String) -> String { stateDirectory + "/" + model }
 
-    /// The daemon's combined stdout/stderr so far.
-    var log: String { process?.stdout ?? "" }
-
-    /// SIGTERM, then SIGKILL after `grace` s. Idempotent; blocking, so usable in `defer`.
+    /// Starts `hebbd run … extra` without waiting for it. `environment` is added to this process's
+    /// environment, from which the systemd variables are removed first: a test run under systemd must not
+    /// make the daemon talk to the real NOTIFY_SOCKET, and the sd_notify test sets its own.
     @discardableResult
-    func stop(grace: Double = 8) -> ProcessResult? {
-        guard let process else { return nil }
-        return process.stop(grace: grace)
+    func launch(arguments extra: [String] = [], environment: [String: String] = [:]) throws -> Spawned {
+        var env = ProcessInfo.processInfo.environment
+        for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY"] { env.removeValue(forKey: key) }
+        env.merge(environment) { _, new in new }
+        startedAtMicroseconds = monotonicMicroseconds()
+        let p = try Spawned("hebbd-run-\(runs.count + 1)", try Executables.hebbdPath(),
+                            ["run", "--config", configPath, "--state-dir", stateDirectory] + extra,
+                            directory: directory, mergeOutput: true, environment: env)
+        process = p
+        runs.append(p)
+        return p
     }
 
-    /// One control request through the Python client; the parsed reply.
+    /// Starts `hebbd run` and waits (bounded) until it answers `status` on the control socket; returns the
+    /// seconds that took. A run that exits meanwhile (bad config, port taken) ends the wait at once; the
+    /// error then carries the daemon's log (`withDaemon` looks there for "Address already in use").
+    @discardableResult
+    func start(arguments: [String] = [], environment: [String: String] = [:], timeout: Double = 15) async throws -> Double {
+        let began = Date()
+        let p = try launch(arguments: arguments, environment: environment)
+        if try await waitReady(timeout: timeout) { return Date().timeIntervalSince(began) }
+        let exited = !p.isRunning
+        let stopped = p.stop(grace: 2)
+        let why = exited ? "hebbd exited during start-up (\(stopped.exited ? "status \(stopped.status)" : "signal \(stopped.status)"))"
+            : "hebbd did not answer status within \(timeout) s"
+        throw HarnessError("\(why)\n--- daemon log ---\n\(stopped.stdout.suffix(6000))")
+    }
+
+    /// Polls `status` until a reply comes (true), the current run ends or `timeout` passes (false).
+    func waitReady(timeout: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard process?.isRunning == true else { return false }
+            if (try? await request(#"{"cmd":"status"}"#, timeout: 0.5)) != nil { return true }
+        }
+        return false
+    }
+
+    /// One control request through `hebbd control` (a Swift binary: ~20 ms a request, cheap enough to poll
+    /// with); the parsed reply, `ok` true or false. Throws when no reply came within `timeout`.
     func request(_ json: String, timeout: Double = 10) async throws -> [String: Any] {
-        let r = try await runPython(Paths.script("control.py"), ["--endpoint", control, "--timeout", String(timeout), json],
-                                    directory: directory, timeout: timeout + 10)
+        let r = try await run("control", try Executables.hebbdPath(),
+                              ["control", json, "--endpoint", control, "--timeout", String(timeout)],
+                              directory: directory, timeout: timeout + 10)
+        // `hebbd control` exits 0 for {"ok": true}, 1 for {"ok": false}; anything else is not a reply.
         guard r.exited, r.status == 0 || r.status == 1, let reply = lastJSONObject(r.stdout) else {
             throw HarnessError("control \(json): \(r)")
         }
         return reply
     }
 
-    deinit { stop(grace: 2) }
+    /// `status`, which must succeed.
+    func status() async throws -> [String: Any] {
+        let reply = try await request(#"{"cmd":"status"}"#)
+        guard reply["ok"] as? Bool == true else { throw HarnessError("status: \(reply)") }
+        return reply
+    }
+
+    /// `status.models[model]`.
+    func modelStatus(_ model: String) async throws -> [String: Any] {
+        guard let m = (try await status()["models"] as? [String: Any])?[model] as? [String: Any] else {
+            throw HarnessError("status has no model \(model)")
+        }
+        return m
+    }
+
+    /// The `checkpoint` command: the reply's `written` map (model → path); throws unless ok.
+    func checkpoint(timeout: Double = 30) async throws -> [String: String] {
+        let reply = try await request(#"{"cmd":"checkpoint"}"#, timeout: timeout)
+        guard reply["ok"] as? Bool == true, let written = reply["written"] as? [String: String] else {
+            throw HarnessError("checkpoint: \(reply)")
+        }
+        return written
+    }
+
+    /// Sends `signal` to the current run, if it is running.
+    func signal(_ signal: Int32) {
+        if let p = process, p.isRunning { kill(p.pid, signal) }
+    }
+
+    /// SIGKILL, and waits until the process is gone: a crash, with no final checkpoint.
+    func kill9() {
+        guard let p = process else { return }
+        if p.isRunning { kill(p.pid, SIGKILL) }
+        _ = p.waitForExitBlocking(timeout: 10)
+    }
+
+    /// SIGTERM to the current run, then SIGKILL after `grace` s (the result is then `timedOut`, so a test that
+    /// expects a clean stop fails). Idempotent; blocking, so usable in `defer`.
+    @discardableResult
+    func stop(grace: Double = 10) -> ProcessResult? { process?.stop(grace: grace) }
+
+    /// The current run's combined stdout/stderr so far.
+    var log: String { process?.stdout ?? "" }
+
+    /// Waits (bounded) until the current run's log satisfies `predicate`; false when the run ended or the
+    /// time ran out first. The daemon's log is where reloads and checkpoints show that they happened.
+    func waitForLog(timeout: Double = 5, _ predicate: (String) -> Bool) async -> Bool {
+        await process?.waitForOutput(timeout: timeout, predicate) ?? false
+    }
+
+    deinit {
+        for p in runs where p.isRunning { p.stop(grace: 2) }
+    }
 }
 
 /// Starts a daemon, runs `body`, and stops the daemon on every path (also when `body` throws); the
 /// temporary directory is removed afterwards unless `HEBBD_E2E_KEEP` is set.
-func withDaemon<T>(_ label: String, models: String, publishFormat: String = "json", heartbeat: String = "5s",
+func withDaemon<T>(_ label: String, models: String, settings: Daemon.Settings = Daemon.Settings(),
                    _ body: (Daemon, TemporaryDirectory) async throws -> T) async throws -> T {
-    let temp = try TemporaryDirectory(label)
-    defer { if ProcessInfo.processInfo.environment["HEBBD_E2E_KEEP"] == nil { temp.remove() } }
-    var lastError: Error?
-    // A port picked as free may be taken by someone else before the daemon binds it: retry with new ports.
-    for attempt in 1...3 {
-        let daemon = try Daemon(directory: temp.url.appendingPathComponent("daemon-\(attempt)", isDirectory: true).creatingDirectory(),
-                                models: models, publishFormat: publishFormat, heartbeat: heartbeat)
-        defer { daemon.stop() }
-        do {
-            try await daemon.start()
-        } catch {
-            lastError = error
-            if "\(error)".contains("Address already in use") { continue }
-            throw error
+    try await withTemporaryDirectory(label) { temp in
+        var lastError: Error?
+        // A port picked as free may be taken by someone else before the daemon binds it: retry with new ports.
+        for attempt in 1...3 {
+            let daemon = try Daemon(directory: temp.file("daemon-\(attempt)"), models: models, settings: settings)
+            defer { daemon.stop() }
+            do {
+                try await daemon.start()
+            } catch {
+                lastError = error
+                if "\(error)".contains("Address already in use") { continue }
+                throw error
+            }
+            do {
+                return try await body(daemon, temp)
+            } catch {
+                throw HarnessError("\(error)\n--- daemon log (tail) ---\n\(daemon.log.suffix(6000))")
+            }
         }
-        do {
-            return try await body(daemon, temp)
-        } catch {
-            throw HarnessError("\(error)\n--- daemon log (tail) ---\n\(daemon.log.suffix(6000))")
-        }
-    }
-    throw lastError ?? HarnessError("daemon did not start")
-}
-
-extension URL {
-    func creatingDirectory() throws -> URL {
-        try FileManager.default.createDirectory(at: self, withIntermediateDirectories: true)
-        return self
+        throw lastError ?? HarnessError("daemon did not start")
     }
 }
 

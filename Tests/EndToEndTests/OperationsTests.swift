@@ -10,7 +10,7 @@ import Darwin
 // relies on: a restart resumes exactly; kill -9 never tears a checkpoint; a corrupt checkpoint is set aside;
 // an incompatible config is refused with the way out named; the sd_notify protocol (against a fake
 // NOTIFY_SOCKET, never a real systemd); SIGHUP reloads; /metrics over HTTP; checkpoint cost of a big model.
-// Helpers: OperationsSupport.swift, Scripts/ops_*.py.
+// Helpers: Harness.swift (Daemon), OperationsSupport.swift, Scripts/ops_*.py.
 
 @Suite("hebbd operations end to end", .serialized, .timeLimit(.minutes(3)),
        .enabled(if: Executables.pythonReady, "needs python3 with pyzmq and numpy"))
@@ -19,14 +19,13 @@ struct OperationsTests {
 
     @Test("SIGTERM and restart mid-stream (5 rows buffered) ends bit-for-bit where an uninterrupted daemon ends: checkpoint arrays, seq, last coefficients")
     func resumeEquivalence() async throws {
-        try await withOpsDirectory("resume") { temp in
+        try await withTemporaryDirectory("ops-resume") { temp in
             let models = OpsModels.elasticNetWithPrior()
-            var settings = OpsDaemon.Settings()
+            var settings = Daemon.Settings.operations(metrics: false)
             settings.publishFormat = "binary"
-            settings.metrics = false
-            let a = try OpsDaemon(directory: temp.file("a"), models: models, settings: settings)
+            let a = try Daemon(directory: temp.file("a"), models: models, settings: settings)
             defer { a.stop() }
-            let b = try OpsDaemon(directory: temp.file("b"), models: models, settings: settings)
+            let b = try Daemon(directory: temp.file("b"), models: models, settings: settings)
             defer { b.stop() }
             let n = 12, m = 13, batch = 16
             let split = n * batch + 5, total = (n + m) * batch + 3
@@ -107,14 +106,10 @@ struct OperationsTests {
 
     @Test("kill -9 at random moments (20×) under a continuous stream with checkpoint_every = 1: each restart answers, resumes from the newest checkpoint; no torn or broken file ever")
     func killLoop() async throws {
-        try await withOpsDirectory("kill9") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.checkpointInterval = "150ms"
-            settings.checkpointEvery = 1
-            settings.checkpointKeep = 3
-            settings.metrics = false
-            let d = try OpsDaemon(directory: temp.file("d"), models: OpsModels.simple(name: "k", dictDim: 1024, sysDim: 16),
-                                  settings: settings)
+        try await withTemporaryDirectory("ops-kill9") { temp in
+            let settings = Daemon.Settings(checkpointInterval: "150ms", checkpointEvery: 1, checkpointKeep: 3, metrics: false)
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "k", dictDim: 1024, sysDim: 16),
+                               settings: settings)
             defer { d.stop(grace: 5) }
             let directory = d.modelDirectory("k")
             try await d.start()
@@ -208,10 +203,9 @@ struct OperationsTests {
 
     @Test("a truncated, then a bit-flipped newest checkpoint is renamed *.broken and the daemon resumes from the one before")
     func corruptedNewestCheckpoint() async throws {
-        try await withOpsDirectory("corrupt") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.metrics = false
-            let d = try OpsDaemon(directory: temp.file("d"), models: OpsModels.simple(name: "c", dictDim: 8), settings: settings)
+        try await withTemporaryDirectory("ops-corrupt") { temp in
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "c", dictDim: 8),
+                               settings: .operations(metrics: false))
             defer { d.stop() }
             let directory = d.modelDirectory("c")
             func feed(_ from: Int, _ to: Int, step: Int) async throws {
@@ -263,10 +257,9 @@ struct OperationsTests {
 
     @Test("a changed dict_dim with checkpoints present: `hebbd run` exits non-zero naming the model and --reset-model; with --reset-model it starts afresh")
     func incompatibleConfig() async throws {
-        try await withOpsDirectory("incompatible") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.metrics = false
-            let d = try OpsDaemon(directory: temp.file("d"), models: OpsModels.simple(name: "m", dictDim: 8), settings: settings)
+        try await withTemporaryDirectory("ops-incompatible") { temp in
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "m", dictDim: 8),
+                               settings: .operations(metrics: false))
             defer { d.stop() }
             try await d.start()
             try await d.feed(model: "m", dictDim: 8, sysDim: 1, total: 48, from: 0, to: 48, expectStep: 3, expectBuffered: 0)
@@ -303,9 +296,9 @@ struct OperationsTests {
 
     @Test("sd_notify against a fake NOTIFY_SOCKET: READY=1 once bound, STATUS=, WATCHDOG=1 every ~200 ms, SIGHUP → RELOADING=1 + MONOTONIC_USEC → READY=1, SIGTERM → STOPPING=1, exit 0; time to READY with and without a 4096×64 checkpoint")
     func notifyProtocol() async throws {
-        try await withOpsDirectory("notify") { temp in
-            let d = try OpsDaemon(directory: temp.file("d"),
-                                  models: OpsModels.simple(name: "big", dictDim: 4096, sysDim: 64, batchSize: 50))
+        try await withTemporaryDirectory("ops-notify") { temp in
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "big", dictDim: 4096, sysDim: 64, batchSize: 50),
+                               settings: .operations(metrics: true))
             defer { d.stop() }
             let socketPath = temp.file("notify.sock").path
             var readyMilliseconds: [String: Double] = [:]
@@ -325,8 +318,8 @@ struct OperationsTests {
                 let readyIndex = try #require(await opsWaitNotify(receiver, timeout: 20) { $0.fields["READY"] == "1" },
                                               "no READY=1\n\(receiver.stdout)\n\(d.log)")
                 // Right after READY=1 the sockets must be bound: plain TCP connects, then a control request.
-                let bound = [d.ingest, d.publish, d.control].map { opsTCPConnects(opsPort($0)) }
-                let metricsBound = opsTCPConnects(opsPort(d.metrics))
+                let bound = [d.ingest, d.publish, d.control].map { Ports.isListening($0) }
+                let metricsBound = Ports.isListening(d.metrics)
                 let requestStart = Date()
                 let status = try await d.request(#"{"cmd":"status"}"#, timeout: 2)
                 let requestSeconds = Date().timeIntervalSince(requestStart)
@@ -361,7 +354,7 @@ struct OperationsTests {
 
                 // SIGHUP: RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC, now), then READY=1.
                 let before = messages.count - 1
-                let hupAt = opsMonotonicMicroseconds()
+                let hupAt = monotonicMicroseconds()
                 d.signal(SIGHUP)
                 let reloadIndex = try #require(await opsWaitNotify(receiver, after: before, timeout: 5) { $0.fields["RELOADING"] == "1" },
                                                "no RELOADING=1 after SIGHUP\n\(receiver.stdout)\n\(d.log)")
@@ -392,12 +385,11 @@ struct OperationsTests {
 
     @Test("SIGHUP: a good config (lr changed, a model added, one removed) applies live and checkpoints the removed model; a bad one (unknown key, changed dict_dim) is refused and the daemon keeps running")
     func sighupReload() async throws {
-        try await withOpsDirectory("reload") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.metrics = false
+        try await withTemporaryDirectory("ops-reload") { temp in
+            let settings = Daemon.Settings.operations(metrics: false)
             let a = OpsModels.simple(name: "a", dictDim: 8, lr: 0.01)
             let b = OpsModels.simple(name: "b", kind: "ridge", dictDim: 6)
-            let d = try OpsDaemon(directory: temp.file("d"), models: a + b, settings: settings)
+            let d = try Daemon(directory: temp.file("d"), models: a + b, settings: settings)
             defer { d.stop() }
             try await d.start()
             try await d.feed(model: "a", dictDim: 8, sysDim: 1, total: 48, from: 0, to: 48, expectStep: 3, expectBuffered: 0)
@@ -410,12 +402,7 @@ struct OperationsTests {
                 return out
             }
             func waitLog(_ text: String, count: Int = 1) async -> Bool {
-                let deadline = Date().addingTimeInterval(5)
-                while Date() < deadline {
-                    if d.log.components(separatedBy: text).count - 1 >= count { return true }
-                    try? await Task.sleep(for: .milliseconds(20))
-                }
-                return false
+                await d.waitForLog { $0.components(separatedBy: text).count - 1 >= count }
             }
 
             // Good: a's lr 0.01 → 0.05, b removed, c added.
@@ -467,8 +454,8 @@ struct OperationsTests {
 
     @Test("/metrics over real HTTP: counters, rejections by reason, per-model step, update histogram, checkpoint metrics; /healthz 200; unknown path 404")
     func metricsOverHTTP() async throws {
-        try await withOpsDirectory("metrics") { temp in
-            let d = try OpsDaemon(directory: temp.file("d"), models: OpsModels.elasticNetWithPrior())
+        try await withTemporaryDirectory("ops-metrics") { temp in
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.elasticNetWithPrior(), settings: .operations(metrics: true))
             defer { d.stop() }
             try await d.start()
             let base = "http://\(d.metrics)"
@@ -540,11 +527,9 @@ struct OperationsTests {
 
     @Test("checkpoint figures of a 4096×64 Adam model through the daemon: control round trip, the daemon's own seconds, file size ≈ 12 bytes per coefficient")
     func bigCheckpointFigures() async throws {
-        try await withOpsDirectory("bigckpt") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.metrics = false
-            let d = try OpsDaemon(directory: temp.file("d"),
-                                  models: OpsModels.simple(name: "big", dictDim: 4096, sysDim: 64, batchSize: 50), settings: settings)
+        try await withTemporaryDirectory("ops-bigckpt") { temp in
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "big", dictDim: 4096, sysDim: 64, batchSize: 50),
+                               settings: .operations(metrics: false))
             defer { d.stop() }
             try await d.start()
             try await d.feed(model: "big", dictDim: 4096, sysDim: 64, total: 100, from: 0, to: 100, expectStep: 2, expectBuffered: 0, chunk: 50)
@@ -582,8 +567,8 @@ extension OperationsTests {
 
     @Test("READY=1 means ready: SIGHUP or SIGTERM sent the instant READY=1 arrives is handled (reload; graceful stop, exit 0), and /metrics is already bound")
     func readyMeansReady() async throws {
-        try await withOpsDirectory("ready-race") { temp in
-            let d = try OpsDaemon(directory: temp.file("d"), models: OpsModels.simple(name: "r", dictDim: 8))
+        try await withTemporaryDirectory("ops-ready-race") { temp in
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "r", dictDim: 8), settings: .operations(metrics: true))
             let command = [try Executables.hebbdPath(), "run", "--config", d.configPath, "--state-dir", d.stateDirectory]
             for signal in ["HUP", "TERM", "NONE"] {
                 let (r, out) = try await opsPython("ops_ready_race.py", ["--signal", signal, "--metrics", d.metrics, "--attempts", "2", "--"] + command,
@@ -607,15 +592,11 @@ extension OperationsTests {
 
     @Test("a `checkpoint` reply names a file holding at least the state the model had when the request was made, not an older snapshot already in flight")
     func checkpointReplyIsCurrent() async throws {
-        try await withOpsDirectory("ckpt-reply") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.checkpointEvery = 1
-            settings.checkpointInterval = "150ms"
-            settings.metrics = false
-            settings.publishFormat = "binary"
+        try await withTemporaryDirectory("ops-ckpt-reply") { temp in
+            let settings = Daemon.Settings(checkpointInterval: "150ms", checkpointEvery: 1, publishFormat: "binary", metrics: false)
             // 1024×64: a checkpoint write (~0.8 MB) outlasts an update, so a write is nearly always in flight.
-            let d = try OpsDaemon(directory: temp.file("d"), models: OpsModels.simple(name: "k", dictDim: 1024, sysDim: 64),
-                                  settings: settings)
+            let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "k", dictDim: 1024, sysDim: 64),
+                               settings: settings)
             defer { d.stop() }
             try await d.start()
             let flood = try spawnPython(Paths.script("ops_stream.py"),
@@ -645,20 +626,17 @@ extension OperationsTests {
 
     @Test("a model dropped by SIGHUP (checkpointed on removal) and added back by the next SIGHUP resumes from that checkpoint, as it would at a start")
     func readdedModelResumes() async throws {
-        try await withOpsDirectory("readd") { temp in
-            var settings = OpsDaemon.Settings()
-            settings.metrics = false
+        try await withTemporaryDirectory("ops-readd") { temp in
             let a = OpsModels.simple(name: "a", dictDim: 4, batchSize: 4)
             let b = OpsModels.simple(name: "b", dictDim: 4, batchSize: 4)
-            let d = try OpsDaemon(directory: temp.file("d"), models: a + b, settings: settings)
+            let d = try Daemon(directory: temp.file("d"), models: a + b, settings: .operations(metrics: false))
             defer { d.stop() }
             try await d.start()
             try await d.feed(model: "b", dictDim: 4, sysDim: 1, total: 12, from: 0, to: 12, expectStep: 3, expectBuffered: 0)
             func reload(_ models: String, count: Int) async throws {
                 try d.writeConfig(models: models)
                 d.signal(SIGHUP)
-                let deadline = Date().addingTimeInterval(5)
-                while opsLogEntries(d.log, "reloaded").count < count && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+                _ = await d.waitForLog { opsLogEntries($0, "reloaded").count >= count }
                 #expect(opsLogEntries(d.log, "reloaded").count == count, "reload \(count) not applied\n\(d.log)")
             }
             try await reload(a, count: 1)

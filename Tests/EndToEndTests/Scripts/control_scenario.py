@@ -32,8 +32,8 @@ import numpy as np
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (RFC3339, Failure, coefficient_error, control, decode_coefficients, die,  # noqa: E402
-                        load_fixture, rel_err, run_parameters)
+from e2e_common import (RFC3339, Failure, coefficient_error, control, decode_coefficients,  # noqa: E402
+                        load_fixture, receive_until, rel_err, reporting, run_parameters, succeed)
 from stream_sys1 import ModelCheck  # noqa: E402
 
 TOL = 1e-4
@@ -58,21 +58,17 @@ class Session:
         self.sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
 
     def pump(self, seconds, until=lambda: False):
-        deadline = time.monotonic() + seconds
-        while not until():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if self.sub.poll(min(left, 0.1) * 1000):
-                frames = self.sub.recv_multipart()
-                topic = frames[0].decode()
-                if topic.startswith("coef/"):
-                    self.coef.setdefault(topic[5:-1], []).append(frames)
-                elif topic.startswith("event/"):
-                    self.events.append((topic[6:-1], json.loads(frames[1])))
-                elif topic == "hb/":
-                    self.heartbeats.append((time.monotonic(), json.loads(frames[1])))
-        return True
+        """Collects what arrives for `seconds` or until `until()` holds (→ True)."""
+        return receive_until(self.sub, time.monotonic() + seconds, until, self.collect, interval=0.1)
+
+    def collect(self, frames):
+        topic = frames[0].decode()
+        if topic.startswith("coef/"):
+            self.coef.setdefault(topic[5:-1], []).append(frames)
+        elif topic.startswith("event/"):
+            self.events.append((topic[6:-1], json.loads(frames[1])))
+        elif topic == "hb/":
+            self.heartbeats.append((time.monotonic(), json.loads(frames[1])))
 
     def request(self, req, ok=True):
         reply = control(self.args.control, req)
@@ -154,7 +150,7 @@ def main():
     ref = fixture["runs_minibatch_repeated_fit"][args.run]
     summary = {"ok": False}
     s = Session(args)
-    try:
+    with reporting(summary, s.ctx):
         chk = ModelCheck(model, args.run, fixture, x, y)
         s.subscribe(f"coef/{model}/")
         s.subscribe("event/")
@@ -284,12 +280,7 @@ def main():
             summary["heartbeat"] = hb
 
         summary["events"] = sorted({f"{m}:{b.get('event')}" for m, b in s.events})
-        summary["ok"] = True
-        print(json.dumps(summary, sort_keys=True))
-    except Failure as e:
-        die(str(e), summary)
-    finally:
-        s.ctx.destroy(linger=0)
+        succeed(summary)
 
 
 def raw_request(ctx, endpoint, frames, timeout=5.0):

@@ -5,6 +5,7 @@ recomputed with numpy from the formulas of spec/ngclearn-regression.md §2–3 a
 ngclearn fixture, and the wire format is decoded from the bytes.
 """
 
+import contextlib
 import json
 import math
 import re
@@ -182,6 +183,74 @@ def control(endpoint, request, timeout=5.0, context=None):
         return json.loads(reply)
     finally:
         sock.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Script skeleton: every check script prints one JSON summary, the line the Swift tests parse
+
+
+@contextlib.contextmanager
+def reporting(summary, ctx):
+    """Wraps the body of a check script: a Failure raised inside ends the script through die() with the
+    summary so far, and the zmq context is destroyed on every path, so that no open socket delays the exit."""
+    try:
+        yield
+    except Failure as e:
+        die(str(e), summary)
+    finally:
+        ctx.destroy(linger=0)
+
+
+def succeed(summary):
+    """Marks the summary ok and prints it (exit status 0)."""
+    summary["ok"] = True
+    print(json.dumps(summary, sort_keys=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscribers
+
+
+def receive_until(sock, until, stop, handle, interval):
+    """Passes every multipart message arriving on `sock` to `handle` until `stop()` holds (→ True) or the
+    time.monotonic() deadline `until` passes (→ False). One wait lasts at most `interval` s, so `stop` is
+    checked again soon after each message and the deadline is never overshot."""
+    while not stop():
+        left = until - time.monotonic()
+        if left <= 0:
+            return False
+        if sock.poll(min(left, interval) * 1000):
+            handle(sock.recv_multipart())
+    return True
+
+
+def late_join(ctx, endpoint, names, within):
+    """A late joiner: a fresh SUB to `coef/<name>/` of every model in `names`, connected now, which the
+    daemon's last-value cache must serve each model's latest message at once.
+
+    Returns ({name: (seconds since subscribing, frames, body, coefficients)} for the first message of each
+    model that came, the seconds waited at most). It waits `within` + 2 s: longer than allowed, so that a
+    late message is reported with how late it was rather than as missing."""
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    try:
+        t0 = time.monotonic()
+        for name in names:
+            sub.setsockopt(zmq.SUBSCRIBE, f"coef/{name}/".encode())
+        sub.connect(endpoint)
+        got = {}
+
+        def first(frames):
+            topic, body, coef = decode_coefficients(frames)
+            name = topic[len("coef/"):-1]
+            if name in names and name not in got:
+                got[name] = (time.monotonic() - t0, frames, body, coef)
+
+        waited = max(within, 0) + 2
+        receive_until(sub, t0 + waited, lambda: len(got) == len(names), first, interval=0.05)
+        return got, waited
+    finally:
+        sub.close()
 
 
 def wait_until(predicate, timeout, interval=0.02):

@@ -10,16 +10,14 @@ initial state has seq 0 and loss null). With --control, each message's coefficie
 """
 
 import argparse
-import json
 import os
 import sys
-import time
 
 import numpy as np
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Failure, control, decode_coefficients, die  # noqa: E402
+from e2e_common import control, die, late_join, reporting, succeed  # noqa: E402
 
 
 def main():
@@ -36,28 +34,14 @@ def main():
     ctx = zmq.Context()
     summary = {"ok": False, "models": {}}
     errors = []
-    try:
-        sub = ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        t0 = time.monotonic()
-        for name in expect:
-            sub.setsockopt(zmq.SUBSCRIBE, f"coef/{name}/".encode())
-        sub.connect(args.publish)
-        got = {}
-        limit = t0 + args.within + 2
-        while len(got) < len(expect) and time.monotonic() < limit:
-            if sub.poll(50):
-                frames = sub.recv_multipart()
-                topic, body, coef = decode_coefficients(frames)
-                name = topic[len("coef/"):-1]
-                if name in expect and name not in got:
-                    got[name] = (time.monotonic() - t0, body, coef, len(frames))
+    with reporting(summary, ctx):
+        got, waited = late_join(ctx, args.publish, expect, args.within)
         for name, seq in expect.items():
             if name not in got:
-                errors.append(f"{name}: nothing within {limit - t0:.1f} s")
+                errors.append(f"{name}: nothing within {waited:.1f} s")
                 continue
-            seconds, body, coef, nframes = got[name]
-            summary["models"][name] = {"seconds": round(seconds, 4), "seq": body.get("seq"), "frames": nframes,
+            seconds, frames, body, coef = got[name]
+            summary["models"][name] = {"seconds": round(seconds, 4), "seq": body.get("seq"), "frames": len(frames),
                                        "loss": body.get("loss"), "nnz": body.get("nnz")}
             if body.get("seq") != seq:
                 errors.append(f"{name}: seq {body.get('seq')}, expected {seq}")
@@ -80,12 +64,7 @@ def main():
         if errors:
             summary["errors"] = errors
             die(errors[0], summary)
-        summary["ok"] = True
-        print(json.dumps(summary, sort_keys=True))
-    except Failure as e:
-        die(str(e), summary)
-    finally:
-        ctx.destroy(linger=0)
+        succeed(summary)
 
 
 if __name__ == "__main__":

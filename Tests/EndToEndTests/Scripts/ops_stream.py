@@ -33,7 +33,7 @@ import numpy as np
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Failure, control, die  # noqa: E402
+from e2e_common import Failure, control, die, receive_until, reporting, succeed  # noqa: E402
 
 
 def dataset(seed, total, d, s):
@@ -65,27 +65,22 @@ def cmd_feed(args):
     ctx = zmq.Context()
     ctx.setsockopt(zmq.LINGER, 0)
     summary = {"ok": False}
-    try:
+    with reporting(summary, ctx):
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.RCVHWM, 0)
         topic = f"coef/{args.model}/".encode()
         sub.setsockopt(zmq.SUBSCRIBE, topic)
         sub.connect(args.publish)
-        poller = zmq.Poller()
-        poller.register(sub, zmq.POLLIN)
         seqs, messages = [], {}
 
+        def record(frames):
+            """Every seq in arrival order; by seq the JSON body and the binary coefficient frame (if any)."""
+            body = json.loads(frames[1])
+            seqs.append(body["seq"])
+            messages[body["seq"]] = (body, frames[2] if len(frames) == 3 else None)
+
         def receive(until, stop):
-            while not stop():
-                left = until - time.monotonic()
-                if left <= 0:
-                    return False
-                if poller.poll(min(left, 0.1) * 1000):
-                    frames = sub.recv_multipart()
-                    body = json.loads(frames[1])
-                    seqs.append(body["seq"])
-                    messages[body["seq"]] = (body, frames[2] if len(frames) == 3 else None)
-            return True
+            return receive_until(sub, until, stop, record, interval=0.1)
 
         if not receive(min(deadline, time.monotonic() + 10), lambda: seqs):
             die(f"no last-value resend on {topic.decode()} within 10 s")
@@ -136,12 +131,7 @@ def cmd_feed(args):
         body, binary = messages[last]
         summary["last"] = strip(body)
         summary["last_binary"] = binary.hex() if binary is not None else None
-        summary["ok"] = True
-        print(json.dumps(summary, sort_keys=True))
-    except Failure as e:
-        die(str(e), summary)
-    finally:
-        ctx.destroy(linger=0)
+        succeed(summary)
 
 
 def cmd_flood(args):

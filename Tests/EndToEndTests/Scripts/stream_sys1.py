@@ -32,7 +32,8 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import (RFC3339, RUNS, Failure, coefficient_error, control, decode_coefficients, die,  # noqa: E402
-                        load_fixture, reference_trajectory, rel_err, run_parameters)
+                        late_join, load_fixture, receive_until, reference_trajectory, rel_err, reporting,
+                        run_parameters, succeed)
 
 CHUNKS = [1, 7, 49, 3, 50, 13, 100, 2, 27, 61, 11, 76, 5, 38, 150, 4, 9, 24, 1, 1, 66]
 FORMATS = ["float32", "inline", "float64", "<f4", "inline_flat", "<f8"]
@@ -322,7 +323,7 @@ def main():
 
     ctx = zmq.Context()
     ctx.setsockopt(zmq.LINGER, 0)
-    try:
+    with reporting(summary, ctx):
         # The models the harness configured must be the reference runs.
         if args.control:
             reply = control(args.control, {"cmd": "models"})
@@ -350,38 +351,32 @@ def main():
             sub.setsockopt(zmq.SUBSCRIBE, f"coef/{name}/".encode())
         sub.setsockopt(zmq.SUBSCRIBE, b"event/")
         sub.connect(args.publish)
-        poller = zmq.Poller()
-        poller.register(sub, zmq.POLLIN)
         rejected_events = {}
         events_seen = []
 
+        def dispatch(frames):
+            """Counts `event/` messages (rejection summaries by reason); checks every `coef/` message."""
+            topic = frames[0].decode(errors="replace")
+            if topic.startswith("event/"):
+                ev = json.loads(frames[1])
+                events_seen.append(ev.get("event"))
+                if ev.get("event") == "rejected":
+                    key = topic[len("event/"):-1]
+                    for reason, n in (ev.get("counts") or {}).items():
+                        rejected_events.setdefault(key, {}).setdefault(reason, 0)
+                        rejected_events[key][reason] += n
+                return
+            name = topic[len("coef/"):-1]
+            if name not in checks:
+                errors.append(f"message on unexpected topic {topic!r}")
+                return
+            try:
+                checks[name].accept(frames, errors)
+            except Failure as e:
+                errors.append(str(e))
+
         def receive(until, stop):
-            while not stop():
-                left = until - time.monotonic()
-                if left <= 0:
-                    return False
-                if not poller.poll(min(left, 0.2) * 1000):
-                    continue
-                frames = sub.recv_multipart()
-                topic = frames[0].decode(errors="replace")
-                if topic.startswith("event/"):
-                    ev = json.loads(frames[1])
-                    events_seen.append(ev.get("event"))
-                    if ev.get("event") == "rejected":
-                        key = topic[len("event/"):-1]
-                        for reason, n in (ev.get("counts") or {}).items():
-                            rejected_events.setdefault(key, {}).setdefault(reason, 0)
-                            rejected_events[key][reason] += n
-                    continue
-                name = topic[len("coef/"):-1]
-                if name not in checks:
-                    errors.append(f"message on unexpected topic {topic!r}")
-                    continue
-                try:
-                    checks[name].accept(frames, errors)
-                except Failure as e:
-                    errors.append(str(e))
-            return True
+            return receive_until(sub, until, stop, dispatch, interval=0.2)
 
         if not receive(min(deadline, time.monotonic() + 10), lambda: all(c.last_seq is not None for c in checks.values())):
             missing = [n for n, c in checks.items() if c.last_seq is None]
@@ -436,32 +431,18 @@ def main():
 
         # 4. Late joiner: a fresh SUB gets the latest message of each model within --late-within.
         if args.late_within > 0:
-            late = ctx.socket(zmq.SUB)
-            t0 = time.monotonic()
-            for name in names:
-                late.setsockopt(zmq.SUBSCRIBE, f"coef/{name}/".encode())
-            late.connect(args.publish)
-            got = {}
-            late_poller = zmq.Poller()
-            late_poller.register(late, zmq.POLLIN)
-            limit = t0 + max(args.late_within, 0) + 2  # wait a little longer to report how late it was
-            while len(got) < len(names) and time.monotonic() < limit:
-                if late_poller.poll(50):
-                    frames = late.recv_multipart()
-                    topic, body, _ = decode_coefficients(frames)
-                    name = topic[len("coef/"):-1]
-                    if name in checks and name not in got:
-                        got[name] = (time.monotonic() - t0, body.get("seq"), frames[1])
-            late.close()
-            summary["late_joiner"] = {n: {"seconds": round(v[0], 4), "seq": v[1]} for n, v in got.items()}
+            got, waited = late_join(ctx, args.publish, names, args.late_within)
+            summary["late_joiner"] = {n: {"seconds": round(seconds, 4), "seq": body.get("seq")}
+                                      for n, (seconds, _, body, _) in got.items()}
             for name, chk in checks.items():
                 if name not in got:
-                    errors.append(f"late joiner: nothing for {name} within {limit - t0:.1f} s")
+                    errors.append(f"late joiner: nothing for {name} within {waited:.1f} s")
                     continue
-                seconds, seq, raw = got[name]
+                seconds, frames, body, _ = got[name]
+                seq = body.get("seq")
                 if seq != chk.last_seq:
                     errors.append(f"late joiner: {name} seq {seq}, expected the latest {chk.last_seq}")
-                elif raw != chk.messages.get(seq):
+                elif frames[1] != chk.messages.get(seq):
                     errors.append(f"late joiner: {name} resend differs from the published seq {seq}")
                 if seconds > args.late_within:
                     errors.append(f"late joiner: {name} after {seconds:.3f} s (> {args.late_within} s)")
@@ -502,12 +483,7 @@ def main():
         if errors:
             summary["errors"] = errors[:50]
             die(f"{len(errors)} check(s) failed; first: {errors[0]}", summary)
-        summary["ok"] = True
-        print(json.dumps(summary, sort_keys=True))
-    except Failure as e:
-        die(str(e), summary)
-    finally:
-        ctx.destroy(linger=0)
+        succeed(summary)
 
 
 if __name__ == "__main__":
