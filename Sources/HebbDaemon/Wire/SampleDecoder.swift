@@ -182,7 +182,13 @@ public struct SampleDecoder: Sendable {
         guard rows <= maxRowsPerMessage else {
             throw Rejection(.tooLarge, model: model, "\(rows) rows exceed limits.max_rows_per_message = \(maxRowsPerMessage)")
         }
-        let xBytes = rows * shape.dictDim * width, yBytes = rows * shape.sysDim * width
+        // Overflow-checked: `rows` comes from the wire and limits.max_rows_per_message has no upper bound.
+        func bytes(_ columns: Int) -> Int {
+            let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
+            let (total, o2) = cells.multipliedReportingOverflow(by: width)
+            return o1 || o2 ? Int.max : total
+        }
+        let xBytes = bytes(shape.dictDim), yBytes = bytes(shape.sysDim)
         guard x.count == xBytes else {
             throw Rejection(.byteSize, model: model, "X frame has \(x.count) bytes; \(rows) rows × \(shape.dictDim) × \(width) = \(xBytes)")
         }
