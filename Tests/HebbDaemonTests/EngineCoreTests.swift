@@ -121,6 +121,19 @@ import Testing
         #expect(status["rejected"]?["unknown_model"]?.int == 2)
     }
 
+    /// A huge `rows` from the wire must not overflow the byte-size arithmetic (max_rows_per_message has no bound).
+    @Test func hugeRowCountsAreRejectedNotTrapped() throws {
+        var settings = EngineSettings()
+        settings.maxRowsPerMessage = .max
+        let core = EngineCore(settings: settings)
+        // rows × dict_dim × 8 exceeds Int.max: 8e15 × 2²¹ × 8 ≈ 1.3e23.
+        try core.addModel(Self.model("m", dictDim: 1 << 21, batch: 1))
+        for rows in [8_000_000_000_000_000, 1 << 52] {
+            let frames = [Array("m".utf8), Array(#"{"dtype":"float64","rows":\#(rows)}"#.utf8), [0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]]
+            #expect(Self.send(core, frames)?.reason == .byteSize)
+        }
+    }
+
     @Test func inlineFormsAreAccepted() throws {
         let core = try Self.core([Self.model("m", batch: 100), Self.model("one", dictDim: 2, batch: 100)])
         #expect(Self.send(core, Self.inline("m", #"{"x": [[1,2,3],[4,5,6]], "y": [[1],[2]]}"#)) == nil)
