@@ -96,6 +96,17 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
     /// Number of coefficients, dictDim × sysDim.
     public var weightCount: Int { dictDim * sysDim }
 
+    /// Why `new` cannot take over this configuration's learned state (nil: it can; only hyper-parameters
+    /// differ). Kind, shape, optimiser and prior define what W and the optimiser state mean. The one rule
+    /// behind live reconfiguration, config reloads and resuming from a checkpoint.
+    public func incompatibility(with new: CircuitConfiguration) -> String? {
+        if kind != new.kind { return "kind \(kind.rawValue) → \(new.kind.rawValue)" }
+        if dictDim != new.dictDim || sysDim != new.sysDim { return "shape \(dictDim)×\(sysDim) → \(new.dictDim)×\(new.sysDim)" }
+        if optimizer != new.optimizer { return "optim \(optimizer.rawValue) → \(new.optimizer.rawValue)" }
+        if prior != new.prior { return "prior changed" }
+        return nil
+    }
+
     /// Checks every value; the error names the offending parameter and what was expected.
     public func validate() throws(CircuitError) {
         func require(_ ok: Bool, _ name: String, _ value: CustomStringConvertible, _ expected: String) throws(CircuitError) {

@@ -168,15 +168,9 @@ public final class HebbianCircuit {
     /// optimiser, prior, init, seed) may not.
     public func reconfigure(_ new: CircuitConfiguration) throws(CircuitError) {
         try new.validate()
-        let old = configuration
-        func same<T: Equatable>(_ a: T, _ b: T, _ name: String) throws(CircuitError) {
-            if a != b { throw .incompatibleState("\(name) cannot change on a live model (reset or re-create it)") }
+        if let why = configuration.incompatibility(with: new) {
+            throw .incompatibleState("\(why): cannot change on a live model (reset or re-create it)")
         }
-        try same(old.kind, new.kind, "kind")
-        try same(old.dictDim, new.dictDim, "dict_dim")
-        try same(old.sysDim, new.sysDim, "sys_dim")
-        try same(old.optimizer, new.optimizer, "optim")
-        try same(old.prior, new.prior, "prior")
         configuration = new
         penalty = Penalty(kind: new.kind, lmbda: new.lmbda, l1Ratio: new.l1Ratio)
     }

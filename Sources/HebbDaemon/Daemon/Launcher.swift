@@ -50,7 +50,7 @@ public enum Launcher {
                 result.append((model, nil))
                 continue
             }
-            if let why = incompatibility(snapshot.model, model) {
+            if let why = snapshot.model.circuit.incompatibility(with: model.circuit) {
                 if resetModels.contains(model.name) {
                     logger.warning("--reset-model: starting \(model.name) afresh; its checkpoint \(path) is incompatible (\(why))")
                     result.append((model, nil))
@@ -68,16 +68,6 @@ public enum Launcher {
             result.append((model, snapshot))
         }
         return result
-    }
-
-    /// What makes a checkpoint unusable under a new configuration (nil: compatible; hyper-parameters may differ).
-    public static func incompatibility(_ saved: ModelConfiguration, _ wanted: ModelConfiguration) -> String? {
-        let a = saved.circuit, b = wanted.circuit
-        if a.kind != b.kind { return "kind \(a.kind.rawValue) → \(b.kind.rawValue)" }
-        if a.dictDim != b.dictDim || a.sysDim != b.sysDim { return "shape \(a.dictDim)×\(a.sysDim) → \(b.dictDim)×\(b.sysDim)" }
-        if a.optimizer != b.optimizer { return "optim \(a.optimizer.rawValue) → \(b.optimizer.rawValue)" }
-        if a.prior != b.prior { return "prior changed" }
-        return nil
     }
 
     /// Runs the daemon until it is told to stop. Logging must already be bootstrapped.

@@ -246,7 +246,7 @@ public final class Engine: Sendable {
                 let loaded = store.loadLatest(model: model.name)
                 for q in loaded.quarantined { logger.error("checkpoint quarantined", metadata: ["path": "\(q.path)", "error": "\(q.error)"]) }
                 guard let snapshot = loaded.snapshot else { return nil }
-                if let why = Launcher.incompatibility(snapshot.model, model) {
+                if let why = snapshot.model.circuit.incompatibility(with: model.circuit) {
                     logger.warning("model \(model.name) starts afresh: its checkpoint \(loaded.path ?? "") is incompatible (\(why)) and will be superseded")
                     return nil
                 }

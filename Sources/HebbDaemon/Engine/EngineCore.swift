@@ -319,14 +319,17 @@ public final class EngineCore {
         case "predict":
             let runner = try model()
             guard let x = request["x"] else { throw ControlError("predict needs \"x\" (rows of dict_dim numbers)") }
-            let rows = try Self.matrix(x, columns: runner.configuration.circuit.dictDim)
+            let rows: (rows: Int, values: [Float])
+            do { rows = try SampleDecoder.matrix(x, name: "x", columns: runner.configuration.circuit.dictDim, rowsHint: nil, model: runner.name) } catch {
+                throw ControlError(error.detail)
+            }
             let y: [Float]
             // With the published (thresholded) coefficients: the model consumers see.
-            do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.count, thresholded: true) } } catch {
+            do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.rows, thresholded: true) } } catch {
                 throw ControlError("\(error)")
             }
             w.key("y")
-            y.withUnsafeBufferPointer { w.matrix($0, rows: rows.count, columns: runner.configuration.circuit.sysDim) }
+            y.withUnsafeBufferPointer { w.matrix($0, rows: rows.rows, columns: runner.configuration.circuit.sysDim) }
         case "checkpoint":
             if request["model"] != nil { return .checkpoint([try model().snapshot(wallClock: wallClock())]) }
             return .checkpoint(snapshots())
@@ -375,21 +378,6 @@ public final class EngineCore {
         }
         w.endObject()
         return .reply(w.bytes)
-    }
-
-    /// Rows of numbers (or one flat row) with `columns` values each.
-    static func matrix(_ v: JSON, columns: Int) throws(ControlError) -> (count: Int, values: [Float]) {
-        guard let elements = v.array, !elements.isEmpty else { throw ControlError("\"x\" must be a non-empty array") }
-        let rows: [[JSON]] = elements.allSatisfy { $0.array != nil } ? elements.map { $0.array! } : [elements]
-        var values: [Float] = []
-        for (r, row) in rows.enumerated() {
-            guard row.count == columns else { throw ControlError("x[\(r)] has \(row.count) values; expected \(columns)") }
-            for cell in row {
-                guard let d = cell.double, Float(d).isFinite else { throw ControlError("x[\(r)] holds a non-number or non-finite value") }
-                values.append(Float(d))
-            }
-        }
-        return (rows.count, values)
     }
 
     private func writeStatus(_ w: inout JSONWriter) {
@@ -459,15 +447,9 @@ extension EngineCore {
         for model in wanted {
             if let runner = runners[model.name] {
                 let old = runner.configuration
-                do {
-                    let probe = model.circuit
-                    try probe.validate()
-                    if old.circuit.kind != probe.kind || old.circuit.dictDim != probe.dictDim || old.circuit.sysDim != probe.sysDim
-                        || old.circuit.optimizer != probe.optimizer || old.circuit.prior != probe.prior {
-                        return "model \"\(model.name)\": kind, dimensions, optimiser or prior changed; remove it first or restart with --reset-model \(model.name)"
-                    }
-                } catch {
-                    return "model \"\(model.name)\": \(error)"
+                do { try model.circuit.validate() } catch { return "model \"\(model.name)\": \(error)" }
+                if let why = old.circuit.incompatibility(with: model.circuit) {
+                    return "model \"\(model.name)\": \(why); remove it first or restart with --reset-model \(model.name)"
                 }
                 if model.batchSize != old.batchSize && runner.pendingRows >= model.batchSize {
                     return "model \"\(model.name)\": batch_size \(model.batchSize) is below the \(runner.pendingRows) rows buffered"

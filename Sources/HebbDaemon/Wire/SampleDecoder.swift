@@ -229,8 +229,8 @@ public struct SampleDecoder: Sendable {
     private func decodeInline(model: String, header: JSON, shape: SampleShape) throws(Rejection) -> DecodedSamples {
         guard let xValue = header["x"] else { throw Rejection(.badHeader, model: model, "inline message without \"x\"") }
         guard let yValue = header["y"] else { throw Rejection(.badHeader, model: model, "inline message without \"y\"") }
-        let x = try matrix(xValue, name: "x", columns: shape.dictDim, rowsHint: nil, model: model)
-        let y = try matrix(yValue, name: "y", columns: shape.sysDim, rowsHint: x.rows, model: model)
+        let x = try Self.matrix(xValue, name: "x", columns: shape.dictDim, rowsHint: nil, model: model)
+        let y = try Self.matrix(yValue, name: "y", columns: shape.sysDim, rowsHint: x.rows, model: model)
         guard x.rows == y.rows else {
             throw Rejection(.dimensions, model: model, "x has \(x.rows) rows but y has \(y.rows)")
         }
@@ -242,7 +242,7 @@ public struct SampleDecoder: Sendable {
 
     /// Accepts rows as an array of arrays, one row as a flat array, a flat column when `columns` is 1
     /// and `rowsHint` matches, or a bare number for a single one-column row.
-    private func matrix(_ v: JSON, name: String, columns: Int, rowsHint: Int?, model: String) throws(Rejection) -> (rows: Int, values: [Float]) {
+    static func matrix(_ v: JSON, name: String, columns: Int, rowsHint: Int?, model: String) throws(Rejection) -> (rows: Int, values: [Float]) {
         func number(_ e: JSON, _ where_: String) throws(Rejection) -> Float {
             guard let d = e.double else { throw Rejection(.badHeader, model: model, "\(name)\(where_) is \(e.typeName), expected a number") }
             let f = Float(d)
