@@ -15,8 +15,6 @@ public struct PublishedMessage: Sendable, Equatable {
         self.binary = binary
     }
 
-    /// The frames in order.
-    public var frames: [[UInt8]] { binary.map { [topic, json, $0] } ?? [topic, json] }
 }
 
 /// How coefficients travel on the publish socket (`publish.format`).
