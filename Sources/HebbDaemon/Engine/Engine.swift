@@ -275,6 +275,10 @@ public final class Engine: Sendable {
                                        control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control)
         logger.info("engine listening", metadata: ["ingest": "\(endpoints.ingest)", "publish": "\(endpoints.publish)",
                                                    "control": "\(endpoints.control)", "models": "\(core.modelNames.joined(separator: ","))"])
+        // The start-up messages (each model's initial state, "added"/"restored") go out before anyone can be
+        // told the endpoints: a subscriber that connects later gets the state once, from the last-value
+        // resend its subscription triggers, never a second copy from this first flush.
+        flushOutbox(of: core, to: sockets.publish)
         observer?.engineReady(endpoints)
         started(.success(endpoints))
         loop(core: core, sockets: &sockets)
@@ -307,6 +311,23 @@ public final class Engine: Sendable {
             return state.waiters
         }
         for w in waiters { w.resume() }
+    }
+
+    /// Sends the core's queued messages on the publish socket without blocking (XPUB drops for slow
+    /// subscribers) and empties the queue.
+    private func flushOutbox(of core: EngineCore, to publish: Socket) {
+        defer { core.outbox.removeAll(keepingCapacity: true) }
+        for message in core.outbox {
+            do {
+                if let binary = message.binary {
+                    _ = try publish.send(parts: [message.topic, message.json, binary], dontWait: true)
+                } else {
+                    _ = try publish.send(parts: [message.topic, message.json], dontWait: true)
+                }
+            } catch {
+                logger.error("publish failed: \(error)")
+            }
+        }
     }
 
     private func loop(core: EngineCore, sockets: inout Sockets) {
@@ -342,21 +363,6 @@ public final class Engine: Sendable {
         var running = true
         // At most this many ingest messages per poll wake-up, so control and subscriptions stay responsive.
         let ingestBurst = 512
-
-        func flushOutbox() {
-            for message in core.outbox {
-                do {
-                    if let binary = message.binary {
-                        _ = try sockets.publish.send(parts: [message.topic, message.json, binary], dontWait: true)
-                    } else {
-                        _ = try sockets.publish.send(parts: [message.topic, message.json], dontWait: true)
-                    }
-                } catch {
-                    logger.error("publish failed: \(error)")
-                }
-            }
-            core.outbox.removeAll(keepingCapacity: true)
-        }
 
         func drain(_ socket: Socket, tap: Bool) {
             for _ in 0..<ingestBurst {
@@ -500,7 +506,7 @@ public final class Engine: Sendable {
             }
             core.tick()
             observer?.engineLoopTick(core)
-            flushOutbox()
+            flushOutbox(of: core, to: sockets.publish)
         }
         // Shutdown: the message in hand is done; write every model's final state and wait for it.
         if let checkpointer {
@@ -509,7 +515,7 @@ public final class Engine: Sendable {
             handleCheckpointResults()
         }
         core.publishEvent(model: "*", event: "stopping")
-        flushOutbox()
+        flushOutbox(of: core, to: sockets.publish)
     }
 }
 
