@@ -129,6 +129,32 @@ private func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () -> T)
     }
 }
 
+/// A thread started at once, whose result is joined later.
+///
+/// For work that must run *while* the test itself blocks (a reader that frees
+/// room for a waiting send). `async let x = onDedicatedThread { … }` is not
+/// enough: its child task needs a free thread of the cooperative pool just to
+/// start the thread, and in a parallel run that pool is often all blocked, this
+/// test's own thread included, so the helper would start only after the
+/// blocking call it was meant to unblock had timed out.
+private final class JoinableThread<T: Sendable>: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var result: T?  // written once by the thread, read after `finished`
+
+    init(_ body: @escaping @Sendable () -> T) {
+        Thread { [self] in
+            result = body()
+            finished.signal()
+        }.start()
+    }
+
+    /// Waits for the thread and returns what it computed.
+    func join() -> T {
+        finished.wait()
+        return result!
+    }
+}
+
 /// The output and exit status of a finished process.
 private struct RunResult {
     var status: Int32
@@ -315,13 +341,13 @@ struct SystemdTests {
         // A reader drains while READY waits (now up to 10 s): it gets through.
         let patient = SystemdNotifier(
             environment: ["NOTIFY_SOCKET": receiver.notifySocket], sendTimeout: .seconds(10))
-        async let drainer = onDedicatedThread {
+        let drainer = JoinableThread {
             usleep(50_000)
             // Exactly the queued pings: READY lands behind them (FIFO).
             return (0..<queued).compactMap { _ in receiver.receive() }
         }
         #expect(patient.ready())
-        let drained = await drainer
+        let drained = drainer.join()
         #expect(drained == Array(repeating: "WATCHDOG=1", count: queued))
         #expect(receiver.receive() == "READY=1")
     }
@@ -334,14 +360,14 @@ struct SystemdTests {
             environment: ["NOTIFY_SOCKET": receiver.notifySocket], sendTimeout: .seconds(1))
         while notifier.watchdog() {}  // fill the queue
         // READY waits (up to 1 s) for room that never comes…
-        async let ready = onDedicatedThread { notifier.ready() }
+        let ready = JoinableThread { notifier.ready() }
         usleep(100_000)
         // …while a ping from this thread fails at once instead of queueing
         // behind it.
         let start = ContinuousClock.now
         #expect(!notifier.watchdog())
         #expect(start.duration(to: .now) < .milliseconds(500))
-        #expect(await ready == false)
+        #expect(ready.join() == false)
     }
 
     // MARK: Notifier against the Python receiver
