@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hebbd needs on a fresh Debian 12 machine that has the Swift toolchain.
-#   scripts/setup.sh          build and run: libzmq3-dev, libopenblas-dev, pkg-config
-#   scripts/setup.sh --test   also what the tests use: systemd (systemd-analyze), python3 with pyzmq, numpy, scikit-learn
+#   scripts/setup.sh          build and run: libzmq3-dev, libopenblas-dev, pkg-config; pyzmq and numpy for
+#                             the Python examples when python3 is there
+#   scripts/setup.sh --test   also what the tests use: systemd (systemd-analyze), python3, scikit-learn
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -22,13 +23,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ "$want_test" = 1 ]; then
-    if ! python3 -c "import zmq, numpy, sklearn" 2>/dev/null; then
-        echo "setup: installing pyzmq numpy scikit-learn for python3"
-        # A pip-managed python (pyenv, venv) takes pip; Debian's own python refuses pip (PEP 668), so fall
-        # back to its packages.
-        python3 -m pip install --quiet pyzmq numpy scikit-learn 2>/dev/null \
-            || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-zmq python3-numpy python3-sklearn >/dev/null
-        python3 -c "import zmq, numpy, sklearn"
-    fi
+# Python modules: pyzmq and numpy for Examples/python (the README's "Try it"), plus scikit-learn for the tests.
+modules="zmq numpy"; pips=(pyzmq numpy); debs=(python3-zmq python3-numpy)
+if [ "$want_test" = 1 ]; then modules="$modules sklearn"; pips+=(scikit-learn); debs+=(python3-sklearn); fi
+if command -v python3 >/dev/null && ! python3 -c "import ${modules// /, }" 2>/dev/null; then
+    echo "setup: installing ${pips[*]} for python3"
+    # A pip-managed python (pyenv, venv) takes pip; Debian's own python refuses pip (PEP 668), so fall
+    # back to its packages.
+    python3 -m pip install --quiet "${pips[@]}" 2>/dev/null \
+        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}" >/dev/null
+    python3 -c "import ${modules// /, }"
 fi
