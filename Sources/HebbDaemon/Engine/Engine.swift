@@ -361,7 +361,7 @@ public final class Engine: Sendable {
         // The configuration as reloaded (daemon settings apply live; sockets keep their start-up settings).
         var live = configuration
         var running = true
-        // One poll wake-up reads ingest for at most `ingestBudget` (checked every 16 messages) and at most
+        // One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
         // `ingestBurst` messages, then serves control, subscriptions and the outbox again: a backlog of big
         // messages delays a control reply by a few milliseconds, not by 512 messages' worth of updates.
         let ingestBurst = 512
@@ -371,7 +371,7 @@ public final class Engine: Sendable {
         func drain(_ socket: Socket, tap: Bool) {
             let burstStart = clock.now
             for received in 0..<ingestBurst {
-                if received & 15 == 15, burstStart.duration(to: clock.now) > ingestBudget { return }
+                if received > 0, burstStart.duration(to: clock.now) > ingestBudget { return }
                 let count: Int
                 do { count = try socket.receiveMultipart(into: &frames, dontWait: true) } catch {
                     logger.error("ingest receive failed: \(error)")
