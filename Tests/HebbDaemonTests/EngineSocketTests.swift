@@ -90,6 +90,43 @@ import ZeroMQ
         #expect(engine.waitUntilStopped(timeout: 5))
     }
 
+    /// A backlog of slow updates must not hold up control: the engine reads ingest for a few milliseconds at a
+    /// time, then serves control again. With a burst bounded by message count alone (512), `status` was answered
+    /// only after hundreds of queued updates, and clients with a short time-out never got a reply.
+    @Test func controlIsAnsweredDuringAnIngestBacklog() throws {
+        let (dictDim, sysDim, batch, queued) = (1024, 16, 16, 600)
+        let model = EngineCoreTests.model("big", dictDim: dictDim, sysDim: sysDim, batch: batch)
+        let engine = try Engine(configuration: Self.configuration(models: [model]), models: [(model, nil)])
+        let endpoints = try engine.start()
+        defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
+        let context = try Context()
+        defer { context.terminate() }
+        let push = try context.makeSocket(.push, lingerMilliseconds: 0)
+        defer { push.close() }
+        try push.set(.sendHighWaterMark, Int32(queued))
+        try push.connect(endpoints.ingest)
+        let x = (0..<(batch * dictDim)).map { Float($0 % 13) / 13 }, y = [Float](repeating: 0.5, count: batch * sysDim)
+        let frames = EngineCoreTests.binary("big", x: x, y: y, rows: batch)
+        for _ in 0..<queued { #expect(try push.send(parts: frames)) }
+
+        let req = try context.makeSocket(.req, lingerMilliseconds: 0)
+        defer { req.close() }
+        try req.set(.receiveTimeout, 10_000)
+        try req.connect(endpoints.control)
+        func step() throws -> Int {
+            #expect(try req.send(#"{"cmd":"status"}"#))
+            return try JSONParser.parse(req.receiveMultipart()[0])["models"]?["big"]?["step"]?.int ?? -1
+        }
+        // One update of this model takes about a millisecond in release, several in debug: the reply comes
+        // within a handful of updates, long before the backlog is worked off.
+        let first = try step()
+        #expect((0..<100).contains(first), "status answered at step \(first) of \(queued) queued updates")
+        // …and the backlog is still being worked off meanwhile.
+        var later = first
+        for _ in 0..<200 where later == first { usleep(10_000); later = try step() }
+        #expect(later > first)
+    }
+
     @Test func startFailsClearlyWhenAPortIsTaken() throws {
         let first = try Engine(configuration: Self.configuration(models: []), models: [])
         let taken = try first.start()
