@@ -465,8 +465,6 @@ public final class Engine: Sendable {
             if let zapIndex, let zap = sockets.zap, poller.isReadable(zapIndex) {
                 authenticate(zap, authorizedKeys: sockets.authorizedKeys, frames: &frames)
             }
-            if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
-            for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
             if poller.isReadable(publishIndex) {
                 while let count = try? sockets.publish.receiveMultipart(into: &frames, dontWait: true), count > 0 {
                     core.handleSubscription(frames[0].unsafeBytes)
@@ -491,6 +489,10 @@ public final class Engine: Sendable {
                     }
                 }
             }
+            // Ingest last: a subscription or control request that was waiting is served before the next
+            // burst of updates, so it waits for the update in hand at most, not for one more burst.
+            if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
+            for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
             if !core.removedSnapshots.isEmpty {
                 submitCheckpoint(core.removedSnapshots)
                 core.removedSnapshots.removeAll()
