@@ -28,14 +28,6 @@ func loadConfiguration(_ path: String) -> DaemonConfiguration {
     do { return try DaemonConfiguration.load(path: path) } catch { fail("\(error)", code: 2) }
 }
 
-func bootstrapLogging(level: Logger.Level) {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
-}
-
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon (the default command).",
@@ -53,7 +45,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = loadConfiguration(config)
-        bootstrapLogging(level: configuration.daemon.logLevel)
+        DaemonLogging.bootstrap(level: configuration.daemon.logLevel)
         let logger = Logger(label: "hebbd")
         var options = Launcher.Options(configPath: config)
         options.resetModels = Set(resetModels)

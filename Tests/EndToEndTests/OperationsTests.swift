@@ -653,6 +653,53 @@ extension OperationsTests {
     }
 }
 
+extension OperationsTests {
+    // MARK: 12. Daemon settings a reload applies live
+
+    @Test("SIGHUP applies daemon.log_level (warning → info: info lines appear from then on) and checkpoint_keep (5 → 2: the next checkpoint prunes to 2) live; a restart-only change is named in the log")
+    func reloadAppliesLogLevelAndKeep() async throws {
+        try await withTemporaryDirectory("ops-reload-daemon") { temp in
+            var settings = Daemon.Settings.operations(metrics: false)
+            settings.logLevel = "warning"
+            settings.checkpointKeep = 5
+            let a = OpsModels.simple(name: "a", dictDim: 4, batchSize: 4)
+            let d = try Daemon(directory: temp.file("d"), models: a, settings: settings)
+            defer { d.stop() }
+            try await d.start()
+            var fed = 0
+            func feedAndCheckpoint() async throws {
+                try await d.feed(model: "a", dictDim: 4, sysDim: 1, total: 400, from: fed, to: fed + 4,
+                                 expectStep: fed / 4 + 1, expectBuffered: 0)
+                fed += 4
+                let reply = try await d.request(#"{"cmd":"checkpoint"}"#)
+                #expect(reply["ok"] as? Bool == true, "checkpoint: \(reply)")
+            }
+            for _ in 0..<4 { try await feedAndCheckpoint() }
+            let directory = d.modelDirectory("a")
+            #expect(opsCheckpoints(directory).count == 4)
+            // At warning, no info line: not even "engine listening" or "checkpoint written".
+            #expect(!d.log.contains(" info "), "info lines at log_level = warning:\n\(d.log)")
+
+            var reloaded = settings
+            reloaded.logLevel = "info"
+            reloaded.checkpointKeep = 2
+            reloaded.publishFormat = "binary"
+            d.settings = reloaded
+            try d.writeConfig(models: a)
+            d.signal(SIGHUP)
+            // "reloaded" is an info line: it shows only if the new level is in force.
+            #expect(await d.waitForLog { opsLogEntries($0, "reloaded").count == 1 }, "no 'reloaded' at info\n\(d.log)")
+            #expect(d.log.contains("publish.format take effect only after a restart"), "\(d.log)")
+            try await feedAndCheckpoint()
+            #expect(await d.waitForLog { $0.contains("checkpoint written") }, "no info 'checkpoint written'\n\(d.log)")
+            let kept = opsCheckpoints(directory)
+            #expect(kept.count == 2, "after keep 5 → 2 and one more checkpoint: \(kept)")
+            #expect(kept.map(opsCheckpointUpdates) == [4, 5], "kept \(kept)")
+            #expect(try #require(d.stop()).succeeded)
+        }
+    }
+}
+
 /// SplitMix64: the kill loop's delays, reproducible with HEBBD_OPS_SEED.
 struct OpsRandom {
     var state: UInt64

@@ -116,8 +116,8 @@ public struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringCo
 public final class CheckpointStore: Sendable {
     /// The root directory (e.g. `$STATE_DIRECTORY/checkpoints`).
     public let directory: String
-    /// How many checkpoints per model survive pruning (≥ 1).
-    public let keep: Int
+    /// How many checkpoints per model survive pruning (≥ 1); a reload may change it (``setKeep(_:)``).
+    public var keep: Int { keepCount.withLock { $0 } }
     /// Recorded in each file's header for humans; never checked when reading.
     public let softwareVersion: String
 
@@ -126,6 +126,7 @@ public final class CheckpointStore: Sendable {
     /// Directories are created 0750.
     public static let directoryMode: mode_t = 0o750
 
+    private let keepCount: Mutex<Int>
     private let writeLock = Mutex<Void>(())
     /// Temporary files being written right now, which `loadLatest` must not treat as stale.
     private let inFlight = Mutex<Set<String>>([])
@@ -135,8 +136,14 @@ public final class CheckpointStore: Sendable {
         var d = directory
         while d.count > 1 && d.hasSuffix("/") { d.removeLast() }
         self.directory = d
-        self.keep = max(1, keep)
+        self.keepCount = Mutex(max(1, keep))
         self.softwareVersion = softwareVersion
+    }
+
+    /// From the next write on, keeps the newest `keep` (≥ 1) checkpoints per model. Files beyond it go at each
+    /// model's next write, not at once: pruning happens only beside a write.
+    public func setKeep(_ keep: Int) {
+        keepCount.withLock { $0 = max(1, keep) }
     }
 
     /// `<directory>/<model>`, after checking that `model` is safe as a single path component.

@@ -449,9 +449,23 @@ public final class Engine: Sendable {
                         } else {
                             // New models need their names on every SUB tap.
                             for tap in sockets.taps { for name in core.modelNames { try? tap.subscribe(name) } }
+                            if new.daemon.logLevel != live.daemon.logLevel {
+                                DaemonLogging.setLogLevel(new.daemon.logLevel)
+                                logger.notice("reload: log level \(new.daemon.logLevel)")
+                            }
+                            if new.daemon.checkpointKeep != live.daemon.checkpointKeep {
+                                checkpointer?.store.setKeep(new.daemon.checkpointKeep)
+                            }
                             live.daemon = new.daemon
-                            if new.endpoints != configuration.endpoints || new.security != configuration.security || new.limits != configuration.limits {
-                                logger.warning("reload: endpoints, limits and security take effect only after a restart")
+                            var restartOnly: [String] = []
+                            if new.endpoints != configuration.endpoints { restartOnly.append("endpoints") }
+                            if new.limits != configuration.limits { restartOnly.append("limits") }
+                            if new.security != configuration.security { restartOnly.append("security") }
+                            if new.publish.format != configuration.publish.format { restartOnly.append("publish.format") }
+                            if new.publish.highWaterMark != configuration.publish.highWaterMark { restartOnly.append("publish.hwm") }
+                            if new.daemon.stateDirectory != configuration.daemon.stateDirectory { restartOnly.append("daemon.state_dir") }
+                            if !restartOnly.isEmpty {
+                                logger.warning("reload: \(restartOnly.joined(separator: ", ")) take effect only after a restart")
                             }
                             logger.info("reloaded", metadata: ["models": "\(core.modelNames.joined(separator: ","))"])
                         }
