@@ -387,4 +387,25 @@ import Testing
         #expect(error?.contains("\"a\"") == true)
         #expect(core.modelNames == ["a", "runtime", "c"])
     }
+
+    @Test func reloadResizesTheRollingErrorWindowOfRunningModels() throws {
+        let model = Self.model("a", batch: 2)
+        let core = try Self.core([model])   // publish.window 3
+        core.configuredNames = ["a"]
+        let rows = Self.rows(0..<10)
+        #expect(Self.send(core, Self.binary("a", x: rows.x, y: rows.y, rows: 10)) == nil)
+        let runner = try #require(core.runners["a"])
+        #expect(runner.window.count == 3)
+        let lastThree = runner.window
+        var configuration = DaemonConfiguration()
+        configuration.models = [model]
+        configuration.publish.window = 2
+        #expect(core.reload(configuration) == nil)
+        #expect(runner.windowSize == 2 && runner.window == Array(lastThree.suffix(2)))
+        configuration.publish.window = 4
+        #expect(core.reload(configuration) == nil)
+        let more = Self.rows(10..<14)
+        #expect(Self.send(core, Self.binary("a", x: more.x, y: more.y, rows: 4)) == nil)
+        #expect(runner.window.count == 4 && Array(runner.window.prefix(2)) == Array(lastThree.suffix(2)))
+    }
 }

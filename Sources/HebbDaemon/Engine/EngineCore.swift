@@ -472,6 +472,7 @@ extension EngineCore {
         }
         settings.heartbeat = configuration.publish.heartbeat
         settings.window = configuration.publish.window
+        for runner in runners.values { runner.setWindowSize(settings.window) }
         publishEvent(model: "*", event: "reloaded")
         return nil
     }

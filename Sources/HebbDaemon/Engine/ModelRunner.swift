@@ -38,7 +38,8 @@ public final class ModelRunner {
     private var producerSequence: [String: Int] = [:]
     private var pendingX: [Float]
     private var pendingY: [Float]
-    private let windowSize: Int
+    /// Updates in the rolling prequential error (`publish.window`).
+    public private(set) var windowSize: Int
 
     /// The `coef/<name>/` topic.
     public let topic: [UInt8]
@@ -157,9 +158,15 @@ public final class ModelRunner {
                              window: window, wallClockSeconds: wallClock)
     }
 
+    /// Changes ``windowSize`` (a reload); a smaller window drops its oldest errors at once.
+    public func setWindowSize(_ size: Int) {
+        windowSize = max(size, 1)
+        if window.count > windowSize { window.removeFirst(window.count - windowSize) }
+    }
+
     private func record(_ report: UpdateReport) {
         lastReport = report
-        if window.count == windowSize { window.removeFirst() }
+        if window.count >= windowSize { window.removeFirst(window.count - windowSize + 1) }
         window.append(report.mse)
     }
 
