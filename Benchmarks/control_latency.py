@@ -23,21 +23,12 @@ backlog forms whatever the machine. Needs pyzmq and numpy (scripts/setup.sh inst
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
-import zmq
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench_daemon import BenchDaemon
 
 
 def percentiles(values):
@@ -46,63 +37,22 @@ def percentiles(values):
 
 
 def measure(label, binary, args):
-    directory = tempfile.mkdtemp(prefix="hebbd-bench-")
-    ingest, publish, control = free_port(), free_port(), free_port()
-    config = os.path.join(directory, "hebbd.toml")
-    with open(config, "w") as f:
-        f.write(f"""[daemon]
-state_dir = "{directory}/state"
-checkpoint_interval = "0s"
-log_level = "warning"
-[endpoints]
-ingest = "tcp://127.0.0.1:{ingest}"
-publish = "tcp://127.0.0.1:{publish}"
-control = "tcp://127.0.0.1:{control}"
-metrics = ""
-[[model]]
+    model = f"""[[model]]
 name = "bench"
 kind = "lasso"
 dict_dim = {args.dict_dim}
 sys_dim = {args.sys_dim}
 batch_size = {args.batch}
-""")
-    daemon = subprocess.Popen([binary, "run", "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    context = zmq.Context()
-    try:
-        def connect(timeout_ms):
-            s = context.socket(zmq.REQ)
-            s.setsockopt(zmq.LINGER, 0)
-            s.setsockopt(zmq.RCVTIMEO, timeout_ms)
-            s.connect(f"tcp://127.0.0.1:{control}")
-            return s
-
-        req = connect(200)
-        deadline = time.monotonic() + 30
-        while True:   # until the daemon answers
-            try:
-                req.send(b'{"cmd":"status"}')
-                req.recv()
-                break
-            except zmq.Again:
-                req.close()
-                if time.monotonic() > deadline or daemon.poll() is not None:
-                    raise SystemExit(f"{label}: hebbd did not answer status within 30 s")
-                req = connect(200)
-        req.close()
-        req = connect(120_000)
-
+"""
+    with BenchDaemon(binary, model) as daemon:
         def status():
             started = time.monotonic()
-            req.send(b'{"cmd":"status"}')
-            reply = json.loads(req.recv())
+            reply = daemon.request({"cmd": "status"})
             return (time.monotonic() - started) * 1000, reply["models"]["bench"]["step"]
 
         idle = [status()[0] for _ in range(args.requests)]
 
-        push = context.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 0)
-        push.setsockopt(zmq.SNDHWM, 0)
-        push.connect(f"tcp://127.0.0.1:{ingest}")
+        push = daemon.push()
         rng = np.random.default_rng(1)
         x = rng.standard_normal((args.batch, args.dict_dim)).astype("<f4").tobytes()
         y = rng.standard_normal((args.batch, args.sys_dim)).astype("<f4").tobytes()
@@ -125,10 +75,6 @@ batch_size = {args.batch}
                   "backlog_max_over_idle_median": round(backlog_p["max_ms"] / idle_p["median_ms"], 1),
                   "backlog_seconds": round(drained, 2), "updates_per_s": round(args.backlog / drained, 1)}
         print(json.dumps(result), flush=True)
-    finally:
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
-        context.destroy(linger=0)
 
 
 def main():

@@ -17,65 +17,26 @@ a single message can cost under the default config. Linux only (/proc). Needs py
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 
 import numpy as np
-import zmq
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
+from bench_daemon import BenchDaemon
 
 
 def measure(binary, form, rows, dict_dim):
-    directory = tempfile.mkdtemp(prefix="hebbd-bench-")
-    ingest, publish, control = free_port(), free_port(), free_port()
-    config = os.path.join(directory, "hebbd.toml")
-    with open(config, "w") as f:
-        f.write(f"""[daemon]
-state_dir = "{directory}/state"
-checkpoint_interval = "0s"
-log_level = "warning"
-[endpoints]
-ingest = "tcp://127.0.0.1:{ingest}"
-publish = "tcp://127.0.0.1:{publish}"
-control = "tcp://127.0.0.1:{control}"
-metrics = ""
-[[model]]
+    model = f"""[[model]]
 name = "m"
 kind = "lasso"
 dict_dim = {dict_dim}
 sys_dim = 1
 batch_size = {rows + 1}
-""")
-    daemon = subprocess.Popen([binary, "run", "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    context = zmq.Context()
-    try:
-        req = context.socket(zmq.REQ)
-        req.setsockopt(zmq.LINGER, 0)
-        req.setsockopt(zmq.RCVTIMEO, 30_000)
-        req.connect(f"tcp://127.0.0.1:{control}")
-
+"""
+    with BenchDaemon(binary, model) as daemon:
         def buffered():
-            req.send(b'{"cmd":"status"}')
-            return json.loads(req.recv())["models"]["m"]["buffered"]
+            return daemon.request({"cmd": "status"})["models"]["m"]["buffered"]
 
-        buffered()   # up and listening
-        before = peak_mib(daemon.pid)
+        before = daemon.peak_rss_mib()
         rng = np.random.default_rng(7)
         x = rng.standard_normal((rows, dict_dim)).astype("<f4")
         y = rng.standard_normal((rows, 1)).astype("<f4")
@@ -85,24 +46,18 @@ batch_size = {rows + 1}
             body = {"x": np.round(x.astype(float), 6).tolist(), "y": np.round(y.astype(float), 6).tolist()}
             frames = [b"m", json.dumps(body, separators=(",", ":")).encode()]
         size = sum(len(f) for f in frames)
-        push = context.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 1000)
-        push.connect(f"tcp://127.0.0.1:{ingest}")
+        push = daemon.push()
         push.send_multipart(frames)
         deadline = time.monotonic() + 60
         while buffered() != rows:
-            if time.monotonic() > deadline or daemon.poll() is not None:
+            if time.monotonic() > deadline or daemon.process.poll() is not None:
                 raise SystemExit(f"{form}: the message was not buffered within 60 s")
             time.sleep(0.05)
-        after = peak_mib(daemon.pid)
+        after = daemon.peak_rss_mib()
         push.close()
         return {"form": form, "rows": rows, "dict_dim": dict_dim, "message_mib": round(size / 2**20, 1),
                 "peak_rss_before_mib": round(before, 1), "peak_rss_after_mib": round(after, 1),
                 "growth_mib": round(after - before, 1)}
-    finally:
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
-        context.destroy(linger=0)
 
 
 def main():
