@@ -71,6 +71,13 @@ private func trainedSnapshot(name: String = "demo", updates: Int = 3, seed: UInt
     return snapshot(of: circuit, name: name, sequence: UInt64(updates))
 }
 
+/// Two checkpoints of "demo" in `store` (updates 2, then 3): the one a damaged newest file must fall back to.
+private func olderAndNewest(in store: CheckpointStore) throws -> (older: ModelSnapshot, olderPath: String, newestPath: String) {
+    let older = try trainedSnapshot(updates: 2)
+    let olderPath = try store.write(older).path
+    return (older, olderPath, try store.write(try trainedSnapshot(updates: 3)).path)
+}
+
 private func fileBytes(_ path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: URL(fileURLWithPath: path)))
 }
@@ -253,9 +260,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     @Test func truncatedNewestIsQuarantinedAndThePreviousLoaded() throws {
         try withTemporaryDirectory { dir in
             let store = CheckpointStore(directory: dir)
-            let older = try trainedSnapshot(updates: 2)
-            let olderPath = try store.write(older).path
-            let newestPath = try store.write(try trainedSnapshot(updates: 3)).path
+            let (older, olderPath, newestPath) = try olderAndNewest(in: store)
             let bytes = try fileBytes(newestPath)
             try writeBytes(Array(bytes.prefix(bytes.count - 100)), to: newestPath)
 
@@ -278,9 +283,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     @Test func bitFlipIsACRCMismatchAndIsQuarantined() throws {
         try withTemporaryDirectory { dir in
             let store = CheckpointStore(directory: dir)
-            let older = try trainedSnapshot(updates: 2)
-            _ = try store.write(older)
-            let newestPath = try store.write(try trainedSnapshot(updates: 3)).path
+            let (older, _, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
             let headerLength = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16 | Int(bytes[15]) << 24
             let payloadByte = 24 + headerLength + 5  // inside the first weight
@@ -307,9 +310,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     @Test func wrongMagicIsRejected() throws {
         try withTemporaryDirectory { dir in
             let store = CheckpointStore(directory: dir)
-            let older = try trainedSnapshot(updates: 2)
-            _ = try store.write(older)
-            let newestPath = try store.write(try trainedSnapshot(updates: 3)).path
+            let (older, _, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
             bytes.replaceSubrange(0..<8, with: Array("PK\u{3}\u{4}JUNK".utf8))
             try writeBytes(bytes, to: newestPath)
