@@ -514,4 +514,33 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         #expect(!config.models[1].configValue.jsonText.contains("prior"))
         #expect(ConfigValue.string("a\"b\n").jsonText == #""a\"b\n""#)
     }
+
+    @Test func restartOnlyChangesNameWhatAReloadCannotApply() throws {
+        let running = try DaemonConfiguration.parse(toml: "", file: "running.toml")
+        let live = try DaemonConfiguration.parse(toml: """
+            [daemon]
+            log_level = "debug"
+            checkpoint_keep = 2
+            checkpoint_interval = "5s"
+            [publish]
+            window = 7
+            heartbeat = "1s"
+            """, file: "live.toml")
+        #expect(live.restartOnlyChanges(from: running).isEmpty)
+        let restart = try DaemonConfiguration.parse(toml: """
+            [daemon]
+            state_dir = "/elsewhere"
+            [endpoints]
+            control = "tcp://127.0.0.1:6000"
+            [publish]
+            format = "binary"
+            hwm = 5
+            [limits]
+            max_rows_per_message = 10
+            [security]
+            curve = true
+            """, file: "restart.toml")
+        #expect(restart.restartOnlyChanges(from: running)
+            == ["endpoints", "limits", "security", "publish.format", "publish.hwm", "daemon.state_dir"])
+    }
 }

@@ -167,6 +167,19 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys = ["daemon", "endpoints", "publish", "limits", "security", "model"]
 
+    /// The settings that differ from `running` and that a reload cannot apply (they shape sockets or files
+    /// made at start-up), named as in the file; empty when a reload applies everything.
+    public func restartOnlyChanges(from running: DaemonConfiguration) -> [String] {
+        var changed: [String] = []
+        if endpoints != running.endpoints { changed.append("endpoints") }
+        if limits != running.limits { changed.append("limits") }
+        if security != running.security { changed.append("security") }
+        if publish.format != running.publish.format { changed.append("publish.format") }
+        if publish.highWaterMark != running.publish.highWaterMark { changed.append("publish.hwm") }
+        if daemon.stateDirectory != running.daemon.stateDirectory { changed.append("daemon.state_dir") }
+        return changed
+    }
+
     /// Reads and parses a config file; `path` is used as the file name in error messages.
     public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
         try parse(toml: try readText(path: path), file: path)

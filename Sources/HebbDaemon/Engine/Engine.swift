@@ -457,13 +457,7 @@ public final class Engine: Sendable {
                                 checkpointer?.store.setKeep(new.daemon.checkpointKeep)
                             }
                             live.daemon = new.daemon
-                            var restartOnly: [String] = []
-                            if new.endpoints != configuration.endpoints { restartOnly.append("endpoints") }
-                            if new.limits != configuration.limits { restartOnly.append("limits") }
-                            if new.security != configuration.security { restartOnly.append("security") }
-                            if new.publish.format != configuration.publish.format { restartOnly.append("publish.format") }
-                            if new.publish.highWaterMark != configuration.publish.highWaterMark { restartOnly.append("publish.hwm") }
-                            if new.daemon.stateDirectory != configuration.daemon.stateDirectory { restartOnly.append("daemon.state_dir") }
+                            let restartOnly = new.restartOnlyChanges(from: configuration)
                             if !restartOnly.isEmpty {
                                 logger.warning("reload: \(restartOnly.joined(separator: ", ")) take effect only after a restart")
                             }
