@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
-        // C shims over Debian's libraries (DESIGN.md §1).
+        // C shims over Debian's libraries, each in its own C… module (docs/ARCHITECTURE.md).
         .systemLibrary(
             name: "CZeroMQ",
             pkgConfig: "libzmq",
@@ -33,22 +33,33 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // The learning core: pure computation, no I/O.
         .target(name: "HebbianRegression", dependencies: ["CBLAS"]),
-        // The service: config, wire protocol, engine, checkpoints, systemd, metrics.
+        // The daemon's logic without sockets, threads or files: config, wire protocol, the engine core
+        // and its checkpoint/reload policy (driven by an injected clock), the checkpoint format.
+        .target(
+            name: "HebbCore",
+            dependencies: [
+                "HebbianRegression",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // The real I/O: the ZeroMQ engine driver, checkpoint files, signals, HTTP metrics, systemd.
         .target(
             name: "HebbDaemon",
             dependencies: [
+                "HebbCore",
                 "HebbianRegression",
                 "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(
             name: "hebbd",
             dependencies: [
+                "HebbCore",
                 "HebbDaemon",
                 "HebbianRegression",
                 "ZeroMQ",
@@ -63,7 +74,10 @@ let package = Package(
             exclude: ["Fixtures", "Scripts"]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
+        // The core's tests link no socket or file code: the boundary is enforced by the compiler.
+        .target(name: "HebbTestSupport", dependencies: ["HebbCore", "HebbianRegression"], path: "Tests/HebbTestSupport"),
+        .testTarget(name: "HebbCoreTests", dependencies: ["HebbCore", "HebbTestSupport", "HebbianRegression"]),
+        .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
         .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Fixtures", "Scripts"]),
     ],

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HebbCore
 import HebbDaemon
 
 struct CheckpointCommand: ParsableCommand {

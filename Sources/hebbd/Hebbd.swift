@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HebbCore
 import HebbDaemon
 import HebbianRegression
 import Logging

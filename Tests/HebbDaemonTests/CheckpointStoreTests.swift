@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import HebbCore
 @testable import HebbDaemon
 import HebbianRegression
 #if canImport(Glibc)

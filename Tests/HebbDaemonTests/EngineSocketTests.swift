@@ -2,7 +2,9 @@ import Foundation
 import HebbianRegression
 import Testing
 import ZeroMQ
+@testable import HebbCore
 @testable import HebbDaemon
+import HebbTestSupport
 
 /// The engine over real ZeroMQ sockets on loopback (ephemeral ports), in process.
 @Suite(.timeLimit(.minutes(1))) struct EngineSocketTests {
@@ -30,8 +32,8 @@ import ZeroMQ
     }
 
     @Test func streamPublishLateJoinerControlAndStop() throws {
-        let model = EngineCoreTests.model("m", batch: 2)
-        let engine = try Engine(configuration: Self.configuration(models: [model, EngineCoreTests.model("m10", batch: 2)]), models: [(model, nil), (EngineCoreTests.model("m10", batch: 2), nil)])
+        let model = EngineFixtures.model("m", batch: 2)
+        let engine = try Engine(configuration: Self.configuration(models: [model, EngineFixtures.model("m10", batch: 2)]), models: [(model, nil), (EngineFixtures.model("m10", batch: 2), nil)])
         let endpoints = try engine.start()
         defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
         let context = try Context()
@@ -48,10 +50,10 @@ import ZeroMQ
         let push = try context.makeSocket(.push)
         defer { push.close() }
         try push.connect(endpoints.ingest)
-        let rows = EngineCoreTests.rows(0..<6)
-        for frames in [EngineCoreTests.binary("m10", x: rows.x, y: rows.y, rows: 6),
-                       EngineCoreTests.inline("m", "not json"),
-                       EngineCoreTests.binary("m", x: rows.x, y: rows.y, rows: 6)] {
+        let rows = EngineFixtures.rows(0..<6)
+        for frames in [EngineFixtures.binary("m10", x: rows.x, y: rows.y, rows: 6),
+                       EngineFixtures.inline("m", "not json"),
+                       EngineFixtures.binary("m", x: rows.x, y: rows.y, rows: 6)] {
             #expect(try push.send(parts: frames))
         }
         var seqs: [Int] = []
@@ -95,7 +97,7 @@ import ZeroMQ
     /// only after hundreds of queued updates, and clients with a short time-out never got a reply.
     @Test func controlIsAnsweredDuringAnIngestBacklog() throws {
         let (dictDim, sysDim, batch, queued) = (1024, 16, 16, 600)
-        let model = EngineCoreTests.model("big", dictDim: dictDim, sysDim: sysDim, batch: batch)
+        let model = EngineFixtures.model("big", dictDim: dictDim, sysDim: sysDim, batch: batch)
         let engine = try Engine(configuration: Self.configuration(models: [model]), models: [(model, nil)])
         let endpoints = try engine.start()
         defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
@@ -106,7 +108,7 @@ import ZeroMQ
         try push.set(.sendHighWaterMark, Int32(queued))
         try push.connect(endpoints.ingest)
         let x = (0..<(batch * dictDim)).map { Float($0 % 13) / 13 }, y = [Float](repeating: 0.5, count: batch * sysDim)
-        let frames = EngineCoreTests.binary("big", x: x, y: y, rows: batch)
+        let frames = EngineFixtures.binary("big", x: x, y: y, rows: batch)
         for _ in 0..<queued { #expect(try push.send(parts: frames)) }
 
         let req = try context.makeSocket(.req, lingerMilliseconds: 0)
@@ -149,7 +151,7 @@ import ZeroMQ
         let server = try Curve.generateKeyPair(), good = try Curve.generateKeyPair(), bad = try Curve.generateKeyPair()
         try (server.secretKey + "\n").write(toFile: "\(dir)/server.key", atomically: true, encoding: .utf8)
         try good.publicKey.write(toFile: "\(dir)/clients/good.pub", atomically: true, encoding: .utf8)
-        let model = EngineCoreTests.model("m", batch: 1)
+        let model = EngineFixtures.model("m", batch: 1)
         let engine = try Engine(configuration: Self.configuration(models: [model], curve: ("\(dir)/server.key", "\(dir)/clients")), models: [(model, nil)])
         let endpoints = try engine.start()
         defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
@@ -185,7 +187,7 @@ import ZeroMQ
         try producer.bind("tcp://127.0.0.1:*")
         let stream = try producer.lastEndpoint
         func shard(_ name: String) throws -> (Engine, BoundEndpoints) {
-            let model = EngineCoreTests.model(name, batch: 2)
+            let model = EngineFixtures.model(name, batch: 2)
             var c = Self.configuration(models: [model])
             c.endpoints.subscribe = [stream]
             let engine = try Engine(configuration: c, models: [(model, nil)])
@@ -196,7 +198,7 @@ import ZeroMQ
         defer {
             for e in [a, b] { e.send(.stop); _ = e.waitUntilStopped(timeout: 5) }
         }
-        let rows = EngineCoreTests.rows(0..<2)
+        let rows = EngineFixtures.rows(0..<2)
         func status(_ endpoint: String) throws -> JSON {
             let req = try context.makeSocket(.req)
             defer { req.close() }
@@ -209,7 +211,7 @@ import ZeroMQ
         let deadline = Date().addingTimeInterval(10)
         var learnt = (0, 0)
         while Date() < deadline {
-            for name in ["m1", "m10"] { _ = try producer.send(parts: EngineCoreTests.binary(name, x: rows.x, y: rows.y, rows: 2)) }
+            for name in ["m1", "m10"] { _ = try producer.send(parts: EngineFixtures.binary(name, x: rows.x, y: rows.y, rows: 2)) }
             Thread.sleep(forTimeInterval: 0.05)
             learnt = (try status(aEndpoints.control)["models"]?["m1"]?["step"]?.int ?? 0,
                       try status(bEndpoints.control)["models"]?["m10"]?["step"]?.int ?? 0)

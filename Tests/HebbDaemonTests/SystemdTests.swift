@@ -14,6 +14,7 @@
 import Foundation
 import Testing
 
+@testable import HebbCore
 @testable import HebbDaemon
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import HebbCore
 import HebbianRegression
 import Synchronization
 #if canImport(Glibc)
@@ -7,43 +8,43 @@ import Darwin
 #endif
 
 /// What a successful ``CheckpointStore/write(_:)`` did.
-public struct CheckpointWriteResult: Sendable, Equatable {
+package struct CheckpointWriteResult: Sendable, Equatable {
     /// The checkpoint's final path.
-    public var path: String
+    package var path: String
     /// Its size in bytes.
-    public var bytes: Int
+    package var bytes: Int
     /// Wall time of the whole write: encoding, write, both fsyncs, rename and pruning.
-    public var seconds: Double
+    package var seconds: Double
     /// Older checkpoints deleted to keep the newest `keep`.
-    public var pruned: [String]
+    package var pruned: [String]
     /// Older checkpoints that should have been pruned but could not be deleted (the write itself succeeded).
-    public var pruneFailures: [CheckpointError]
+    package var pruneFailures: [CheckpointError]
 }
 
 /// A checkpoint that failed verification during ``CheckpointStore/loadLatest(model:)`` and was set aside.
-public struct QuarantinedCheckpoint: Sendable, Equatable {
+package struct QuarantinedCheckpoint: Sendable, Equatable {
     /// Where the file was found.
-    public var path: String
+    package var path: String
     /// Where it is now (`<path>.broken`), or nil if even the rename failed (see `quarantineError`).
-    public var quarantinedPath: String?
+    package var quarantinedPath: String?
     /// Why it was rejected.
-    public var error: CheckpointError
+    package var error: CheckpointError
     /// Why it could not be renamed, if it could not.
-    public var quarantineError: CheckpointError?
+    package var quarantineError: CheckpointError?
 }
 
 /// What ``CheckpointStore/loadLatest(model:)`` found. Every field is meant to be logged by the caller.
-public struct CheckpointLoadResult: Sendable {
+package struct CheckpointLoadResult: Sendable {
     /// The newest checkpoint that verified, or nil (no checkpoint, or none valid: start fresh).
-    public var snapshot: ModelSnapshot?
+    package var snapshot: ModelSnapshot?
     /// Its path.
-    public var path: String?
+    package var path: String?
     /// Newer files that failed verification, newest first, now renamed to `*.broken`.
-    public var quarantined: [QuarantinedCheckpoint]
+    package var quarantined: [QuarantinedCheckpoint]
     /// Stale temporary files (left by a write interrupted by a crash) that were deleted.
-    public var removedTemporaryFiles: [String]
+    package var removedTemporaryFiles: [String]
     /// Set when the model's directory exists but could not be listed (or the model name is invalid).
-    public var error: CheckpointError?
+    package var error: CheckpointError?
 }
 
 /// The parts of a checkpoint file name: `ckpt-<generation>-<updates>-<samples>.hebb`, each number
@@ -53,32 +54,32 @@ public struct CheckpointLoadResult: Sendable {
 /// not `updates`, decides which checkpoint is the newest: a `reset` control command sets the counters
 /// back to 0, and a name ordered by updates alone would make the next start resurrect the pre-reset model.
 /// In normal operation generation, updates and samples all rise together, so the order is also step order.
-public struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringConvertible {
+package struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Write generation within the model's directory (1, 2, …).
-    public var generation: UInt64
+    package var generation: UInt64
     /// The circuit's update counter when written.
-    public var updates: UInt64
+    package var updates: UInt64
     /// The circuit's sample counter when written.
-    public var samples: UInt64
+    package var samples: UInt64
 
     /// The name's prefix.
-    public static let prefix = "ckpt-"
+    package static let prefix = "ckpt-"
     /// The name's extension.
-    public static let suffix = ".hebb"
+    package static let suffix = ".hebb"
     /// Appended to a file that failed verification.
-    public static let quarantineSuffix = ".broken"
+    package static let quarantineSuffix = ".broken"
     /// Prefix of temporary files, which are never loaded.
-    public static let temporaryPrefix = ".tmp-"
+    package static let temporaryPrefix = ".tmp-"
 
     /// A name from its parts.
-    public init(generation: UInt64, updates: UInt64, samples: UInt64) {
+    package init(generation: UInt64, updates: UInt64, samples: UInt64) {
         self.generation = generation
         self.updates = updates
         self.samples = samples
     }
 
     /// Parses a file name (not a path); nil unless it has exactly the checkpoint form.
-    public init?(parsing name: String) {
+    package init?(parsing name: String) {
         guard name.hasPrefix(Self.prefix), name.hasSuffix(Self.suffix) else { return nil }
         let middle = name.dropFirst(Self.prefix.count).dropLast(Self.suffix.count)
         let parts = middle.split(separator: "-", omittingEmptySubsequences: false)
@@ -89,7 +90,7 @@ public struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringCo
     }
 
     /// `ckpt-00000000000000000007-00000000000000000120-00000000000000006000.hebb`.
-    public var description: String {
+    package var description: String {
         func pad(_ v: UInt64) -> String {
             let s = String(v)
             return String(repeating: "0", count: 20 - s.count) + s
@@ -97,7 +98,7 @@ public struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringCo
         return "\(Self.prefix)\(pad(generation))-\(pad(updates))-\(pad(samples))\(Self.suffix)"
     }
 
-    public static func < (a: Self, b: Self) -> Bool {
+    package static func < (a: Self, b: Self) -> Bool {
         (a.generation, a.updates, a.samples) < (b.generation, b.updates, b.samples)
     }
 }
@@ -113,18 +114,18 @@ public struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringCo
 ///
 /// Thread-safe: writes are serialised by an internal lock (the name of a new checkpoint depends on the
 /// ones already there). Use one store per directory per process; two daemons must not share a directory.
-public final class CheckpointStore: Sendable {
+package final class CheckpointStore: Sendable {
     /// The root directory (e.g. `$STATE_DIRECTORY/checkpoints`).
-    public let directory: String
+    package let directory: String
     /// How many checkpoints per model survive pruning (≥ 1); a reload may change it (``setKeep(_:)``).
-    public var keep: Int { keepCount.withLock { $0 } }
+    package var keep: Int { keepCount.withLock { $0 } }
     /// Recorded in each file's header for humans; never checked when reading.
-    public let softwareVersion: String
+    package let softwareVersion: String
 
     /// Checkpoints are written 0640: model weights may be sensitive, and the group can read for backups.
-    public static let fileMode: mode_t = 0o640
+    package static let fileMode: mode_t = 0o640
     /// Directories are created 0750.
-    public static let directoryMode: mode_t = 0o750
+    package static let directoryMode: mode_t = 0o750
 
     private let keepCount: Mutex<Int>
     private let writeLock = Mutex<Void>(())
@@ -132,7 +133,7 @@ public final class CheckpointStore: Sendable {
     private let inFlight = Mutex<Set<String>>([])
 
     /// A store rooted at `directory` (created on the first write) keeping the newest `keep` checkpoints per model.
-    public init(directory: String, keep: Int = 5, softwareVersion: String = "unknown") {
+    package init(directory: String, keep: Int = 5, softwareVersion: String = "unknown") {
         var d = directory
         while d.count > 1 && d.hasSuffix("/") { d.removeLast() }
         self.directory = d
@@ -142,12 +143,12 @@ public final class CheckpointStore: Sendable {
 
     /// From the next write on, keeps the newest `keep` (≥ 1) checkpoints per model. Files beyond it go at each
     /// model's next write, not at once: pruning happens only beside a write.
-    public func setKeep(_ keep: Int) {
+    package func setKeep(_ keep: Int) {
         keepCount.withLock { $0 = max(1, keep) }
     }
 
     /// `<directory>/<model>`, after checking that `model` is safe as a single path component.
-    public func modelDirectory(_ model: String) throws(CheckpointError) -> String {
+    package func modelDirectory(_ model: String) throws(CheckpointError) -> String {
         guard !model.isEmpty, !model.hasPrefix("."), !model.contains("/"), !model.utf8.contains(0),
               model.utf8.count <= 255
         else { throw .invalidModelName(model) }
@@ -161,7 +162,7 @@ public final class CheckpointStore: Sendable {
     /// When this returns, the checkpoint is on stable storage under its final name. When it throws, the older
     /// checkpoints are untouched and no partial file exists under a checkpoint name (if only the final
     /// directory fsync failed, the complete new file is there but not known to survive a power loss).
-    public func write(_ snapshot: ModelSnapshot) throws(CheckpointError) -> CheckpointWriteResult {
+    package func write(_ snapshot: ModelSnapshot) throws(CheckpointError) -> CheckpointWriteResult {
         let start = ContinuousClock.now
         let modelDirectory = try modelDirectory(snapshot.name)
         let bytes = try CheckpointFormat.encode(snapshot, software: softwareVersion)
@@ -241,7 +242,7 @@ public final class CheckpointStore: Sendable {
     /// of pruning and of every later load — and reported in ``CheckpointLoadResult/quarantined``; the scan
     /// goes on to the next older file. Stale `.tmp-*` files (interrupted writes) are deleted; they are
     /// never loaded. No checkpoint at all is not an error: the model starts fresh.
-    public func loadLatest(model: String) -> CheckpointLoadResult {
+    package func loadLatest(model: String) -> CheckpointLoadResult {
         var result = CheckpointLoadResult(snapshot: nil, path: nil, quarantined: [], removedTemporaryFiles: [], error: nil)
         let modelDirectory: String
         let names: [String]
@@ -284,7 +285,7 @@ public final class CheckpointStore: Sendable {
     }
 
     /// Names of the models that have at least one checkpoint, sorted.
-    public func models() -> [String] {
+    package func models() -> [String] {
         guard let names = try? CheckpointFiles.list(directory) else { return [] }
         return names.filter { name in
             guard !name.hasPrefix("."), CheckpointFiles.isDirectory(directory + "/" + name) else { return false }
@@ -293,7 +294,7 @@ public final class CheckpointStore: Sendable {
     }
 
     /// Paths of `model`'s checkpoints, newest first (quarantined and temporary files excluded).
-    public func checkpoints(model: String) -> [String] {
+    package func checkpoints(model: String) -> [String] {
         guard let modelDirectory = try? self.modelDirectory(model),
               let names = try? CheckpointFiles.list(modelDirectory) else { return [] }
         return names.compactMap(CheckpointFileName.init(parsing:)).sorted(by: >).map { modelDirectory + "/" + $0.description }
@@ -302,12 +303,12 @@ public final class CheckpointStore: Sendable {
     // MARK: Single files
 
     /// Reads and verifies one checkpoint file (magic, format version, lengths, CRC, then the content).
-    public static func read(path: String) throws(CheckpointError) -> ModelSnapshot {
+    package static func read(path: String) throws(CheckpointError) -> ModelSnapshot {
         try CheckpointFormat.decode(CheckpointFiles.readFile(path), path: path).snapshot
     }
 
     /// Reads and verifies one checkpoint file and summarises it for `hebbd checkpoint inspect`.
-    public static func inspect(path: String) throws(CheckpointError) -> CheckpointInspection {
+    package static func inspect(path: String) throws(CheckpointError) -> CheckpointInspection {
         let decoded = try CheckpointFormat.decode(CheckpointFiles.readFile(path), path: path)
         return CheckpointInspection(path: path, decoded: decoded)
     }

@@ -1,35 +1,36 @@
+import HebbCore
 import Foundation
 import Synchronization
 
 /// The result of one background checkpoint write, collected by ``CheckpointWriter/drainResults()``.
-public struct CheckpointWriteOutcome: Sendable, Equatable {
+package struct CheckpointWriteOutcome: Sendable, Equatable {
     /// The model.
-    public var model: String
+    package var model: String
     /// The snapshot's update counter.
-    public var updates: Int
+    package var updates: Int
     /// The snapshot's publish seq.
-    public var sequence: UInt64
+    package var sequence: UInt64
     /// When the snapshot was taken (its `wallClockSeconds`): tells a write requested now from an older
     /// one still in flight.
-    public var taken: Double
+    package var taken: Double
     /// The write's result, or why it failed.
-    public var result: Result<CheckpointWriteResult, CheckpointError>
+    package var result: Result<CheckpointWriteResult, CheckpointError>
 }
 
 /// Counters of a ``CheckpointWriter`` (for metrics).
-public struct CheckpointWriterStatistics: Sendable, Equatable {
+package struct CheckpointWriterStatistics: Sendable, Equatable {
     /// Snapshots accepted by `submit`.
-    public var submitted: Int = 0
+    package var submitted: Int = 0
     /// Snapshots replaced by a newer one of the same model before they were written.
-    public var coalesced: Int = 0
+    package var coalesced: Int = 0
     /// Checkpoints written.
-    public var written: Int = 0
+    package var written: Int = 0
     /// Writes that failed.
-    public var failed: Int = 0
+    package var failed: Int = 0
     /// Snapshots discarded because the writer was stopped first.
-    public var discarded: Int = 0
+    package var discarded: Int = 0
     /// Outcomes dropped because the engine did not drain the mailbox (it keeps the newest `mailboxCapacity`).
-    public var droppedOutcomes: Int = 0
+    package var droppedOutcomes: Int = 0
 }
 
 /// Writes checkpoints on a dedicated background thread, so fsync never stalls the engine thread.
@@ -44,11 +45,11 @@ public struct CheckpointWriterStatistics: Sendable, Equatable {
 /// mailbox the engine drains with ``drainResults()`` (to log and count them) on its own schedule.
 /// At shutdown: ``flush(timeout:)``, then ``stop()``. The writer must be stopped explicitly (its thread
 /// holds a reference to it until then).
-public final class CheckpointWriter: Sendable {
+package final class CheckpointWriter: Sendable {
     /// The store written to.
-    public let store: CheckpointStore
+    package let store: CheckpointStore
     /// How many outcomes the mailbox keeps when not drained.
-    public let mailboxCapacity: Int
+    package let mailboxCapacity: Int
 
     private struct State: Sendable {
         /// Models with a queued snapshot, oldest submission first.
@@ -71,7 +72,7 @@ public final class CheckpointWriter: Sendable {
     private let condition = NSCondition()
 
     /// Starts the writer thread.
-    public init(store: CheckpointStore, mailboxCapacity: Int = 1024) {
+    package init(store: CheckpointStore, mailboxCapacity: Int = 1024) {
         self.store = store
         self.mailboxCapacity = max(1, mailboxCapacity)
         let thread = Thread { [self] in run() }
@@ -82,7 +83,7 @@ public final class CheckpointWriter: Sendable {
     /// Queues `snapshot` for writing and returns at once. A snapshot of the same model still waiting in
     /// the queue is replaced (it keeps its place in the queue). Returns false after ``stop()``.
     @discardableResult
-    public func submit(_ snapshot: ModelSnapshot) -> Bool {
+    package func submit(_ snapshot: ModelSnapshot) -> Bool {
         let accepted = state.withLock { s -> Bool in
             guard !s.stopping else { return false }
             s.statistics.submitted += 1
@@ -98,7 +99,7 @@ public final class CheckpointWriter: Sendable {
     }
 
     /// The outcomes of the writes finished since the last call, oldest first.
-    public func drainResults() -> [CheckpointWriteOutcome] {
+    package func drainResults() -> [CheckpointWriteOutcome] {
         state.withLock { s in
             defer { s.outcomes.removeAll() }
             return s.outcomes
@@ -106,15 +107,15 @@ public final class CheckpointWriter: Sendable {
     }
 
     /// Snapshots waiting to be written (not counting one being written).
-    public var queuedCount: Int { state.withLock { $0.order.count } }
+    package var queuedCount: Int { state.withLock { $0.order.count } }
 
     /// The writer's counters.
-    public var statistics: CheckpointWriterStatistics { state.withLock { $0.statistics } }
+    package var statistics: CheckpointWriterStatistics { state.withLock { $0.statistics } }
 
     /// Blocks until every queued snapshot has been written (or failed), or until `timeout` passes.
     /// Returns true when the queue is empty and no write is in progress.
     @discardableResult
-    public func flush(timeout: Duration) -> Bool {
+    package func flush(timeout: Duration) -> Bool {
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
         let deadline = Date(timeIntervalSinceNow: max(0, seconds))
         condition.lock()
@@ -129,7 +130,7 @@ public final class CheckpointWriter: Sendable {
     /// Stops the thread and waits for it to exit. A write in progress completes; snapshots still queued are
     /// discarded, each reported as a ``CheckpointError/writerStopped(model:)`` outcome — call
     /// ``flush(timeout:)`` first to write them. Later `submit`s are refused. Idempotent.
-    public func stop() {
+    package func stop() {
         state.withLock { s in
             guard !s.stopping else { return }
             s.stopping = true

@@ -1,3 +1,4 @@
+import HebbCore
 import Logging
 import Synchronization
 
@@ -9,17 +10,17 @@ import Synchronization
 /// frozen in each logger for good. The handlers made by ``bootstrap(level:)`` read one process-wide level
 /// instead, which is the "global log level override" that swift-log's `LogHandler.logLevel` documentation
 /// allows. A logger whose `logLevel` is set in code keeps that level.
-public enum DaemonLogging {
+package enum DaemonLogging {
     private static let level = Mutex<Logger.Level>(.info)
 
     /// The level the bootstrapped handlers log at.
-    public static var logLevel: Logger.Level {
+    package static var logLevel: Logger.Level {
         level.withLock { $0 }
     }
 
     /// Changes the level of every logger that has not set one of its own; returns the previous level.
     @discardableResult
-    public static func setLogLevel(_ newLevel: Logger.Level) -> Logger.Level {
+    package static func setLogLevel(_ newLevel: Logger.Level) -> Logger.Level {
         level.withLock { current in
             defer { current = newLevel }
             return current
@@ -27,7 +28,7 @@ public enum DaemonLogging {
     }
 
     /// Bootstraps swift-log for the process (at most once per process, as swift-log requires).
-    public static func bootstrap(level: Logger.Level) {
+    package static func bootstrap(level: Logger.Level) {
         setLogLevel(level)
         LoggingSystem.bootstrap { label in Handler(stream: StreamLogHandler.standardError(label: label)) }
     }

@@ -1,10 +1,11 @@
+import HebbCore
 import Foundation
 import Synchronization
 
 /// Connects the engine loop to systemd (READY, STATUS, WATCHDOG, RELOADING/READY, STOPPING) and to the
 /// health check. Called on the engine thread; its mutable state sits behind a Mutex that only that
 /// thread ever takes in steady state, so it costs an uncontended lock per loop.
-public final class DaemonObserver: EngineObserver {
+package final class DaemonObserver: EngineObserver {
     private struct State {
         var pacer: WatchdogPacer
         var lastStatus = ContinuousClock.now
@@ -20,19 +21,19 @@ public final class DaemonObserver: EngineObserver {
     /// Extra observers (metrics).
     private let next: [any EngineObserver]
 
-    public init(notifier: SystemdNotifier, chained next: [any EngineObserver] = []) {
+    package init(notifier: SystemdNotifier, chained next: [any EngineObserver] = []) {
         self.notifier = notifier
         state = Mutex(State(pacer: WatchdogPacer(notifier: notifier)))
         self.next = next
     }
 
     /// Whether the engine loop ticked within `seconds` (the `/healthz` answer).
-    public func isAlive(within seconds: Double = 5) -> Bool {
+    package func isAlive(within seconds: Double = 5) -> Bool {
         guard ready.load(ordering: .relaxed) else { return false }
         return Double(DaemonObserver.monotonicNanoseconds() - lastTick.load(ordering: .relaxed)) / 1e9 < seconds
     }
 
-    public func engineReady(_ endpoints: BoundEndpoints) {
+    package func engineReady(_ endpoints: BoundEndpoints) {
         lastTick.store(DaemonObserver.monotonicNanoseconds(), ordering: .relaxed)
         ready.store(true, ordering: .relaxed)
         state.withLock { $0.endpoints = endpoints }
@@ -42,7 +43,7 @@ public final class DaemonObserver: EngineObserver {
     /// Sends READY=1 — called once the signal handlers are in place (SIGTERM/SIGINT by the service group,
     /// SIGHUP by ``ReloadService``), not when the sockets are bound: a `systemctl reload` or `stop` right
     /// after READY must find handlers, or the default action would kill the daemon without a checkpoint.
-    public func signalsTrapped() {
+    package func signalsTrapped() {
         let endpoints = state.withLock { $0.endpoints }
         _ = notifier.ready()
         if let endpoints {
@@ -50,7 +51,7 @@ public final class DaemonObserver: EngineObserver {
         }
     }
 
-    public func engineLoopTick(_ core: EngineCore) {
+    package func engineLoopTick(_ core: EngineCore) {
         lastTick.store(DaemonObserver.monotonicNanoseconds(), ordering: .relaxed)
         let now = ContinuousClock.now
         state.withLock { s in
@@ -68,20 +69,20 @@ public final class DaemonObserver: EngineObserver {
         for n in next { n.engineLoopTick(core) }
     }
 
-    public func engineCheckpointed(model: String, path: String) {
+    package func engineCheckpointed(model: String, path: String) {
         let time = Timestamp.rfc3339(Timestamp.now())
         state.withLock { $0.lastCheckpointDescription = "\(time) (\(model))" }
         for n in next { n.engineCheckpointed(model: model, path: path) }
     }
 
-    public func engineReloaded(error: String?) {
+    package func engineReloaded(error: String?) {
         // RELOADING=1 was sent when SIGHUP arrived; READY=1 ends the reload either way.
         _ = notifier.ready()
         if let error { _ = notifier.status("reload rejected: \(error)") }
         for n in next { n.engineReloaded(error: error) }
     }
 
-    public func engineStopped() {
+    package func engineStopped() {
         ready.store(false, ordering: .relaxed)
         for n in next { n.engineStopped() }
     }

@@ -1,16 +1,17 @@
+import HebbCore
 import Foundation
 import HebbianRegression
 import Logging
 import ServiceLifecycle
 
 /// Why the daemon refused to start.
-public enum LaunchError: Error, CustomStringConvertible {
+package enum LaunchError: Error, CustomStringConvertible {
     /// A checkpoint's model differs from the config in kind or shape.
     case incompatibleCheckpoint(model: String, path: String, why: String)
     /// The engine could not start.
     case engine(EngineError)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .incompatibleCheckpoint(model, path, why):
             return "model \"\(model)\": the checkpoint \(path) is incompatible with the config (\(why)); "
@@ -21,18 +22,18 @@ public enum LaunchError: Error, CustomStringConvertible {
 }
 
 /// `hebbd run`: loads checkpoints, starts the engine and runs the service group until SIGTERM/SIGINT.
-public enum Launcher {
+package enum Launcher {
     /// Options of `hebbd run` beyond the config.
-    public struct Options: Sendable {
-        public var configPath: String
-        public var resetModels: Set<String> = []
-        public var environment: [String: String] = ProcessInfo.processInfo.environment
+    package struct Options: Sendable {
+        package var configPath: String
+        package var resetModels: Set<String> = []
+        package var environment: [String: String] = ProcessInfo.processInfo.environment
 
-        public init(configPath: String) { self.configPath = configPath }
+        package init(configPath: String) { self.configPath = configPath }
     }
 
     /// Pairs each configured model with its newest valid checkpoint (quarantining broken ones).
-    public static func loadModels(_ configuration: DaemonConfiguration, store: CheckpointStore, resetModels: Set<String>,
+    package static func loadModels(_ configuration: DaemonConfiguration, store: CheckpointStore, resetModels: Set<String>,
                                   logger: Logger) throws(LaunchError) -> [(ModelConfiguration, ModelSnapshot?)] {
         var result: [(ModelConfiguration, ModelSnapshot?)] = []
         for model in configuration.models {
@@ -71,7 +72,7 @@ public enum Launcher {
     }
 
     /// Runs the daemon until it is told to stop. Logging must already be bootstrapped.
-    public static func run(_ options: Options, logger: Logger) async throws {
+    package static func run(_ options: Options, logger: Logger) async throws {
         let configuration = try DaemonConfiguration.load(path: options.configPath)
         let stateDirectory = configuration.daemon.effectiveStateDirectory(environment: options.environment)
         let store = CheckpointStore(directory: stateDirectory, keep: configuration.daemon.checkpointKeep)

@@ -1,19 +1,20 @@
+import HebbCore
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
 /// Runs the engine inside a `ServiceGroup`: returns when the engine loop ends; a graceful shutdown
 /// (SIGTERM/SIGINT) asks the engine to stop, which writes final checkpoints first.
-public struct EngineService: Service, CustomStringConvertible {
+package struct EngineService: Service, CustomStringConvertible {
     let engine: Engine
     let notifier: SystemdNotifier
 
-    public init(engine: Engine, notifier: SystemdNotifier) {
+    package init(engine: Engine, notifier: SystemdNotifier) {
         self.engine = engine
         self.notifier = notifier
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await withGracefulShutdownHandler {
             await engine.waitUntilStopped()
         } onGracefulShutdown: {
@@ -23,19 +24,19 @@ public struct EngineService: Service, CustomStringConvertible {
         if let failure = engine.failure { throw EngineError.failed(failure) }
     }
 
-    public var description: String { "EngineService" }
+    package var description: String { "EngineService" }
 }
 
 /// SIGHUP → re-read the config file; a valid one is applied live by the engine, an invalid one is
 /// logged and the running configuration stays.
-public struct ReloadService: Service, CustomStringConvertible {
+package struct ReloadService: Service, CustomStringConvertible {
     let configPath: String
     let engine: Engine
     let notifier: SystemdNotifier
     let observer: DaemonObserver
     let logger: Logger
 
-    public init(configPath: String, engine: Engine, notifier: SystemdNotifier, observer: DaemonObserver, logger: Logger) {
+    package init(configPath: String, engine: Engine, notifier: SystemdNotifier, observer: DaemonObserver, logger: Logger) {
         self.configPath = configPath
         self.engine = engine
         self.notifier = notifier
@@ -43,7 +44,7 @@ public struct ReloadService: Service, CustomStringConvertible {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         // The service group trapped SIGTERM/SIGINT before starting its services, and SIGHUP is trapped
         // now: only from here on may systemd be told READY=1.
@@ -62,5 +63,5 @@ public struct ReloadService: Service, CustomStringConvertible {
         }
     }
 
-    public var description: String { "ReloadService" }
+    package var description: String { "ReloadService" }
 }

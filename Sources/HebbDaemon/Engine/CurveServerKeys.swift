@@ -1,8 +1,9 @@
+import HebbCore
 import Foundation
 import ZeroMQ
 
 /// The CURVE server identity of every socket when `security.curve = true`: the secret key (z85,
-/// from `secret_key_file`) and the public keys allowed to connect (one z85 key per file in
+/// from `secret_key_file`) and the package keys allowed to connect (one z85 key per file in
 /// `authorized_keys_dir`; checked by the ZAP handler, ``ZAPHandler``).
 struct CurveServerKeys {
     let secretKey: String

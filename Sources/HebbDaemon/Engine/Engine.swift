@@ -1,3 +1,4 @@
+import HebbCore
 import Foundation
 import HebbianRegression
 import Logging
@@ -5,7 +6,7 @@ import Synchronization
 import ZeroMQ
 
 /// Requests from the rest of the process to the engine thread.
-public enum EngineCommand: Sendable {
+package enum EngineCommand: Sendable {
     /// Finish the message in hand, write final checkpoints, close the sockets and exit the loop.
     case stop
     /// Apply a new configuration (models added/removed/reconfigured); rejected whole if invalid.
@@ -15,14 +16,14 @@ public enum EngineCommand: Sendable {
 }
 
 /// Endpoints as actually bound (a `tcp://127.0.0.1:*` in the config becomes a real port here).
-public struct BoundEndpoints: Sendable, Equatable {
-    public var ingest: String
-    public var publish: String
-    public var control: String
+package struct BoundEndpoints: Sendable, Equatable {
+    package var ingest: String
+    package var publish: String
+    package var control: String
 }
 
 /// Errors of the engine's start-up.
-public enum EngineError: Error, CustomStringConvertible {
+package enum EngineError: Error, CustomStringConvertible {
     /// A socket could not be created, configured, bound or connected.
     case socket(endpoint: String, role: String, underlying: ZeroMQError)
     /// A model could not be created from its configuration or snapshot.
@@ -32,7 +33,7 @@ public enum EngineError: Error, CustomStringConvertible {
     /// The engine loop ended without being asked to.
     case failed(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .socket(endpoint, role, underlying): return "cannot set up the \(role) socket on \(endpoint): \(underlying)"
         case let .model(name, underlying): return "model \"\(name)\": \(underlying)"
@@ -44,7 +45,7 @@ public enum EngineError: Error, CustomStringConvertible {
 
 /// Observer of the engine loop, called **on the engine thread** (so it must be cheap and thread-safe):
 /// systemd's watchdog and status line, metrics, checkpoint scheduling hook in here.
-public protocol EngineObserver: Sendable {
+package protocol EngineObserver: Sendable {
     /// Called on every loop iteration (at least every 100 ms).
     func engineLoopTick(_ core: EngineCore)
     /// Called once the sockets are bound and models loaded, before the first poll.
@@ -58,14 +59,14 @@ public protocol EngineObserver: Sendable {
 }
 
 extension EngineObserver {
-    public func engineCheckpointed(model: String, path: String) {}
+    package func engineCheckpointed(model: String, path: String) {}
 }
 
 /// The engine: **one thread owns every ZeroMQ socket** (DESIGN.md §3) and runs a `zmq_poll` loop over
 /// ingest (PULL, plus optional SUB taps), control (REP), publish (XPUB) and an `inproc://` PAIR on
 /// which the rest of the process wakes it with ``EngineCommand``s. It is a dedicated `Thread`, not a
 /// Swift concurrency task, because `zmq_poll` blocks.
-public final class Engine: Sendable {
+package final class Engine: Sendable {
     private struct Shared {
         var commands: [EngineCommand] = []
         var waker: Socket?
@@ -86,7 +87,7 @@ public final class Engine: Sendable {
     private let shared = Mutex(Shared())
 
     /// An engine for `configuration`; models start from their snapshot when one is given.
-    public init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)],
+    package init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)],
                 checkpointer: CheckpointWriter? = nil, observer: (any EngineObserver)? = nil,
                 metrics: DaemonMetrics? = nil, logger: Logger = Logger(label: "hebbd.engine")) throws {
         context = try Context(ioThreads: 1)
@@ -101,7 +102,7 @@ public final class Engine: Sendable {
 
     /// Starts the engine thread and returns once every socket is bound (or throws why not).
     @discardableResult
-    public func start() throws -> BoundEndpoints {
+    package func start() throws -> BoundEndpoints {
         let started = Mutex<Result<BoundEndpoints, EngineError>?>(nil)
         let semaphore = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
@@ -126,7 +127,7 @@ public final class Engine: Sendable {
     }
 
     /// Queues a command and wakes the engine thread. Safe from any thread; never blocks.
-    public func send(_ command: EngineCommand) {
+    package func send(_ command: EngineCommand) {
         shared.withLock { state in
             state.commands.append(command)
             _ = try? state.waker?.send([UInt8(1)], flags: .dontWait)
@@ -135,10 +136,10 @@ public final class Engine: Sendable {
 
     /// Why the engine loop ended on its own (a failed poll), nil after a requested stop: a daemon whose
     /// engine died must exit non-zero so that systemd restarts it.
-    public var failure: String? { shared.withLock { $0.failure } }
+    package var failure: String? { shared.withLock { $0.failure } }
 
     /// Suspends until the engine loop has ended.
-    public func waitUntilStopped() async {
+    package func waitUntilStopped() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = shared.withLock { state -> Bool in
                 if state.stopped { return true }
@@ -150,7 +151,7 @@ public final class Engine: Sendable {
     }
 
     /// Blocks the calling (non-async) thread until the loop has ended, at most `timeout` seconds.
-    public func waitUntilStopped(timeout: Double) -> Bool {
+    package func waitUntilStopped(timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if shared.withLock({ $0.stopped }) { return true }
@@ -289,7 +290,7 @@ public final class Engine: Sendable {
         markStopped()
     }
 
-    /// Answers one ZAP request (RFC 27): admit a CURVE client whose public key is authorized.
+    /// Answers one ZAP request (RFC 27): admit a CURVE client whose package key is authorized.
     private func authenticate(_ zap: Socket, authorizedKeys: Set<String>, frames: inout [Message]) {
         guard let count = try? zap.receiveMultipart(into: &frames, dontWait: true), count >= 6 else { return }
         let requestID = frames[1].bytes
@@ -579,7 +580,7 @@ struct CheckpointWait {
 
 extension EngineSettings {
     /// The engine-core settings of a daemon configuration.
-    public init(_ c: DaemonConfiguration) {
+    package init(_ c: DaemonConfiguration) {
         self.init()
         publishFormat = c.publish.format
         window = c.publish.window

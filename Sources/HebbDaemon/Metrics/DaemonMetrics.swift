@@ -1,3 +1,4 @@
+import HebbCore
 import CoreMetrics
 import HebbianRegression
 import Prometheus
@@ -11,9 +12,9 @@ private typealias Timer = CoreMetrics.Timer
 /// The daemon's metrics, recorded through swift-metrics into a private Prometheus registry (an explicit
 /// factory, not the global bootstrap, so tests and embedders get their own). Counters are fed from the
 /// engine's own counters once per loop tick (deltas), so the hot path pays nothing per message.
-public final class DaemonMetrics: EngineObserver, Sendable {
+package final class DaemonMetrics: EngineObserver, Sendable {
     /// The registry `/metrics` renders.
-    public let registry = PrometheusCollectorRegistry()
+    package let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
 
     private let messages: Counter
@@ -40,7 +41,7 @@ public final class DaemonMetrics: EngineObserver, Sendable {
     }
     private let state = Mutex(State())
 
-    public init() {
+    package init() {
         var f = PrometheusMetricsFactory(registry: registry)
         let fast: [Duration] = [.microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1),
                                 .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)]
@@ -68,13 +69,13 @@ public final class DaemonMetrics: EngineObserver, Sendable {
     }
 
     /// Prometheus text exposition of every metric.
-    public func render() -> [UInt8] { registry.emitToBuffer() }
+    package func render() -> [UInt8] { registry.emitToBuffer() }
 
     /// Records one mini-batch update's duration (called on the engine thread).
-    public func recordUpdate(nanoseconds: Int64) { updateDuration.recordNanoseconds(nanoseconds) }
+    package func recordUpdate(nanoseconds: Int64) { updateDuration.recordNanoseconds(nanoseconds) }
 
     /// Records a finished checkpoint write.
-    public func recordCheckpoint(model: String, seconds: Double, bytes: Int, wallClock: Double) {
+    package func recordCheckpoint(model: String, seconds: Double, bytes: Int, wallClock: Double) {
         checkpointsWritten.increment()
         checkpointDuration.recordNanoseconds(Int64(seconds * 1e9))
         checkpointBytes.record(bytes)
@@ -82,13 +83,13 @@ public final class DaemonMetrics: EngineObserver, Sendable {
     }
 
     /// Records a failed checkpoint write.
-    public func recordCheckpointFailure() { checkpointFailures.increment() }
+    package func recordCheckpointFailure() { checkpointFailures.increment() }
 
-    public func engineReady(_ endpoints: BoundEndpoints) {}
-    public func engineReloaded(error: String?) {}
-    public func engineStopped() {}
+    package func engineReady(_ endpoints: BoundEndpoints) {}
+    package func engineReloaded(error: String?) {}
+    package func engineStopped() {}
 
-    public func engineLoopTick(_ core: EngineCore) {
+    package func engineLoopTick(_ core: EngineCore) {
         let c = core.counters
         state.withLock { s in
             messages.increment(by: c.messagesReceived - s.seen.messagesReceived)

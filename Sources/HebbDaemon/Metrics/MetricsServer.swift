@@ -1,10 +1,11 @@
+import HebbCore
 import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
 
 /// Answers whether the engine loop is alive, for `/healthz`.
-public protocol HealthCheck: Sendable {
+package protocol HealthCheck: Sendable {
     /// True while the engine loop ticked recently.
     func isAlive(within seconds: Double) -> Bool
 }
@@ -14,17 +15,17 @@ extension DaemonObserver: HealthCheck {}
 /// A minimal HTTP/1.0 responder for `GET /metrics` (Prometheus text format) and `GET /healthz`
 /// (200 while the engine loop is alive, 503 otherwise) on one dedicated thread with a blocking POSIX
 /// socket. A web framework would cost minutes of build time on 2 cores (DESIGN.md §7) for two URLs.
-public final class MetricsServer: Service, Sendable {
+package final class MetricsServer: Service, Sendable {
     private let listener: Int32
     private let metrics: DaemonMetrics
     private let health: any HealthCheck
     private let logger: Logger
     private let closed = Atomic<Bool>(false)
     /// The port actually bound (useful with port 0).
-    public let port: UInt16
+    package let port: UInt16
 
     /// Binds `host:port` (e.g. `127.0.0.1:9464`).
-    public init(address: String, metrics: DaemonMetrics, health: any HealthCheck, logger: Logger) throws {
+    package init(address: String, metrics: DaemonMetrics, health: any HealthCheck, logger: Logger) throws {
         guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
             throw MetricsServerError.badAddress(address)
         }
@@ -58,7 +59,7 @@ public final class MetricsServer: Service, Sendable {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let thread = Thread { [self] in self.serve() }
         thread.name = "hebbd-metrics"
         thread.start()
@@ -67,14 +68,14 @@ public final class MetricsServer: Service, Sendable {
     }
 
     /// Closes the listening socket; the serving thread ends.
-    public func stop() {
+    package func stop() {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
 
     /// The accept loop (also usable directly from a test's thread).
-    public func serve() {
+    package func serve() {
         while !closed.load(ordering: .relaxed) {
             let client = accept(listener, nil, nil)
             if client < 0 {
@@ -125,11 +126,11 @@ public final class MetricsServer: Service, Sendable {
 }
 
 /// Why the metrics endpoint could not be opened.
-public enum MetricsServerError: Error, CustomStringConvertible {
+package enum MetricsServerError: Error, CustomStringConvertible {
     case badAddress(String)
     case system(String, Int32)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .badAddress(a): return "endpoints.metrics \"\(a)\": expected host:port with an IPv4 host"
         case let .system(call, e): return "\(call): \(String(cString: strerror(e)))"

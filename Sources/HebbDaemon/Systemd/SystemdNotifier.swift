@@ -13,6 +13,7 @@
 // to sendto must be exact, because the kernel treats every byte of the name,
 // trailing NULs included, as significant.
 
+import HebbCore
 import Foundation
 import Synchronization
 
@@ -45,23 +46,23 @@ import Darwin
 /// for room, while the frequent ones that the engine thread sends from its
 /// loop (`WATCHDOG=1`, `STATUS=`) never wait (`MSG_DONTWAIT`): they are dropped
 /// and counted, and the next one follows soon.
-public final class SystemdNotifier: Sendable {
+package final class SystemdNotifier: Sendable {
     /// The largest datagram systemd's manager reads (its buffer is PIPE_BUF,
     /// 4096 bytes); a longer message would be truncated or dropped by systemd,
     /// so it is refused here and counted as a failure.
-    public static let maxMessageBytes = 4096
+    package static let maxMessageBytes = 4096
 
     /// The longest `STATUS=` text sent, in UTF-8 bytes; longer status lines
     /// are cut at a character boundary (systemctl shows one line anyway).
-    public static let maxStatusBytes = 1024
+    package static let maxStatusBytes = 1024
 
     /// Whether `NOTIFY_SOCKET` was set: the process runs under a service
     /// manager that wants notifications. When `false`, every call is a no-op.
-    public let isEnabled: Bool
+    package let isEnabled: Bool
 
     /// The raw value of `NOTIFY_SOCKET` (a path, or `@name` for an abstract
     /// socket), or `nil` when unset.
-    public let socketAddress: String?
+    package let socketAddress: String?
 
     /// The watchdog interval systemd expects pings within (`WatchdogSec=`),
     /// from `WATCHDOG_USEC`; `nil` when the watchdog is off for this process.
@@ -71,11 +72,11 @@ public final class SystemdNotifier: Sendable {
     /// from a parent that systemd watches, not meant for us), or when
     /// notifications are disabled (there is no one to ping). Ping at least
     /// every half of it; ``WatchdogPacer`` does exactly that.
-    public let watchdogInterval: Duration?
+    package let watchdogInterval: Duration?
 
     /// The longest a state change (`READY=1`, …) waits for room in a full
     /// socket queue before it is dropped and counted (`SO_SNDTIMEO`).
-    public let sendTimeout: Duration
+    package let sendTimeout: Duration
 
     /// The parsed destination, or `nil` when `NOTIFY_SOCKET` is set but
     /// unusable (relative path, too long, or an unsupported kind such as
@@ -100,7 +101,7 @@ public final class SystemdNotifier: Sendable {
     ///
     /// The environment is read once: systemd sets these variables before
     /// exec and never changes them.
-    public static func fromEnvironment() -> SystemdNotifier {
+    package static func fromEnvironment() -> SystemdNotifier {
         SystemdNotifier(environment: ProcessInfo.processInfo.environment)
     }
 
@@ -115,7 +116,7 @@ public final class SystemdNotifier: Sendable {
     ///   - processID: the PID compared with `WATCHDOG_PID`; defaults to this
     ///     process.
     ///   - sendTimeout: see ``sendTimeout``; at least 1 ms.
-    public init(
+    package init(
         environment: [String: String], processID: Int32 = getpid(),
         sendTimeout: Duration = .seconds(2)
     ) {
@@ -150,22 +151,22 @@ public final class SystemdNotifier: Sendable {
     // MARK: - Counters
 
     /// How many messages were delivered to the socket since creation.
-    public var sentCount: Int { sent.load(ordering: .relaxed) }
+    package var sentCount: Int { sent.load(ordering: .relaxed) }
 
     /// How many messages could not be sent (socket missing or refusing,
     /// queue full, invalid address or message). Always 0 when disabled.
-    public var failureCount: Int { failures.load(ordering: .relaxed) }
+    package var failureCount: Int { failures.load(ordering: .relaxed) }
 
     /// A description of the most recent failure (e.g. `sendto(/run/x):
     /// No such file or directory (errno 2)`), or `nil` if none happened.
-    public var lastError: String? { lastErrorText.withLock { $0 } }
+    package var lastError: String? { lastErrorText.withLock { $0 } }
 
     // MARK: - Messages
 
     /// `READY=1`: start-up finished (sockets bound, checkpoints loaded). Also
     /// sent after a reload to end the `RELOADING=1` state.
     @discardableResult
-    public func ready() -> Bool { send("READY=1", wait: true) }
+    package func ready() -> Bool { send("READY=1", wait: true) }
 
     /// `RELOADING=1` plus `MONOTONIC_USEC=` (CLOCK_MONOTONIC in µs), sent when
     /// a reload (SIGHUP) starts; send ``ready()`` when it is done.
@@ -173,20 +174,20 @@ public final class SystemdNotifier: Sendable {
     /// systemd ≥ 253 requires `MONOTONIC_USEC` to match the reload to the
     /// request; older versions ignore it.
     @discardableResult
-    public func reloading() -> Bool {
+    package func reloading() -> Bool {
         send("RELOADING=1\nMONOTONIC_USEC=\(Self.monotonicMicroseconds())", wait: true)
     }
 
     /// `STOPPING=1`: shutdown has begun (final checkpoint being written).
     @discardableResult
-    public func stopping() -> Bool { send("STOPPING=1", wait: true) }
+    package func stopping() -> Bool { send("STOPPING=1", wait: true) }
 
     /// `STATUS=<line>`: a free-form status line shown by `systemctl status`.
     ///
     /// Newlines (which would start a new assignment) and NULs become spaces,
     /// and the line is cut to ``maxStatusBytes`` UTF-8 bytes.
     @discardableResult
-    public func status(_ line: String) -> Bool {
+    package func status(_ line: String) -> Bool {
         guard isEnabled else { return false }
         return send(
             "STATUS=" + Self.truncateUTF8(Self.oneLine(line), maxBytes: Self.maxStatusBytes),
@@ -195,13 +196,13 @@ public final class SystemdNotifier: Sendable {
 
     /// `WATCHDOG=1`: the keep-alive ping. Prefer ``WatchdogPacer`` in loops.
     @discardableResult
-    public func watchdog() -> Bool { send("WATCHDOG=1", wait: false) }
+    package func watchdog() -> Bool { send("WATCHDOG=1", wait: false) }
 
     /// `EXTEND_TIMEOUT_USEC=`: asks systemd for `duration` more time for the
     /// current start-up, reload or stop (e.g. while a large final checkpoint
     /// is written), beyond `TimeoutStartSec=`/`TimeoutStopSec=`.
     @discardableResult
-    public func extendTimeout(by duration: Duration) -> Bool {
+    package func extendTimeout(by duration: Duration) -> Bool {
         let (seconds, attoseconds) = duration.components
         let usec = max(0, seconds) &* 1_000_000 &+ max(0, attoseconds) / 1_000_000_000_000
         return send("EXTEND_TIMEOUT_USEC=\(usec)", wait: true)
@@ -215,7 +216,7 @@ public final class SystemdNotifier: Sendable {
     /// or contains `=`, a newline or NUL cannot be expressed in the protocol:
     /// nothing is sent, and the failure is counted.
     @discardableResult
-    public func notify(_ fields: [String: String]) -> Bool {
+    package func notify(_ fields: [String: String]) -> Bool {
         guard isEnabled else { return false }
         var lines: [String] = []
         lines.reserveCapacity(fields.count)
@@ -238,14 +239,14 @@ public final class SystemdNotifier: Sendable {
     /// unchanged. An empty message or one containing NUL is refused and
     /// counted as a failure.
     @discardableResult
-    public func notify(_ message: String) -> Bool { send(message, wait: true) }
+    package func notify(_ message: String) -> Bool { send(message, wait: true) }
 
     /// CLOCK_MONOTONIC in microseconds, the clock systemd's `MONOTONIC_USEC=`
     /// refers to.
     ///
     /// Not `ContinuousClock`: on Linux that is CLOCK_BOOTTIME, which runs
     /// ahead of CLOCK_MONOTONIC after a suspend.
-    public static func monotonicMicroseconds() -> UInt64 {
+    package static func monotonicMicroseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000 &+ UInt64(ts.tv_nsec) / 1_000

@@ -1,3 +1,4 @@
+import HebbCore
 // Paces WATCHDOG=1 pings from the engine loop.
 //
 // Why from the engine loop and not from a timer task: the watchdog should
@@ -15,17 +16,17 @@
 /// Not thread-safe, by design: it belongs to the engine thread, which is the
 /// thread whose liveness the pings attest. It is explicitly not `Sendable`, so
 /// the compiler rejects handing it to another thread.
-public final class WatchdogPacer {
+package final class WatchdogPacer {
     /// Where the pings go.
-    public let notifier: SystemdNotifier
+    package let notifier: SystemdNotifier
 
     /// The full watchdog interval (`WatchdogSec=`), or `nil` when the
     /// watchdog is off; then ``tick(now:)`` does nothing.
-    public let interval: Duration?
+    package let interval: Duration?
 
     /// The time between pings: half the interval, as systemd recommends, so
     /// that one late or lost ping does not yet trip the watchdog.
-    public let period: Duration?
+    package let period: Duration?
 
     /// How soon to try again after a failed send: a tenth of the period, so a
     /// transient failure (full queue) is retried well before the deadline,
@@ -37,17 +38,17 @@ public final class WatchdogPacer {
     private var nextDue: ContinuousClock.Instant?
 
     /// How many pings were sent successfully.
-    public private(set) var sentCount = 0
+    package private(set) var sentCount = 0
 
     /// How many pings failed (they are retried after a short delay).
-    public private(set) var failureCount = 0
+    package private(set) var failureCount = 0
 
     /// - Parameters:
     ///   - notifier: the notifier that sends `WATCHDOG=1`.
     ///   - interval: the watchdog interval; defaults to the notifier's
     ///     ``SystemdNotifier/watchdogInterval`` (from `WATCHDOG_USEC`). A
     ///     zero or negative interval disables the pacer.
-    public init(notifier: SystemdNotifier, interval: Duration? = nil) {
+    package init(notifier: SystemdNotifier, interval: Duration? = nil) {
         self.notifier = notifier
         let chosen = interval ?? notifier.watchdogInterval
         if let chosen, chosen > .zero, notifier.isEnabled {
@@ -62,7 +63,7 @@ public final class WatchdogPacer {
     }
 
     /// Whether ticking can ever send anything.
-    public var isActive: Bool { period != nil }
+    package var isActive: Bool { period != nil }
 
     /// Sends `WATCHDOG=1` if half the interval has passed since the last ping
     /// (or this is the first tick). Cheap when nothing is due.
@@ -71,18 +72,18 @@ public final class WatchdogPacer {
     /// previous due time, not after the late tick), so coarse ticks do not
     /// stretch the period; after a stall longer than a period the cadence
     /// restarts from `now` instead of sending a burst.
-    public func tick(now: ContinuousClock.Instant) {
+    package func tick(now: ContinuousClock.Instant) {
         if let due = nextDue, now < due { return }
         pingIfActive(now: now)
     }
 
     /// ``tick(now:)`` with the current time.
-    public func tick() { tick(now: .now) }
+    package func tick() { tick(now: .now) }
 
     /// How long until the next ping is due (zero if overdue), or `nil` when
     /// the pacer is inactive: the longest a loop may block in its poll before
     /// ticking again.
-    public func timeUntilDue(now: ContinuousClock.Instant) -> Duration? {
+    package func timeUntilDue(now: ContinuousClock.Instant) -> Duration? {
         guard isActive else { return nil }
         guard let due = nextDue else { return .zero }
         return due > now ? now.duration(to: due) : .zero

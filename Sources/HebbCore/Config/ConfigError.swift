@@ -5,7 +5,7 @@
 /// `Configs/hebbd.toml: [[model]] "demo": key "lr": expected a finite number > 0, got -1.0`.
 /// Tables are named as in the file: `top level`, `[endpoints]`, `[[model]] "demo"` (or `[[model]] #2`
 /// while the model has no valid name), `[[model]] "demo".prior`.
-public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file could not be read (missing, a directory, no permission, not UTF-8).
     case unreadable(file: String, reason: String)
     /// TOML or JSON syntax error, with TOMLKit's 1-based line and column when known.
@@ -21,7 +21,7 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Two models share a name; names address models on the wire, so they must be unique.
     case duplicateModelName(file: String, name: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unreadable(file, reason):
             return "\(file): cannot read config: \(reason)"

@@ -4,30 +4,30 @@
 /// Table-driven, slicing-by-8 (eight 256-entry tables, 8 bytes per iteration): a checkpoint of a
 /// 4096×64 Adam model is ~3 MB, and the CRC is computed on every write and every read. Written here
 /// rather than taken from zlib to add no dependency.
-public struct CRC32: Sendable {
+package struct CRC32: Sendable {
     /// The running (non-finalised) register.
     private var register: UInt32 = 0xFFFF_FFFF
 
     /// A fresh CRC.
-    public init() {}
+    package init() {}
 
     /// The CRC of everything fed so far.
-    public var value: UInt32 { register ^ 0xFFFF_FFFF }
+    package var value: UInt32 { register ^ 0xFFFF_FFFF }
 
     /// The CRC of `bytes`.
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc = CRC32()
         crc.update(bytes)
         return crc.value
     }
 
     /// The CRC of `bytes`.
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
 
     /// Feeds more bytes.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         var crc = register
         var i = 0

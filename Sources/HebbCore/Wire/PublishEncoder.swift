@@ -1,15 +1,15 @@
 import HebbianRegression
 
 /// One message for the publish socket: topic frame, JSON frame and, in binary format, a float32 frame.
-public struct PublishedMessage: Sendable, Equatable {
+package struct PublishedMessage: Sendable, Equatable {
     /// Frame 0, e.g. `coef/demo/`.
-    public var topic: [UInt8]
+    package var topic: [UInt8]
     /// Frame 1.
-    public var json: [UInt8]
+    package var json: [UInt8]
     /// Frame 2 in `publish.format = "binary"`: the thresholded coefficients, float32 little-endian, row-major.
-    public var binary: [UInt8]?
+    package var binary: [UInt8]?
 
-    public init(topic: [UInt8], json: [UInt8], binary: [UInt8]? = nil) {
+    package init(topic: [UInt8], json: [UInt8], binary: [UInt8]? = nil) {
         self.topic = topic
         self.json = json
         self.binary = binary
@@ -18,21 +18,21 @@ public struct PublishedMessage: Sendable, Equatable {
 }
 
 /// How coefficients travel on the publish socket (`publish.format`).
-public typealias PublishFormat = DaemonConfiguration.Publish.Format
+package typealias PublishFormat = DaemonConfiguration.Publish.Format
 
 /// Encodes `coef/<model>/` messages (protocol v1, docs/PROTOCOL.md) by hand into byte buffers.
-public struct PublishEncoder {
+package struct PublishEncoder {
     /// `json` or `binary`.
-    public var format: PublishFormat
+    package var format: PublishFormat
     private var writer = JSONWriter(capacity: 1024)
     private var coefficients: [Float] = []
 
-    public init(format: PublishFormat) { self.format = format }
+    package init(format: PublishFormat) { self.format = format }
 
     /// The coefficient message of `runner` after an update (or, with `report == nil`, of its current
     /// state: after a reset or a restore). `forceInlineCoefficients` puts them in the JSON whatever
     /// the format (the `snapshot` control reply).
-    public mutating func encode(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64, time: Double,
+    package mutating func encode(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64, time: Double,
                                 forceInlineCoefficients: Bool = false) -> PublishedMessage {
         let circuit = runner.circuit
         let c = runner.configuration.circuit

@@ -1,6 +1,6 @@
 /// Why an ingest message was rejected. The raw value is the `reason` label of the
 /// `hebbd_rejected_messages_total` metric and of `status` replies.
-public enum RejectionReason: String, Sendable, CaseIterable, Codable {
+package enum RejectionReason: String, Sendable, CaseIterable, Codable {
     /// Not 2 frames (inline) or 4 frames (binary), or an empty message.
     case frameCount = "frame_count"
     /// Frame 0 names no model of this daemon.
@@ -20,31 +20,31 @@ public enum RejectionReason: String, Sendable, CaseIterable, Codable {
 }
 
 /// A rejected message: the reason label plus a one-line explanation for the log.
-public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
+package struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
     /// The reason label.
-    public var reason: RejectionReason
+    package var reason: RejectionReason
     /// The model named in frame 0, if it was readable.
-    public var model: String?
+    package var model: String?
     /// What exactly was wrong.
-    public var detail: String
+    package var detail: String
 
-    public init(_ reason: RejectionReason, model: String?, _ detail: String) {
+    package init(_ reason: RejectionReason, model: String?, _ detail: String) {
         self.reason = reason
         self.model = model
         self.detail = detail
     }
 
-    public var description: String { "rejected (\(reason.rawValue))\(model.map { " for model \"\($0)\"" } ?? ""): \(detail)" }
+    package var description: String { "rejected (\(reason.rawValue))\(model.map { " for model \"\($0)\"" } ?? ""): \(detail)" }
 }
 
 /// The shape a decoder validates rows against.
-public struct SampleShape: Sendable, Equatable {
+package struct SampleShape: Sendable, Equatable {
     /// Features per row.
-    public var dictDim: Int
+    package var dictDim: Int
     /// Targets per row.
-    public var sysDim: Int
+    package var sysDim: Int
 
-    public init(dictDim: Int, sysDim: Int) {
+    package init(dictDim: Int, sysDim: Int) {
         self.dictDim = dictDim
         self.sysDim = sysDim
     }
@@ -52,17 +52,17 @@ public struct SampleShape: Sendable, Equatable {
 
 /// A validated ingest message. Its rows are read with ``copyRows(_:x:y:)`` while the frames it was
 /// decoded from are still alive (binary data is read in place, never copied twice).
-public struct DecodedSamples {
+package struct DecodedSamples {
     /// The model the rows are for.
-    public var model: String
+    package var model: String
     /// Number of rows.
-    public var rows: Int
+    package var rows: Int
     /// The shape the rows were validated against.
-    public var shape: SampleShape
+    package var shape: SampleShape
     /// The optional `producer` of the header.
-    public var producer: String?
+    package var producer: String?
     /// The optional `seq` of the header.
-    public var sequence: Int?
+    package var sequence: Int?
 
     enum Storage {
         case float32(x: UnsafeRawBufferPointer, y: UnsafeRawBufferPointer)
@@ -72,7 +72,7 @@ public struct DecodedSamples {
     var storage: Storage
 
     /// Copies rows `range` into `x` (range.count × dictDim) and `y` (range.count × sysDim), as float32.
-    public func copyRows(_ range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+    package func copyRows(_ range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
         let d = shape.dictDim, s = shape.sysDim
         switch storage {
         case let .float32(xb, yb):
@@ -110,19 +110,19 @@ public struct DecodedSamples {
 ///
 /// A message is validated **completely** — frame count, model, header, dimensions, byte sizes,
 /// finiteness — before the caller buffers any row, so a rejected message changes nothing.
-public struct SampleDecoder: Sendable {
+package struct SampleDecoder: Sendable {
     /// `limits.max_message_bytes`: the sum of all frame sizes.
-    public var maxMessageBytes: Int
+    package var maxMessageBytes: Int
     /// `limits.max_rows_per_message`.
-    public var maxRowsPerMessage: Int
+    package var maxRowsPerMessage: Int
 
-    public init(maxMessageBytes: Int, maxRowsPerMessage: Int) {
+    package init(maxMessageBytes: Int, maxRowsPerMessage: Int) {
         self.maxMessageBytes = maxMessageBytes
         self.maxRowsPerMessage = maxRowsPerMessage
     }
 
     /// Validates one multipart message. `shape` maps a model name to its shape (nil: unknown model).
-    public func decode(
+    package func decode(
         _ frames: [UnsafeRawBufferPointer], shape: (String) -> SampleShape?
     ) throws(Rejection) -> DecodedSamples {
         guard !frames.isEmpty else { throw Rejection(.frameCount, model: nil, "empty message") }

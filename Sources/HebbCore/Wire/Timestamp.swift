@@ -6,16 +6,16 @@ import Darwin
 
 /// Wall-clock time for messages: RFC 3339 in UTC with milliseconds, formatted by hand
 /// (no Foundation formatter on the publish path).
-public enum Timestamp {
+package enum Timestamp {
     /// Seconds since the Unix epoch.
-    public static func now() -> Double {
+    package static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// `2026-11-25T00:00:00.000Z`.
-    public static func rfc3339(_ seconds: Double) -> String {
+    package static func rfc3339(_ seconds: Double) -> String {
         var t = time_t(seconds.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)

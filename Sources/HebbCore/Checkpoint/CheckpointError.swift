@@ -10,7 +10,7 @@ import Darwin
 /// log one self-explanatory line without extra context. Reading failures that mean "this file is not
 /// a valid checkpoint" (``isCorruption``) make ``CheckpointStore/loadLatest(model:)`` quarantine the
 /// file and fall back to the previous one.
-public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A system call failed. `operation` names it (`open`, `fsync`, `rename`, …); `code` is `errno`.
     case io(path: String, operation: String, code: Int32)
     /// The file ends before the length its own fields announce (or is too short for the fixed prefix).
@@ -48,7 +48,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
 
     /// True when the error means the file's content is not a valid checkpoint (as opposed to a failing
     /// system call or a bad argument). Such files are quarantined as `*.broken` by `loadLatest`.
-    public var isCorruption: Bool {
+    package var isCorruption: Bool {
         switch self {
         case .truncated, .trailingBytes, .badMagic, .unsupportedVersion, .crcMismatch, .malformedHeader,
              .missingArray, .arrayCountMismatch, .arrayTypeMismatch, .arrayOutOfBounds, .invalidState, .modelMismatch:
@@ -58,7 +58,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .io(path, operation, code):
             return "\(path): \(operation) failed: \(String(cString: strerror(code))) (errno \(code))"

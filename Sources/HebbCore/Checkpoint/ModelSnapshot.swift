@@ -6,27 +6,27 @@ import HebbianRegression
 ///
 /// It is a value: the engine thread copies it out of the live model (cheap copy-on-write arrays) and
 /// hands it to a ``CheckpointWriter``, so the slow part (encoding, fsync) never runs on the engine thread.
-public struct ModelSnapshot: Sendable, Equatable {
+package struct ModelSnapshot: Sendable, Equatable {
     /// The model's configuration (name, batch size, circuit configuration) at snapshot time.
-    public var model: ModelConfiguration
+    package var model: ModelConfiguration
     /// The circuit: W, optimiser moments and step, prior hyper-parameters and their optimiser state,
     /// generator state, update and sample counters.
-    public var circuit: CircuitState
+    package var circuit: CircuitState
     /// The last publish `seq` of this model, so a resumed model continues the sequence without a gap or repeat.
-    public var sequence: UInt64
+    package var sequence: UInt64
     /// Rows buffered toward the next mini-batch (0 ≤ pendingRows; they were received, not yet learned).
-    public var pendingRows: Int
+    package var pendingRows: Int
     /// The buffered features, row-major, pendingRows × dictDim.
-    public var pendingX: [Float]
+    package var pendingX: [Float]
     /// The buffered targets, row-major, pendingRows × sysDim.
-    public var pendingY: [Float]
+    package var pendingY: [Float]
     /// The rolling prequential error values, oldest first.
-    public var window: [Double]
+    package var window: [Double]
     /// When the snapshot was taken, Unix time in seconds (a `Double`, not a `Date`, so it round-trips exactly).
-    public var wallClockSeconds: Double
+    package var wallClockSeconds: Double
 
     /// A snapshot from its parts.
-    public init(model: ModelConfiguration, circuit: CircuitState, sequence: UInt64, pendingRows: Int,
+    package init(model: ModelConfiguration, circuit: CircuitState, sequence: UInt64, pendingRows: Int,
                 pendingX: [Float], pendingY: [Float], window: [Double], wallClockSeconds: Double) {
         self.model = model
         self.circuit = circuit
@@ -39,7 +39,7 @@ public struct ModelSnapshot: Sendable, Equatable {
     }
 
     /// The model's name (its checkpoint subdirectory).
-    public var name: String { model.name }
+    package var name: String { model.name }
 
     /// Checks the snapshot against itself before it is written: a checkpoint that cannot be restored
     /// is worse than none, because it would shadow the previous good one.

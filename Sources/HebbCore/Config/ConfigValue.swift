@@ -7,7 +7,7 @@ import TOMLKit
 /// tree first, so one decoder (``ModelConfiguration/decode(_:source:)``) validates both and gives the
 /// same error messages. Integers and floats stay distinct so that `dict_dim = 2.5` can be rejected while
 /// `lr = 1` is accepted as 1.0.
-public indirect enum ConfigValue: Sendable, Equatable {
+package indirect enum ConfigValue: Sendable, Equatable {
     /// A string (TOML string, JSON string).
     case string(String)
     /// An integer; JSON integers beyond Int64 arrive as ``float(_:)``.
@@ -22,7 +22,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
     case table(ConfigTable)
 
     /// The value as a number when it is an integer or a float (integers are valid wherever floats are).
-    public var number: Double? {
+    package var number: Double? {
         switch self {
         case let .integer(i): return Double(i)
         case let .float(d): return d
@@ -31,7 +31,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
     }
 
     /// What the value is, for "expected …, got …" messages: `a string "x"`, `an integer 3`, `an array of 2 values`.
-    public var summary: String {
+    package var summary: String {
         switch self {
         case let .string(s): return "a string \(ConfigValue.quoted(s))"
         case let .integer(i): return "an integer \(i)"
@@ -43,7 +43,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
     }
 
     /// The value as it would be written in a config, for "got …" in range errors: `-1`, `"lasso2"`.
-    public var literal: String {
+    package var literal: String {
         switch self {
         case let .string(s): return ConfigValue.quoted(s)
         case let .integer(i): return String(i)
@@ -73,20 +73,20 @@ public indirect enum ConfigValue: Sendable, Equatable {
 /// The order only matters for output (``ConfigValue/jsonText``), so that e.g. the control `models` reply
 /// lists `name` and `kind` first; equality ignores it. TOMLKit and `JSONSerialization` do not preserve the
 /// source order, so tables read from them come sorted by key.
-public struct ConfigTable: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+package struct ConfigTable: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     /// The keys in insertion order.
-    public private(set) var keys: [String] = []
+    package private(set) var keys: [String] = []
     private var storage: [String: ConfigValue] = [:]
 
     /// An empty table.
-    public init() {}
+    package init() {}
 
-    public init(dictionaryLiteral elements: (String, ConfigValue)...) {
+    package init(dictionaryLiteral elements: (String, ConfigValue)...) {
         for (key, value) in elements { self[key] = value }
     }
 
     /// The value at `key`; assigning `nil` removes the key.
-    public subscript(key: String) -> ConfigValue? {
+    package subscript(key: String) -> ConfigValue? {
         get { storage[key] }
         set {
             if newValue == nil { keys.removeAll { $0 == key } } else if storage[key] == nil { keys.append(key) }
@@ -95,24 +95,24 @@ public struct ConfigTable: Sendable, Equatable, Sequence, ExpressibleByDictionar
     }
 
     /// Number of keys.
-    public var count: Int { keys.count }
+    package var count: Int { keys.count }
 
-    public func makeIterator() -> some IteratorProtocol<(key: String, value: ConfigValue)> {
+    package func makeIterator() -> some IteratorProtocol<(key: String, value: ConfigValue)> {
         keys.lazy.map { (key: $0, value: storage[$0]!) }.makeIterator()
     }
 
-    public static func == (lhs: ConfigTable, rhs: ConfigTable) -> Bool { lhs.storage == rhs.storage }
+    package static func == (lhs: ConfigTable, rhs: ConfigTable) -> Bool { lhs.storage == rhs.storage }
 }
 
 extension ConfigValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-    public init(floatLiteral value: Double) { self = .float(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(arrayLiteral elements: ConfigValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, ConfigValue)...) {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(integerLiteral value: Int64) { self = .integer(value) }
+    package init(floatLiteral value: Double) { self = .float(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(arrayLiteral elements: ConfigValue...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, ConfigValue)...) {
         var table = ConfigTable()
         for (key, value) in elements { table[key] = value }
         self = .table(table)
@@ -123,7 +123,7 @@ extension ConfigValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, 
 
 extension ConfigValue {
     /// Parses a TOML document; syntax errors carry TOMLKit's line and column.
-    public static func parse(toml text: String, file: String) throws(ConfigError) -> ConfigTable {
+    package static func parse(toml text: String, file: String) throws(ConfigError) -> ConfigTable {
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -137,7 +137,7 @@ extension ConfigValue {
 
     /// Converts a TOMLKit table. TOML dates and times have no use in hebbd's config and are rejected
     /// here, naming the key, rather than silently turned into strings.
-    public init(toml table: TOMLTable, file: String) throws(ConfigError) {
+    package init(toml table: TOMLTable, file: String) throws(ConfigError) {
         self = .table(try ConfigValue.convert(table, file: file, path: ""))
     }
 
@@ -174,7 +174,7 @@ extension ConfigValue {
 
 extension ConfigValue {
     /// Parses JSON text (e.g. a control request) into a value; `source` names it in errors.
-    public static func parse<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ConfigValue {
+    package static func parse<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ConfigValue {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
@@ -191,7 +191,7 @@ extension ConfigValue {
     /// on the wrong ones (`1 as? Bool` is `true`, `1.0 as? Int` is `1`). So booleans are recognised by
     /// their class (`__NSCFBoolean`, the class of `NSNumber(value: true)`) and floats by their `objCType`
     /// (`d`/`f`); JSON writes `1.0` as a float, so it stays a float. Integers beyond Int64 become floats.
-    public init(jsonObject: Any, source: String) throws(ConfigError) {
+    package init(jsonObject: Any, source: String) throws(ConfigError) {
         self = try ConfigValue.convert(json: jsonObject, source: source, table: "top level", key: "(value)", path: "")
     }
 
@@ -234,7 +234,7 @@ extension ConfigValue {
 
     /// Compact JSON text of the value, tables in key-insertion order. Non-finite floats (possible from
     /// TOML's `inf`/`nan`, never in a validated configuration) are written as `null`.
-    public var jsonText: String {
+    package var jsonText: String {
         switch self {
         case .string, .bool, .integer: return literal
         case let .float(d): return d.isFinite ? String(d) : "null"

@@ -71,28 +71,28 @@ import Darwin
 /// parsing anything; JSON keeps the header readable with `head -c` and any language; raw little-endian
 /// arrays keep a 4096 × 64 model's 3 MB of state out of decimal text (exact and fast), readable with
 /// `numpy.frombuffer(data, "<f4", count, offset)`; the CRC catches torn writes and bit rot.
-enum CheckpointFormat {
+package enum CheckpointFormat {
     /// "HEBBCKPT".
-    static let magic: [UInt8] = Array("HEBBCKPT".utf8)
+    package static let magic: [UInt8] = Array("HEBBCKPT".utf8)
     /// The only format version this build writes and reads.
-    static let version: UInt32 = 1
+    package static let version: UInt32 = 1
     /// Magic, version, header length, payload length.
-    static let prefixBytes = 24
+    package static let prefixBytes = 24
     /// The trailing CRC.
-    static let trailerBytes = 4
+    package static let trailerBytes = 4
     /// Value of the header's `format` field.
-    static let formatName = "hebbd-checkpoint"
+    package static let formatName = "hebbd-checkpoint"
 
     // MARK: Header
 
-    struct ArrayEntry: Codable, Equatable {
+    package struct ArrayEntry: Codable, Equatable {
         var name: String
         var dtype: String
         var count: Int
         var offset: Int
     }
 
-    struct PriorHeader: Codable, Equatable {
+    package struct PriorHeader: Codable, Equatable {
         var fitHyper: Bool
         var optimizer: String
         enum CodingKeys: String, CodingKey {
@@ -103,7 +103,7 @@ enum CheckpointFormat {
 
     /// `ModelConfiguration` stored field by field, so the file format does not depend on however the
     /// config module chooses to make `ModelConfiguration` Codable (e.g. for TOML).
-    struct StoredModelConfiguration: Codable, Equatable {
+    package struct StoredModelConfiguration: Codable, Equatable {
         var name: String
         var batchSize: Int
         var circuit: CircuitConfiguration
@@ -114,7 +114,7 @@ enum CheckpointFormat {
         }
     }
 
-    struct Header: Codable {
+    package struct Header: Codable {
         var format: String
         var software: String
         var model: String
@@ -144,7 +144,7 @@ enum CheckpointFormat {
         }
 
         // Explicit so that a `nil` prior / circuit configuration is written as `null`, not omitted.
-        func encode(to encoder: Encoder) throws {
+        package func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(format, forKey: .format)
             try c.encode(software, forKey: .software)
@@ -166,18 +166,18 @@ enum CheckpointFormat {
     }
 
     /// A decoded file: its header, the snapshot, and the facts `inspect` shows.
-    struct Decoded {
-        var header: Header
-        var snapshot: ModelSnapshot
-        var formatVersion: UInt32
-        var bytes: Int
-        var crc: UInt32
+    package struct Decoded {
+        package var header: Header
+        package var snapshot: ModelSnapshot
+        package var formatVersion: UInt32
+        package var bytes: Int
+        package var crc: UInt32
     }
 
     // MARK: Encoding
 
     /// The complete file for `snapshot`. Throws if the snapshot is inconsistent or would not read back equal.
-    static func encode(_ snapshot: ModelSnapshot, software: String) throws(CheckpointError) -> [UInt8] {
+    package static func encode(_ snapshot: ModelSnapshot, software: String) throws(CheckpointError) -> [UInt8] {
         try snapshot.validate()
         if let reason = restorationProblem(snapshot.circuit) {
             throw .invalidSnapshot(model: snapshot.name, reason: reason)
@@ -302,7 +302,7 @@ enum CheckpointFormat {
     // MARK: Decoding
 
     /// Verifies and decodes a whole file. `path` is only used in errors.
-    static func decode(_ bytes: [UInt8], path: String) throws(CheckpointError) -> Decoded {
+    package static func decode(_ bytes: [UInt8], path: String) throws(CheckpointError) -> Decoded {
         let size = bytes.count
         guard size >= magic.count else {
             throw .truncated(path: path, expectedBytes: prefixBytes + trailerBytes, actualBytes: size)

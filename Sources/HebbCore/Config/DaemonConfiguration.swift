@@ -10,22 +10,22 @@ import Logging
 /// Every property has the documented default, so `DaemonConfiguration()` is a working loopback setup
 /// without models, and tests can start from it and change what they need. Values are validated when
 /// parsed; a value built in code is trusted.
-public struct DaemonConfiguration: Sendable, Equatable {
+package struct DaemonConfiguration: Sendable, Equatable {
     /// `[daemon]`: process-wide settings.
-    public struct Daemon: Sendable, Equatable {
+    package struct Daemon: Sendable, Equatable {
         /// `state_dir`: where checkpoints live. systemd's `$STATE_DIRECTORY` wins (see ``effectiveStateDirectory(environment:)``).
-        public var stateDirectory = "/var/lib/hebbd"
+        package var stateDirectory = "/var/lib/hebbd"
         /// `checkpoint_interval`: seconds between time-based checkpoints; 0 disables them.
-        public var checkpointInterval: Double = 30
+        package var checkpointInterval: Double = 30
         /// `checkpoint_every`: also checkpoint a model after this many updates; 0 disables it.
-        public var checkpointEvery = 0
+        package var checkpointEvery = 0
         /// `checkpoint_keep`: checkpoints kept per model (older ones are deleted), at least 1.
-        public var checkpointKeep = 5
+        package var checkpointKeep = 5
         /// `log_level`: trace, debug, info, notice, warning, error or critical (swift-log's levels).
-        public var logLevel: Logger.Level = .info
+        package var logLevel: Logger.Level = .info
 
         /// The defaults.
-        public init() {}
+        package init() {}
 
         static let keys = ["state_dir", "checkpoint_interval", "checkpoint_every", "checkpoint_keep", "log_level"]
 
@@ -39,26 +39,26 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
         /// The state directory to use: the first entry of systemd's `$STATE_DIRECTORY` (set by
         /// `StateDirectory=` in the unit, colon-separated when several) when present, else `state_dir`.
-        public func effectiveStateDirectory(environment: [String: String]) -> String {
+        package func effectiveStateDirectory(environment: [String: String]) -> String {
             environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? stateDirectory
         }
     }
 
     /// `[endpoints]`: where the daemon listens.
-    public struct Endpoints: Sendable, Equatable {
+    package struct Endpoints: Sendable, Equatable {
         /// `ingest`: the PULL socket the daemon binds for samples.
-        public var ingest = "tcp://127.0.0.1:5555"
+        package var ingest = "tcp://127.0.0.1:5555"
         /// `publish`: the XPUB socket the daemon binds for coefficients.
-        public var publish = "tcp://127.0.0.1:5556"
+        package var publish = "tcp://127.0.0.1:5556"
         /// `control`: the REP socket the daemon binds for control commands.
-        public var control = "tcp://127.0.0.1:5557"
+        package var control = "tcp://127.0.0.1:5557"
         /// `subscribe`: PUB streams the daemon connects SUB sockets to (lossy tap), none by default.
-        public var subscribe: [String] = []
+        package var subscribe: [String] = []
         /// `metrics`: `host:port` of the Prometheus `/metrics` HTTP endpoint; nil (`metrics = ""`) disables it.
-        public var metrics: String? = "127.0.0.1:9464"
+        package var metrics: String? = "127.0.0.1:9464"
 
         /// The defaults.
-        public init() {}
+        package init() {}
 
         static let keys = ["ingest", "publish", "control", "subscribe", "metrics"]
 
@@ -80,25 +80,25 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// `[publish]`: how coefficients are published.
-    public struct Publish: Sendable, Equatable {
+    package struct Publish: Sendable, Equatable {
         /// The encoding of published coefficient messages.
-        public enum Format: String, Sendable, Equatable, CaseIterable, Codable {
+        package enum Format: String, Sendable, Equatable, CaseIterable, Codable {
             /// Coefficients inside the JSON message (`"coefficients": [[…]]`).
             case json
             /// The JSON without `coefficients`, followed by a frame of float32 little-endian, row-major (no text formatting cost).
             case binary
         }
         /// `format`: json or binary.
-        public var format = Format.json
+        package var format = Format.json
         /// `window`: number of updates in the rolling prequential error.
-        public var window = 100
+        package var window = 100
         /// `heartbeat`: seconds between `hb/` heartbeats when idle; 0 disables them.
-        public var heartbeat: Double = 5
+        package var heartbeat: Double = 5
         /// `hwm`: ZMQ_SNDHWM of the publish socket (0 = unlimited, as in ZeroMQ).
-        public var highWaterMark = 10_000
+        package var highWaterMark = 10_000
 
         /// The defaults.
-        public init() {}
+        package init() {}
 
         static let keys = ["format", "window", "heartbeat", "hwm"]
 
@@ -111,14 +111,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// `[limits]`: bounds on what a producer may send.
-    public struct Limits: Sendable, Equatable {
+    package struct Limits: Sendable, Equatable {
         /// `max_message_bytes`: largest message accepted; also set as ZMQ_MAXMSGSIZE so libzmq drops bigger ones.
-        public var maxMessageBytes = 67_108_864
+        package var maxMessageBytes = 67_108_864
         /// `max_rows_per_message`: most sample rows one message may carry.
-        public var maxRowsPerMessage = 1_000_000
+        package var maxRowsPerMessage = 1_000_000
 
         /// The defaults.
-        public init() {}
+        package init() {}
 
         static let keys = ["max_message_bytes", "max_rows_per_message"]
 
@@ -129,16 +129,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// `[security]`: optional CURVE encryption and authentication on every socket.
-    public struct Security: Sendable, Equatable {
+    package struct Security: Sendable, Equatable {
         /// `curve`: enable CURVE.
-        public var curve = false
+        package var curve = false
         /// `secret_key_file`: the server's z85 secret key.
-        public var secretKeyFile = "/etc/hebbd/server.key"
-        /// `authorized_keys_dir`: one z85 client public key per file.
-        public var authorizedKeysDir = "/etc/hebbd/clients"
+        package var secretKeyFile = "/etc/hebbd/server.key"
+        /// `authorized_keys_dir`: one z85 client package key per file.
+        package var authorizedKeysDir = "/etc/hebbd/clients"
 
         /// The defaults.
-        public init() {}
+        package init() {}
 
         static let keys = ["curve", "secret_key_file", "authorized_keys_dir"]
 
@@ -150,26 +150,26 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// `[daemon]`.
-    public var daemon = Daemon()
+    package var daemon = Daemon()
     /// `[endpoints]`.
-    public var endpoints = Endpoints()
+    package var endpoints = Endpoints()
     /// `[publish]`.
-    public var publish = Publish()
+    package var publish = Publish()
     /// `[limits]`.
-    public var limits = Limits()
+    package var limits = Limits()
     /// `[security]`.
-    public var security = Security()
+    package var security = Security()
     /// `[[model]]` tables, in file order. May be empty: models can be added at run time.
-    public var models: [ModelConfiguration] = []
+    package var models: [ModelConfiguration] = []
 
     /// The defaults, without models.
-    public init() {}
+    package init() {}
 
     static let keys = ["daemon", "endpoints", "publish", "limits", "security", "model"]
 
     /// The settings that differ from `running` and that a reload cannot apply (they shape sockets or files
     /// made at start-up), named as in the file; empty when a reload applies everything.
-    public func restartOnlyChanges(from running: DaemonConfiguration) -> [String] {
+    package func restartOnlyChanges(from running: DaemonConfiguration) -> [String] {
         var changed: [String] = []
         if endpoints != running.endpoints { changed.append("endpoints") }
         if limits != running.limits { changed.append("limits") }
@@ -180,18 +180,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         return changed
     }
 
-    /// Reads and parses a config file; `path` is used as the file name in error messages.
-    public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
-        try parse(toml: try readText(path: path), file: path)
-    }
-
     /// Parses TOML text; `file` names it in error messages.
-    public static func parse(toml text: String, file: String) throws(ConfigError) -> DaemonConfiguration {
+    package static func parse(toml text: String, file: String) throws(ConfigError) -> DaemonConfiguration {
         try decode(ConfigValue.parse(toml: text, file: file), file: file)
     }
 
     /// Decodes an already parsed document (any format).
-    public static func decode(_ root: ConfigTable, file: String) throws(ConfigError) -> DaemonConfiguration {
+    package static func decode(_ root: ConfigTable, file: String) throws(ConfigError) -> DaemonConfiguration {
         let top = try TableReader(root, file: file, table: "top level", known: keys)
         func section(_ key: String, _ known: [String]) throws(ConfigError) -> TableReader {
             try TableReader(top.table(key) ?? [:], file: file, table: "[\(key)]", known: known)
@@ -217,27 +212,5 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw top.wrongType("model", "an array of tables, written [[model]]", other)
         }
         return config
-    }
-
-    /// Reads a whole file as UTF-8, with the operating system's reason when that fails.
-    static func readText(path: String) throws(ConfigError) -> String {
-        guard let handle = fopen(path, "rb") else {
-            throw .unreadable(file: path, reason: String(cString: strerror(errno)))
-        }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, handle)
-            bytes += buffer[0..<n]
-            if n < buffer.count {
-                if ferror(handle) != 0 { throw .unreadable(file: path, reason: String(cString: strerror(errno))) }
-                break
-            }
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw .unreadable(file: path, reason: "not valid UTF-8")
-        }
-        return text
     }
 }

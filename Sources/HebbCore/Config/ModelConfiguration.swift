@@ -4,20 +4,20 @@ import HebbianRegression
 ///
 /// `name` addresses the model on the wire (ingest frame 0, topic `coef/<name>/`), `batchSize` is the
 /// daemon's buffering, and everything about the learning itself is the core's ``CircuitConfiguration``.
-public struct ModelConfiguration: Sendable, Equatable, Codable {
+package struct ModelConfiguration: Sendable, Equatable, Codable {
     /// Unique model name: 1–64 characters of `A–Z a–z 0–9 _ . -` (see ``isValidName(_:)``).
-    public var name: String
+    package var name: String
     /// Rows per update (`batch_size`); each full batch gets `epochs` optimiser steps.
-    public var batchSize: Int
+    package var batchSize: Int
     /// Shape, penalty, optimiser and prior.
-    public var circuit: CircuitConfiguration
+    package var circuit: CircuitConfiguration
 
     /// `batch_size` when the key is absent: large enough for a stable gradient from a sum over rows,
     /// small enough to publish often (the example in DESIGN.md §5).
-    public static let defaultBatchSize = 50
+    package static let defaultBatchSize = 50
 
     /// A model configuration; no validation (the decoders validate).
-    public init(name: String, batchSize: Int = ModelConfiguration.defaultBatchSize, circuit: CircuitConfiguration) {
+    package init(name: String, batchSize: Int = ModelConfiguration.defaultBatchSize, circuit: CircuitConfiguration) {
         self.name = name
         self.batchSize = batchSize
         self.circuit = circuit
@@ -25,7 +25,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable {
 
     /// Whether `name` can be a model name. The name becomes a ZeroMQ topic segment (`coef/<name>/`), and
     /// SUB filters are byte prefixes, so `/`, spaces and other separators are excluded.
-    public static func isValidName(_ name: String) -> Bool {
+    package static func isValidName(_ name: String) -> Bool {
         // Not starting with "." either: the name is also a directory under state_dir ("..", hidden files).
         !name.isEmpty && name.utf8.count <= 64 && !name.hasPrefix(".")
             && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)) }
@@ -40,12 +40,12 @@ public struct ModelConfiguration: Sendable, Equatable, Codable {
 
     /// Decodes one model table, e.g. the JSON object of a control `add` after ``ConfigValue/parse(json:source:)``;
     /// `source` (e.g. `control request`) stands for the file name in errors.
-    public static func decode(_ value: ConfigValue, source: String) throws(ConfigError) -> ModelConfiguration {
+    package static func decode(_ value: ConfigValue, source: String) throws(ConfigError) -> ModelConfiguration {
         try decode(value, file: source, index: nil)
     }
 
     /// Parses and decodes the JSON text of one model object.
-    public static func decode<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ModelConfiguration {
+    package static func decode<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ModelConfiguration {
         try decode(ConfigValue.parse(json: bytes, source: source), source: source)
     }
 
@@ -132,7 +132,7 @@ public struct ModelConfiguration: Sendable, Equatable, Codable {
     /// Floats are written through their shortest decimal form (0.01, not 0.009999999776), which converts
     /// back to the same `Float`. Seeds above `Int64.max` cannot be written in a config; they come out
     /// negative and are rejected on re-decoding rather than silently changed.
-    public var configValue: ConfigValue {
+    package var configValue: ConfigValue {
         func number(_ x: Float) -> ConfigValue { .float(Double(x.description) ?? Double(x)) }
         func numbers(_ xs: [Float]) -> ConfigValue { xs.count == 1 ? number(xs[0]) : .array(xs.map(number)) }
         let c = circuit

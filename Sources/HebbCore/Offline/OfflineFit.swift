@@ -2,29 +2,29 @@ import HebbianRegression
 
 /// `hebbd fit`: a model trained offline exactly as the daemon would train it — rows in order, blocks of
 /// `batch_size`, `epochs` steps per block, for `passes` passes. A short tail block is used as it is.
-public struct OfflineFit {
+package struct OfflineFit {
     /// The result.
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// The model's name.
-        public var model: String
+        package var model: String
         /// Optimiser steps taken.
-        public var steps: Int
+        package var steps: Int
         /// Mini-batch updates (blocks).
-        public var updates: Int
+        package var updates: Int
         /// Rows in the short tail block of each pass (0 if batch_size divides the rows).
-        public var tailRows: Int
+        package var tailRows: Int
         /// ½Σe² of each step, at the weights before it.
-        public var loss: [Double]
+        package var loss: [Double]
         /// W, dict_dim × sys_dim row-major.
-        public var weights: [Float]
+        package var weights: [Float]
         /// Thresholded W.
-        public var coefficients: [Float]
+        package var coefficients: [Float]
         /// Number of nonzero coefficients.
-        public var nonzero: Int
+        package var nonzero: Int
     }
 
     /// Trains a fresh circuit of `model` on `table`.
-    public static func run(model: ModelConfiguration, table: SampleTable, passes: Int) throws(CircuitError) -> Result {
+    package static func run(model: ModelConfiguration, table: SampleTable, passes: Int) throws(CircuitError) -> Result {
         let circuit = try HebbianCircuit(model.circuit)
         let d = model.circuit.dictDim, s = model.circuit.sysDim, batch = model.batchSize
         var losses: [Double] = []

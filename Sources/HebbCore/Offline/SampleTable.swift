@@ -3,18 +3,18 @@ import Foundation
 /// Rows of samples read from a CSV file: the first `dictDim` columns are features, the last
 /// `sysDim` targets. A first line with any non-numeric cell is a header. Used by `hebbd fit` and
 /// `hebbd feed`.
-public struct SampleTable: Sendable, Equatable {
+package struct SampleTable: Sendable, Equatable {
     /// Features, rows × dictDim, row-major.
-    public var x: [Float]
+    package var x: [Float]
     /// Targets, rows × sysDim, row-major.
-    public var y: [Float]
+    package var y: [Float]
     /// Number of rows.
-    public var rows: Int
+    package var rows: Int
     /// The header's column names, if the file had one.
-    public var header: [String]?
+    package var header: [String]?
 
     /// Why a data file cannot be used: always with the file and, for content errors, the line.
-    public enum ReadError: Error, Equatable, CustomStringConvertible {
+    package enum ReadError: Error, Equatable, CustomStringConvertible {
         case unreadable(file: String, reason: String)
         case columnCount(file: String, line: Int, found: Int, expected: Int)
         case notANumber(file: String, line: Int, column: Int, cell: String)
@@ -22,7 +22,7 @@ public struct SampleTable: Sendable, Equatable {
         case empty(file: String)
         case npy(file: String, reason: String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case let .unreadable(file, reason): return "\(file): cannot read: \(reason)"
             case let .columnCount(file, line, found, expected):
@@ -35,17 +35,8 @@ public struct SampleTable: Sendable, Equatable {
         }
     }
 
-    /// Reads a CSV file (comma-separated; blank lines and lines starting with `#` are skipped).
-    public static func readCSV(path: String, dictDim: Int, sysDim: Int) throws(ReadError) -> SampleTable {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw .unreadable(file: path, reason: error.localizedDescription)
-        }
-        return try parseCSV(text, file: path, dictDim: dictDim, sysDim: sysDim)
-    }
-
-    /// Parses CSV text (see ``readCSV(path:dictDim:sysDim:)``).
-    public static func parseCSV(_ text: String, file: String, dictDim: Int, sysDim: Int) throws(ReadError) -> SampleTable {
+    /// Parses CSV text: comma-separated, blank lines and lines starting with `#` skipped, an optional header.
+    package static func parseCSV(_ text: String, file: String, dictDim: Int, sysDim: Int) throws(ReadError) -> SampleTable {
         let columns = dictDim + sysDim
         var table = SampleTable(x: [], y: [], rows: 0, header: nil)
         var lineNumber = 0
@@ -73,19 +64,15 @@ public struct SampleTable: Sendable, Equatable {
     }
 
     /// Rows `range`, as a new table.
-    public func slice(_ range: Range<Int>, dictDim: Int, sysDim: Int) -> (x: ArraySlice<Float>, y: ArraySlice<Float>) {
+    package func slice(_ range: Range<Int>, dictDim: Int, sysDim: Int) -> (x: ArraySlice<Float>, y: ArraySlice<Float>) {
         (x[(range.lowerBound * dictDim)..<(range.upperBound * dictDim)], y[(range.lowerBound * sysDim)..<(range.upperBound * sysDim)])
     }
 }
 
 extension SampleTable {
-    /// Reads a NumPy `.npy` file holding a 2-D, C-order, little-endian float32 or float64 array of
-    /// shape (rows, dict_dim + sys_dim).
-    public static func readNPY(path: String, dictDim: Int, sysDim: Int) throws(ReadError) -> SampleTable {
-        let data: [UInt8]
-        do { data = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw .unreadable(file: path, reason: error.localizedDescription)
-        }
+    /// Parses the bytes of a NumPy `.npy` file holding a 2-D, C-order, little-endian float32 or float64
+    /// array of shape (rows, dict_dim + sys_dim); `path` names it in errors.
+    package static func parseNPY(_ data: [UInt8], path: String, dictDim: Int, sysDim: Int) throws(ReadError) -> SampleTable {
         guard data.count >= 10, data[0] == 0x93, Array(data[1..<6]) == Array("NUMPY".utf8) else {
             throw .npy(file: path, reason: "missing the \\x93NUMPY magic")
         }

@@ -6,46 +6,46 @@ import HebbianRegression
 ///
 /// Owned by the engine thread. Rows are copied once, from the message frames straight into the batch
 /// buffer; a full buffer is learnt from in place, so nothing is allocated per row.
-public final class ModelRunner {
+package final class ModelRunner {
     /// The model's configuration (name, batch size, circuit).
-    public private(set) var configuration: ModelConfiguration
+    package private(set) var configuration: ModelConfiguration
     /// The learning circuit.
-    public let circuit: HebbianCircuit
+    package let circuit: HebbianCircuit
     /// Rows buffered toward the next batch.
-    public private(set) var pendingRows = 0
+    package private(set) var pendingRows = 0
     /// Unique within the process (set by the engine core as it adds the model): a model removed and added
     /// again is a new instance.
-    public var instance = 0
+    package var instance = 0
     /// Rises with every change of the state a checkpoint holds (rows, updates, reset, reconfiguration), so
     /// an unchanged model is not written again.
-    public private(set) var revision = 0
+    package private(set) var revision = 0
     /// The `seq` of the last published message (0: none yet).
-    public private(set) var sequence: UInt64 = 0
+    package private(set) var sequence: UInt64 = 0
     /// mse of the last `publish.window` updates, oldest first.
-    public private(set) var window: [Double] = []
+    package private(set) var window: [Double] = []
     /// The last published message (topic, JSON, optional binary frame), resent to late joiners.
-    public var latest: PublishedMessage?
+    package var latest: PublishedMessage?
     /// When ``latest`` was encoded (its `time`).
-    public var latestTime: Double = 0
+    package var latestTime: Double = 0
     /// The last update's report.
-    public private(set) var lastReport: UpdateReport?
+    package private(set) var lastReport: UpdateReport?
     /// Rejected messages for this model, by reason.
-    public var rejected: [RejectionReason: Int] = [:]
+    package var rejected: [RejectionReason: Int] = [:]
     /// Sequence gaps seen per producer (messages missing between consecutive `seq` values).
-    public private(set) var gaps = 0
+    package private(set) var gaps = 0
     /// Messages whose `seq` went backwards (a restarted producer).
-    public private(set) var sequenceResets = 0
+    package private(set) var sequenceResets = 0
     private var producerSequence: [String: Int] = [:]
     private var pendingX: [Float]
     private var pendingY: [Float]
     /// Updates in the rolling prequential error (`publish.window`).
-    public private(set) var windowSize: Int
+    package private(set) var windowSize: Int
 
     /// The `coef/<name>/` topic.
-    public let topic: [UInt8]
+    package let topic: [UInt8]
 
     /// A fresh model.
-    public init(configuration: ModelConfiguration, windowSize: Int) throws(CircuitError) {
+    package init(configuration: ModelConfiguration, windowSize: Int) throws(CircuitError) {
         self.configuration = configuration
         circuit = try HebbianCircuit(configuration.circuit)
         self.windowSize = max(windowSize, 1)
@@ -55,7 +55,7 @@ public final class ModelRunner {
     }
 
     /// A model resumed from a checkpoint snapshot.
-    public init(restoring snapshot: ModelSnapshot, windowSize: Int) throws(CircuitError) {
+    package init(restoring snapshot: ModelSnapshot, windowSize: Int) throws(CircuitError) {
         configuration = snapshot.model
         circuit = try HebbianCircuit(restoring: snapshot.circuit)
         self.windowSize = max(windowSize, 1)
@@ -74,20 +74,20 @@ public final class ModelRunner {
     }
 
     /// The model's name.
-    public var name: String { configuration.name }
+    package var name: String { configuration.name }
     /// The shape ingest rows must have.
-    public var shape: SampleShape { SampleShape(dictDim: configuration.circuit.dictDim, sysDim: configuration.circuit.sysDim) }
+    package var shape: SampleShape { SampleShape(dictDim: configuration.circuit.dictDim, sysDim: configuration.circuit.sysDim) }
 
     /// Mean mse over the window (the rolling prequential error), nil before the first update.
     /// Summed afresh each time so a resumed model reports exactly what an uninterrupted one would.
-    public var prequentialMSE: Double? {
+    package var prequentialMSE: Double? {
         window.isEmpty ? nil : window.reduce(0, +) / Double(window.count)
     }
 
     /// Buffers the message's rows; every time the buffer holds `batch_size` rows, runs one update and
     /// calls `onUpdate` with its report and duration in nanoseconds. The message must have been
     /// validated against ``shape``.
-    public func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) {
+    package func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) {
         noteSequence(producer: samples.producer, sequence: samples.sequence)
         revision += 1
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
@@ -118,14 +118,14 @@ public final class ModelRunner {
     }
 
     /// Takes the next publish sequence number.
-    public func nextSequence() -> UInt64 {
+    package func nextSequence() -> UInt64 {
         sequence += 1
         return sequence
     }
 
     /// Back to the initial weights, optimiser cleared, buffered rows dropped, window emptied.
     /// `seq` keeps rising so subscribers can tell the reset message from a stale one.
-    public func reset() {
+    package func reset() {
         revision += 1
         circuit.reset()
         pendingRows = 0
@@ -135,7 +135,7 @@ public final class ModelRunner {
 
     /// Applies new hyper-parameters (see ``HebbianCircuit/reconfigure(_:)``); `batch_size` may change
     /// only while no rows are buffered toward a batch of the old size.
-    public func reconfigure(_ new: ModelConfiguration) throws(CircuitError) {
+    package func reconfigure(_ new: ModelConfiguration) throws(CircuitError) {
         guard new.name == configuration.name else { throw .incompatibleState("name cannot change") }
         if new.batchSize != configuration.batchSize && pendingRows >= new.batchSize {
             throw .incompatibleState("batch_size cannot shrink below the \(pendingRows) rows already buffered")
@@ -150,7 +150,7 @@ public final class ModelRunner {
     }
 
     /// A value copy of everything a checkpoint needs.
-    public func snapshot(wallClock: Double) -> ModelSnapshot {
+    package func snapshot(wallClock: Double) -> ModelSnapshot {
         let c = configuration.circuit
         return ModelSnapshot(model: configuration, circuit: circuit.state, sequence: sequence, pendingRows: pendingRows,
                              pendingX: Array(pendingX[0..<(pendingRows * c.dictDim)]),
@@ -159,7 +159,7 @@ public final class ModelRunner {
     }
 
     /// Changes ``windowSize`` (a reload); a smaller window drops its oldest errors at once.
-    public func setWindowSize(_ size: Int) {
+    package func setWindowSize(_ size: Int) {
         windowSize = max(size, 1)
         if window.count > windowSize { window.removeFirst(window.count - windowSize) }
     }

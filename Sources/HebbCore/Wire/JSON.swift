@@ -1,7 +1,7 @@
 /// A parsed JSON value. hebbd parses its own JSON because the ingest path must be fast and
 /// hostile-input safe (bounded depth, no recursion beyond ``JSONParser/maximumDepth``), and the
 /// publish path must not allocate per number (see ``JSONWriter``).
-public enum JSON: Sendable, Equatable {
+package enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -10,7 +10,7 @@ public enum JSON: Sendable, Equatable {
     /// Key order is kept; lookups are linear (objects here have a handful of keys).
     case object([(String, JSON)])
 
-    public static func == (a: JSON, b: JSON) -> Bool {
+    package static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -23,29 +23,29 @@ public enum JSON: Sendable, Equatable {
     }
 
     /// The value under `key` of an object (nil for other values or a missing key).
-    public subscript(key: String) -> JSON? {
+    package subscript(key: String) -> JSON? {
         guard case let .object(members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
 
     /// The number, if this is one.
-    public var double: Double? { if case let .number(n) = self { return n } else { return nil } }
+    package var double: Double? { if case let .number(n) = self { return n } else { return nil } }
     /// The number, if this is an integral one that fits an Int.
-    public var int: Int? {
+    package var int: Int? {
         guard case let .number(n) = self, n.rounded() == n, abs(n) < 9.0e15 else { return nil }
         return Int(n)
     }
     /// The string, if this is one.
-    public var string: String? { if case let .string(s) = self { return s } else { return nil } }
+    package var string: String? { if case let .string(s) = self { return s } else { return nil } }
     /// The Boolean, if this is one.
-    public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
+    package var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
     /// The elements, if this is an array.
-    public var array: [JSON]? { if case let .array(a) = self { return a } else { return nil } }
+    package var array: [JSON]? { if case let .array(a) = self { return a } else { return nil } }
     /// The members, if this is an object.
-    public var object: [(String, JSON)]? { if case let .object(o) = self { return o } else { return nil } }
+    package var object: [(String, JSON)]? { if case let .object(o) = self { return o } else { return nil } }
 
     /// A short name of the value's type, for error messages.
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -57,7 +57,7 @@ public enum JSON: Sendable, Equatable {
     }
 
     /// Compact serialisation.
-    public var serialized: [UInt8] {
+    package var serialized: [UInt8] {
         var w = JSONWriter()
         w.value(self)
         return w.bytes
@@ -65,24 +65,24 @@ public enum JSON: Sendable, Equatable {
 }
 
 /// Why a document is not JSON: what and where (byte offset).
-public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+package struct JSONParseError: Error, Equatable, CustomStringConvertible {
     /// What was wrong.
-    public var message: String
+    package var message: String
     /// Byte offset of the problem.
-    public var offset: Int
-    public var description: String { "\(message) at byte \(offset)" }
+    package var offset: Int
+    package var description: String { "\(message) at byte \(offset)" }
 }
 
 /// A strict RFC 8259 parser over a byte buffer, with a depth limit.
-public struct JSONParser {
+package struct JSONParser {
     /// Nesting deeper than this is rejected, so a hostile message cannot exhaust the stack.
-    public static let maximumDepth = 64
+    package static let maximumDepth = 64
 
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
 
     /// Parses one JSON document (surrounding whitespace allowed, nothing else).
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSON {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSON {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -92,7 +92,7 @@ public struct JSONParser {
     }
 
     /// Parses one JSON document from an array of bytes.
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON {
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSON {
         do {
             return try bytes.withUnsafeBytes { try parse($0) }
         } catch let e as JSONParseError {
@@ -265,19 +265,19 @@ public struct JSONParser {
 
 /// Writes JSON straight into a byte buffer. Used on the publish path, where Foundation's
 /// JSONEncoder was measured thousands of times slower (DESIGN.md §7).
-public struct JSONWriter {
+package struct JSONWriter {
     /// The bytes written so far.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
     private var needsComma = false
 
     /// A writer with an empty buffer, reserving `capacity` bytes.
-    public init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     /// Empties the buffer, keeping its storage.
-    public mutating func reset() {
+    package mutating func reset() {
         bytes.removeAll(keepingCapacity: true)
         needsComma = false
     }
@@ -288,43 +288,43 @@ public struct JSONWriter {
     }
 
     /// `{`
-    public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")) }
+    package mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")) }
     /// `}`
-    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    package mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
     /// `[`
-    public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")) }
+    package mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")) }
     /// `]`
-    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    package mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
 
     /// `"key":`
-    public mutating func key(_ key: String) {
+    package mutating func key(_ key: String) {
         separator()
         writeString(key)
         bytes.append(UInt8(ascii: ":"))
     }
 
     /// A string value.
-    public mutating func string(_ s: String) { separator(); writeString(s); needsComma = true }
+    package mutating func string(_ s: String) { separator(); writeString(s); needsComma = true }
     /// An integer value.
-    public mutating func int<I: BinaryInteger>(_ v: I) { separator(); bytes.append(contentsOf: v.description.utf8); needsComma = true }
+    package mutating func int<I: BinaryInteger>(_ v: I) { separator(); bytes.append(contentsOf: v.description.utf8); needsComma = true }
     /// A Boolean value.
-    public mutating func bool(_ v: Bool) { separator(); bytes.append(contentsOf: (v ? "true" : "false").utf8); needsComma = true }
+    package mutating func bool(_ v: Bool) { separator(); bytes.append(contentsOf: (v ? "true" : "false").utf8); needsComma = true }
     /// `null`
-    public mutating func null() { separator(); bytes.append(contentsOf: "null".utf8); needsComma = true }
+    package mutating func null() { separator(); bytes.append(contentsOf: "null".utf8); needsComma = true }
     /// A number in its shortest round-trip form; non-finite values become `null` (JSON has none).
-    public mutating func double(_ v: Double) {
+    package mutating func double(_ v: Double) {
         separator()
         if v.isFinite { bytes.append(contentsOf: v.description.utf8) } else { bytes.append(contentsOf: "null".utf8) }
         needsComma = true
     }
     /// A float32 in its shortest round-trip form (so 0.05 prints as 0.05, not 0.05000000074505806).
-    public mutating func float(_ v: Float) {
+    package mutating func float(_ v: Float) {
         separator()
         if v.isFinite { bytes.append(contentsOf: v.description.utf8) } else { bytes.append(contentsOf: "null".utf8) }
         needsComma = true
     }
     /// A row-major matrix of float32 values as `rows` arrays of `columns` numbers (coefficients, predictions).
-    public mutating func matrix(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
+    package mutating func matrix(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
         beginArray()
         for r in 0..<rows {
             beginArray()
@@ -335,10 +335,10 @@ public struct JSONWriter {
     }
 
     /// Raw, already-serialised JSON.
-    public mutating func raw(_ json: [UInt8]) { separator(); bytes.append(contentsOf: json); needsComma = true }
+    package mutating func raw(_ json: [UInt8]) { separator(); bytes.append(contentsOf: json); needsComma = true }
 
     /// A whole value.
-    public mutating func value(_ v: JSON) {
+    package mutating func value(_ v: JSON) {
         switch v {
         case .null: null()
         case let .bool(b): bool(b)

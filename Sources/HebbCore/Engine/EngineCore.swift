@@ -2,45 +2,48 @@ import HebbianRegression
 import Logging
 
 /// Counters of the engine, read by `status` and exported as metrics.
-public struct EngineCounters: Sendable, Equatable {
+package struct EngineCounters: Sendable, Equatable {
     /// Ingest messages received (valid or not).
-    public var messagesReceived = 0
+    package var messagesReceived = 0
     /// Rows accepted.
-    public var samplesReceived = 0
+    package var samplesReceived = 0
     /// Mini-batch updates run.
-    public var updates = 0
+    package var updates = 0
     /// Messages handed to the publish socket.
-    public var published = 0
+    package var published = 0
     /// Rejected messages by reason (all models, including unknown ones).
-    public var rejected: [RejectionReason: Int] = [:]
+    package var rejected: [RejectionReason: Int] = [:]
     /// Control requests served, and how many got an error reply.
-    public var controlRequests = 0
+    package var controlRequests = 0
     /// Control requests that got an error reply.
-    public var controlErrors = 0
+    package var controlErrors = 0
     /// Live subscriptions on the publish socket (subscribe minus unsubscribe messages seen by XPUB).
-    public var subscriptions = 0
+    package var subscriptions = 0
+
+    /// All zero.
+    package init() {}
 }
 
 /// Settings of the engine core taken from the daemon configuration.
-public struct EngineSettings: Sendable, Equatable {
+package struct EngineSettings: Sendable, Equatable {
     /// How coefficients are published.
-    public var publishFormat: PublishFormat = .json
+    package var publishFormat: PublishFormat = .json
     /// Updates in the rolling prequential error.
-    public var window = 100
+    package var window = 100
     /// Seconds of publish silence before a heartbeat (0: none).
-    public var heartbeat: Double = 5
+    package var heartbeat: Double = 5
     /// Per-message byte limit.
-    public var maxMessageBytes = 64 << 20
+    package var maxMessageBytes = 64 << 20
     /// Per-message row limit.
-    public var maxRowsPerMessage = 1_000_000
+    package var maxRowsPerMessage = 1_000_000
     /// Minimum seconds between rejection summaries / log lines per model and reason.
-    public var rejectionReportInterval: Double = 10
+    package var rejectionReportInterval: Double = 10
 
-    public init() {}
+    package init() {}
 }
 
 /// What the engine driver must do with a control request.
-public enum ControlOutcome {
+package enum ControlOutcome {
     /// Send this reply now.
     case reply([UInt8])
     /// Write these snapshots to disk, then reply (the core stays free of I/O; the driver owns the
@@ -52,31 +55,31 @@ public enum ControlOutcome {
 ///
 /// Like SwiftNIO's `EmbeddedChannel`, this is what tests drive directly; ``Engine`` wraps it with
 /// the real ZeroMQ sockets and a poll loop. Everything here runs on one thread.
-public final class EngineCore {
+package final class EngineCore {
     /// Settings in force.
-    public private(set) var settings: EngineSettings
+    package private(set) var settings: EngineSettings
     /// Live models by name.
-    public private(set) var runners: [String: ModelRunner] = [:]
+    package private(set) var runners: [String: ModelRunner] = [:]
     /// Model names in the order they were added (for stable listings).
-    public private(set) var modelNames: [String] = []
+    package private(set) var modelNames: [String] = []
     /// Messages waiting for the publish socket, in order. The driver drains it.
-    public var outbox: [PublishedMessage] = []
+    package var outbox: [PublishedMessage] = []
     /// Counters.
-    public private(set) var counters = EngineCounters()
+    package private(set) var counters = EngineCounters()
     /// Finds the newest usable checkpoint of a model added at run time (`add`, reload), so a model that
     /// comes back resumes instead of starting over and overwriting its learned state. Set by the driver,
     /// which owns the disk; nil keeps the core free of I/O (and models start fresh).
-    public var checkpointLookup: ((ModelConfiguration) -> ModelSnapshot?)?
+    package var checkpointLookup: ((ModelConfiguration) -> ModelSnapshot?)?
     /// Names of the models the config file defines (set by the driver at start, by ``reload(_:)`` after).
-    public var configuredNames: Set<String> = []
+    package var configuredNames: Set<String> = []
     /// Snapshots of models removed by `remove` (for a final checkpoint); the driver drains it.
-    public var removedSnapshots: [ModelSnapshot] = []
+    package var removedSnapshots: [ModelSnapshot] = []
     /// Wall clock (seconds since the epoch); replaceable in tests.
-    public var wallClock: () -> Double = Timestamp.now
+    package var wallClock: () -> Double = Timestamp.now
     /// Called with each update's duration in nanoseconds (the update-duration histogram).
-    public var updateDurationObserver: ((Int64) -> Void)?
+    package var updateDurationObserver: ((Int64) -> Void)?
     /// Logger for rejections and control events.
-    public var logger: Logger
+    package var logger: Logger
 
     private var instances = 0
     private var decoder: SampleDecoder
@@ -88,7 +91,7 @@ public final class EngineCore {
     private var lastRejectionSummary: Double = 0
 
     /// An engine with no models yet.
-    public init(settings: EngineSettings, logger: Logger = Logger(label: "hebbd.engine")) {
+    package init(settings: EngineSettings, logger: Logger = Logger(label: "hebbd.engine")) {
         self.settings = settings
         self.logger = logger
         decoder = SampleDecoder(maxMessageBytes: settings.maxMessageBytes, maxRowsPerMessage: settings.maxRowsPerMessage)
@@ -100,7 +103,7 @@ public final class EngineCore {
 
     /// Adds a model (fresh, or resumed from `snapshot`). Its current state becomes its latest message,
     /// so late joiners get it at once, restored or not.
-    public func addModel(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot? = nil) throws(CircuitError) {
+    package func addModel(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot? = nil) throws(CircuitError) {
         guard runners[configuration.name] == nil else { throw .incompatibleState("a model named \"\(configuration.name)\" exists") }
         let runner: ModelRunner
         if let snapshot {
@@ -121,7 +124,7 @@ public final class EngineCore {
 
     /// Removes a model; its final snapshot goes to ``removedSnapshots`` for the driver to checkpoint.
     @discardableResult
-    public func removeModel(_ name: String) -> ModelSnapshot? {
+    package func removeModel(_ name: String) -> ModelSnapshot? {
         guard let runner = runners.removeValue(forKey: name) else { return nil }
         modelNames.removeAll { $0 == name }
         let snapshot = runner.snapshot(wallClock: wallClock())
@@ -131,7 +134,7 @@ public final class EngineCore {
     }
 
     /// Applies a new configuration to an existing model (hyper-parameters only).
-    public func reconfigureModel(_ configuration: ModelConfiguration) throws(CircuitError) {
+    package func reconfigureModel(_ configuration: ModelConfiguration) throws(CircuitError) {
         guard let runner = runners[configuration.name] else { throw .incompatibleState("no model named \"\(configuration.name)\"") }
         guard runner.configuration != configuration else { return }
         try runner.reconfigure(configuration)
@@ -139,7 +142,7 @@ public final class EngineCore {
     }
 
     /// Snapshots of every model, for a checkpoint.
-    public func snapshots() -> [ModelSnapshot] {
+    package func snapshots() -> [ModelSnapshot] {
         let now = wallClock()
         return modelNames.compactMap { runners[$0]?.snapshot(wallClock: now) }
     }
@@ -149,7 +152,7 @@ public final class EngineCore {
     /// Validates one ingest message and, when valid, buffers its rows and runs every update it
     /// completes, queueing a coefficient message per update. An invalid message changes nothing.
     @discardableResult
-    public func handleSample(_ frames: [UnsafeRawBufferPointer]) -> Rejection? {
+    package func handleSample(_ frames: [UnsafeRawBufferPointer]) -> Rejection? {
         counters.messagesReceived += 1
         let decoded: DecodedSamples
         do {
@@ -190,7 +193,7 @@ public final class EngineCore {
     /// A subscription frame from the XPUB socket (byte 1 = subscribe, 0 = unsubscribe, then the topic
     /// prefix). A new subscription to `coef/M/` (or any prefix of it) resends M's latest message:
     /// the last-value cache for late joiners.
-    public func handleSubscription(_ frame: UnsafeRawBufferPointer) {
+    package func handleSubscription(_ frame: UnsafeRawBufferPointer) {
         guard frame.count >= 1 else { return }
         guard frame[0] == 1 else {
             if frame[0] == 0 { counters.subscriptions = max(0, counters.subscriptions - 1) }
@@ -207,7 +210,7 @@ public final class EngineCore {
     }
 
     /// Periodic work: rejection summaries on `event/…` and the `hb/` heartbeat when idle.
-    public func tick() {
+    package func tick() {
         let now = wallClock()
         if !pendingRejections.isEmpty && now - lastRejectionSummary >= 1 {
             for (model, counts) in pendingRejections.sorted(by: { $0.key < $1.key }) {
@@ -249,7 +252,7 @@ public final class EngineCore {
     }
 
     /// Publishes `{"v":1,"model":M,"event":E,"time":…,…}` on `event/M/` (`event/*/` for the daemon).
-    public func publishEvent(model: String, event: String, extra: [(String, [UInt8])] = []) {
+    package func publishEvent(model: String, event: String, extra: [(String, [UInt8])] = []) {
         var w = JSONWriter()
         w.beginObject()
         w.key("v"); w.int(1)
@@ -265,7 +268,7 @@ public final class EngineCore {
 
     /// Serves one control request (a JSON object with `"cmd"`). Always produces a reply, so the REP
     /// socket never wedges: `{"ok":true,…}` or `{"ok":false,"error":"…"}`.
-    public func handleControl(_ request: UnsafeRawBufferPointer) -> ControlOutcome {
+    package func handleControl(_ request: UnsafeRawBufferPointer) -> ControlOutcome {
         counters.controlRequests += 1
         do {
             return try control(request)
@@ -282,9 +285,9 @@ public final class EngineCore {
     }
 
     /// A control failure, with the text for the reply.
-    public struct ControlError: Error {
+    package struct ControlError: Error {
         /// The `error` of the reply.
-        public var message: String
+        package var message: String
         init(_ message: String) { self.message = message }
     }
 
@@ -441,7 +444,7 @@ extension EngineCore {
     /// to ``removedSnapshots``), new ones added, changed ones reconfigured. Everything is checked
     /// first, so an invalid configuration is rejected whole and the running one stays. Returns the
     /// reason for a rejection, nil on success.
-    public func reload(_ configuration: DaemonConfiguration) -> String? {
+    package func reload(_ configuration: DaemonConfiguration) -> String? {
         let wanted = configuration.models
         // Dry run: every change must be acceptable before any is made.
         for model in wanted {

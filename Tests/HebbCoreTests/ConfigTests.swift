@@ -3,7 +3,7 @@ import HebbianRegression
 import Logging
 import Testing
 
-@testable import HebbDaemon
+@testable import HebbCore
 
 /// Parses `toml` expecting failure and returns the error (nil, recorded as an issue, if it parsed).
 private func configError(_ toml: String, file: String = "test.toml", sourceLocation: SourceLocation = #_sourceLocation) -> ConfigError? {
@@ -190,7 +190,11 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
     @Test func repositoryConfigsLoad() throws {
         let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Configs")
-        let main = try DaemonConfiguration.load(path: configs.appendingPathComponent("hebbd.toml").path)
+        func load(_ name: String) throws -> DaemonConfiguration {
+            let path = configs.appendingPathComponent(name).path
+            return try DaemonConfiguration.parse(toml: String(contentsOfFile: path, encoding: .utf8), file: path)
+        }
+        let main = try load("hebbd.toml")
         try #require(main.models.count == 1)
         #expect(main.models[0].name == "demo")
         #expect(main.models[0].circuit.kind == .lasso && main.models[0].circuit.dictDim == 20 && main.models[0].circuit.sysDim == 1)
@@ -198,49 +202,13 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         #expect(main.daemon.stateDirectory == "/var/lib/hebbd")
         #expect(main.endpoints.ingest == "tcp://127.0.0.1:5555" && main.endpoints.metrics == "127.0.0.1:9464")
 
-        let multi = try DaemonConfiguration.load(path: configs.appendingPathComponent("multi-model.toml").path)
+        let multi = try load("multi-model.toml")
         #expect(multi.models.map(\.name) == ["sparse", "ridge3", "enet"])
         #expect(multi.models[0].circuit.kind == .lasso && multi.models[0].circuit.update == .proximal)
         #expect(multi.models[1].circuit.kind == .ridge && multi.models[1].circuit.sysDim == 3)
         #expect(multi.models[1].circuit.prior == GaussianPrior.Configuration(mean: [0], std: [0.5], weight: 0.01, fitHyper: false))
         #expect(multi.models[2].circuit.kind == .elasticNet && multi.models[2].circuit.optimizer == .sgd)
         #expect(multi.daemon.checkpointInterval == 60)
-    }
-
-    // MARK: Files
-
-    @Test func loadReadsARealFileAndNamesItInErrors() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let good = dir.appendingPathComponent("good.toml")
-        try Data((model(name: "filemodel") + "lr = 0.5").utf8).write(to: good)
-        let config = try DaemonConfiguration.load(path: good.path)
-        #expect(config.models.map(\.name) == ["filemodel"])
-        #expect(config.models[0].circuit.learningRate == 0.5)
-
-        let bad = dir.appendingPathComponent("bad.toml")
-        try Data(model(name: "filemodel", "lr = -1").utf8).write(to: bad)
-        #expect(throws: ConfigError.self) { try DaemonConfiguration.load(path: bad.path) }
-        do {
-            _ = try DaemonConfiguration.load(path: bad.path)
-        } catch {
-            #expect(error.description.hasPrefix(bad.path + ": [[model]] \"filemodel\": key \"lr\": expected"))
-        }
-
-        do {
-            _ = try DaemonConfiguration.load(path: dir.appendingPathComponent("missing.toml").path)
-            Issue.record("missing file loaded")
-        } catch {
-            #expect(error == .unreadable(file: dir.appendingPathComponent("missing.toml").path, reason: "No such file or directory"))
-            expectMessage(error, "missing.toml", "cannot read config", "No such file or directory")
-        }
-        do {
-            _ = try DaemonConfiguration.load(path: dir.path)
-            Issue.record("directory loaded")
-        } catch {
-            expectMessage(error, dir.path, "cannot read config", "directory")
-        }
     }
 
     @Test func syntaxErrorsCarryLineAndColumn() {

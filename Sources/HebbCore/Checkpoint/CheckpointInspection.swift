@@ -5,51 +5,51 @@ import HebbianRegression
 ///
 /// Produced only from a file that passed every check (magic, version, lengths, CRC, content), so what it
 /// shows is exactly what a restart would load.
-public struct CheckpointInspection: Sendable, Equatable {
+package struct CheckpointInspection: Sendable, Equatable {
     /// The file inspected.
-    public var path: String
+    package var path: String
     /// The file's format version (always ``CheckpointStore``'s supported version: others fail to read).
-    public var formatVersion: UInt32
+    package var formatVersion: UInt32
     /// The writer's version string from the header (informational).
-    public var software: String
+    package var software: String
     /// The model name.
-    public var model: String
+    package var model: String
     /// The regression kind.
-    public var kind: RegressionKind
+    package var kind: RegressionKind
     /// The optimiser.
-    public var optimizer: OptimizerKind
+    package var optimizer: OptimizerKind
     /// dict_dim (rows of W).
-    public var dictDim: Int
+    package var dictDim: Int
     /// sys_dim (columns of W).
-    public var sysDim: Int
+    package var sysDim: Int
     /// Mini-batch updates done.
-    public var updates: Int
+    package var updates: Int
     /// Rows learned.
-    public var samples: Int
+    package var samples: Int
     /// The model's last publish seq.
-    public var sequence: UInt64
+    package var sequence: UInt64
     /// Snapshot time, Unix seconds.
-    public var wallClockSeconds: Double
+    package var wallClockSeconds: Double
     /// Snapshot time, RFC 3339 UTC.
-    public var created: String
+    package var created: String
     /// Rows buffered toward the next batch.
-    public var pendingRows: Int
+    package var pendingRows: Int
     /// Values in the prequential error window.
-    public var windowCount: Int
+    package var windowCount: Int
     /// File size in bytes.
-    public var bytes: Int
+    package var bytes: Int
     /// The file's CRC32 (verified).
-    public var crc: UInt32
+    package var crc: UInt32
     /// The publishing threshold.
-    public var threshold: Float
+    package var threshold: Float
     /// W, row-major dict_dim × sys_dim.
-    public var weights: [Float]
+    package var weights: [Float]
     /// W with |w| < threshold set to 0 (what the daemon publishes).
-    public var coefficients: [Float]
+    package var coefficients: [Float]
     /// Nonzero coefficients.
-    public var nonzero: Int
+    package var nonzero: Int
 
-    init(path: String, decoded: CheckpointFormat.Decoded) {
+    package init(path: String, decoded: CheckpointFormat.Decoded) {
         let s = decoded.snapshot
         let c = s.circuit.configuration
         self.path = path
@@ -77,7 +77,7 @@ public struct CheckpointInspection: Sendable, Equatable {
     }
 
     /// Human-readable: the header fields, then the thresholded coefficients as a table of dict_dim rows.
-    public var text: String {
+    package var text: String {
         var out = """
         checkpoint      \(path)
         format version  \(formatVersion)
@@ -119,7 +119,7 @@ public struct CheckpointInspection: Sendable, Equatable {
     /// `seq`, `created`, `bytes`, `weights` (raw W) and `coefficients` (thresholded W), both as dict_dim rows
     /// of sys_dim values, plus `path`, `optimizer`, `wall_clock`, `pending_rows`, `crc32`, `threshold`, `nonzero`.
     /// Floats are written in their shortest round-trip form; a non-finite weight is `null`.
-    public var json: String {
+    package var json: String {
         var out = "{"
         var first = true
         func key(_ k: String) {
