@@ -397,7 +397,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
     @Test func jsonModelForControlAdd() throws {
         let json = #"{"name": "live", "kind": "ridge", "dict_dim": 5, "sys_dim": 2, "lr": 1, "prune": true, "threshold": 0.0,"#
             + #" "prior": {"mean": [[0, 1], [0, 1], [0, 1], [0, 1], [0, 1.5]], "std": 2, "fit_hyper": false}}"#
-        let m = try ModelConfiguration.decode(json: Data(json.utf8), source: "control request")
+        let m = try ModelConfiguration.decode(json: Array(json.utf8), source: "control request")
         #expect(m.name == "live" && m.circuit.kind == .ridge && m.circuit.dictDim == 5 && m.circuit.sysDim == 2)
         #expect(m.circuit.learningRate == 1 && m.circuit.prune && m.circuit.threshold == 0)
         #expect(m.circuit.prior?.mean == [0, 1, 0, 1, 0, 1, 0, 1, 0, 1.5])
@@ -423,9 +423,9 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
                 #expect(error.description.contains(message), "\(error)")
             }
         }
-        #expect(throws: ConfigError.self) { try ModelConfiguration.decode(json: Data("[1, 2]".utf8), source: "control request") }
+        #expect(throws: ConfigError.self) { try ModelConfiguration.decode(json: Array("[1, 2]".utf8), source: "control request") }
         do {
-            _ = try ModelConfiguration.decode(json: Data("{\"name\": ".utf8), source: "control request")
+            _ = try ModelConfiguration.decode(json: Array("{\"name\": ".utf8), source: "control request")
             Issue.record("truncated JSON accepted")
         } catch {
             expectMessage(error, "control request: syntax error: invalid JSON")
@@ -433,12 +433,13 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
     }
 
     @Test func jsonNumbersKeepTheirKind() throws {
-        let value = try ConfigValue.parse(json: Data(#"{"t": true, "f": false, "zero": 0, "one": 1, "onef": 1.0, "big": 9223372036854775807, "neg": -3, "e": 1e3, "s": "x", "a": [1, 2.5]}"#.utf8), source: "j")
+        let value = try ConfigValue.parse(json: Array(#"{"t": true, "f": false, "zero": 0, "one": 1, "onef": 1.0, "big": 9223372036854775807, "neg": -3, "e": 1e3, "s": "x", "a": [1, 2.5]}"#.utf8), source: "j")
         let expected: ConfigValue = ["t": true, "f": false, "zero": 0, "one": 1, "onef": 1.0, "big": .integer(.max), "neg": -3,
                                      "e": 1000.0, "s": "x", "a": [1, 2.5]]
         #expect(value == expected)
-        // Native Swift values of the same shapes convert too.
-        #expect(try ConfigValue(jsonObject: ["b": true, "i": 2, "d": 2.0] as [String: Any], source: "s") == ["b": true, "i": 2, "d": 2.0])
+        // Duplicate keys and null are refused rather than silently resolved.
+        #expect(throws: ConfigError.self) { try ConfigValue.parse(json: Array(#"{"a": 1, "a": 2}"#.utf8), source: "j") }
+        #expect(throws: ConfigError.self) { try ConfigValue.parse(json: Array(#"{"a": null}"#.utf8), source: "j") }
     }
 
     @Test func configValueRoundTrip() throws {
@@ -474,7 +475,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         for model in config.models {
             let value = model.configValue
             #expect(try ModelConfiguration.decode(value, source: "round trip") == model)
-            #expect(try ModelConfiguration.decode(json: Data(value.jsonText.utf8), source: "round trip") == model)
+            #expect(try ModelConfiguration.decode(json: Array(value.jsonText.utf8), source: "round trip") == model)
         }
         let text = config.models[0].configValue.jsonText
         #expect(text.hasPrefix(#"{"name":"rt","kind":"elastic_net","dict_dim":2,"sys_dim":3,"batch_size":7,"epochs":3,"optim":"sgd","lr":0.01,"#))

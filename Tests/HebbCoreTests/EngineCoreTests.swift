@@ -130,7 +130,7 @@ import HebbTestSupport
         for key in ["v", "model", "seq", "step", "samples", "time", "loss", "mse", "penalty", "prior", "threshold", "nnz", "shape", "coefficients", "prequential_mse", "window"] {
             #expect(j[key] != nil, "missing \(key)")
         }
-        #expect(j["shape"] == .array([.number(3), .number(2)]))
+        #expect(j["shape"] == .array([.integer(3), .integer(2)]))
         #expect(j["coefficients"]?.array?.count == 3 && j["coefficients"]?.array?.first?.array?.count == 2)
         #expect(j["threshold"]?.double == 0.05)
         #expect(abs(j["mse"]!.double! - 2 * j["loss"]!.double! / 4) < 1e-12)
@@ -177,17 +177,17 @@ import HebbTestSupport
         subscribe("coef/m1/")
         #expect(core.outbox.count == 1)
         #expect(EngineFixtures.body(core.outbox[0])["loss"] == .null && EngineFixtures.body(core.outbox[0])["seq"]?.int == 0)
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         let r = EngineFixtures.rows(0..<2)
         EngineFixtures.send(core, EngineFixtures.binary("m1", x: r.x, y: r.y, rows: 2))
         let last = core.outbox.last!
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         subscribe("coef/m1/")
         #expect(core.outbox == [last])
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         subscribe("coef/")      // every model
         #expect(Set(core.outbox.map(\.topic)) == [Array("coef/m1/".utf8), Array("coef/m10/".utf8)])
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         subscribe("event/")     // not a coefficient topic
         subscribe("coef/m2")    // no such model
         ([0] + Array("coef/m1/".utf8)).withUnsafeBytes { core.handleSubscription($0) }   // unsubscribe
@@ -230,7 +230,7 @@ import HebbTestSupport
         #expect(EngineFixtures.control(core, #"{"cmd":"set","model":"m","dict_dim":4}"#)["ok"]?.bool == false)
         #expect(core.runners["m"]!.configuration.circuit.learningRate == 0.5)
 
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         let reset = EngineFixtures.control(core, #"{"cmd":"reset","model":"m"}"#)
         #expect(reset["ok"]?.bool == true)
         let runner = core.runners["m"]!
@@ -238,7 +238,7 @@ import HebbTestSupport
         #expect(core.outbox.contains { $0.topic == Array("coef/m/".utf8) && EngineFixtures.body($0)["seq"]?.int == 3 })
         #expect(core.outbox.contains { $0.topic == Array("event/m/".utf8) && EngineFixtures.body($0)["event"]?.string == "reset" })
 
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         let add = EngineFixtures.control(core, #"{"cmd":"add","model":{"name":"n","kind":"ridge","dict_dim":2,"batch_size":1}}"#)
         #expect(add["ok"]?.bool == true, "\(add)")
         // Existing subscribers of coef/ see the new model's initial state at once.
@@ -248,6 +248,8 @@ import HebbTestSupport
         let badAdd = EngineFixtures.control(core, #"{"cmd":"add","model":{"name":"k","kind":"ridge","dict_dim":-2}}"#)
         #expect(badAdd["ok"]?.bool == false && badAdd["error"]?.string?.contains("dict_dim") == true)
 
+        #expect(EngineFixtures.control(core, #"{"cmd":"checkpoint"}"#)["error"]?.string == "checkpoints are disabled")
+        core.schedule.enabled = true
         guard case let .checkpoint(snapshots) = Array(#"{"cmd":"checkpoint"}"#.utf8).withUnsafeBytes({ core.handleControl($0) }) else {
             Issue.record("checkpoint must be deferred to the driver"); return
         }
@@ -255,7 +257,7 @@ import HebbTestSupport
 
         let remove = EngineFixtures.control(core, #"{"cmd":"remove","model":"n"}"#)
         #expect(remove["ok"]?.bool == true && core.runners["n"] == nil)
-        #expect(core.removedSnapshots.map(\.model.name) == ["n"])
+        #expect(core.dueCheckpoints().map(\.model.name) == ["n"])
         #expect(EngineFixtures.send(core, EngineFixtures.inline("n", #"{"x":[1,2],"y":1}"#))?.reason == .unknownModel)
     }
 
@@ -284,23 +286,22 @@ import HebbTestSupport
     @Test func rejectionSummariesAndHeartbeat() throws {
         var settings = EngineSettings()
         settings.heartbeat = 5
-        let core = EngineCore(settings: settings)
-        var now = 1000.0
-        core.wallClock = { now }
+        let clock = ManualClock()
+        let core = EngineCore(settings: settings, clock: clock.engineClock)
         try core.addModel(EngineFixtures.model("m"))
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         EngineFixtures.send(core, EngineFixtures.inline("m", "garbage"))
         EngineFixtures.send(core, EngineFixtures.inline("m", "garbage"))
         EngineFixtures.send(core, EngineFixtures.inline("zz", "{}"))
-        now += 2
+        clock.advance(2)
         core.tick()
         let events = core.outbox.filter { String(decoding: $0.topic, as: UTF8.self).hasPrefix("event/") }
         #expect(events.count == 2)
         let m = try #require(events.first { $0.topic == Array("event/m/".utf8) })
         #expect(EngineFixtures.body(m)["counts"]?["bad_json"]?.int == 2)
         #expect(events.contains { $0.topic == Array("event/*/".utf8) && EngineFixtures.body($0)["counts"]?["unknown_model"]?.int == 1 })
-        core.outbox.removeAll()
-        now += 6
+        core.drainOutbox { _ in }
+        clock.advance(6)
         core.tick()
         #expect(core.outbox.map(\.topic) == [Array("hb/".utf8)])
     }
@@ -314,14 +315,14 @@ import HebbTestSupport
         var changed = EngineFixtures.model("a")
         changed.circuit.learningRate = 0.3
         good.models = [changed, EngineFixtures.model("c")]
-        #expect(core.reload(good) == nil)
+        #expect(try core.reload(good).get().modelNames == ["a", "runtime", "c"])
         #expect(core.modelNames == ["a", "runtime", "c"])
         #expect(core.runners["a"]?.configuration.circuit.learningRate == 0.3)
-        #expect(core.removedSnapshots.map(\.model.name) == ["b"])
+        #expect(core.dueCheckpoints().map(\.model.name) == ["b"])
         var bad = good
         bad.models = [EngineFixtures.model("a", dictDim: 5), EngineFixtures.model("d")]
-        let error = core.reload(bad)
-        #expect(error?.contains("\"a\"") == true)
+        guard case let .failure(rejection) = core.reload(bad) else { Issue.record("incompatible reload applied"); return }
+        #expect(rejection.model == "a" && rejection.reason.contains("shape"))
         #expect(core.modelNames == ["a", "runtime", "c"])
     }
 
@@ -337,12 +338,25 @@ import HebbTestSupport
         var configuration = DaemonConfiguration()
         configuration.models = [model]
         configuration.publish.window = 2
-        #expect(core.reload(configuration) == nil)
+        #expect((try? core.reload(configuration).get()) != nil)
         #expect(runner.windowSize == 2 && runner.window == Array(lastThree.suffix(2)))
         configuration.publish.window = 4
-        #expect(core.reload(configuration) == nil)
+        #expect((try? core.reload(configuration).get()) != nil)
         let more = EngineFixtures.rows(10..<14)
         #expect(EngineFixtures.send(core, EngineFixtures.binary("a", x: more.x, y: more.y, rows: 4)) == nil)
         #expect(runner.window.count == 4 && Array(runner.window.prefix(2)) == Array(lastThree.suffix(2)))
+    }
+
+    @Test func addKeepsIntegersAndFloatsApartThroughTheWholeControlPath() throws {
+        let core = try EngineFixtures.core([])
+        // An integer key written as a float is refused, as it is in a TOML file.
+        let float = EngineFixtures.control(core, #"{"cmd":"add","model":{"name":"a","kind":"lasso","dict_dim":2.0}}"#)
+        #expect(float["ok"] == .bool(false))
+        #expect(float["error"]?.string?.contains("got a float 2.0") == true, "\(float)")
+        // A seed beyond 2^53 arrives exact (a Double would round it).
+        let seed: UInt64 = 9_007_199_254_740_993
+        let ok = EngineFixtures.control(core, #"{"cmd":"add","model":{"name":"b","kind":"lasso","dict_dim":2,"seed":\#(seed)}}"#)
+        #expect(ok["ok"] == .bool(true), "\(ok)")
+        #expect(core.runners["b"]?.configuration.circuit.seed == seed)
     }
 }

@@ -1,5 +1,6 @@
 import HebbCore
 import HebbianRegression
+import Synchronization
 
 /// Builders for driving an ``EngineCore`` in memory, shared by the core's tests and the socket driver's
 /// tests (the role of SwiftNIO's NIOTestUtils): small models, wire messages, deterministic rows.
@@ -20,7 +21,7 @@ package enum EngineFixtures {
         settings.maxRowsPerMessage = 1000
         let core = EngineCore(settings: settings)
         for m in models { try core.addModel(m) }
-        core.outbox.removeAll()
+        core.drainOutbox { _ in }
         return core
     }
 
@@ -66,5 +67,24 @@ package enum EngineFixtures {
             y.append(2 * a - b)
         }
         return (x, y)
+    }
+}
+
+/// A clock the test moves by hand: wall and monotonic readings advance together.
+package final class ManualClock: Sendable {
+    private let seconds: Mutex<Double>
+
+    /// A clock reading `start` seconds (wall: Unix time; monotonic: the same number).
+    package init(start: Double = 1_000_000) { seconds = Mutex(start) }
+
+    /// Moves time forward.
+    package func advance(_ delta: Double) { seconds.withLock { $0 += delta } }
+
+    /// The current reading.
+    package var now: Double { seconds.withLock { $0 } }
+
+    /// An ``EngineClock`` reading this clock.
+    package var engineClock: EngineClock {
+        EngineClock(wall: { self.now }, monotonic: { self.now })
     }
 }

@@ -71,7 +71,7 @@ package indirect enum ConfigValue: Sendable, Equatable {
 /// A table of ``ConfigValue``s that remembers the order in which keys were inserted.
 ///
 /// The order only matters for output (``ConfigValue/jsonText``), so that e.g. the control `models` reply
-/// lists `name` and `kind` first; equality ignores it. TOMLKit and `JSONSerialization` do not preserve the
+/// lists `name` and `kind` first; equality ignores it. TOMLKit does not preserve the
 /// source order, so tables read from them come sorted by key.
 package struct ConfigTable: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     /// The keys in insertion order.
@@ -174,72 +174,61 @@ extension ConfigValue {
 
 extension ConfigValue {
     /// Parses JSON text (e.g. a control request) into a value; `source` names it in errors.
-    package static func parse<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ConfigValue {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-        } catch {
-            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
-            throw .syntax(file: source, message: "invalid JSON: \(detail)", line: nil, column: nil)
+    package static func parse(json bytes: [UInt8], source: String) throws(ConfigError) -> ConfigValue {
+        let json: JSON
+        do { json = try JSONParser.parse(bytes) } catch {
+            throw .syntax(file: source, message: "invalid JSON: \(error)", line: nil, column: nil)
         }
-        return try ConfigValue(jsonObject: object, source: source)
+        return try ConfigValue(json: json, source: source)
     }
 
-    /// Converts the output of `JSONSerialization.jsonObject` (or plain Swift values of the same shapes).
-    ///
-    /// On Linux every JSON number and boolean arrives as an `NSNumber`, and `as? Bool` / `as? Int` succeed
-    /// on the wrong ones (`1 as? Bool` is `true`, `1.0 as? Int` is `1`). So booleans are recognised by
-    /// their class (`__NSCFBoolean`, the class of `NSNumber(value: true)`) and floats by their `objCType`
-    /// (`d`/`f`); JSON writes `1.0` as a float, so it stays a float. Integers beyond Int64 become floats.
-    package init(jsonObject: Any, source: String) throws(ConfigError) {
-        self = try ConfigValue.convert(json: jsonObject, source: source, table: "top level", key: "(value)", path: "")
+    /// Converts a parsed JSON value. JSON's integers stay integers and its other numbers floats (the parser
+    /// keeps them apart), exactly as TOML's do, so `"dict_dim": 2.0` is refused as in a config file and a
+    /// 64-bit seed arrives exact. `null` has no TOML counterpart and is refused.
+    package init(json: JSON, source: String) throws(ConfigError) {
+        self = try ConfigValue.convert(json: json, source: source, table: "top level", key: "(value)", path: "")
     }
 
-    private static let booleanClass = ObjectIdentifier(type(of: NSNumber(value: true)))
-
-    private static func convert(json: Any, source: String, table: String, key: String, path: String) throws(ConfigError) -> ConfigValue {
-        if type(of: json) is NSNumber.Type, let number = json as? NSNumber {
-            if ObjectIdentifier(type(of: number)) == booleanClass { return .bool(number.boolValue) }
-            switch String(cString: number.objCType) {
-            case "d", "f": return .float(number.doubleValue)
-            case "Q": return Int64(exactly: number.uint64Value).map(ConfigValue.integer) ?? .float(number.doubleValue)
-            default: return .integer(number.int64Value)
-            }
-        }
+    private static func convert(json: JSON, source: String, table: String, key: String, path: String) throws(ConfigError) -> ConfigValue {
         switch json {
-        case let s as String: return .string(s)
-        case let b as Bool where type(of: json) == Bool.self: return .bool(b)
-        case let i as Int where type(of: json) == Int.self: return .integer(Int64(i))
-        case let i as Int64 where type(of: json) == Int64.self: return .integer(i)
-        case let d as Double where type(of: json) == Double.self: return .float(d)
-        case let items as [Any]:
+        case let .string(s): return .string(s)
+        case let .bool(b): return .bool(b)
+        case let .integer(i): return .integer(i)
+        case let .number(d): return .float(d)
+        case let .array(items):
             var result: [ConfigValue] = []
             for (i, item) in items.enumerated() {
                 result.append(try convert(json: item, source: source, table: table, key: "\(key)[\(i)]", path: "\(path)[\(i)]"))
             }
             return .array(result)
-        case let object as [String: Any]:
+        case let .object(members):
             var result = ConfigTable()
             let label = path.isEmpty ? "top level" : "[\(path)]"
-            for name in object.keys.sorted() {
-                result[name] = try convert(json: object[name]!, source: source, table: label, key: name,
-                                           path: path.isEmpty ? name : "\(path).\(name)")
+            for (name, value) in members {
+                if result[name] != nil {
+                    throw .wrongType(file: source, table: label, key: name, expected: "one value per key", got: "a duplicate key")
+                }
+                result[name] = try convert(json: value, source: source, table: label, key: name, path: path.isEmpty ? name : "\(path).\(name)")
             }
             return .table(result)
-        default:
-            throw .wrongType(file: source, table: table, key: key, expected: "a string, number, boolean, array or object",
-                             got: json is NSNull ? "null" : "a \(type(of: json))")
+        case .null:
+            throw .wrongType(file: source, table: table, key: key, expected: "a string, number, boolean, array or object", got: "null")
         }
     }
 
-    /// Compact JSON text of the value, tables in key-insertion order. Non-finite floats (possible from
-    /// TOML's `inf`/`nan`, never in a validated configuration) are written as `null`.
-    package var jsonText: String {
+    /// The value as JSON, tables in key-insertion order. Non-finite floats (possible from TOML's `inf`/`nan`,
+    /// never in a validated configuration) become `null`.
+    package var json: JSON {
         switch self {
-        case .string, .bool, .integer: return literal
-        case let .float(d): return d.isFinite ? String(d) : "null"
-        case let .array(items): return "[" + items.map(\.jsonText).joined(separator: ",") + "]"
-        case let .table(table): return "{" + table.map { ConfigValue.quoted($0.key) + ":" + $0.value.jsonText }.joined(separator: ",") + "}"
+        case let .string(s): return .string(s)
+        case let .bool(b): return .bool(b)
+        case let .integer(i): return .integer(i)
+        case let .float(d): return d.isFinite ? .number(d) : .null
+        case let .array(items): return .array(items.map(\.json))
+        case let .table(table): return .object(table.map { ($0.key, $0.value.json) })
         }
     }
+
+    /// Compact JSON text of the value (see ``json``).
+    package var jsonText: String { String(decoding: json.serialized, as: UTF8.self) }
 }

@@ -45,8 +45,13 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     }
 
     /// Parses and decodes the JSON text of one model object.
-    package static func decode<Bytes: Sequence<UInt8>>(json bytes: Bytes, source: String) throws(ConfigError) -> ModelConfiguration {
+    package static func decode(json bytes: [UInt8], source: String) throws(ConfigError) -> ModelConfiguration {
         try decode(ConfigValue.parse(json: bytes, source: source), source: source)
+    }
+
+    /// Decodes one model object of an already parsed JSON document (the control `add` command).
+    package static func decode(json: JSON, source: String) throws(ConfigError) -> ModelConfiguration {
+        try decode(ConfigValue(json: json, source: source), source: source)
     }
 
     /// `index` is the model's position among the file's `[[model]]` tables, used to name it while its name is unusable.

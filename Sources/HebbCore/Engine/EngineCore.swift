@@ -38,8 +38,26 @@ package struct EngineSettings: Sendable, Equatable {
     package var maxRowsPerMessage = 1_000_000
     /// Minimum seconds between rejection summaries / log lines per model and reason.
     package var rejectionReportInterval: Double = 10
+    /// `daemon.checkpoint_interval` (seconds; 0: none).
+    package var checkpointInterval: Double = 30
+    /// `daemon.checkpoint_every` (updates; 0: none).
+    package var checkpointEvery = 0
 
     package init() {}
+}
+
+extension EngineSettings {
+    /// The engine-core settings of a daemon configuration.
+    package init(_ c: DaemonConfiguration) {
+        self.init()
+        publishFormat = c.publish.format
+        window = c.publish.window
+        heartbeat = c.publish.heartbeat
+        maxMessageBytes = c.limits.maxMessageBytes
+        maxRowsPerMessage = c.limits.maxRowsPerMessage
+        checkpointInterval = c.daemon.checkpointInterval
+        checkpointEvery = c.daemon.checkpointEvery
+    }
 }
 
 /// What the engine driver must do with a control request.
@@ -62,8 +80,8 @@ package final class EngineCore {
     package private(set) var runners: [String: ModelRunner] = [:]
     /// Model names in the order they were added (for stable listings).
     package private(set) var modelNames: [String] = []
-    /// Messages waiting for the publish socket, in order. The driver drains it.
-    package var outbox: [PublishedMessage] = []
+    /// Messages waiting for the publish socket, in order; the driver empties it with ``drainOutbox(_:)``.
+    package private(set) var outbox: [PublishedMessage] = []
     /// Counters.
     package private(set) var counters = EngineCounters()
     /// Finds the newest usable checkpoint of a model added at run time (`add`, reload), so a model that
@@ -72,10 +90,18 @@ package final class EngineCore {
     package var checkpointLookup: ((ModelConfiguration) -> ModelSnapshot?)?
     /// Names of the models the config file defines (set by the driver at start, by ``reload(_:)`` after).
     package var configuredNames: Set<String> = []
-    /// Snapshots of models removed by `remove` (for a final checkpoint); the driver drains it.
-    package var removedSnapshots: [ModelSnapshot] = []
-    /// Wall clock (seconds since the epoch); replaceable in tests.
-    package var wallClock: () -> Double = Timestamp.now
+    /// Snapshots of models removed by `remove` or a reload, waiting for their final checkpoint
+    /// (``dueCheckpoints()`` hands them out).
+    private var removedSnapshots: [ModelSnapshot] = []
+    /// The time source of every time-driven decision here (injected; ``EngineClock/system`` in the daemon).
+    package var clock: EngineClock {
+        didSet { schedule.lastCheckpoint = clock.monotonic(); startTime = clock.monotonic() }
+    }
+    /// When checkpoints are due (see ``CheckpointSchedule``). The driver sets `enabled` when it can write them.
+    package var schedule: CheckpointSchedule
+    /// The configuration the daemon started with and the one in force after reloads (nil for a bare core).
+    package private(set) var startConfiguration: DaemonConfiguration?
+    package private(set) var liveConfiguration: DaemonConfiguration?
     /// Called with each update's duration in nanoseconds (the update-duration histogram).
     package var updateDurationObserver: ((Int64) -> Void)?
     /// Logger for rejections and control events.
@@ -91,12 +117,36 @@ package final class EngineCore {
     private var lastRejectionSummary: Double = 0
 
     /// An engine with no models yet.
-    package init(settings: EngineSettings, logger: Logger = Logger(label: "hebbd.engine")) {
+    package init(settings: EngineSettings, clock: EngineClock = .system, logger: Logger = Logger(label: "hebbd.engine")) {
         self.settings = settings
         self.logger = logger
+        self.clock = clock
         decoder = SampleDecoder(maxMessageBytes: settings.maxMessageBytes, maxRowsPerMessage: settings.maxRowsPerMessage)
         encoder = PublishEncoder(format: settings.publishFormat)
-        startTime = Timestamp.now()
+        startTime = clock.monotonic()
+        schedule = CheckpointSchedule(now: clock.monotonic())
+        schedule.interval = settings.checkpointInterval
+        schedule.every = settings.checkpointEvery
+    }
+
+    /// An engine for a daemon configuration, with no models yet (the driver adds them, restored or fresh).
+    package convenience init(configuration: DaemonConfiguration, clock: EngineClock = .system, logger: Logger = Logger(label: "hebbd.engine")) {
+        self.init(settings: EngineSettings(configuration), clock: clock, logger: logger)
+        startConfiguration = configuration
+        liveConfiguration = configuration
+        configuredNames = Set(configuration.models.map(\.name))
+    }
+
+    /// Hands every queued publish message to `send`, in order, and empties the queue.
+    package func drainOutbox(_ send: (PublishedMessage) -> Void) {
+        for message in outbox { send(message) }
+        outbox.removeAll(keepingCapacity: true)
+    }
+
+    /// The snapshots of removed models not yet handed out.
+    func takeRemovedSnapshots() -> [ModelSnapshot] {
+        defer { removedSnapshots.removeAll() }
+        return removedSnapshots
     }
 
     // MARK: Models
@@ -118,6 +168,8 @@ package final class EngineCore {
         runner.instance = instances
         runners[configuration.name] = runner
         modelNames.append(configuration.name)
+        // The restored state is on disk already; a config change since (revision > 0) makes it due again.
+        if snapshot != nil { schedule.submitted[runner.instance] = (0, runner.circuit.updates) }
         publishLatest(runner, report: nil, sequence: runner.sequence)
         publishEvent(model: configuration.name, event: snapshot == nil ? "added" : "restored")
     }
@@ -127,7 +179,8 @@ package final class EngineCore {
     package func removeModel(_ name: String) -> ModelSnapshot? {
         guard let runner = runners.removeValue(forKey: name) else { return nil }
         modelNames.removeAll { $0 == name }
-        let snapshot = runner.snapshot(wallClock: wallClock())
+        let snapshot = runner.snapshot(wallClock: clock.wall())
+        schedule.submitted[runner.instance] = nil
         removedSnapshots.append(snapshot)
         publishEvent(model: name, event: "removed")
         return snapshot
@@ -141,11 +194,6 @@ package final class EngineCore {
         publishEvent(model: configuration.name, event: "reconfigured")
     }
 
-    /// Snapshots of every model, for a checkpoint.
-    package func snapshots() -> [ModelSnapshot] {
-        let now = wallClock()
-        return modelNames.compactMap { runners[$0]?.snapshot(wallClock: now) }
-    }
 
     // MARK: Ingest
 
@@ -178,7 +226,7 @@ package final class EngineCore {
         pendingRejections[key ?? "*", default: [:]][rejection.reason, default: 0] += 1
         // Rate-limited: the first of each (model, reason) is logged, then one line per interval.
         let logKey = "\(key ?? "*")/\(rejection.reason.rawValue)"
-        let now = wallClock()
+        let now = clock.monotonic()
         if let entry = rejectionLog[logKey], now - entry.last < settings.rejectionReportInterval {
             rejectionLog[logKey] = (entry.last, entry.suppressed + 1)
             return
@@ -211,7 +259,7 @@ package final class EngineCore {
 
     /// Periodic work: rejection summaries on `event/…` and the `hb/` heartbeat when idle.
     package func tick() {
-        let now = wallClock()
+        let now = clock.monotonic()
         if !pendingRejections.isEmpty && now - lastRejectionSummary >= 1 {
             for (model, counts) in pendingRejections.sorted(by: { $0.key < $1.key }) {
                 var w = JSONWriter()
@@ -227,7 +275,7 @@ package final class EngineCore {
             var w = JSONWriter()
             w.beginObject()
             w.key("v"); w.int(1)
-            w.key("time"); w.string(Timestamp.rfc3339(now))
+            w.key("time"); w.string(Timestamp.rfc3339(clock.wall()))
             w.key("uptime"); w.double(((now - startTime) * 1000).rounded() / 1000)
             w.key("models"); w.int(runners.count)
             w.key("updates"); w.int(counters.updates)
@@ -238,7 +286,7 @@ package final class EngineCore {
 
     /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
     private func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
-        let time = wallClock()
+        let time = clock.wall()
         let message = encoder.encode(runner, report: report, sequence: sequence, time: time)
         runner.latest = message
         runner.latestTime = time
@@ -248,7 +296,7 @@ package final class EngineCore {
     private func enqueue(_ message: PublishedMessage) {
         outbox.append(message)
         counters.published += 1
-        lastPublish = wallClock()
+        lastPublish = clock.monotonic()
     }
 
     /// Publishes `{"v":1,"model":M,"event":E,"time":…,…}` on `event/M/` (`event/*/` for the daemon).
@@ -258,7 +306,7 @@ package final class EngineCore {
         w.key("v"); w.int(1)
         w.key("model"); w.string(model)
         w.key("event"); w.string(event)
-        w.key("time"); w.string(Timestamp.rfc3339(wallClock()))
+        w.key("time"); w.string(Timestamp.rfc3339(clock.wall()))
         for (k, raw) in extra { w.key(k); w.raw(raw) }
         w.endObject()
         enqueue(PublishedMessage(topic: Array("event/\(model)/".utf8), json: w.bytes))
@@ -334,8 +382,13 @@ package final class EngineCore {
             w.key("y")
             y.withUnsafeBufferPointer { w.matrix($0, rows: rows.rows, columns: runner.configuration.circuit.sysDim) }
         case "checkpoint":
-            if request["model"] != nil { return .checkpoint([try model().snapshot(wallClock: wallClock())]) }
-            return .checkpoint(snapshots())
+            guard schedule.enabled else { throw ControlError("checkpoints are disabled") }
+            if request["model"] != nil {
+                let runner = try model()
+                schedule.submitted[runner.instance] = (runner.revision, runner.circuit.updates)
+                return .checkpoint([runner.snapshot(wallClock: clock.wall())])
+            }
+            return .checkpoint(checkpointAllModels())
         case "reset":
             let runner = try model()
             runner.reset()
@@ -367,7 +420,7 @@ package final class EngineCore {
         case "add":
             guard let table = request["model"], table.object != nil else { throw ControlError("add needs \"model\": a model table as a JSON object") }
             let configuration: ModelConfiguration
-            do { configuration = try ModelConfiguration.decode(json: table.serialized, source: "control request") } catch {
+            do { configuration = try ModelConfiguration.decode(json: table, source: "control request") } catch {
                 throw ControlError("\(error)")
             }
             do { try addModel(configuration, restoring: checkpointLookup?(configuration)) } catch { throw ControlError("\(error)") }
@@ -384,7 +437,7 @@ package final class EngineCore {
     }
 
     private func writeStatus(_ w: inout JSONWriter) {
-        let now = wallClock()
+        let now = clock.monotonic()
         w.key("uptime"); w.double(((now - startTime) * 1000).rounded() / 1000)
         w.key("messages"); w.int(counters.messagesReceived)
         w.key("samples"); w.int(counters.samplesReceived)
@@ -439,26 +492,39 @@ package final class EngineCore {
     }
 }
 
+/// What a reload changed that the driver must carry out, because it touches things outside the core (the
+/// process-wide log level, the checkpoint store, SUB sockets).
+package struct ReloadEffects: Sendable, Equatable {
+    /// The new `daemon.log_level`, when it changed.
+    package var logLevel: Logger.Level?
+    /// The new `daemon.checkpoint_keep`, when it changed.
+    package var checkpointKeep: Int?
+    /// Settings that changed but apply only after a restart, named as in the file.
+    package var restartOnly: [String] = []
+    /// Every model name after the reload: each SUB tap must be subscribed to them.
+    package var modelNames: [String] = []
+}
+
 extension EngineCore {
-    /// Applies a reloaded configuration: models that disappeared are removed (their final snapshots go
-    /// to ``removedSnapshots``), new ones added, changed ones reconfigured. Everything is checked
-    /// first, so an invalid configuration is rejected whole and the running one stays. Returns the
-    /// reason for a rejection, nil on success.
-    package func reload(_ configuration: DaemonConfiguration) -> String? {
+    /// Applies a reloaded configuration: models that disappeared are removed (their final snapshots become
+    /// due), new ones added (resumed through ``checkpointLookup`` when it finds a checkpoint), changed ones
+    /// reconfigured; `publish.window`, `publish.heartbeat` and the checkpoint schedule apply at once.
+    /// Everything is checked first, so an invalid configuration is rejected whole and the running one stays.
+    package func reload(_ configuration: DaemonConfiguration) -> Result<ReloadEffects, ReloadRejection> {
         let wanted = configuration.models
         // Dry run: every change must be acceptable before any is made.
         for model in wanted {
             if let runner = runners[model.name] {
                 let old = runner.configuration
-                do { try model.circuit.validate() } catch { return "model \"\(model.name)\": \(error)" }
+                do { try model.circuit.validate() } catch { return .failure(ReloadRejection(model: model.name, reason: "\(error)")) }
                 if let why = old.circuit.incompatibility(with: model.circuit) {
-                    return "model \"\(model.name)\": \(why); remove it first or restart with --reset-model \(model.name)"
+                    return .failure(ReloadRejection(model: model.name, reason: "\(why); remove it first or restart with --reset-model \(model.name)"))
                 }
                 if model.batchSize != old.batchSize && runner.pendingRows >= model.batchSize {
-                    return "model \"\(model.name)\": batch_size \(model.batchSize) is below the \(runner.pendingRows) rows buffered"
+                    return .failure(ReloadRejection(model: model.name, reason: "batch_size \(model.batchSize) is below the \(runner.pendingRows) rows buffered"))
                 }
             } else {
-                do { try model.circuit.validate() } catch { return "model \"\(model.name)\": \(error)" }
+                do { try model.circuit.validate() } catch { return .failure(ReloadRejection(model: model.name, reason: "\(error)")) }
             }
         }
         let wantedNames = Set(wanted.map(\.name))
@@ -470,13 +536,31 @@ extension EngineCore {
                 if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model, restoring: checkpointLookup?(model)) }
             } catch {
                 // Unreachable after the dry run; logged rather than trapping.
-                logger.error("reload of model \(model.name) failed after validation: \(error)")
+                logger.error("reload failed after validation", metadata: ["model": "\(model.name)", "error": "\(error)"])
             }
         }
         settings.heartbeat = configuration.publish.heartbeat
         settings.window = configuration.publish.window
         for runner in runners.values { runner.setWindowSize(settings.window) }
+        schedule.interval = configuration.daemon.checkpointInterval
+        schedule.every = configuration.daemon.checkpointEvery
+        var effects = ReloadEffects(modelNames: modelNames)
+        if let live = liveConfiguration {
+            if configuration.daemon.logLevel != live.daemon.logLevel { effects.logLevel = configuration.daemon.logLevel }
+            if configuration.daemon.checkpointKeep != live.daemon.checkpointKeep { effects.checkpointKeep = configuration.daemon.checkpointKeep }
+        }
+        if let start = startConfiguration { effects.restartOnly = configuration.restartOnlyChanges(from: start) }
+        liveConfiguration = configuration
         publishEvent(model: "*", event: "reloaded")
-        return nil
+        return .success(effects)
     }
+}
+
+/// Why a reload was refused (the running configuration stays).
+package struct ReloadRejection: Error, Equatable, CustomStringConvertible {
+    /// The model whose new table cannot be applied.
+    package var model: String
+    /// Why.
+    package var reason: String
+    package var description: String { "model \"\(model)\": \(reason)" }
 }

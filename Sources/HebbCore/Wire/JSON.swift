@@ -1,9 +1,16 @@
-/// A parsed JSON value. hebbd parses its own JSON because the ingest path must be fast and
-/// hostile-input safe (bounded depth, no recursion beyond ``JSONParser/maximumDepth``), and the
-/// publish path must not allocate per number (see ``JSONWriter``).
+/// A parsed JSON value: hebbd's one JSON stack, for the hot paths (ingest, publish) and the cold ones (control,
+/// checkpoint headers, the CLI) alike.
+///
+/// hebbd parses its own JSON because the ingest path must be fast and hostile-input safe (bounded depth, no
+/// recursion beyond ``JSONParser/maximumDepth``), and the publish path must not allocate per number (see
+/// ``JSONWriter``). Integers and other numbers are kept apart, as TOML does: `2` is an ``integer(_:)``, `2.0`
+/// and `2e0` are ``number(_:)``s, so a key that takes an integer refuses `2.0` and a 64-bit seed survives exactly.
 package enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
+    /// A number written without fraction or exponent that fits in 64 bits.
+    case integer(Int64)
+    /// Any other number (always finite).
     case number(Double)
     case string(String)
     case array([JSON])
@@ -14,6 +21,7 @@ package enum JSON: Sendable, Equatable {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
+        case let (.integer(x), .integer(y)): return x == y
         case let (.number(x), .number(y)): return x == y
         case let (.string(x), .string(y)): return x == y
         case let (.array(x), .array(y)): return x == y
@@ -28,13 +36,18 @@ package enum JSON: Sendable, Equatable {
         return members.first { $0.0 == key }?.1
     }
 
-    /// The number, if this is one.
-    package var double: Double? { if case let .number(n) = self { return n } else { return nil } }
-    /// The number, if this is an integral one that fits an Int.
-    package var int: Int? {
-        guard case let .number(n) = self, n.rounded() == n, abs(n) < 9.0e15 else { return nil }
-        return Int(n)
+    /// The number, integer or not, if this is one.
+    package var double: Double? {
+        switch self {
+        case let .integer(i): return Double(i)
+        case let .number(n): return n
+        default: return nil
+        }
     }
+    /// The value, if this is an integer (written without fraction or exponent) that fits an Int.
+    package var int: Int? { if case let .integer(i) = self { return Int(exactly: i) } else { return nil } }
+    /// The value, if this is an integer (written without fraction or exponent).
+    package var int64: Int64? { if case let .integer(i) = self { return i } else { return nil } }
     /// The string, if this is one.
     package var string: String? { if case let .string(s) = self { return s } else { return nil } }
     /// The Boolean, if this is one.
@@ -49,6 +62,7 @@ package enum JSON: Sendable, Equatable {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
+        case .integer: return "an integer"
         case .number: return "a number"
         case .string: return "a string"
         case .array: return "an array"
@@ -130,7 +144,7 @@ package struct JSONParser {
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw error("unexpected character '\(Character(Unicode.Scalar(c)))'")
         }
     }
@@ -236,7 +250,7 @@ package struct JSONParser {
         return v
     }
 
-    private mutating func parseNumber() throws(JSONParseError) -> Double {
+    private mutating func parseNumber() throws(JSONParseError) -> JSON {
         let start = index
         if current == UInt8(ascii: "-") { index += 1 }
         func digits(_ p: inout JSONParser) -> Int {
@@ -248,23 +262,27 @@ package struct JSONParser {
         let intDigits = digits(&self)
         guard intDigits > 0 else { throw error("invalid number") }
         if intDigits > 1 && bytes[intStart] == UInt8(ascii: "0") { throw error("leading zero in number") }
+        var integral = true
         if current == UInt8(ascii: ".") {
             index += 1
+            integral = false
             guard digits(&self) > 0 else { throw error("invalid fraction") }
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
             index += 1
+            integral = false
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             guard digits(&self) > 0 else { throw error("invalid exponent") }
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        if integral, let i = Int64(text) { return .integer(i) }
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }
-        return value
+        return .number(value)
     }
 }
 
 /// Writes JSON straight into a byte buffer. Used on the publish path, where Foundation's
-/// JSONEncoder was measured thousands of times slower (DESIGN.md §7).
+/// JSONEncoder was measured thousands of times slower (docs/ARCHITECTURE.md, "Decisions").
 package struct JSONWriter {
     /// The bytes written so far.
     package var bytes: [UInt8]
@@ -342,7 +360,8 @@ package struct JSONWriter {
         switch v {
         case .null: null()
         case let .bool(b): bool(b)
-        case let .number(n): if let i = v.int { int(i) } else { double(n) }
+        case let .integer(i): int(i)
+        case let .number(n): double(n)
         case let .string(s): string(s)
         case let .array(a):
             beginArray()

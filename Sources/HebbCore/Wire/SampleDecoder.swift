@@ -250,7 +250,7 @@ package struct SampleDecoder: Sendable {
             return f
         }
         switch v {
-        case .number:
+        case .number, .integer:
             guard columns == 1 else {
                 throw Rejection(.dimensions, model: model, "\(name) is a single number but the model has \(columns) columns")
             }

@@ -6,16 +6,14 @@ import ServiceLifecycle
 
 /// Why the daemon refused to start.
 package enum LaunchError: Error, CustomStringConvertible {
-    /// A checkpoint's model differs from the config in kind or shape.
-    case incompatibleCheckpoint(model: String, path: String, why: String)
+    /// A checkpoint's model differs from the config in kind, shape, optimiser or prior.
+    case incompatibleCheckpoint(ResumeRefusal)
     /// The engine could not start.
     case engine(EngineError)
 
     package var description: String {
         switch self {
-        case let .incompatibleCheckpoint(model, path, why):
-            return "model \"\(model)\": the checkpoint \(path) is incompatible with the config (\(why)); "
-                + "start with --reset-model \(model) to discard its learned state"
+        case let .incompatibleCheckpoint(refusal): return refusal.description
         case let .engine(e): return e.description
         }
     }
@@ -32,41 +30,16 @@ package enum Launcher {
         package init(configPath: String) { self.configPath = configPath }
     }
 
-    /// Pairs each configured model with its newest valid checkpoint (quarantining broken ones).
+    /// Pairs each configured model with the checkpoint it resumes from (see ``CheckpointStore/resumable(_:resetRequested:strict:logger:)``).
     package static func loadModels(_ configuration: DaemonConfiguration, store: CheckpointStore, resetModels: Set<String>,
-                                  logger: Logger) throws(LaunchError) -> [(ModelConfiguration, ModelSnapshot?)] {
+                                   logger: Logger) throws(LaunchError) -> [(ModelConfiguration, ModelSnapshot?)] {
         var result: [(ModelConfiguration, ModelSnapshot?)] = []
         for model in configuration.models {
-            let loaded = store.loadLatest(model: model.name)
-            if let error = loaded.error {
-                logger.error("cannot read the checkpoints of \(model.name); starting it afresh", metadata: ["error": "\(error)"])
+            do {
+                result.append((model, try store.resumable(model, resetRequested: resetModels.contains(model.name), strict: true, logger: logger)))
+            } catch {
+                throw .incompatibleCheckpoint(error)
             }
-            for path in loaded.removedTemporaryFiles {
-                logger.notice("removed an unfinished checkpoint write", metadata: ["model": "\(model.name)", "path": "\(path)"])
-            }
-            for q in loaded.quarantined {
-                logger.error("checkpoint failed verification and was quarantined", metadata: ["model": "\(model.name)", "path": "\(q.path)", "error": "\(q.error)"])
-            }
-            guard let snapshot = loaded.snapshot, let path = loaded.path else {
-                result.append((model, nil))
-                continue
-            }
-            if let why = snapshot.model.circuit.incompatibility(with: model.circuit) {
-                if resetModels.contains(model.name) {
-                    logger.warning("--reset-model: starting \(model.name) afresh; its checkpoint \(path) is incompatible (\(why))")
-                    result.append((model, nil))
-                    continue
-                }
-                throw .incompatibleCheckpoint(model: model.name, path: path, why: why)
-            }
-            if resetModels.contains(model.name) {
-                logger.warning("--reset-model: starting \(model.name) afresh, ignoring \(path)")
-                result.append((model, nil))
-                continue
-            }
-            logger.info("resuming from checkpoint", metadata: ["model": "\(model.name)", "path": "\(path)",
-                                                                "step": "\(snapshot.circuit.updates)", "samples": "\(snapshot.circuit.samples)"])
-            result.append((model, snapshot))
         }
         return result
     }

@@ -62,7 +62,7 @@ extension EngineObserver {
     package func engineCheckpointed(model: String, path: String) {}
 }
 
-/// The engine: **one thread owns every ZeroMQ socket** (DESIGN.md §3) and runs a `zmq_poll` loop over
+/// The engine: **one thread owns every ZeroMQ socket** (docs/ARCHITECTURE.md, "Threads") and runs a `zmq_poll` loop over
 /// ingest (PULL, plus optional SUB taps), control (REP), publish (XPUB) and an `inproc://` PAIR on
 /// which the rest of the process wakes it with ``EngineCommand``s. It is a dedicated `Thread`, not a
 /// Swift concurrency task, because `zmq_poll` blocks.
@@ -238,22 +238,12 @@ package final class Engine: Sendable {
     }
 
     private func run(started: (Result<BoundEndpoints, EngineError>) -> Void) {
-        let settings = EngineSettings(configuration)
-        let core = EngineCore(settings: settings, logger: logger)
-        core.configuredNames = Set(configuration.models.map(\.name))
-        if let store = checkpointer?.store {
-            let logger = self.logger
-            core.checkpointLookup = { model in
-                let loaded = store.loadLatest(model: model.name)
-                for q in loaded.quarantined { logger.error("checkpoint quarantined", metadata: ["path": "\(q.path)", "error": "\(q.error)"]) }
-                guard let snapshot = loaded.snapshot else { return nil }
-                if let why = snapshot.model.circuit.incompatibility(with: model.circuit) {
-                    logger.warning("model \(model.name) starts afresh: its checkpoint \(loaded.path ?? "") is incompatible (\(why)) and will be superseded")
-                    return nil
-                }
-                logger.info("model \(model.name) resumes from \(loaded.path ?? "")")
-                return snapshot
-            }
+        let core = EngineCore(configuration: configuration, logger: logger)
+        if let checkpointer {
+            core.schedule.enabled = true
+            let store = checkpointer.store, logger = self.logger
+            // Not strict: a run-time model never refuses, it starts afresh (and says why).
+            core.checkpointLookup = { model in (try? store.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil }
         }
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         var sockets: Sockets
@@ -317,8 +307,7 @@ package final class Engine: Sendable {
     /// Sends the core's queued messages on the publish socket without blocking (XPUB drops for slow
     /// subscribers) and empties the queue.
     private func flushOutbox(of core: EngineCore, to publish: Socket) {
-        defer { core.outbox.removeAll(keepingCapacity: true) }
-        for message in core.outbox {
+        core.drainOutbox { message in
             do {
                 if let binary = message.binary {
                     _ = try publish.send(parts: [message.topic, message.json, binary], dontWait: true)
@@ -326,7 +315,7 @@ package final class Engine: Sendable {
                     _ = try publish.send(parts: [message.topic, message.json], dontWait: true)
                 }
             } catch {
-                logger.error("publish failed: \(error)")
+                logger.error("publish failed", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -342,25 +331,6 @@ package final class Engine: Sendable {
         var frames: [Message] = []
         var framePointers: [UnsafeRawBufferPointer] = []
         var checkpointWait: CheckpointWait?
-        var lastCheckpoint = Date()
-        // Each model's revision and updates at its last checkpoint: unchanged models are not written again
-        // (daemon.checkpoint_interval, shutdown), and daemon.checkpoint_every counts from there.
-        // Keyed by runner instance, not name: a model removed and added again is a new runner.
-        var checkpointed: [Int: (revision: Int, updates: Int)] = [:]
-        // A restored model's state (at revision 0: a changed config makes it 1) is on disk already; a fresh
-        // model gets its first file at the first checkpoint, fed or not.
-        for (model, snapshot) in initialModels where snapshot != nil {
-            if let runner = core.runners[model.name] { checkpointed[runner.instance] = (0, runner.circuit.updates) }
-        }
-        func changedSnapshots() -> [ModelSnapshot] {
-            let now = Timestamp.now()
-            return core.modelNames.compactMap { name in
-                guard let runner = core.runners[name], checkpointed[runner.instance]?.revision != runner.revision else { return nil }
-                return runner.snapshot(wallClock: now)
-            }
-        }
-        // The configuration as reloaded (daemon settings apply live; sockets keep their start-up settings).
-        var live = configuration
         var running = true
         // One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
         // `ingestBurst` messages, then serves control, subscriptions and the outbox again: a backlog of big
@@ -390,10 +360,7 @@ package final class Engine: Sendable {
 
         func submitCheckpoint(_ snapshots: [ModelSnapshot]) {
             guard let checkpointer else { return }
-            for s in snapshots {
-                _ = checkpointer.submit(s)
-                if let runner = core.runners[s.model.name] { checkpointed[runner.instance] = (runner.revision, s.circuit.updates) }
-            }
+            for snapshot in snapshots { _ = checkpointer.submit(snapshot) }
         }
 
         func handleCheckpointResults() {
@@ -401,18 +368,15 @@ package final class Engine: Sendable {
             for outcome in checkpointer.drainResults() {
                 switch outcome.result {
                 case let .success(written):
-                    logger.info("checkpoint written", metadata: ["model": "\(outcome.model)", "path": "\(written.path)",
-                                                                 "bytes": "\(written.bytes)", "seconds": "\(written.seconds)"])
+                    logger.info("checkpoint written", metadata: ["model": "\(outcome.model)", "checkpoint.path": "\(written.path)",
+                                                                 "checkpoint.bytes": "\(written.bytes)", "checkpoint.seconds": "\(written.seconds)"])
                     metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
                     observer?.engineCheckpointed(model: outcome.model, path: written.path)
-                    core.publishEvent(model: outcome.model, event: "checkpoint",
-                                      extra: [("path", JSON.string(written.path).serialized), ("step", JSON.number(Double(outcome.updates)).serialized)])
+                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates)
                 case let .failure(error):
-                    logger.error("checkpoint of \(outcome.model) failed: \(error)")
+                    logger.error("checkpoint failed", metadata: ["model": "\(outcome.model)", "error": "\(error)"])
                     metrics?.recordCheckpointFailure()
-                    if let runner = core.runners[outcome.model] { checkpointed[runner.instance] = nil }   // written again next time
-                    core.publishEvent(model: outcome.model, event: "checkpoint_failed",
-                                      extra: [("error", JSON.string("\(error)").serialized)])
+                    core.checkpointFailed(model: outcome.model, error: "\(error)")
                 }
                 checkpointWait?.record(outcome)
             }
@@ -444,30 +408,26 @@ package final class Engine: Sendable {
                     case .stop:
                         running = false
                     case let .reload(new):
-                        let error = core.reload(new)
-                        if let error {
-                            logger.error("reload rejected, the running configuration stays: \(error)")
-                        } else {
+                        switch core.reload(new) {
+                        case let .failure(rejection):
+                            logger.error("reload rejected, the running configuration stays", metadata: ["model": "\(rejection.model)", "error": "\(rejection.reason)"])
+                            observer?.engineReloaded(error: rejection.description)
+                        case let .success(effects):
                             // New models need their names on every SUB tap.
-                            for tap in sockets.taps { for name in core.modelNames { try? tap.subscribe(name) } }
-                            if new.daemon.logLevel != live.daemon.logLevel {
-                                DaemonLogging.setLogLevel(new.daemon.logLevel)
-                                logger.notice("reload: log level \(new.daemon.logLevel)")
+                            for tap in sockets.taps { for name in effects.modelNames { try? tap.subscribe(name) } }
+                            if let level = effects.logLevel {
+                                DaemonLogging.setLogLevel(level)
+                                logger.notice("log level changed", metadata: ["log_level": "\(level)"])
                             }
-                            if new.daemon.checkpointKeep != live.daemon.checkpointKeep {
-                                checkpointer?.store.setKeep(new.daemon.checkpointKeep)
+                            if let keep = effects.checkpointKeep { checkpointer?.store.setKeep(keep) }
+                            if !effects.restartOnly.isEmpty {
+                                logger.warning("reload: settings apply only after a restart", metadata: ["settings": "\(effects.restartOnly.joined(separator: ","))"])
                             }
-                            live.daemon = new.daemon
-                            let restartOnly = new.restartOnlyChanges(from: configuration)
-                            if !restartOnly.isEmpty {
-                                logger.warning("reload: \(restartOnly.joined(separator: ", ")) take effect only after a restart")
-                            }
-                            logger.info("reloaded", metadata: ["models": "\(core.modelNames.joined(separator: ","))"])
+                            logger.info("reloaded", metadata: ["models": "\(effects.modelNames.joined(separator: ","))"])
+                            observer?.engineReloaded(error: nil)
                         }
-                        observer?.engineReloaded(error: error)
                     case .checkpoint:
-                        submitCheckpoint(core.snapshots())
-                        lastCheckpoint = Date()
+                        submitCheckpoint(core.checkpointAllModels())
                     }
                 }
             }
@@ -488,13 +448,8 @@ package final class Engine: Sendable {
                     case let .reply(bytes):
                         _ = try? sockets.control.send(bytes, flags: .dontWait)
                     case let .checkpoint(snapshots):
-                        if checkpointer == nil {
-                            _ = try? sockets.control.send(Array(#"{"ok":false,"error":"checkpoints are disabled"}"#.utf8), flags: .dontWait)
-                        } else {
-                            submitCheckpoint(snapshots)
-                            checkpointWait = CheckpointWait(snapshots: snapshots)
-                            lastCheckpoint = Date()
-                        }
+                        submitCheckpoint(snapshots)
+                        checkpointWait = CheckpointWait(snapshots: snapshots)
                     }
                 }
             }
@@ -502,32 +457,15 @@ package final class Engine: Sendable {
             // burst of updates, so it waits for the update in hand at most, not for one more burst.
             if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
             for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
-            if !core.removedSnapshots.isEmpty {
-                submitCheckpoint(core.removedSnapshots)
-                core.removedSnapshots.removeAll()
-            }
+            submitCheckpoint(core.dueCheckpoints())
             handleCheckpointResults()
-            let interval = live.daemon.checkpointInterval
-            if checkpointer != nil, interval > 0, Date().timeIntervalSince(lastCheckpoint) >= interval {
-                submitCheckpoint(changedSnapshots())
-                lastCheckpoint = Date()
-            }
-            let every = live.daemon.checkpointEvery
-            if checkpointer != nil, every > 0 {
-                let due = core.modelNames.compactMap { name -> ModelSnapshot? in
-                    guard let runner = core.runners[name],
-                          runner.circuit.updates - (checkpointed[runner.instance]?.updates ?? 0) >= every else { return nil }
-                    return runner.snapshot(wallClock: Timestamp.now())
-                }
-                if !due.isEmpty { submitCheckpoint(due) }
-            }
             core.tick()
             observer?.engineLoopTick(core)
             flushOutbox(of: core, to: sockets.publish)
         }
         // Shutdown: the message in hand is done; write every model's final state and wait for it.
         if let checkpointer {
-            submitCheckpoint(changedSnapshots())
+            submitCheckpoint(core.finalCheckpoints())
             if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish within 60 s") }
             handleCheckpointResults()
         }
@@ -578,14 +516,3 @@ struct CheckpointWait {
     }
 }
 
-extension EngineSettings {
-    /// The engine-core settings of a daemon configuration.
-    package init(_ c: DaemonConfiguration) {
-        self.init()
-        publishFormat = c.publish.format
-        window = c.publish.window
-        heartbeat = c.publish.heartbeat
-        maxMessageBytes = c.limits.maxMessageBytes
-        maxRowsPerMessage = c.limits.maxRowsPerMessage
-    }
-}
