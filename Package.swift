@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         // The core's tests link no socket or file code: the boundary is enforced by the compiler.
         .target(name: "HebbTestSupport", dependencies: ["HebbCore", "HebbianRegression"], path: "Tests/HebbTestSupport"),
-        .testTarget(name: "HebbCoreTests", dependencies: ["HebbCore", "HebbTestSupport", "HebbianRegression"]),
+        .testTarget(name: "HebbCoreTests", dependencies: ["HebbCore", "HebbTestSupport", "HebbianRegression"], exclude: ["Fixtures"]),
         .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
         .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Fixtures", "Scripts"]),

@@ -84,6 +84,14 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
     public var prior: GaussianPrior.Configuration?
     /// Seed of the circuit's random generator (used by `prior_sample`).
     public var seed: UInt64 = 0
+    /// Standardise X and Y online (running mean and variance per column) and learn in that space. W and the
+    /// loss are still published in the user's units. Off by default: ngclearn has no scaling.
+    public var standardize = false
+    /// Learn an unpenalised bias per output (no penalty, prior or threshold on it). Off by default: ngclearn
+    /// has none.
+    public var intercept = false
+    /// The intercept's learning rate; nil uses `learningRate`.
+    public var interceptLearningRate: Float?
 
     /// A configuration with ngclearn's defaults for `kind`.
     public init(kind: RegressionKind, dictDim: Int, sysDim: Int = 1) {
@@ -104,6 +112,8 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
         if dictDim != new.dictDim || sysDim != new.sysDim { return "shape \(dictDim)×\(sysDim) → \(new.dictDim)×\(new.sysDim)" }
         if optimizer != new.optimizer { return "optim \(optimizer.rawValue) → \(new.optimizer.rawValue)" }
         if prior != new.prior { return "prior changed" }
+        if standardize != new.standardize { return "standardize \(standardize) → \(new.standardize)" }
+        if intercept != new.intercept { return "intercept \(intercept) → \(new.intercept)" }
         return nil
     }
 
@@ -120,6 +130,9 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
         try require(l1Ratio.isFinite && (0...1).contains(l1Ratio), "l1_ratio", l1Ratio, "a number in [0, 1]")
         try require(threshold.isFinite && threshold >= 0, "threshold", threshold, "a finite number ≥ 0")
         try require(weightFill.isFinite, "weight_fill", weightFill, "a finite number")
+        if let rate = interceptLearningRate {
+            try require(rate.isFinite && rate > 0, "intercept_lr", rate, "a finite number > 0")
+        }
         if let prior {
             try prior.validate(weightCount: weightCount)
         } else if initialization != .fill {

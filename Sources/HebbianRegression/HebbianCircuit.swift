@@ -1,7 +1,7 @@
 /// One Hebbian sparse-regression circuit: a synapse W (dict_dim × sys_dim) and a Gaussian error cell.
 ///
 /// A training step on a batch (X, Y) of n rows, exactly as ngclearn's `Iterative_*` modules
-/// (`spec/ngclearn-regression.md` §2–3):
+/// (docs/MATH.md):
 ///
 ///     e    = Y − X·W                         (error cell, Σ = 1)
 ///     loss = ½ Σ e²                          (ngclearn's −L, scored before the step)
@@ -10,6 +10,19 @@
 ///
 /// ``update(x:y:rows:)`` runs `epochs` such steps on one mini-batch and reports the loss of the
 /// first (prequential: the batch is scored before the model learns from it).
+///
+/// Two options make it usable on raw streams (both off by default, which keeps it ngclearn-exact):
+/// - `standardize`: X and Y are standardised per column with running statistics (``RunningMoments``), and W
+///   learns in that space. A batch is scored with the statistics of the rows *before* it (prequential), then
+///   folded into them, then learned from with the updated statistics — the order of River's
+///   `StandardScaler | LinearRegression` pipeline, which keeps the first steps of a raw-unit stream (a date
+///   ordinal near 7·10⁵) from taking a raw-unit gradient step.
+/// - `intercept`: a bias b per output, e = Ỹ − X̃·W − 1·bᵀ, learned with the same optimiser kind (its own
+///   state and learning rate `intercept_lr`) from G_b = −Σ_rows e; no penalty, prior or threshold touches it.
+///
+/// Whatever the options, what leaves the circuit is in the user's units: ``coefficients(into:intercept:)``
+/// (raw-unit W and b with ŷ = x·W + b, the threshold judged on the standardised W), ``predict(x:rows:thresholded:)``,
+/// and the reported `loss`/`mse` (raw target units).
 ///
 /// The circuit owns reusable work buffers and is meant to be driven by one thread; take a
 /// ``state`` snapshot (a value) to hand its state to another thread, e.g. for a checkpoint.
@@ -28,10 +41,24 @@ public final class HebbianCircuit {
     public private(set) var updates: Int = 0
     /// Rows learned from.
     public private(set) var samples: Int = 0
+    /// The bias per output, in the learning space (empty without `intercept`).
+    public private(set) var intercept: [Float]
+    /// The optimiser's state for the bias (empty without `intercept`).
+    public private(set) var interceptOptimizer: OptimizerState
+    /// Running statistics of X and of Y (nil without `standardize`).
+    public private(set) var xMoments: RunningMoments?
+    public private(set) var yMoments: RunningMoments?
 
     private var penalty: Penalty
     private var residual: [Float] = []
     private var gradient: [Float]
+    private var interceptGradient: [Float]
+    /// The standardisation in force, as float32 shift and 1/scale per column, and Y's scale per output
+    /// (recomputed whenever the statistics change).
+    private var xShift: [Float] = [], xInverseScale: [Float] = []
+    private var yShift: [Float] = [], yInverseScale: [Float] = [], yScale: [Double] = []
+    /// Standardised copies of the batch in hand.
+    private var scaledX: [Float] = [], scaledY: [Float] = []
 
     /// A fresh circuit. W starts at `weight_fill`, the prior mean or a prior draw, per `initialization`.
     public init(_ configuration: CircuitConfiguration) throws(CircuitError) {
@@ -43,8 +70,17 @@ public final class HebbianCircuit {
         prior = configuration.prior.map { GaussianPrior($0, optimizer: configuration.optimizer) }
         generator = SeededGenerator(seed: configuration.seed)
         gradient = [Float](repeating: 0, count: configuration.weightCount)
+        let biases = configuration.intercept ? configuration.sysDim : 0
+        intercept = [Float](repeating: 0, count: biases)
+        interceptOptimizer = OptimizerState(kind: configuration.optimizer, count: biases)
+        interceptGradient = [Float](repeating: 0, count: biases)
+        if configuration.standardize {
+            xMoments = RunningMoments(columns: configuration.dictDim)
+            yMoments = RunningMoments(columns: configuration.sysDim)
+        }
         weights = []
         weights = initialWeights()
+        refreshStandardization()
     }
 
     /// A circuit continuing from a saved state.
@@ -59,6 +95,17 @@ public final class HebbianCircuit {
         guard (state.prior == nil) == (state.configuration.prior == nil) else {
             throw .incompatibleState("prior present in only one of configuration and state")
         }
+        let biases = state.configuration.intercept ? state.configuration.sysDim : 0
+        guard state.intercept.count == biases, state.interceptOptimizer.kind == state.configuration.optimizer,
+              state.interceptOptimizer.m.count == (state.configuration.optimizer == .adam ? biases : 0),
+              state.interceptOptimizer.v.count == state.interceptOptimizer.m.count
+        else { throw .incompatibleState("intercept state does not match intercept = \(state.configuration.intercept)") }
+        if state.configuration.standardize {
+            guard state.xMoments?.columns == state.configuration.dictDim, state.yMoments?.columns == state.configuration.sysDim
+            else { throw .incompatibleState("standardisation statistics missing or of the wrong shape") }
+        } else {
+            guard state.xMoments == nil, state.yMoments == nil else { throw .incompatibleState("statistics present without standardize") }
+        }
         _ = LinearAlgebra.singleThreaded
         configuration = state.configuration
         penalty = Penalty(kind: state.configuration.kind, lmbda: state.configuration.lmbda, l1Ratio: state.configuration.l1Ratio)
@@ -69,12 +116,19 @@ public final class HebbianCircuit {
         updates = state.updates
         samples = state.samples
         gradient = [Float](repeating: 0, count: n)
+        intercept = state.intercept
+        interceptOptimizer = state.interceptOptimizer
+        interceptGradient = [Float](repeating: 0, count: biases)
+        xMoments = state.xMoments
+        yMoments = state.yMoments
+        refreshStandardization()
     }
 
     /// A value snapshot of everything needed to continue bit-for-bit.
     public var state: CircuitState {
         CircuitState(configuration: configuration, weights: weights, optimizer: optimizer, prior: prior,
-                     generator: generator, updates: updates, samples: samples)
+                     generator: generator, updates: updates, samples: samples, intercept: intercept,
+                     interceptOptimizer: interceptOptimizer, xMoments: xMoments, yMoments: yMoments)
     }
 
     // MARK: Learning
@@ -88,9 +142,25 @@ public final class HebbianCircuit {
         try checkShapes(x: x, y: y, rows: rows)
         let penaltyValue = weights.withUnsafeBufferPointer { penalty.value(of: $0) }
         let priorValue = prior.map { p in weights.withUnsafeBufferPointer { p.loss(of: $0) } } ?? 0
-        let loss = takeStep(x: x, y: y, rows: rows)
-        stepLoss(loss)
-        for _ in 1..<max(configuration.epochs, 1) { stepLoss(takeStep(x: x, y: y, rows: rows)) }
+        let loss: Double
+        if configuration.standardize {
+            // Scored with the statistics of earlier rows only, then the batch joins them, then it is learned.
+            loss = withStandardized(x: x, y: y, rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
+            xMoments!.add(x, rows: rows)
+            yMoments!.add(y, rows: rows)
+            refreshStandardization()
+            withStandardized(x: x, y: y, rows: rows) { sx, sy in
+                // The first step's own residual (at the updated statistics) drives its gradient; the batch's
+                // score is the prequential one above.
+                _ = takeStep(x: sx, y: sy, rows: rows)
+                stepLoss(loss)
+                for _ in 1..<max(configuration.epochs, 1) { stepLoss(takeStep(x: sx, y: sy, rows: rows)) }
+            }
+        } else {
+            loss = takeStep(x: x, y: y, rows: rows)
+            stepLoss(loss)
+            for _ in 1..<max(configuration.epochs, 1) { stepLoss(takeStep(x: x, y: y, rows: rows)) }
+        }
         if configuration.prune { pruneWeights() }
         updates += 1
         samples += rows
@@ -106,23 +176,29 @@ public final class HebbianCircuit {
         return takeStep(x: x, y: y, rows: rows)
     }
 
-    /// ½Σe² of these rows at the current W, without learning.
+    /// ½Σe² of these rows at the current state (raw target units), without learning.
     public func evaluate(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> Double {
         try checkShapes(x: x, y: y, rows: rows)
-        return computeResidual(x: x, y: y, rows: rows)
+        guard configuration.standardize else { return computeResidual(x: x, y: y, rows: rows) }
+        return withStandardized(x: x, y: y, rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
     }
 
-    /// X·W for `rows` rows of X (row-major), rows × sys_dim values; with `thresholded`, X times the
-    /// published coefficients instead of W.
+    /// Predictions for `rows` raw rows of X (row-major): rows × sys_dim values in the target's units, x·W + b.
+    /// With `thresholded`, the published coefficients (see ``coefficients(into:intercept:)``) instead of W.
     public func predict(x: UnsafeBufferPointer<Float>, rows: Int, thresholded: Bool = false) throws(CircuitError) -> [Float] {
         let d = configuration.dictDim, s = configuration.sysDim
         guard x.count == rows * d else { throw .shapeMismatch(what: "x", expected: rows * d, got: x.count) }
         var out = [Float](repeating: 0, count: rows * s)
         guard rows > 0 else { return out }
-        let matrix = thresholded ? coefficients : weights
+        var matrix = [Float](repeating: 0, count: weights.count)
+        var bias = [Float](repeating: 0, count: s)
+        matrix.withUnsafeMutableBufferPointer { m in
+            bias.withUnsafeMutableBufferPointer { b in _ = userUnitCoefficients(into: m, intercept: b, thresholded: thresholded) }
+        }
+        for r in 0..<rows { for k in 0..<s { out[r * s + k] = bias[k] } }
         matrix.withUnsafeBufferPointer { w in
             out.withUnsafeMutableBufferPointer { o in
-                LinearAlgebra.multiply(x.baseAddress!, w.baseAddress!, into: o.baseAddress!, m: rows, k: d, n: s, alpha: 1, beta: 0)
+                LinearAlgebra.multiply(x.baseAddress!, w.baseAddress!, into: o.baseAddress!, m: rows, k: d, n: s, alpha: 1, beta: 1)
             }
         }
         return out
@@ -130,35 +206,85 @@ public final class HebbianCircuit {
 
     // MARK: Output
 
-    /// The published coefficients: W with |w| < threshold set to 0. Returns the number of nonzeros.
+    /// The published coefficients, in the user's units: W with |w| < threshold set to exactly 0 (the threshold
+    /// is judged on the standardised W when `standardize` is on: a scale-free test of importance), mapped back
+    /// to raw units; and, into `intercept` (sys_dim values) when given, the bias b that goes with them, so that
+    /// ŷ = x·W + b for raw rows x. Without `standardize` or `intercept`, b is 0 and W is the learned W. Returns
+    /// the number of nonzero coefficients.
     @discardableResult
-    public func coefficients(into out: UnsafeMutableBufferPointer<Float>) -> Int {
-        let threshold = configuration.threshold
-        var nonzero = 0
-        weights.withUnsafeBufferPointer { w in
-            for i in 0..<w.count {
-                let kept = abs(w[i]) >= threshold ? w[i] : 0
-                out[i] = kept
-                if kept != 0 { nonzero += 1 }
-            }
-        }
-        return nonzero
+    public func coefficients(into out: UnsafeMutableBufferPointer<Float>, intercept: UnsafeMutableBufferPointer<Float>? = nil) -> Int {
+        userUnitCoefficients(into: out, intercept: intercept, thresholded: true)
     }
 
-    /// The published coefficients as an array (see ``coefficients(into:)``).
+    /// The published coefficients as an array (see ``coefficients(into:intercept:)``).
     public var coefficients: [Float] {
         var out = [Float](repeating: 0, count: weights.count)
         out.withUnsafeMutableBufferPointer { _ = coefficients(into: $0) }
         return out
     }
 
+    /// The published intercept, one per output (see ``coefficients(into:intercept:)``).
+    public var publishedIntercept: [Float] {
+        var w = [Float](repeating: 0, count: weights.count), b = [Float](repeating: 0, count: configuration.sysDim)
+        w.withUnsafeMutableBufferPointer { w in b.withUnsafeMutableBufferPointer { b in _ = coefficients(into: w, intercept: b) } }
+        return b
+    }
+
+    /// Whether published values are mapped from a learning space (standardised, or with a bias).
+    public var hasUserUnitMapping: Bool { configuration.standardize || configuration.intercept }
+
+    /// Raw-unit W (thresholded or not) and b. For standardised X̃ = (X − μx)/σx, Ỹ = (Y − μy)/σy:
+    /// ŷ = μy + σy·(x̃·W̃ + b̃), so W_jk = W̃_jk·σy_k/σx_j and b_k = μy_k + σy_k·b̃_k − Σ_j μx_j·W_jk.
+    private func userUnitCoefficients(into out: UnsafeMutableBufferPointer<Float>, intercept b: UnsafeMutableBufferPointer<Float>?,
+                                      thresholded: Bool) -> Int {
+        let threshold = thresholded ? configuration.threshold : 0
+        let d = configuration.dictDim, s = configuration.sysDim
+        var nonzero = 0
+        weights.withUnsafeBufferPointer { w in
+            if let xm = xMoments, let ym = yMoments {
+                var bias = [Double](repeating: 0, count: s)
+                for k in 0..<s { bias[k] = ym.mean[k] + yScale[k] * Double(intercept.isEmpty ? 0 : intercept[k]) }
+                for j in 0..<d {
+                    let xs = xm.scale(j)
+                    for k in 0..<s {
+                        let i = j * s + k
+                        guard abs(w[i]) >= threshold else { out[i] = 0; continue }
+                        let raw = Double(w[i]) * yScale[k] / xs
+                        out[i] = Float(raw)
+                        bias[k] -= xm.mean[j] * raw
+                        if out[i] != 0 { nonzero += 1 }
+                    }
+                }
+                if let b { for k in 0..<s { b[k] = Float(bias[k]) } }
+            } else {
+                for i in 0..<w.count {
+                    let kept = abs(w[i]) >= threshold ? w[i] : 0
+                    out[i] = kept
+                    if kept != 0 { nonzero += 1 }
+                }
+                if let b { for k in 0..<s { b[k] = intercept.isEmpty ? 0 : intercept[k] } }
+            }
+        }
+        return nonzero
+    }
+
     // MARK: Control
 
     /// Back to the initial weights (prior mean when there is a prior and `init` is not `fill`, else
-    /// `weight_fill`), optimiser state cleared, counters zeroed. Fitted prior hyper-parameters are kept.
-    public func reset() {
+    /// `weight_fill`), optimiser state cleared, intercept zeroed, counters zeroed. Fitted prior hyper-parameters
+    /// are kept. The standardisation statistics are cleared too (a fresh start), unless `keepStatistics`: they
+    /// describe the stream, not the model, so keeping them lets a reset model learn in a well-scaled space from
+    /// its first batch.
+    public func reset(keepStatistics: Bool = false) {
         weights = initialWeights()
         optimizer.reset()
+        intercept = [Float](repeating: 0, count: intercept.count)
+        interceptOptimizer.reset()
+        if configuration.standardize && !keepStatistics {
+            xMoments = RunningMoments(columns: configuration.dictDim)
+            yMoments = RunningMoments(columns: configuration.sysDim)
+            refreshStandardization()
+        }
         updates = 0
         samples = 0
     }
@@ -184,7 +310,8 @@ public final class HebbianCircuit {
         guard y.count == rows * s else { throw .shapeMismatch(what: "y", expected: rows * s, got: y.count) }
     }
 
-    /// residual ← Y − X·W; returns ½Σ residual², accumulated in Double.
+    /// residual ← Y − X·W (− b); returns ½Σ residual², accumulated in Double — in the target's own units: with
+    /// `standardize`, each output's squared residual is scaled back by its variance σy².
     private func computeResidual(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) -> Double {
         let d = configuration.dictDim, s = configuration.sysDim, count = rows * s
         if residual.count < count { residual = [Float](repeating: 0, count: count) }
@@ -192,12 +319,58 @@ public final class HebbianCircuit {
             residual.withUnsafeMutableBufferPointer { e in
                 let e = e.baseAddress!
                 e.update(from: y.baseAddress!, count: count)
+                if !intercept.isEmpty {
+                    for r in 0..<rows { for k in 0..<s { e[r * s + k] -= intercept[k] } }
+                }
                 LinearAlgebra.multiply(x.baseAddress!, w.baseAddress!, into: e, m: rows, k: d, n: s, alpha: -1, beta: 1)
                 var sum = 0.0
-                for i in 0..<count { sum += Double(e[i]) * Double(e[i]) }
+                if configuration.standardize {
+                    for r in 0..<rows { for k in 0..<s { let v = Double(e[r * s + k]) * yScale[k]; sum += v * v } }
+                } else {
+                    for i in 0..<count { sum += Double(e[i]) * Double(e[i]) }
+                }
                 return sum / 2
             }
         }
+    }
+
+    /// Runs `body` on the batch standardised with the statistics in force (into reused buffers).
+    private func withStandardized<R>(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
+                                     _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> R) -> R {
+        let d = configuration.dictDim, s = configuration.sysDim
+        if scaledX.count < rows * d { scaledX = [Float](repeating: 0, count: rows * d) }
+        if scaledY.count < rows * s { scaledY = [Float](repeating: 0, count: rows * s) }
+        Self.standardize(x, rows: rows, columns: d, shift: xShift, inverseScale: xInverseScale, into: &scaledX)
+        Self.standardize(y, rows: rows, columns: s, shift: yShift, inverseScale: yInverseScale, into: &scaledY)
+        return scaledX.withUnsafeBufferPointer { sx in
+            scaledY.withUnsafeBufferPointer { sy in
+                body(UnsafeBufferPointer(rebasing: sx[0..<(rows * d)]), UnsafeBufferPointer(rebasing: sy[0..<(rows * s)]))
+            }
+        }
+    }
+
+    private static func standardize(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, shift: [Float],
+                                    inverseScale: [Float], into out: inout [Float]) {
+        out.withUnsafeMutableBufferPointer { o in
+            shift.withUnsafeBufferPointer { m in
+                inverseScale.withUnsafeBufferPointer { q in
+                    for r in 0..<rows {
+                        let base = r * columns
+                        for j in 0..<columns { o[base + j] = (values[base + j] - m[j]) * q[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recomputes the float32 shift and inverse scale of every column from the running statistics.
+    private func refreshStandardization() {
+        guard let xm = xMoments, let ym = yMoments else { return }
+        xShift = xm.mean.map { Float($0) }
+        xInverseScale = (0..<xm.columns).map { Float(1 / xm.scale($0)) }
+        yShift = ym.mean.map { Float($0) }
+        yScale = (0..<ym.columns).map { ym.scale($0) }
+        yInverseScale = yScale.map { Float(1 / $0) }
     }
 
     private func takeStep(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) -> Double {
@@ -222,6 +395,15 @@ public final class HebbianCircuit {
                     prior!.fitHyperParameters(at: wr, learningRate: lr)
                 }
                 optimizer.step(weights: w, gradient: UnsafeBufferPointer(g), learningRate: lr, l1Shrink: shrink)
+            }
+        }
+        if !intercept.isEmpty {
+            // G_b = −Σ_rows e: the bias's share of the same data term, unpenalised.
+            for k in 0..<s { interceptGradient[k] = 0 }
+            for r in 0..<rows { for k in 0..<s { interceptGradient[k] -= residual[r * s + k] } }
+            let rate = configuration.interceptLearningRate ?? lr
+            intercept.withUnsafeMutableBufferPointer { b in
+                interceptGradient.withUnsafeBufferPointer { g in interceptOptimizer.step(weights: b, gradient: g, learningRate: rate) }
             }
         }
         return loss
@@ -273,10 +455,19 @@ public struct CircuitState: Sendable, Equatable, Codable {
     public var updates: Int
     /// Rows learned.
     public var samples: Int
+    /// The bias per output in the learning space (empty without `intercept`).
+    public var intercept: [Float]
+    /// The bias's optimiser state (empty without `intercept`).
+    public var interceptOptimizer: OptimizerState
+    /// Running statistics of X and Y (nil without `standardize`).
+    public var xMoments: RunningMoments?
+    public var yMoments: RunningMoments?
 
-    /// A state from its parts (used when decoding checkpoints).
+    /// A state from its parts (used when decoding checkpoints). The last four default to "no intercept, no
+    /// standardisation".
     public init(configuration: CircuitConfiguration, weights: [Float], optimizer: OptimizerState, prior: GaussianPrior?,
-                generator: SeededGenerator, updates: Int, samples: Int) {
+                generator: SeededGenerator, updates: Int, samples: Int, intercept: [Float] = [],
+                interceptOptimizer: OptimizerState? = nil, xMoments: RunningMoments? = nil, yMoments: RunningMoments? = nil) {
         self.configuration = configuration
         self.weights = weights
         self.optimizer = optimizer
@@ -284,5 +475,9 @@ public struct CircuitState: Sendable, Equatable, Codable {
         self.generator = generator
         self.updates = updates
         self.samples = samples
+        self.intercept = intercept
+        self.interceptOptimizer = interceptOptimizer ?? OptimizerState(kind: configuration.optimizer, count: intercept.count)
+        self.xMoments = xMoments
+        self.yMoments = yMoments
     }
 }

@@ -57,8 +57,9 @@ struct Feed: ParsableCommand {
             while first < table.rows {
                 let last = min(first + batchRows, table.rows)
                 let (x, y) = table.slice(first..<last, dictDim: shape.dictDim, sysDim: shape.sysDim)
-                let header = #"{"v":1,"dtype":"float32","rows":\#(last - first),"producer":\#(JSON.string(producer).serializedString),"seq":\#(seq)}"#
-                let parts: [[UInt8]] = [Array(model.utf8), Array(header.utf8),
+                let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(last - first))),
+                                          ("producer", .string(producer)), ("seq", .integer(Int64(seq)))])
+                let parts: [[UInt8]] = [Array(model.utf8), header.serialized,
                                         x.withUnsafeBytes { Array($0) }, y.withUnsafeBytes { Array($0) }]
                 guard try push.send(parts: parts) else { fail("ingest at \(endpoint) did not take a message within 10 s; is the daemon running?") }
                 seq += 1
@@ -181,7 +182,7 @@ struct Control: ParsableCommand {
     func run() throws {
         var body = request
         if !request.hasPrefix("{") {
-            body = #"{"cmd":\#(JSON.string(request).serializedString)\#(model.map { #","model":\#(JSON.string($0).serializedString)"# } ?? "")}"#
+            body = String(decoding: JSON.object([("cmd", .string(request))] + (model.map { [("model", .string($0))] } ?? [])).serialized, as: UTF8.self)
         }
         let context = try Context()
         let req = try context.makeSocket(.req)
@@ -222,7 +223,3 @@ struct Keygen: ParsableCommand {
     }
 }
 
-extension JSON {
-    /// Compact JSON text.
-    var serializedString: String { String(decoding: serialized, as: UTF8.self) }
-}

@@ -328,16 +328,16 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         try withTemporaryDirectory { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             var bytes = try fileBytes(path)
-            #expect(Array(bytes[8..<12]) == [1, 0, 0, 0])
-            bytes[8] = 2
+            #expect(Array(bytes[8..<12]) == [2, 0, 0, 0])
+            bytes[8] = 3
             fixCRC(&bytes)
             try writeBytes(bytes, to: path)
             #expect {
                 _ = try CheckpointStore.read(path: path)
             } throws: { error in
                 let e = error as? CheckpointError
-                return e == .unsupportedVersion(path: path, version: 2, supported: 1)
-                    && e!.description.contains("unsupported checkpoint format version 2")
+                return e == .unsupportedVersion(path: path, version: 3, supported: 2)
+                    && e!.description.contains("unsupported checkpoint format version 3")
             }
         }
     }
@@ -347,10 +347,10 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         try withTemporaryDirectory { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             var bytes = try fileBytes(path)
-            let needle = Array(#"{"count":21,"dtype":"f32","name":"weights""#.utf8)
+            let needle = Array(#"{"name":"weights","dtype":"f32","count":21"#.utf8)
             let at = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle })
-            #expect(bytes[at + 10] == UInt8(ascii: "1"))
-            bytes[at + 10] = UInt8(ascii: "0")  // 21 → 20
+            #expect(bytes[at + needle.count - 1] == UInt8(ascii: "1"))
+            bytes[at + needle.count - 1] = UInt8(ascii: "0")  // 21 → 20
             fixCRC(&bytes)
             try writeBytes(bytes, to: path)
             #expect(throws: CheckpointError.arrayCountMismatch(path: path, name: "weights", expected: 21, actual: 20)) {
@@ -532,7 +532,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             let text = inspection.text
             #expect(text.contains("model           demo"))
             #expect(text.contains("updates         3"))
-            #expect(text.contains("format version  1"))
+            #expect(text.contains("format version  \(CheckpointFormat.version)"))
             #expect(text.contains("nonzero         \(inspection.nonzero) of 21"))
             let tableRows = text.split(separator: "\n").drop { !$0.hasPrefix("          row") }.dropFirst()
             #expect(tableRows.count == 7)

@@ -74,8 +74,10 @@ import Darwin
 package enum CheckpointFormat {
     /// "HEBBCKPT".
     package static let magic: [UInt8] = Array("HEBBCKPT".utf8)
-    /// The only format version this build writes and reads.
-    package static let version: UInt32 = 1
+    /// The format version this build writes.
+    package static let version: UInt32 = 2
+    /// The versions it reads: 1 (before intercepts, standardisation and the explicit header keys) and 2.
+    package static let readableVersions: ClosedRange<UInt32> = 1...2
     /// Magic, version, header length, payload length.
     package static let prefixBytes = 24
     /// The trailing CRC.
@@ -85,36 +87,22 @@ package enum CheckpointFormat {
 
     // MARK: Header
 
-    package struct ArrayEntry: Codable, Equatable {
+    package struct ArrayEntry: Equatable {
         var name: String
         var dtype: String
         var count: Int
         var offset: Int
     }
 
-    package struct PriorHeader: Codable, Equatable {
+    /// The prior part of the header: whether its hyper-parameters are fitted, and with which optimiser.
+    package struct PriorHeader: Equatable {
         var fitHyper: Bool
         var optimizer: String
-        enum CodingKeys: String, CodingKey {
-            case fitHyper = "fit_hyper"
-            case optimizer
-        }
     }
 
-    /// `ModelConfiguration` stored field by field, so the file format does not depend on however the
-    /// config module chooses to make `ModelConfiguration` Codable (e.g. for TOML).
-    package struct StoredModelConfiguration: Codable, Equatable {
-        var name: String
-        var batchSize: Int
-        var circuit: CircuitConfiguration
-        enum CodingKeys: String, CodingKey {
-            case name
-            case batchSize = "batch_size"
-            case circuit
-        }
-    }
-
-    package struct Header: Codable {
+    /// The JSON header, written and read field by field with explicit keys (``HeaderKeys``), never through a
+    /// compiler-generated `Codable`: renaming a Swift property cannot change the file format.
+    package struct Header {
         var format: String
         var software: String
         var model: String
@@ -128,41 +116,152 @@ package enum CheckpointFormat {
         var wallClock: Double
         var optimizer: String
         var prior: PriorHeader?
-        var modelConfiguration: StoredModelConfiguration
+        var modelName: String
+        var batchSize: Int
+        var modelCircuit: CircuitConfiguration
         var circuitConfiguration: CircuitConfiguration?
         var arrays: [ArrayEntry]
+    }
 
-        enum CodingKeys: String, CodingKey {
-            case format, software, model, kind, shape, updates, samples, seq
-            case pendingRows = "pending_rows"
-            case created
-            case wallClock = "wall_clock"
-            case optimizer, prior
-            case modelConfiguration = "model_configuration"
-            case circuitConfiguration = "circuit_configuration"
-            case arrays
-        }
+    /// The names a circuit configuration's fields have in the header. Version 2 uses the config file's own
+    /// keys; version 1 files (written before the header was explicit) carry the Swift property names of the
+    /// time, frozen here so that they keep loading.
+    struct CircuitKeys {
+        var kind = "kind", dictDim = "dict_dim", sysDim = "sys_dim", epochs = "epochs", optimizer = "optim"
+        var learningRate = "lr", lmbda = "lmbda", l1Ratio = "l1_ratio", threshold = "threshold", weightFill = "weight_fill"
+        var update = "update", prune = "prune", initialization = "init", seed = "seed", prior = "prior", fitHyper = "fit_hyper"
+        var standardize: String? = "standardize", intercept: String? = "intercept"
 
-        // Explicit so that a `nil` prior / circuit configuration is written as `null`, not omitted.
-        package func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(format, forKey: .format)
-            try c.encode(software, forKey: .software)
-            try c.encode(model, forKey: .model)
-            try c.encode(kind, forKey: .kind)
-            try c.encode(shape, forKey: .shape)
-            try c.encode(updates, forKey: .updates)
-            try c.encode(samples, forKey: .samples)
-            try c.encode(seq, forKey: .seq)
-            try c.encode(pendingRows, forKey: .pendingRows)
-            try c.encode(created, forKey: .created)
-            try c.encode(wallClock.isFinite ? wallClock : 0, forKey: .wallClock)
-            try c.encode(optimizer, forKey: .optimizer)
-            try c.encode(prior, forKey: .prior)
-            try c.encode(modelConfiguration, forKey: .modelConfiguration)
-            try c.encode(circuitConfiguration, forKey: .circuitConfiguration)
-            try c.encode(arrays, forKey: .arrays)
+        static let current = CircuitKeys()
+        static let version1 = CircuitKeys(
+            dictDim: "dictDim", sysDim: "sysDim", optimizer: "optimizer", learningRate: "learningRate", l1Ratio: "l1Ratio",
+            weightFill: "weightFill", initialization: "initialization", fitHyper: "fitHyper", standardize: nil, intercept: nil)
+    }
+
+    /// The header as JSON, keys in a fixed order, so equal snapshots give identical files.
+    static func json(_ h: Header) -> JSON {
+        func circuit(_ c: CircuitConfiguration) -> JSON {
+            let k = CircuitKeys.current
+            var members: [(String, JSON)] = [
+                (k.kind, .string(c.kind.rawValue)), (k.dictDim, .integer(Int64(c.dictDim))), (k.sysDim, .integer(Int64(c.sysDim))),
+                (k.epochs, .integer(Int64(c.epochs))), (k.optimizer, .string(c.optimizer.rawValue)),
+                // Informational copies: the exact bits are in the payload (`*.scalars`).
+                (k.learningRate, .number(Double(c.learningRate))), (k.lmbda, .number(Double(c.lmbda))),
+                (k.l1Ratio, .number(Double(c.l1Ratio))), (k.threshold, .number(Double(c.threshold))),
+                (k.weightFill, .number(Double(c.weightFill))), (k.update, .string(c.update.rawValue)), (k.prune, .bool(c.prune)),
+                (k.initialization, .string(c.initialization.rawValue)), (k.seed, .string(String(c.seed))),
+                (k.standardize!, .bool(c.standardize)), (k.intercept!, .bool(c.intercept)),
+            ]
+            members.append((k.prior, c.prior.map { .object([(k.fitHyper, .bool($0.fitHyper))]) } ?? .null))
+            return .object(members)
         }
+        let arrays: [JSON] = h.arrays.map {
+            .object([("name", .string($0.name)), ("dtype", .string($0.dtype)), ("count", .integer(Int64($0.count))), ("offset", .integer(Int64($0.offset)))])
+        }
+        return .object([
+            ("format", .string(h.format)), ("software", .string(h.software)), ("model", .string(h.model)), ("kind", .string(h.kind)),
+            ("shape", .array(h.shape.map { .integer(Int64($0)) })), ("updates", .integer(Int64(h.updates))),
+            ("samples", .integer(Int64(h.samples))), ("seq", .string(String(h.seq))), ("pending_rows", .integer(Int64(h.pendingRows))),
+            ("created", .string(h.created)), ("wall_clock", .number(h.wallClock.isFinite ? h.wallClock : 0)),
+            ("optimizer", .string(h.optimizer)),
+            ("prior", h.prior.map { .object([("fit_hyper", .bool($0.fitHyper)), ("optimizer", .string($0.optimizer))]) } ?? .null),
+            ("model_configuration", .object([("name", .string(h.modelName)), ("batch_size", .integer(Int64(h.batchSize))),
+                                             ("circuit", circuit(h.modelCircuit))])),
+            ("circuit_configuration", h.circuitConfiguration.map(circuit) ?? .null),
+            ("arrays", .array(arrays)),
+        ])
+    }
+
+    /// Reads a header of format `version`; every missing or mistyped field is named in the error.
+    static func header(_ json: JSON, version: UInt32) throws(HeaderError) -> Header {
+        let keys = version == 1 ? CircuitKeys.version1 : CircuitKeys.current
+        func field(_ object: JSON, _ key: String, _ path: String) throws(HeaderError) -> JSON {
+            guard let value = object[key] else { throw HeaderError("missing key \"\(path)\(key)\"") }
+            return value
+        }
+        func string(_ o: JSON, _ k: String, _ path: String = "") throws(HeaderError) -> String {
+            guard let v = try field(o, k, path).string else { throw HeaderError("\"\(path)\(k)\" is not a string") }
+            return v
+        }
+        func int(_ o: JSON, _ k: String, _ path: String = "") throws(HeaderError) -> Int {
+            guard let v = try field(o, k, path).int else { throw HeaderError("\"\(path)\(k)\" is not an integer") }
+            return v
+        }
+        func bool(_ o: JSON, _ k: String, _ path: String = "") throws(HeaderError) -> Bool {
+            guard let v = try field(o, k, path).bool else { throw HeaderError("\"\(path)\(k)\" is not a boolean") }
+            return v
+        }
+        func double(_ o: JSON, _ k: String, _ path: String = "") throws(HeaderError) -> Double {
+            guard let v = try field(o, k, path).double else { throw HeaderError("\"\(path)\(k)\" is not a number") }
+            return v
+        }
+        /// A UInt64 written as a JSON integer (version 1) or a decimal string (version 2: exact in every JSON reader).
+        func word(_ o: JSON, _ k: String, _ path: String = "") throws(HeaderError) -> UInt64 {
+            let v = try field(o, k, path)
+            if let s = v.string, let w = UInt64(s) { return w }
+            if let i = v.int64, i >= 0 { return UInt64(i) }
+            if case let .number(d) = v, d >= 0, d < 1.8446744073709552e19, d == d.rounded() { return UInt64(d) }
+            throw HeaderError("\"\(path)\(k)\" is not an unsigned integer")
+        }
+        func choice<T: RawRepresentable>(_ o: JSON, _ k: String, _ path: String) throws(HeaderError) -> T where T.RawValue == String {
+            let raw = try string(o, k, path)
+            guard let v = T(rawValue: raw) else { throw HeaderError("\"\(path)\(k)\" has an unknown value \"\(raw)\"") }
+            return v
+        }
+        func circuit(_ o: JSON, _ path: String) throws(HeaderError) -> CircuitConfiguration {
+            guard o.object != nil else { throw HeaderError("\"\(path)\" is not an object") }
+            let p = path + "."
+            var c = CircuitConfiguration(kind: try choice(o, keys.kind, p), dictDim: try int(o, keys.dictDim, p), sysDim: try int(o, keys.sysDim, p))
+            c.epochs = try int(o, keys.epochs, p)
+            c.optimizer = try choice(o, keys.optimizer, p)
+            c.update = try choice(o, keys.update, p)
+            c.prune = try bool(o, keys.prune, p)
+            c.initialization = try choice(o, keys.initialization, p)
+            c.seed = try word(o, keys.seed, p)
+            if let k = keys.standardize { c.standardize = try bool(o, k, p) }
+            if let k = keys.intercept { c.intercept = try bool(o, k, p) }
+            // Version 1 omits a nil prior; version 2 writes null.
+            switch o[keys.prior] ?? .null {
+            case .null: c.prior = nil
+            case let prior where prior.object != nil:
+                // mean, std and weight come from the payload (exact bits); only fit_hyper is in the header.
+                c.prior = GaussianPrior.Configuration(mean: [], std: [], weight: 0, fitHyper: try bool(prior, keys.fitHyper, p + keys.prior + "."))
+            default: throw HeaderError("\"\(p)\(keys.prior)\" is neither null nor an object")
+            }
+            return c
+        }
+        let model = try field(json, "model_configuration", "")
+        var arrays: [ArrayEntry] = []
+        guard let listed = try field(json, "arrays", "").array else { throw HeaderError("\"arrays\" is not an array") }
+        for (i, entry) in listed.enumerated() {
+            let p = "arrays[\(i)]."
+            arrays.append(ArrayEntry(name: try string(entry, "name", p), dtype: try string(entry, "dtype", p),
+                                     count: try int(entry, "count", p), offset: try int(entry, "offset", p)))
+        }
+        let prior: PriorHeader?
+        switch try field(json, "prior", "") {
+        case .null: prior = nil
+        case let p: prior = PriorHeader(fitHyper: try bool(p, "fit_hyper", "prior."), optimizer: try string(p, "optimizer", "prior."))
+        }
+        let separate = try field(json, "circuit_configuration", "")
+        guard let shape = try field(json, "shape", "").array?.compactMap(\.int), shape.count == 2 else {
+            throw HeaderError("\"shape\" is not two integers")
+        }
+        return Header(
+            format: try string(json, "format"), software: try string(json, "software"), model: try string(json, "model"),
+            kind: try string(json, "kind"), shape: shape, updates: try int(json, "updates"), samples: try int(json, "samples"),
+            seq: try word(json, "seq"), pendingRows: try int(json, "pending_rows"), created: try string(json, "created"),
+            wallClock: try double(json, "wall_clock"), optimizer: try string(json, "optimizer"), prior: prior,
+            modelName: try string(model, "name", "model_configuration."), batchSize: try int(model, "batch_size", "model_configuration."),
+            modelCircuit: try circuit(try field(model, "circuit", "model_configuration."), "model_configuration.circuit"),
+            circuitConfiguration: separate == .null ? nil : try circuit(separate, "circuit_configuration"),
+            arrays: arrays)
+    }
+
+    /// A header field that is missing or of the wrong type.
+    struct HeaderError: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
     /// A decoded file: its header, the snapshot, and the facts `inspect` shows.
@@ -200,6 +299,16 @@ package enum CheckpointFormat {
             payload.append("prior.precision.t", [prior.precisionOptimizer.t])
         }
         payload.append("generator", state.generator.state)
+        payload.append("intercept", state.intercept)
+        payload.append("intercept.m", state.interceptOptimizer.m)
+        payload.append("intercept.v", state.interceptOptimizer.v)
+        payload.append("intercept.t", [state.interceptOptimizer.t])
+        for (name, moments) in [("moments.x", state.xMoments), ("moments.y", state.yMoments)] {
+            guard let moments else { continue }
+            payload.append("\(name).count", [UInt64(moments.count)])
+            payload.append("\(name).mean", moments.mean)
+            payload.append("\(name).m2", moments.m2)
+        }
         payload.append("pending.x", snapshot.pendingX)
         payload.append("pending.y", snapshot.pendingY)
         payload.append("window", snapshot.window)
@@ -217,43 +326,28 @@ package enum CheckpointFormat {
             pendingRows: snapshot.pendingRows, created: rfc3339(snapshot.wallClockSeconds),
             wallClock: snapshot.wallClockSeconds, optimizer: state.optimizer.kind.rawValue,
             prior: state.prior.map { PriorHeader(fitHyper: $0.fitHyper, optimizer: $0.meanOptimizer.kind.rawValue) },
-            modelConfiguration: StoredModelConfiguration(name: snapshot.model.name, batchSize: snapshot.model.batchSize,
-                                                         circuit: withoutPriorArrays(snapshot.model.circuit)),
-            circuitConfiguration: separateCircuitConfiguration ? withoutPriorArrays(c) : nil,
-            arrays: payload.index)
-        var headerBytes: [UInt8]
-        do {
-            // Sorted keys: the same snapshot always gives the same bytes (Foundation's key order is not stable).
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            headerBytes = Array(try encoder.encode(header))
-        } catch {
-            throw .encodingFailed(model: snapshot.name, reason: "header: \(error)")
-        }
+            modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
+            circuitConfiguration: separateCircuitConfiguration ? c : nil, arrays: payload.index)
+        var headerBytes = json(header).serialized
         // Pad with spaces (insignificant JSON whitespace) so the payload starts 8-byte aligned.
         while (prefixBytes + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }
         guard headerBytes.count <= Int(UInt32.max) else {
             throw .encodingFailed(model: snapshot.name, reason: "header of \(headerBytes.count) bytes exceeds 4 GiB")
         }
 
-        // The configuration is the one part that goes through JSON; prove it reads back identical
-        // before anything reaches the disk (e.g. if ModelConfiguration grows a field this format omits).
+        // Prove the file reads back to the same snapshot before anything reaches the disk (e.g. if the
+        // configuration grows a field this format does not store yet).
+        let reparsed: Header
         do {
-            let reread = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
-            var model = reread.modelConfiguration.circuit
-            try restoreConfigurationFloats(&model, prefix: "model.circuit", from: PayloadReader(
-                bytes: payload.bytes, start: 0, length: payload.bytes.count, index: payload.index, path: ""))
-            let roundTripped = ModelConfiguration(name: reread.modelConfiguration.name,
-                                                  batchSize: reread.modelConfiguration.batchSize, circuit: model)
-            guard roundTripped == snapshot.model else {
-                throw CheckpointError.encodingFailed(
-                    model: snapshot.name, reason: "the model configuration does not read back identical; "
-                        + "ModelConfiguration probably has fields this checkpoint format does not store")
-            }
-        } catch let error as CheckpointError {
-            throw error
+            reparsed = try Self.header(JSONParser.parse(headerBytes), version: version)
         } catch {
             throw .encodingFailed(model: snapshot.name, reason: "header does not parse back: \(error)")
+        }
+        let reread = try decodeSnapshot(reparsed, payload: PayloadReader(bytes: payload.bytes, start: 0, length: payload.bytes.count,
+                                                                         index: payload.index, path: ""), path: "", version: version)
+        // The arrays round-trip by construction (raw bytes, NaN included); what could be lost is a field of the configuration.
+        guard reread.model == snapshot.model, reread.circuit.configuration == snapshot.circuit.configuration else {
+            throw .encodingFailed(model: snapshot.name, reason: "the snapshot does not read back identical; the checkpoint format misses one of its fields")
         }
 
         var file = [UInt8]()
@@ -270,6 +364,7 @@ package enum CheckpointFormat {
 
     private static func appendConfigurationFloats(_ c: CircuitConfiguration, prefix: String, to payload: inout PayloadBuilder) {
         payload.append("\(prefix).scalars", [c.learningRate, c.lmbda, c.l1Ratio, c.threshold, c.weightFill])
+        payload.append("\(prefix).intercept_lr", c.interceptLearningRate.map { [$0] } ?? [])
         if let prior = c.prior {
             payload.append("\(prefix).prior.mean", prior.mean)
             payload.append("\(prefix).prior.std", prior.std)
@@ -277,8 +372,13 @@ package enum CheckpointFormat {
         }
     }
 
-    private static func restoreConfigurationFloats(_ c: inout CircuitConfiguration, prefix: String,
+    private static func restoreConfigurationFloats(_ c: inout CircuitConfiguration, prefix: String, version: UInt32,
                                                    from payload: PayloadReader) throws(CheckpointError) {
+        if version >= 2 {
+            let rate = try payload.floats("\(prefix).intercept_lr")
+            guard rate.count <= 1 else { throw .arrayCountMismatch(path: payload.path, name: "\(prefix).intercept_lr", expected: 1, actual: rate.count) }
+            c.interceptLearningRate = rate.first
+        }
         let s = try payload.floats("\(prefix).scalars", count: 5)
         c.learningRate = s[0]
         c.lmbda = s[1]
@@ -292,12 +392,6 @@ package enum CheckpointFormat {
         }
     }
 
-    private static func withoutPriorArrays(_ c: CircuitConfiguration) -> CircuitConfiguration {
-        var c = c
-        c.prior?.mean = []
-        c.prior?.std = []
-        return c
-    }
 
     // MARK: Decoding
 
@@ -310,7 +404,7 @@ package enum CheckpointFormat {
         guard Array(bytes[0..<8]) == magic else { throw .badMagic(path: path, found: Array(bytes[0..<8])) }
         guard size >= 12 else { throw .truncated(path: path, expectedBytes: prefixBytes + trailerBytes, actualBytes: size) }
         let formatVersion = readLE(UInt32.self, bytes, at: 8)
-        guard formatVersion == version else {
+        guard readableVersions.contains(formatVersion) else {
             throw .unsupportedVersion(path: path, version: formatVersion, supported: version)
         }
         guard size >= prefixBytes + trailerBytes else {
@@ -332,9 +426,16 @@ package enum CheckpointFormat {
 
         let header: Header
         do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes[prefixBytes..<(prefixBytes + headerLength)]))
+            let json = try bytes.withUnsafeBytes { raw throws(JSONParseError) in
+                try JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[prefixBytes..<(prefixBytes + headerLength)]))
+            }
+            header = try Self.header(json, version: formatVersion)
+        } catch let error as JSONParseError {
+            throw .malformedHeader(path: path, reason: "invalid JSON: \(error)")
+        } catch let error as HeaderError {
+            throw .malformedHeader(path: path, reason: error.reason)
         } catch {
-            throw .malformedHeader(path: path, reason: describe(error))
+            throw .malformedHeader(path: path, reason: "\(error)")
         }
         guard header.format == formatName else {
             throw .malformedHeader(path: path, reason: "format is \"\(header.format)\", expected \"\(formatName)\"")
@@ -345,14 +446,14 @@ package enum CheckpointFormat {
         }
         let payload = PayloadReader(bytes: bytes, start: prefixBytes + headerLength, length: payloadLength,
                                     index: header.arrays, path: path)
-        let snapshot = try decodeSnapshot(header, payload: payload, path: path)
+        let snapshot = try decodeSnapshot(header, payload: payload, path: path, version: formatVersion)
         return Decoded(header: header, snapshot: snapshot, formatVersion: formatVersion, bytes: size, crc: stored)
     }
 
-    private static func decodeSnapshot(_ h: Header, payload: PayloadReader, path: String) throws(CheckpointError) -> ModelSnapshot {
+    private static func decodeSnapshot(_ h: Header, payload: PayloadReader, path: String, version: UInt32) throws(CheckpointError) -> ModelSnapshot {
         func malformed(_ reason: String) -> CheckpointError { .malformedHeader(path: path, reason: reason) }
-        guard h.model == h.modelConfiguration.name else {
-            throw malformed("model \"\(h.model)\" differs from model_configuration.name \"\(h.modelConfiguration.name)\"")
+        guard h.model == h.modelName else {
+            throw malformed("model \"\(h.model)\" differs from model_configuration.name \"\(h.modelName)\"")
         }
         guard h.updates >= 0, h.samples >= 0, h.pendingRows >= 0 else {
             throw malformed("negative counter (updates \(h.updates), samples \(h.samples), pending_rows \(h.pendingRows))")
@@ -361,13 +462,12 @@ package enum CheckpointFormat {
             throw malformed("unknown optimizer \"\(h.optimizer)\"")
         }
 
-        var modelCircuit = h.modelConfiguration.circuit
-        try restoreConfigurationFloats(&modelCircuit, prefix: "model.circuit", from: payload)
-        let model = ModelConfiguration(name: h.modelConfiguration.name, batchSize: h.modelConfiguration.batchSize,
-                                       circuit: modelCircuit)
+        var modelCircuit = h.modelCircuit
+        try restoreConfigurationFloats(&modelCircuit, prefix: "model.circuit", version: version, from: payload)
+        let model = ModelConfiguration(name: h.modelName, batchSize: h.batchSize, circuit: modelCircuit)
         var configuration = modelCircuit
         if var separate = h.circuitConfiguration {
-            try restoreConfigurationFloats(&separate, prefix: "circuit.configuration", from: payload)
+            try restoreConfigurationFloats(&separate, prefix: "circuit.configuration", version: version, from: payload)
             configuration = separate
         }
         let d = configuration.dictDim, s = configuration.sysDim
@@ -413,9 +513,28 @@ package enum CheckpointFormat {
         } catch {
             throw .invalidState(path: path, reason: "\(error)")
         }
-        let state = CircuitState(configuration: configuration, weights: try payload.floats("weights", count: n),
+        var state = CircuitState(configuration: configuration, weights: try payload.floats("weights", count: n),
                                  optimizer: optimizer, prior: prior, generator: generator,
                                  updates: h.updates, samples: h.samples)
+        if version >= 2 {
+            let biases = configuration.intercept ? s : 0
+            state.intercept = try payload.floats("intercept", count: biases)
+            state.interceptOptimizer.m = try payload.floats("intercept.m", count: optimizerKind == .adam ? biases : 0)
+            state.interceptOptimizer.v = try payload.floats("intercept.v", count: state.interceptOptimizer.m.count)
+            state.interceptOptimizer.t = try payload.floats("intercept.t", count: 1)[0]
+            if configuration.standardize {
+                func moments(_ name: String, _ columns: Int) throws(CheckpointError) -> RunningMoments {
+                    let count = try payload.words("\(name).count", count: 1)[0]
+                    guard count <= UInt64(Int.max),
+                          let m = RunningMoments(count: Int(count), mean: try payload.doubles("\(name).mean", count: columns),
+                                                 m2: try payload.doubles("\(name).m2", count: columns), columns: columns)
+                    else { throw .invalidState(path: path, reason: "\(name) holds invalid statistics") }
+                    return m
+                }
+                state.xMoments = try moments("moments.x", d)
+                state.yMoments = try moments("moments.y", s)
+            }
+        }
         if let reason = restorationProblem(state) { throw .invalidState(path: path, reason: reason) }
         return ModelSnapshot(
             model: model, circuit: state, sequence: h.seq, pendingRows: h.pendingRows,
@@ -449,25 +568,6 @@ package enum CheckpointFormat {
             }
         }
         return nil
-    }
-
-    private static func describe(_ error: Error) -> String {
-        switch error {
-        case let DecodingError.dataCorrupted(context):
-            return "invalid JSON: \(context.debugDescription)"
-        case let DecodingError.keyNotFound(key, context):
-            return "missing key \"\(path(context.codingPath + [key]))\""
-        case let DecodingError.typeMismatch(type, context):
-            return "\"\(path(context.codingPath))\" is not a \(type)"
-        case let DecodingError.valueNotFound(type, context):
-            return "\"\(path(context.codingPath))\" is null, expected a \(type)"
-        default:
-            return "\(error)"
-        }
-    }
-
-    private static func path(_ keys: [CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 
     /// RFC 3339 UTC with milliseconds, e.g. `2025-11-25T00:12:03.250Z`.

@@ -120,66 +120,30 @@ package struct CheckpointInspection: Sendable, Equatable {
     /// of sys_dim values, plus `path`, `optimizer`, `wall_clock`, `pending_rows`, `crc32`, `threshold`, `nonzero`.
     /// Floats are written in their shortest round-trip form; a non-finite weight is `null`.
     package var json: String {
-        var out = "{"
-        var first = true
-        func key(_ k: String) {
-            out += (first ? "" : ",") + jsonString(k) + ":"
-            first = false
+        var w = JSONWriter(capacity: 256 + 24 * weights.count)
+        func matrix(_ values: [Float]) {
+            values.withUnsafeBufferPointer { w.matrix($0, rows: dictDim, columns: sysDim) }
         }
-        key("format_version"); out += String(formatVersion)
-        key("model"); out += jsonString(model)
-        key("kind"); out += jsonString(kind.rawValue)
-        key("shape"); out += "[\(dictDim),\(sysDim)]"
-        key("updates"); out += String(updates)
-        key("samples"); out += String(samples)
-        key("seq"); out += String(sequence)
-        key("created"); out += jsonString(created)
-        key("bytes"); out += String(bytes)
-        key("weights"); out += matrix(weights)
-        key("coefficients"); out += matrix(coefficients)
-        key("path"); out += jsonString(path)
-        key("optimizer"); out += jsonString(optimizer.rawValue)
-        key("wall_clock"); out += wallClockSeconds.isFinite ? "\(wallClockSeconds)" : "null"
-        key("pending_rows"); out += String(pendingRows)
-        key("crc32"); out += jsonString(checkpointHex32(crc))
-        key("threshold"); out += number(threshold)
-        key("nonzero"); out += String(nonzero)
-        out += "}"
-        return out
+        w.beginObject()
+        w.key("format_version"); w.int(formatVersion)
+        w.key("model"); w.string(model)
+        w.key("kind"); w.string(kind.rawValue)
+        w.key("shape"); w.beginArray(); w.int(dictDim); w.int(sysDim); w.endArray()
+        w.key("updates"); w.int(updates)
+        w.key("samples"); w.int(samples)
+        w.key("seq"); w.int(sequence)
+        w.key("created"); w.string(created)
+        w.key("bytes"); w.int(bytes)
+        w.key("weights"); matrix(weights)
+        w.key("coefficients"); matrix(coefficients)
+        w.key("path"); w.string(path)
+        w.key("optimizer"); w.string(optimizer.rawValue)
+        w.key("wall_clock"); w.double(wallClockSeconds)
+        w.key("pending_rows"); w.int(pendingRows)
+        w.key("crc32"); w.string(checkpointHex32(crc))
+        w.key("threshold"); w.float(threshold)
+        w.key("nonzero"); w.int(nonzero)
+        w.endObject()
+        return String(decoding: w.bytes, as: UTF8.self)
     }
-
-    private func number(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
-
-    private func matrix(_ values: [Float]) -> String {
-        var out = "["
-        for i in 0..<dictDim {
-            if i > 0 { out += "," }
-            out += "["
-            for j in 0..<sysDim {
-                if j > 0 { out += "," }
-                out += number(values[i * sysDim + j])
-            }
-            out += "]"
-        }
-        return out + "]"
-    }
-}
-
-/// `s` as a JSON string literal.
-fileprivate func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let h = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

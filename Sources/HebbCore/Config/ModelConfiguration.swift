@@ -13,7 +13,7 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     package var circuit: CircuitConfiguration
 
     /// `batch_size` when the key is absent: large enough for a stable gradient from a sum over rows,
-    /// small enough to publish often (the example in DESIGN.md §5).
+    /// small enough to publish often.
     package static let defaultBatchSize = 50
 
     /// A model configuration; no validation (the decoders validate).
@@ -32,7 +32,8 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     }
 
     static let keys = ["name", "kind", "dict_dim", "sys_dim", "batch_size", "epochs", "optim", "lr", "lmbda", "l1_ratio",
-                       "threshold", "weight_fill", "update", "prune", "init", "seed", "prior"]
+                       "threshold", "weight_fill", "update", "prune", "init", "seed", "standardize", "intercept",
+                       "intercept_lr", "prior"]
     static let priorKeys = ["kind", "mean", "std", "weight", "fit_hyper"]
 
     /// The prior families a `[model.prior]` may name.
@@ -92,6 +93,9 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
         circuit.prune = try r.bool("prune", default: circuit.prune)
         circuit.initialization = try r.choice("init", default: circuit.initialization)
         circuit.seed = UInt64(try r.integer("seed", default: 0, in: 0...Int64.max))
+        circuit.standardize = try r.bool("standardize", default: circuit.standardize)
+        circuit.intercept = try r.bool("intercept", default: circuit.intercept)
+        if r.peek("intercept_lr") != nil { circuit.interceptLearningRate = try r.float("intercept_lr", default: circuit.learningRate) }
 
         let priorLabel = label + ".prior"
         if let table = try r.table("prior") {
@@ -149,7 +153,9 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
             "l1_ratio": number(c.l1Ratio), "threshold": number(c.threshold), "weight_fill": number(c.weightFill),
             "update": .string(c.update.rawValue), "prune": .bool(c.prune), "init": .string(c.initialization.rawValue),
             "seed": .integer(Int64(bitPattern: c.seed)),
+            "standardize": .bool(c.standardize), "intercept": .bool(c.intercept),
         ]
+        if let rate = c.interceptLearningRate { table["intercept_lr"] = number(rate) }
         if let p = c.prior {
             table["prior"] = ["kind": .string(PriorKind.gaussian.rawValue), "mean": numbers(p.mean), "std": numbers(p.std),
                               "weight": number(p.weight), "fit_hyper": .bool(p.fitHyper)]

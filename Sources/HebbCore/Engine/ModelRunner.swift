@@ -6,7 +6,7 @@ import HebbianRegression
 ///
 /// Owned by the engine thread. Rows are copied once, from the message frames straight into the batch
 /// buffer; a full buffer is learnt from in place, so nothing is allocated per row.
-package final class ModelRunner {
+package final class ModelRunner: PublishableModel {
     /// The model's configuration (name, batch size, circuit).
     package private(set) var configuration: ModelConfiguration
     /// The learning circuit.
@@ -78,6 +78,9 @@ package final class ModelRunner {
     /// The shape ingest rows must have.
     package var shape: SampleShape { SampleShape(dictDim: configuration.circuit.dictDim, sysDim: configuration.circuit.sysDim) }
 
+    /// How many updates the rolling prequential error spans now.
+    package var windowCount: Int { window.count }
+
     /// Mean mse over the window (the rolling prequential error), nil before the first update.
     /// Summed afresh each time so a resumed model reports exactly what an uninterrupted one would.
     package var prequentialMSE: Double? {
@@ -125,9 +128,9 @@ package final class ModelRunner {
 
     /// Back to the initial weights, optimiser cleared, buffered rows dropped, window emptied.
     /// `seq` keeps rising so subscribers can tell the reset message from a stale one.
-    package func reset() {
+    package func reset(keepStatistics: Bool = false) {
         revision += 1
-        circuit.reset()
+        circuit.reset(keepStatistics: keepStatistics)
         pendingRows = 0
         window.removeAll()
         lastReport = nil

@@ -17,6 +17,21 @@ package struct PublishedMessage: Sendable, Equatable {
 
 }
 
+/// What a coefficient message is made of: a model's publishable state. The engine's ``ModelRunner`` is one;
+/// the wire format depends on this, not on the engine.
+package protocol PublishableModel {
+    /// The model's name.
+    var name: String { get }
+    /// Its `coef/<name>/` topic.
+    var topic: [UInt8] { get }
+    /// The circuit whose coefficients, intercept and counters are published.
+    var circuit: HebbianCircuit { get }
+    /// The rolling prequential mse (nil before the first update).
+    var prequentialMSE: Double? { get }
+    /// How many updates the rolling error spans.
+    var windowCount: Int { get }
+}
+
 /// How coefficients travel on the publish socket (`publish.format`).
 package typealias PublishFormat = DaemonConfiguration.Publish.Format
 
@@ -26,18 +41,22 @@ package struct PublishEncoder {
     package var format: PublishFormat
     private var writer = JSONWriter(capacity: 1024)
     private var coefficients: [Float] = []
+    private var intercept: [Float] = []
 
     package init(format: PublishFormat) { self.format = format }
 
     /// The coefficient message of `runner` after an update (or, with `report == nil`, of its current
     /// state: after a reset or a restore). `forceInlineCoefficients` puts them in the JSON whatever
     /// the format (the `snapshot` control reply).
-    package mutating func encode(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64, time: Double,
-                                forceInlineCoefficients: Bool = false) -> PublishedMessage {
+    package mutating func encode(_ runner: some PublishableModel, report: UpdateReport?, sequence: UInt64, time: Double,
+                                 forceInlineCoefficients: Bool = false) -> PublishedMessage {
         let circuit = runner.circuit
-        let c = runner.configuration.circuit
+        let c = circuit.configuration
         if coefficients.count != circuit.weights.count { coefficients = [Float](repeating: 0, count: circuit.weights.count) }
-        let nnz = coefficients.withUnsafeMutableBufferPointer { circuit.coefficients(into: $0) }
+        if intercept.count != c.sysDim { intercept = [Float](repeating: 0, count: c.sysDim) }
+        let nnz = coefficients.withUnsafeMutableBufferPointer { w in
+            intercept.withUnsafeMutableBufferPointer { b in circuit.coefficients(into: w, intercept: b) }
+        }
         let inline = format == .json || forceInlineCoefficients
         writer.reset()
         writer.beginObject()
@@ -62,10 +81,15 @@ package struct PublishEncoder {
         }
         writer.key("prequential_mse")
         if let p = runner.prequentialMSE { writer.double(p) } else { writer.null() }
-        writer.key("window"); writer.int(runner.window.count)
+        writer.key("window"); writer.int(runner.windowCount)
         writer.key("threshold"); writer.float(c.threshold)
         writer.key("nnz"); writer.int(nnz)
         writer.key("shape"); writer.beginArray(); writer.int(c.dictDim); writer.int(c.sysDim); writer.endArray()
+        writer.key("standardized"); writer.bool(c.standardize)
+        writer.key("intercept")
+        writer.beginArray()
+        for b in intercept { writer.float(b) }
+        writer.endArray()
         if inline {
             writer.key("coefficients")
             coefficients.withUnsafeBufferPointer { writer.matrix($0, rows: c.dictDim, columns: c.sysDim) }
