@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
-        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Fixtures", "Scripts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,7 +16,8 @@ enum Paths {
     /// The package root, derived from this file's path (Tests/EndToEndTests/Harness.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let scripts = packageRoot.appendingPathComponent("Tests/EndToEndTests/Scripts")
-    static let fixture = packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/ngclearn_sys1.json")
+    /// The one copy of the ngclearn reference vectors, shared with HebbianRegressionTests (Tests/Fixtures).
+    static let fixture = packageRoot.appendingPathComponent("Tests/Fixtures/ngclearn_sys1.json")
     static let examples = packageRoot.appendingPathComponent("Examples/python")
 
     static func script(_ name: String) -> String { scripts.appendingPathComponent(name).path }
@@ -633,7 +634,7 @@ func withDaemon<T>(_ label: String, models: String, settings: Daemon.Settings = 
 
 // MARK: - The ngclearn fixture
 
-/// Tests/EndToEndTests/Fixtures/ngclearn_sys1.json, parsed once.
+/// Tests/Fixtures/ngclearn_sys1.json, parsed once.
 final class Fixture: @unchecked Sendable {
     static let shared = Fixture()
     private let loaded: Result<[String: Any], Error>
