@@ -157,6 +157,43 @@ struct ShardingTests {
         }
     }
 
+    @Test("Configs/shard-a.toml and shard-b.toml load whole (hebbd fit), tap the same producer endpoint, bind no endpoint in common and share no model")
+    func shippedShardConfigs() async throws {
+        try await withTemporaryDirectory("shard-configs") { temp in
+            var bound: [String: String] = [:]
+            var taps: [String] = []
+            var names: [String] = []
+            for instance in ["shard-a", "shard-b"] {
+                let path = Paths.configs.appendingPathComponent("\(instance).toml")
+                let endpoints = try tableValues(String(contentsOf: path, encoding: .utf8), table: "endpoints")
+                for key in ["ingest", "publish", "control", "metrics"] {
+                    let endpoint = try #require(endpoints[key], "\(instance): no endpoints.\(key)")
+                    #expect(bound[endpoint] == nil, "\(instance) binds \(endpoint), already bound by \(bound[endpoint] ?? "")")
+                    bound[endpoint] = "\(instance) \(key)"
+                }
+                taps.append(try #require(endpoints["subscribe"], "\(instance): no endpoints.subscribe"))
+                let models = try modelNamesAndDimensions(configModelTables("\(instance).toml"))
+                names += models.map(\.name)
+                // The whole file through the daemon's own config loader: one offline pass over a tiny CSV.
+                for model in models {
+                    let csv = temp.file("\(instance)-\(model.name).csv")
+                    var text = ""
+                    for r in 0..<60 {
+                        let values: [Double] = (0...model.dictDim).map { c in Double((r * 7 + c * 3) % 11) / 10 - 0.5 }
+                        text += values.map { String($0) }.joined(separator: ",") + "\n"
+                    }
+                    try text.write(to: csv, atomically: true, encoding: .utf8)
+                    let r = try await run("fit", try Executables.hebbdPath(),
+                                          ["fit", "--config", path.path, "--model", model.name, "--data", csv.path, "--passes", "1", "--json"],
+                                          directory: temp.url, timeout: 60)
+                    #expect(r.succeeded, "hebbd fit --config Configs/\(instance).toml --model \(model.name): \(r)")
+                }
+            }
+            #expect(Set(taps).count == 1 && taps.first?.contains("tcp://") == true, "the shards tap different streams: \(taps)")
+            #expect(Set(names).count == names.count && names.count >= 2, "model names \(names)")
+        }
+    }
+
     @Test("two daemons started by the template's ExecStart= (hebbd@shard-a, hebbd@shard-b) on one producer's PUB stream: each learns exactly its own model's sparse support, never sees the other's, and checkpoints only into its own state directory",
           .enabled(if: Executables.pythonReady, "needs python3 with pyzmq and numpy"))
     func twoShardsOneProducer() async throws {
@@ -297,5 +334,21 @@ private func modelNamesAndDimensions(_ tables: String) throws -> [(name: String,
             out.append((current, n))
         }
     }
+    return out
+}
+
+/// The `key = value` lines of one `[table]` of a TOML file, values with quotes, brackets and comments removed
+/// (enough for the endpoint strings of the shipped configs).
+private func tableValues(_ text: String, table: String) throws -> [String: String] {
+    var out: [String: String] = [:]
+    var current = ""
+    for raw in text.split(separator: "\n") {
+        let line = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces)
+        if line.hasPrefix("[") { current = line.trimmingCharacters(in: CharacterSet(charactersIn: "[]")); continue }
+        guard current == table, let eq = line.firstIndex(of: "=") else { continue }
+        out[line[..<eq].trimmingCharacters(in: .whitespaces)] = line[line.index(after: eq)...]
+            .trimmingCharacters(in: CharacterSet(charactersIn: " \"[]"))
+    }
+    if out.isEmpty { throw HarnessError("no [\(table)] values") }
     return out
 }
