@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "HebbCoreTests", dependencies: ["HebbCore", "HebbTestSupport", "HebbianRegression"], exclude: ["Fixtures"]),
         .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
-        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Fixtures", "Scripts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs hebbd as a systemd service: the binary, the unit, the default
-# config and the documentation, plus the runtime packages it links against.
+# Installs hebbd as a systemd service: the binary, the units (hebbd.service,
+# and the template hebbd@.service for one daemon per config), the default
+# config, the documentation and the example configs, plus the runtime
+# packages it links against.
 #
 # It never starts, enables or reloads anything: it prints the systemctl line
 # for the operator to run, so that installing (or staging into DESTDIR for a
@@ -8,7 +10,7 @@
 #
 # Usage: scripts/install.sh [options]
 #   --prefix DIR     install prefix for the binary and docs (default /usr/local,
-#                    or $PREFIX); the unit's ExecStart= follows it
+#                    or $PREFIX); the units' ExecStart= follows it
 #   --destdir DIR    stage everything under DIR (default $DESTDIR); with a
 #                    DESTDIR, apt is not run (staging must not change the host)
 #   --binary PATH    install this pre-built hebbd instead of building one
@@ -29,7 +31,9 @@ destdir="${DESTDIR:-}"
 binary=""
 config_src="$repo/Configs/hebbd.toml"
 unit_src="$repo/systemd/hebbd.service"
+template_src="$repo/systemd/hebbd@.service"
 docs_src="$repo/docs"
+configs_src="$repo/Configs"
 dry_run=0
 run_apt=1
 runtime_packages=(libzmq5 libopenblas0)
@@ -61,7 +65,7 @@ prefix="${prefix%/}"
 
 bin_dir="$prefix/bin"
 doc_dir="$prefix/share/doc/hebbd"
-unit_dst="/etc/systemd/system/hebbd.service"
+unit_dir="/etc/systemd/system"
 config_dst="/etc/hebbd/hebbd.toml"
 
 # Runs a command, or only shows it in a dry run.
@@ -86,6 +90,7 @@ put() {
 }
 
 [[ -f "$unit_src" ]] || die "missing $unit_src"
+[[ -f "$template_src" ]] || die "missing $template_src"
 [[ -f "$config_src" ]] || die "missing default config $config_src"
 
 # --- 1. Runtime packages -------------------------------------------------------
@@ -123,23 +128,32 @@ fi
 # --- 3. Files ----------------------------------------------------------------------
 put "$binary" "$destdir$bin_dir/hebbd" 0755
 
-# The unit names /usr/local/bin/hebbd and /usr/local/share/doc/hebbd; another
-# prefix is written into the installed copy.
-if [[ "$prefix" == "/usr/local" ]]; then
-    put "$unit_src" "$destdir$unit_dst" 0644
-else
+# put_unit SRC: installs a unit into /etc/systemd/system. The units name
+# /usr/local/bin/hebbd and /usr/local/share/doc/hebbd; another prefix is
+# written into the installed copy.
+put_unit() {
+    local src="$1" dst="$destdir$unit_dir/$(basename "$1")"
+    if [[ "$prefix" == "/usr/local" ]]; then
+        put "$src" "$dst" 0644
+        return
+    fi
     [[ $dry_run -eq 1 ]] && echo -n "would "
-    echo "install $unit_src -> $destdir$unit_dst (0644)" \
+    echo "install $src -> $dst (0644)" \
         "with ExecStart=$bin_dir/hebbd, Documentation=file:$doc_dir/OPERATIONS.md"
     if [[ $dry_run -eq 0 ]]; then
-        install -d -m 0755 "$destdir$(dirname "$unit_dst")"
+        install -d -m 0755 "$(dirname "$dst")"
         sed -e "s|/usr/local/bin/hebbd|$bin_dir/hebbd|g" \
             -e "s|/usr/local/share/doc/hebbd|$doc_dir|g" \
-            "$unit_src" > "$destdir$unit_dst.tmp"
-        chmod 0644 "$destdir$unit_dst.tmp"
-        mv -f "$destdir$unit_dst.tmp" "$destdir$unit_dst"
+            "$src" > "$dst.tmp"
+        chmod 0644 "$dst.tmp"
+        mv -f "$dst.tmp" "$dst"
     fi
-fi
+}
+put_unit "$unit_src"
+# The template: hebbd@NAME runs /etc/hebbd/NAME.toml (docs/OPERATIONS.md,
+# "Several instances"). Its configs are the operator's to write; examples go
+# to the documentation below.
+put_unit "$template_src"
 
 # Never overwrite an operator's config: the new default goes beside it.
 if [[ -e "$destdir$config_dst" ]]; then
@@ -149,10 +163,18 @@ else
     put "$config_src" "$destdir$config_dst" 0644
 fi
 
-# Every docs/*.md (OPERATIONS.md is the unit's Documentation=).
+# Every docs/*.md (OPERATIONS.md is the units' Documentation=).
 for doc in "$docs_src"/*.md; do
     [[ -f "$doc" ]] || continue
     put "$doc" "$destdir$doc_dir/$(basename "$doc")" 0644
+done
+
+# Every Configs/*.toml as an example (the sharded pair shard-a.toml and
+# shard-b.toml is what hebbd@shard-a and hebbd@shard-b read once copied to
+# /etc/hebbd).
+for example in "$configs_src"/*.toml; do
+    [[ -f "$example" ]] || continue
+    put "$example" "$destdir$doc_dir/examples/$(basename "$example")" 0644
 done
 
 # --- 4. What the operator does next ------------------------------------------------
@@ -162,3 +184,6 @@ if [[ $dry_run -eq 1 ]]; then
 fi
 echo "To start hebbd now and at every boot, run as root:"
 echo "  systemctl daemon-reload && systemctl enable --now hebbd"
+echo "Or, for one daemon per config /etc/hebbd/NAME.toml (e.g. the examples in"
+echo "$doc_dir/examples/shard-a.toml and shard-b.toml), instead:"
+echo "  systemctl daemon-reload && systemctl enable --now hebbd@shard-a hebbd@shard-b"

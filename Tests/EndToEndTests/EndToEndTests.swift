@@ -214,7 +214,7 @@ struct EndToEndTests {
 
     // MARK: The Python examples
 
-    @Test("Examples/python: subscriber.py sees every update of producer.py's stream once (a late joiner's resend dropped) and the lasso recovers the true support",
+    @Test("Examples/python: subscriber.py sees every update of producer.py's stream once (a late joiner's resend dropped) and the demo's proximal lasso publishes exactly the true support",
           arguments: ["json", "binary"])
     func pythonExamples(publishFormat: String) async throws {
         try await withDaemon("examples-\(publishFormat)", models: demoModelTable, settings: .init(publishFormat: publishFormat)) { daemon, _ in
@@ -272,6 +272,9 @@ struct EndToEndTests {
             }
             let offSupport = estimate.filter { !support.contains($0.key.row) }.map { abs($0.value) }.max() ?? 0
             #expect(offSupport < 0.05, "off-support coefficients up to \(offSupport)")
+            // Configs/hebbd.toml's demo model is proximal: exactly the true support is published, nothing else.
+            #expect(Set(estimate.keys.map(\.row)) == Set(support),
+                    "published nonzero rows \(estimate.keys.map(\.row).sorted()) vs true support \(support) (Configs/hebbd.toml's demo model)")
         }
     }
 

@@ -16,7 +16,9 @@ enum Paths {
     /// The package root, derived from this file's path (Tests/EndToEndTests/Harness.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let scripts = packageRoot.appendingPathComponent("Tests/EndToEndTests/Scripts")
-    static let fixture = packageRoot.appendingPathComponent("Tests/EndToEndTests/Fixtures/ngclearn_sys1.json")
+    /// The one copy of the ngclearn reference vectors, shared with HebbianRegressionTests (Tests/Fixtures).
+    static let fixture = packageRoot.appendingPathComponent("Tests/Fixtures/ngclearn_sys1.json")
+    static let configs = packageRoot.appendingPathComponent("Configs")
     static let examples = packageRoot.appendingPathComponent("Examples/python")
 
     static func script(_ name: String) -> String { scripts.appendingPathComponent(name).path }
@@ -379,27 +381,20 @@ func referenceModelTable(name: String, run: String, batchSize: Int = 50) throws 
     return table
 }
 
-/// The demo model of Configs/hebbd.toml.
-let demoModelTable = """
-    [[model]]
-    name = "demo"
-    kind = "lasso"
-    dict_dim = 20
-    sys_dim = 1
-    batch_size = 50
-    epochs = 1
-    optim = "adam"
-    lr = 0.01
-    lmbda = 0.0001
-    l1_ratio = 0.5
-    threshold = 0.001
-    weight_fill = 0.05
-    update = "hebbian"
-    prune = false
-    init = "fill"
-    seed = 0
+/// The `[[model]]` tables of a config file of the repository (`Configs/NAME`): its text from the first line that
+/// starts a `[[model]]` table to the end, so that a test runs exactly the models the repository ships.
+func configModelTables(_ name: String) throws -> String {
+    let text = try String(contentsOf: Paths.configs.appendingPathComponent(name), encoding: .utf8)
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    guard let first = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("[[model]]") }) else {
+        throw HarnessError("Configs/\(name) has no [[model]] table")
+    }
+    return lines[first...].joined(separator: "\n") + "\n"
+}
 
-    """
+/// The demo model of Configs/hebbd.toml, read from the file (empty when it cannot be read, which the daemon then
+/// refuses as a config without the model the test streams to).
+let demoModelTable = (try? configModelTables("hebbd.toml")) ?? ""
 
 /// A `hebbd run` under test: its own config with loopback ports chosen once (so the config can be rewritten
 /// for a SIGHUP reload, and a restart comes back on the same endpoints), its own state directory, and any
@@ -418,6 +413,8 @@ final class Daemon: @unchecked Sendable {
         var logLevel = "info"
         /// Extra lines for the [daemon] table (e.g. an unknown key, which a reload must refuse).
         var daemonExtra = ""
+        /// `endpoints.subscribe`: PUB streams the daemon taps with SUB sockets.
+        var subscribe: [String] = []
     }
 
     let directory: URL
@@ -437,9 +434,11 @@ final class Daemon: @unchecked Sendable {
     /// CLOCK_MONOTONIC (µs) just before the current run was started: the zero of sd_notify timings.
     private(set) var startedAtMicroseconds: UInt64 = 0
 
-    /// Creates `directory` and writes the config into it. `state_dir` in the file points elsewhere on purpose:
-    /// `--state-dir` (`stateDirectory`, by default `directory/state`) must win.
-    init(directory: URL, models: String, settings: Settings = Settings(), stateDirectory: String? = nil) throws {
+    /// Creates `directory` and writes the config into it (or at `configPath`). `state_dir` in the file points
+    /// elsewhere on purpose: `--state-dir` or `$STATE_DIRECTORY` (`stateDirectory`, by default `directory/state`)
+    /// must win.
+    init(directory: URL, models: String, settings: Settings = Settings(), stateDirectory: String? = nil,
+         configPath: String? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.directory = directory
         self.settings = settings
@@ -448,7 +447,7 @@ final class Daemon: @unchecked Sendable {
         control = "tcp://127.0.0.1:\(try Ports.free())"
         metrics = "127.0.0.1:\(try Ports.free())"
         self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state").path
-        configPath = directory.appendingPathComponent("hebbd.toml").path
+        self.configPath = configPath ?? directory.appendingPathComponent("hebbd.toml").path
         try writeConfig(models: models)
     }
 
@@ -470,7 +469,7 @@ final class Daemon: @unchecked Sendable {
             ingest = "\(ingest)"
             publish = "\(publish)"
             control = "\(control)"
-            subscribe = []
+            subscribe = [\(s.subscribe.map { "\"\($0)\"" }.joined(separator: ", "))]
             metrics = "\(s.metrics ? metrics : "")"
 
             [publish]
@@ -496,15 +495,19 @@ final class Daemon: @unchecked Sendable {
 
     /// Starts `hebbd run … extra` without waiting for it. `environment` is added to this process's
     /// environment, from which the systemd variables are removed first: a test run under systemd must not
-    /// make the daemon talk to the real NOTIFY_SOCKET, and the sd_notify test sets its own.
+    /// make the daemon talk to the real NOTIFY_SOCKET, and the sd_notify test sets its own. `command` (the
+    /// program and its arguments) replaces `hebbd run --config configPath --state-dir stateDirectory`, e.g.
+    /// with a unit's `ExecStart=` line.
     @discardableResult
-    func launch(arguments extra: [String] = [], environment: [String: String] = [:]) throws -> Spawned {
+    func launch(arguments extra: [String] = [], environment: [String: String] = [:], command: [String]? = nil) throws -> Spawned {
         var env = ProcessInfo.processInfo.environment
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY"] { env.removeValue(forKey: key) }
         env.merge(environment) { _, new in new }
         startedAtMicroseconds = monotonicMicroseconds()
-        let p = try Spawned("hebbd-run-\(runs.count + 1)", try Executables.hebbdPath(),
-                            ["run", "--config", configPath, "--state-dir", stateDirectory] + extra,
+        var argv = command ?? []
+        if command == nil { argv = [try Executables.hebbdPath(), "run", "--config", configPath, "--state-dir", stateDirectory] }
+        guard let program = argv.first else { throw HarnessError("empty command") }
+        let p = try Spawned("hebbd-run-\(runs.count + 1)", program, Array(argv.dropFirst()) + extra,
                             directory: directory, mergeOutput: true, environment: env)
         process = p
         runs.append(p)
@@ -515,9 +518,10 @@ final class Daemon: @unchecked Sendable {
     /// seconds that took. A run that exits meanwhile (bad config, port taken) ends the wait at once; the
     /// error then carries the daemon's log (`withDaemon` looks there for "Address already in use").
     @discardableResult
-    func start(arguments: [String] = [], environment: [String: String] = [:], timeout: Double = 15) async throws -> Double {
+    func start(arguments: [String] = [], environment: [String: String] = [:], command: [String]? = nil,
+               timeout: Double = 15) async throws -> Double {
         let began = Date()
-        let p = try launch(arguments: arguments, environment: environment)
+        let p = try launch(arguments: arguments, environment: environment, command: command)
         if try await waitReady(timeout: timeout) { return Date().timeIntervalSince(began) }
         let exited = !p.isRunning
         let stopped = p.stop(grace: 2)
@@ -633,7 +637,7 @@ func withDaemon<T>(_ label: String, models: String, settings: Daemon.Settings = 
 
 // MARK: - The ngclearn fixture
 
-/// Tests/EndToEndTests/Fixtures/ngclearn_sys1.json, parsed once.
+/// Tests/Fixtures/ngclearn_sys1.json, parsed once.
 final class Fixture: @unchecked Sendable {
     static let shared = Fixture()
     private let loaded: Result<[String: Any], Error>

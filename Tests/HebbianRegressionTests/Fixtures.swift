@@ -1,16 +1,22 @@
 import Foundation
 @testable import HebbianRegression
 
-/// Loads the reference vectors copied from `shared/vectors/` (data, not code).
+/// Loads the reference vectors (data, not code; docs/MATH.md, "Reference vectors", says how they were made).
+/// `ngclearn_sys1.json` is shared with the end-to-end tests and lives once, in the top-level `Tests/Fixtures`
+/// (no target's sources); `brainstate_priors.json` only this target uses, in its own `Fixtures` directory.
 enum Fixtures {
+    /// Tests/HebbianRegressionTests/Fixtures.
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    /// Tests/Fixtures.
+    static let sharedDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
 
-    static func json(_ name: String) throws -> [String: Any] {
+    static func json(_ name: String, in directory: URL = directory) throws -> [String: Any] {
         let data = try Data(contentsOf: directory.appendingPathComponent(name))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    nonisolated(unsafe) static let ngclearn: [String: Any] = try! json("ngclearn_sys1.json")
+    nonisolated(unsafe) static let ngclearn: [String: Any] = try! json("ngclearn_sys1.json", in: sharedDirectory)
     nonisolated(unsafe) static let brainstate: [String: Any] = try! json("brainstate_priors.json")
 }
 

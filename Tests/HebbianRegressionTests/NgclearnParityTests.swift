@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import HebbianRegression
 
-/// Parity with ngclearn 3.2.3's `Iterative_*` modules (`shared/vectors/ngclearn_sys1.json`).
+/// Parity with ngclearn 3.2.3's `Iterative_*` modules (`Tests/Fixtures/ngclearn_sys1.json`; docs/MATH.md §9).
 @Suite struct NgclearnParityTests {
     let data = Sys1.shared
 
@@ -100,7 +100,7 @@ import Testing
         }
     }
 
-    /// The hand-checkable example at the end of the spec.
+    /// The hand-checkable example of docs/MATH.md §9.
     @Test func handExample() throws {
         let x: [Float] = [1, 2, 3, -4, 0.5, 1], y: [Float] = [1, 2, -1]
         let expectations: [(RegressionKind, OptimizerKind, Float, [Float])] = [

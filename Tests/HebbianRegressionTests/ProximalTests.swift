@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import HebbianRegression
 
-/// `update = "proximal"` against scikit-learn's coordinate descent (spec §4's α mapping), on
+/// `update = "proximal"` against scikit-learn's coordinate descent (docs/MATH.md §4's α mapping), on
 /// scikit-learn's bundled diabetes data. `Scripts/sklearn_reference.py` computes the reference.
 @Suite struct ProximalTests {
     struct Reference {

@@ -139,7 +139,7 @@ def main():
     ap.add_argument("--ingest", required=True)
     ap.add_argument("--publish", required=True)
     ap.add_argument("--control", required=True)
-    ap.add_argument("--fixture", default=os.path.join(here, "..", "Fixtures", "ngclearn_sys1.json"))
+    ap.add_argument("--fixture", default=os.path.join(here, "..", "..", "Fixtures", "ngclearn_sys1.json"))
     ap.add_argument("--model", default="ctl")
     ap.add_argument("--run", default="lasso_adam")
     ap.add_argument("--heartbeat", type=float, default=0, help="the daemon's publish.heartbeat in seconds (0: do not check)")

@@ -1,7 +1,7 @@
-"""Shared helpers of the hebbd end-to-end scripts (protocol v1, DESIGN.md §4).
+"""Shared helpers of the hebbd end-to-end scripts (protocol v1, docs/PROTOCOL.md).
 
 Everything here is deliberately independent of the daemon's Swift code: the reference trajectory is
-recomputed with numpy from the formulas of spec/ngclearn-regression.md §2–3 and checked against the
+recomputed with numpy from the formulas of docs/MATH.md §2–3 and checked against the
 ngclearn fixture, and the wire format is decoded from the bytes.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic sample streams for the hebbd operations tests (binary ingest protocol, DESIGN.md §4).
+"""Deterministic sample streams for the hebbd operations tests (binary ingest protocol, docs/PROTOCOL.md).
 
     ops_stream.py feed  --ingest E --publish E --control E --model M --dict-dim D --sys-dim S \
                         --seed K --total T --from A --to B [--chunk C] --expect-step N --expect-buffered R

@@ -298,7 +298,7 @@ def parse_args():
     ap.add_argument("--ingest", required=True, help="the daemon's ingest endpoint (PULL)")
     ap.add_argument("--publish", required=True, help="the daemon's publish endpoint (XPUB)")
     ap.add_argument("--control", help="the daemon's control endpoint: check models and status too")
-    ap.add_argument("--fixture", default=os.path.join(here, "..", "Fixtures", "ngclearn_sys1.json"))
+    ap.add_argument("--fixture", default=os.path.join(here, "..", "..", "Fixtures", "ngclearn_sys1.json"))
     ap.add_argument("--model", action="append", default=[], metavar="NAME=RUN",
                     help="a daemon model and the reference run it must follow (repeatable; default: every run, NAME = RUN)")
     ap.add_argument("--no-malformed", action="store_true", help="send only valid messages")

@@ -3,7 +3,7 @@
 
 Data: scikit-learn's bundled diabetes set (442 × 10, no download), y centred, as float32.
 hebbd minimises ½‖y − Xw‖² + λ‖w‖₁ (lasso) or ½‖y − Xw‖² + λr‖w‖₁ + λ(1−r)/4‖w‖² (elastic net);
-spec §4 maps these onto scikit-learn: Lasso(alpha=λ/n), ElasticNet(alpha=λ(1+r)/(2n), l1_ratio=2r/(1+r)).
+docs/MATH.md §4 maps these onto scikit-learn: Lasso(alpha=λ/n), ElasticNet(alpha=λ(1+r)/(2n), l1_ratio=2r/(1+r)).
 Prints one JSON object on stdout.
 """
 import json
