@@ -204,7 +204,13 @@ public struct ADWIN: DriftDetector {
 
     /// Drops the oldest bucket from the window (River's `delete_element`).
     private mutating func deleteOldest() {
+        // With max_buckets = 1 a merge can empty a row, so after the top row is emptied and dropped the new
+        // top row may be empty too. River 0.26.1 then panics (its Rust code removes from the empty row and
+        // Python sees a PanicException); dropping the empty rows first deletes the oldest bucket that exists.
+        // Empty rows hold no values, so nothing River computes without panicking changes.
+        while rows.count > 1 && rows[rows.count - 1].count == 0 { rows.removeLast() }
         let last = rows.count - 1
+        guard rows[last].count > 0 else { return }
         let size = ADWIN.bucketSize(last)
         let bucketTotal = rows[last].totals[0]
         let bucketVariance = rows[last].variances[0]
