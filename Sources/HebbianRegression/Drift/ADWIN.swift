@@ -133,6 +133,8 @@ public struct ADWIN: DriftDetector {
     public private(set) var detections: Int = 0
     /// Row i holds buckets of 2ⁱ values; row 0 always exists.
     private(set) var rows: [BucketRow] = [BucketRow()]
+    /// Whether the last value raised the alarm (River's `drift_detected`); saved, because it means the next
+    /// value restarts the detector.
     public private(set) var driftDetected: Bool = false
 
     /// The window's mean (River's `estimation`; 0 for an empty window).

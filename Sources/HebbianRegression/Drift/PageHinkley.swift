@@ -102,6 +102,8 @@ public struct PageHinkley: DriftDetector {
     public private(set) var minIncrease: Double = .infinity
     /// The highest S⁻ so far (River's `_max_decrease`, −1 before the first value, as in River).
     public private(set) var maxDecrease: Double = -1
+    /// Whether the last value raised the alarm (River's `drift_detected`); saved, because it means the next
+    /// value restarts the detector.
     public private(set) var driftDetected: Bool = false
 
     /// A detector with River's default parameters.
