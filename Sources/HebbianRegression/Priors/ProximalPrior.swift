@@ -16,6 +16,7 @@ extension WeightPrior {
 
     /// Adds ∂loss/∂W at `x` without the terms the proximal step applies (L1, the elastic net's L1
     /// part, group lasso); every other term is added in full. Use with ``applyProximalStep(to:stepSizes:)``.
+    @inlinable
     public func accumulateSmoothGradient(of x: UnsafeBufferPointer<Scalar>, into gradient: UnsafeMutableBufferPointer<Scalar>) {
         var outputs = PriorOutputs<Scalar>(gradient: gradient, smoothOnly: true)
         _ = evaluate(x, scale: 1, outputs: &outputs)
@@ -30,11 +31,13 @@ extension WeightPrior {
     ///   group (a row of W when group_size = sys_dim) becomes exactly zero. With per-coefficient step
     ///   sizes η_g is their mean over the group (the prox in a diagonal metric has no closed form).
     /// A chain applies its components' steps in turn, scaled by its weight. Other kinds do nothing.
+    @inlinable
     public func applyProximalStep(to w: UnsafeMutableBufferPointer<Scalar>, stepSizes: UnsafeBufferPointer<Scalar>) {
         applyProximalStep(to: w, stepSizes: stepSizes, scale: 1)
     }
 
     /// ``applyProximalStep(to:stepSizes:)`` with one step size for every coefficient.
+    @inlinable
     public func applyProximalStep(to w: UnsafeMutableBufferPointer<Scalar>, stepSize: Scalar) {
         withUnsafePointer(to: stepSize) { applyProximalStep(to: w, stepSizes: UnsafeBufferPointer(start: $0, count: 1), scale: 1) }
     }

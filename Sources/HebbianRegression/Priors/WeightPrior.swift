@@ -105,12 +105,14 @@ public struct WeightPrior<Scalar: PriorFloatingPoint>: Sendable, Equatable, Coda
     // MARK: Loss and gradients
 
     /// The loss at `x` (W, row-major, ``count`` values), summed over all coefficients in Double.
+    @inlinable
     public func loss(of x: UnsafeBufferPointer<Scalar>) -> Double {
         var outputs = PriorOutputs<Scalar>()
         return evaluate(x, scale: 1, outputs: &outputs)
     }
 
     /// Adds ∂loss/∂W at `x` to `gradient`.
+    @inlinable
     public func accumulateGradient(of x: UnsafeBufferPointer<Scalar>, into gradient: UnsafeMutableBufferPointer<Scalar>) {
         var outputs = PriorOutputs<Scalar>(gradient: gradient)
         _ = evaluate(x, scale: 1, outputs: &outputs)
