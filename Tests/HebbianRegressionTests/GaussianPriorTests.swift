@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import HebbianRegression
 
-/// brainstate 0.6.0's `GaussianReg` (`shared/vectors/brainstate_priors.json`).
+/// brainstate 0.6.0's `GaussianReg` (`Fixtures/brainstate_priors.json`).
 @Suite struct GaussianPriorTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let id: String, precisionName: String
