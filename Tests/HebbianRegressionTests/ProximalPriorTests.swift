@@ -120,3 +120,20 @@ import Testing
         #expect(subgradient.filter { $0 == 0 }.isEmpty)
     }
 }
+
+extension ProximalPriorTests {
+    @Test func stepSizesIntoABuffer() {
+        var state = OptimizerState(kind: .adam, count: 3)
+        var w: [Float] = [1, 2, 3]
+        let g: [Float] = [0.5, -1, 2]
+        var sizes = [Float](repeating: -1, count: 3)
+        sizes.withUnsafeMutableBufferPointer { state.stepSizes(learningRate: 0.1, into: $0) }
+        #expect(sizes == [0.1, 0.1, 0.1])
+        g.withUnsafeBufferPointer { g in w.withUnsafeMutableBufferPointer { state.step(weights: $0, gradient: g, learningRate: 0.1) } }
+        sizes.withUnsafeMutableBufferPointer { state.stepSizes(learningRate: 0.1, into: $0) }
+        #expect(sizes == state.stepSizes(learningRate: 0.1))
+        // After one step v̂ = g² up to the optimiser's float32 bias correction (0.001 against 1 − 0.999f,
+        // 6e-6 relative), so the step size is η/(|g| + ε).
+        for i in 0..<3 { #expect(abs(sizes[i] - 0.1 / (abs(g[i]) + 1e-8)) <= 1e-5 * sizes[i]) }
+    }
+}

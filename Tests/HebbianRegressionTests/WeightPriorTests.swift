@@ -248,3 +248,41 @@ import Testing
         #expect(WeightPrior(old, rows: 3, columns: 2) == new)
     }
 }
+
+/// Whether a saved prior state may continue under a configuration (checkpoint restore, live reconfiguration).
+@Suite struct WeightPriorCompatibilityTests {
+    @Test(arguments: PriorKind.allCases)
+    func aFittedStateContinuesUnderItsConfiguration(_ kind: PriorKind) throws {
+        let state = try WeightPriorTests.fitted(kind)
+        #expect(state.incompatibility(with: WeightPriorTests.richConfiguration(kind), rows: 3, columns: 2, optimizer: .adam) == nil)
+        #expect(state.incompatibility(with: WeightPriorTests.richConfiguration(kind), rows: 2, columns: 3, optimizer: .adam) != nil)
+    }
+
+    @Test func changesThatInvalidateAState() throws {
+        let configuration = PriorConfiguration(kind: .studentT, arguments: [.fitHyper: .flag(true), .scale: .numbers([1, 2, 3, 4, 5, 6])])
+        let state = try configuration.makePrior(dictDim: 3, sysDim: 2, optimizer: .adam)
+        func why(_ changed: PriorConfiguration, optimizer: OptimizerKind = .adam) -> String? {
+            state.incompatibility(with: changed, rows: 3, columns: 2, optimizer: optimizer)
+        }
+        #expect(why(configuration) == nil)
+        #expect(why(configuration, optimizer: .sgd)?.contains("optimizer") == true)
+        #expect(why(PriorConfiguration(kind: .cauchy))?.contains("kind") == true)
+        var scalarScale = configuration
+        scalarScale.arguments[.scale] = .numbers([1])
+        #expect(why(scalarScale)?.contains("prior.scale has 6 values") == true)
+        var fixed = configuration
+        fixed.arguments[.fitHyper] = .flag(false)
+        #expect(why(fixed) != nil)
+        // A fixed hyper-parameter the configuration changes is not the state's any more; a trained one may differ.
+        let fixedState = try fixed.makePrior(dictDim: 3, sysDim: 2, optimizer: .adam)
+        var otherDf = fixed
+        otherDf.arguments[.df] = .numbers([5])
+        #expect(fixedState.incompatibility(with: otherDf, rows: 3, columns: 2, optimizer: .adam) == "prior.df changed")
+        var trainedDf = configuration
+        trainedDf.arguments[.df] = .numbers([5])
+        #expect(why(trainedDf) == nil)
+        let chain = try PriorConfiguration.chain([configuration, PriorConfiguration(kind: .l1)]).makePrior(dictDim: 3, sysDim: 2, optimizer: .adam)
+        #expect(chain.incompatibility(with: .chain([configuration, PriorConfiguration(kind: .l2)]), rows: 3, columns: 2, optimizer: .adam) == "prior[1] kind l1 → l2")
+        #expect(chain.incompatibility(with: .chain([configuration]), rows: 3, columns: 2, optimizer: .adam)?.contains("components") == true)
+    }
+}

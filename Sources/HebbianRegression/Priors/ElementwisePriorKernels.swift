@@ -201,7 +201,7 @@ extension WeightPrior {
                 let rawA = value(0, i), rawB = value(1, i)
                 let a = scalarHyper ? a0 : Double(M.positive(rawA)), b = scalarHyper ? b0 : Double(M.positive(rawB))
                 let clipped = M.clip(Double(x[i]), 1e-8, 1 - 1e-8), xt = clipped.value
-                let logX = PriorMath.logarithm(xt), logOneMinusX = PriorMath.logarithm(1 - xt)
+                let logX = Double.logarithm(xt), logOneMinusX = Double.logarithm(1 - xt)
                 sum += -(a - 1) * logX - (b - 1) * logOneMinusX
                 if !scalarHyper { sum += normaliser(a, b) }
                 if let g = gradient, clipped.dx != 0 { g[i] += c * Scalar((-(a - 1) / xt + (b - 1) / (1 - xt)) * clipped.dx) }
@@ -243,10 +243,4 @@ extension WeightPrior {
         }
         return Double(scale) * Double(weight) * sum
     }
-}
-
-extension PriorMath {
-    /// Natural logarithm in Double.
-    @inlinable
-    public static func logarithm(_ x: Double) -> Double { Double.logarithm(x) }
 }

@@ -95,7 +95,23 @@ extension OptimizerState {
     /// ``step(weights:gradient:learningRate:l1Shrink:)`` divides by). Before any step, η.
     public func stepSizes(learningRate lr: Float) -> [Float] {
         guard kind == .adam, t > 0 else { return [lr] }
+        var sizes = [Float](repeating: 0, count: v.count)
+        sizes.withUnsafeMutableBufferPointer { stepSizes(learningRate: lr, into: $0) }
+        return sizes
+    }
+
+    /// ``stepSizes(learningRate:)`` written into `sizes` (one per coordinate, so no allocation per step);
+    /// every entry is η for SGD or before the first step.
+    @inlinable
+    public func stepSizes(learningRate lr: Float, into sizes: UnsafeMutableBufferPointer<Float>) {
+        guard kind == .adam, t > 0 else {
+            for i in sizes.indices { sizes[i] = lr }
+            return
+        }
+        precondition(sizes.count == v.count, "step sizes: \(v.count) values, got \(sizes.count)")
         let c2: Float = 1 - powf(OptimizerState.beta2, t)
-        return v.map { lr / (($0 / c2).squareRoot() + OptimizerState.epsilon) }
+        v.withUnsafeBufferPointer { v in
+            for i in 0..<v.count { sizes[i] = lr / ((v[i] / c2).squareRoot() + OptimizerState.epsilon) }
+        }
     }
 }

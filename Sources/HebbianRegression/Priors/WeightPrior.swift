@@ -65,7 +65,8 @@ public struct WeightPrior<Scalar: PriorFloatingPoint>: Sendable, Equatable, Coda
 
     /// The prior a configuration describes. It does not validate: call
     /// ``PriorConfiguration/validate(weightCount:dictDim:sysDim:)`` (or use ``PriorConfiguration/makePrior(dictDim:sysDim:optimizer:)``).
-    /// Values are rounded to `Scalar`, and derived ones (Gaussian precision) computed in `Scalar`, as brainstate does in its dtype.
+    /// Values are rounded to `Scalar`, as brainstate rounds them to its dtype; the Gaussian precision is
+    /// 1/(std² + 1e-8) computed in Double from the rounded std (as ``GaussianPrior``) and rounded once.
     public init(_ configuration: PriorConfiguration, rows: Int, columns: Int, optimizer: OptimizerKind) {
         kind = configuration.kind
         weight = Scalar(configuration.weight)
@@ -80,7 +81,11 @@ public struct WeightPrior<Scalar: PriorFloatingPoint>: Sendable, Equatable, Coda
         hyperParameters = configuration.kind.storedHyperParameters.map { name in
             let values: [Scalar]
             if name == "precision" {
-                values = configuration.numbers(.std).map { Scalar($0) }.map { s in 1 / (s * s + Scalar(1e-8)) }
+                // In Double from the std rounded to Scalar, exactly as GaussianPrior.precision(std:) for Float.
+                values = configuration.numbers(.std).map { std in
+                    let s = Double(Scalar(std))
+                    return Scalar(1 / (s * s + 1e-8))
+                }
             } else {
                 values = configuration.numbers(PriorArgument(rawValue: name)!).map { Scalar($0) }
             }
@@ -241,5 +246,40 @@ extension WeightPrior where Scalar == Float {
         hyperParameters[0].optimizer = gaussian.meanOptimizer
         hyperParameters[1].values = gaussian.precision
         hyperParameters[1].optimizer = gaussian.precisionOptimizer
+    }
+}
+
+extension WeightPrior {
+    /// Why this state cannot continue under `configuration` on a `rows` × `columns` W with `optimizer`
+    /// (nil: it can). Fitted values of trainable hyper-parameters may differ from the configuration;
+    /// everything else (kind, shape, fixed values, which values train and their optimiser state's size)
+    /// must be what the configuration builds. For restoring a checkpoint or a live reconfiguration.
+    public func incompatibility(with configuration: PriorConfiguration, rows: Int, columns: Int, optimizer: OptimizerKind) -> String? {
+        incompatibility(with: WeightPrior(configuration, rows: rows, columns: columns, optimizer: optimizer), path: "prior")
+    }
+
+    private func incompatibility(with fresh: WeightPrior, path: String) -> String? {
+        if kind != fresh.kind { return "\(path) kind \(kind.rawValue) → \(fresh.kind.rawValue)" }
+        if rows != fresh.rows || columns != fresh.columns { return "\(path) shape \(rows)×\(columns) → \(fresh.rows)×\(fresh.columns)" }
+        if weight != fresh.weight || groupSize != fresh.groupSize || order != fresh.order || maximize != fresh.maximize
+            || powerIterations != fresh.powerIterations || fitHyper != fresh.fitHyper {
+            return "\(path) settings changed"
+        }
+        if hyperParameters.map(\.name) != fresh.hyperParameters.map(\.name) { return "\(path) hyper-parameters differ" }
+        for (ours, theirs) in zip(hyperParameters, fresh.hyperParameters) {
+            let name = "\(path).\(ours.name)"
+            if ours.values.count != theirs.values.count { return "\(name) has \(ours.values.count) values, expected \(theirs.values.count)" }
+            if ours.trainable != theirs.trainable { return "\(name) trainable \(ours.trainable) → \(theirs.trainable)" }
+            if !ours.trainable && ours.values != theirs.values { return "\(name) changed" }
+            if ours.optimizer.kind != theirs.optimizer.kind || ours.optimizer.m.count != theirs.optimizer.m.count
+                || ours.optimizer.v.count != theirs.optimizer.m.count {
+                return "\(name) optimizer state does not match \(theirs.optimizer.kind.rawValue) on \(theirs.values.count) values"
+            }
+        }
+        if components.count != fresh.components.count { return "\(path) has \(components.count) components, expected \(fresh.components.count)" }
+        for (index, pair) in zip(components, fresh.components).enumerated() {
+            if let why = pair.0.incompatibility(with: pair.1, path: "\(path)[\(index)]") { return why }
+        }
+        return nil
     }
 }
