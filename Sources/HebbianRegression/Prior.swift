@@ -9,7 +9,7 @@ import Darwin
 /// The circuit adds ``loss(of:)`` to its reported objective (as `prior`, separately from the data loss
 /// and the sparsity penalty) and ``accumulateGradient(of:into:)`` to the gradient before the optimiser
 /// step. Hyper-parameters may themselves be trainable (``fitsHyperParameters``). Conventions follow
-/// brainstate's regularisers (`spec/brainstate-priors.md`): the loss is summed over all elements and
+/// brainstate's regularisers (`docs/PRIORS.md`): the loss is summed over all elements and
 /// is *not* a normalised log-density.
 public protocol Prior: Sendable {
     /// The prior's loss at W (summed over every coefficient), accumulated in Double.

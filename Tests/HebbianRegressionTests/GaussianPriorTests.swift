@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import HebbianRegression
 
-/// brainstate 0.6.0's `GaussianReg` (`Fixtures/brainstate_priors.json`; docs/MATH.md §8–9).
+/// brainstate 0.6.0's `GaussianReg` (`Fixtures/brainstate_priors.json`; docs/MATH.md §8–9, docs/PRIORS.md).
 @Suite struct GaussianPriorTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let id: String, precisionName: String
