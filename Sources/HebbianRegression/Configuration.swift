@@ -101,6 +101,9 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
         self.threshold = kind.defaultThreshold
     }
 
+    /// The most optimiser steps one mini-batch may take.
+    public static let maximumEpochs = 1000
+
     /// Number of coefficients, dictDim × sysDim.
     public var weightCount: Int { dictDim * sysDim }
 
@@ -124,7 +127,9 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
         }
         try require(dictDim > 0, "dict_dim", dictDim, "an integer > 0")
         try require(sysDim > 0, "sys_dim", sysDim, "an integer > 0")
-        try require(epochs > 0, "epochs", epochs, "an integer > 0")
+        // Bounded so that one mini-batch cannot hold the engine for minutes (ngclearn's default is 100).
+        try require((1...CircuitConfiguration.maximumEpochs).contains(epochs), "epochs", epochs,
+                    "an integer in [1, \(CircuitConfiguration.maximumEpochs)]")
         try require(learningRate.isFinite && learningRate > 0, "lr", learningRate, "a finite number > 0")
         try require(lmbda.isFinite && lmbda >= 0, "lmbda", lmbda, "a finite number ≥ 0")
         try require(l1Ratio.isFinite && (0...1).contains(l1Ratio), "l1_ratio", l1Ratio, "a number in [0, 1]")

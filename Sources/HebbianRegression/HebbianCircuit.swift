@@ -245,10 +245,11 @@ public final class HebbianCircuit {
                 var bias = [Double](repeating: 0, count: s)
                 for k in 0..<s { bias[k] = ym.mean[k] + yScale[k] * Double(intercept.isEmpty ? 0 : intercept[k]) }
                 for j in 0..<d {
-                    let xs = xm.scale(j)
+                    let xs = xm.scale(j), constant = xm.isConstant(j)
                     for k in 0..<s {
                         let i = j * s + k
-                        guard abs(w[i]) >= threshold else { out[i] = 0; continue }
+                        // A constant column's effect is the intercept's (its standardised value is 0).
+                        guard !constant, abs(w[i]) >= threshold else { out[i] = 0; continue }
                         let raw = Double(w[i]) * yScale[k] / xs
                         out[i] = Float(raw)
                         bias[k] -= xm.mean[j] * raw
@@ -367,7 +368,10 @@ public final class HebbianCircuit {
     private func refreshStandardization() {
         guard let xm = xMoments, let ym = yMoments else { return }
         xShift = xm.mean.map { Float($0) }
-        xInverseScale = (0..<xm.columns).map { Float(1 / xm.scale($0)) }
+        // A column with no spread yet (every column before the first row) standardises to exactly 0: it can
+        // neither be told apart from the intercept nor divide by a zero deviation. Before any row, the model
+        // therefore predicts its intercept, not weight_fill times raw values.
+        xInverseScale = (0..<xm.columns).map { xm.isConstant($0) ? 0 : Float(1 / xm.scale($0)) }
         yShift = ym.mean.map { Float($0) }
         yScale = (0..<ym.columns).map { ym.scale($0) }
         yInverseScale = yScale.map { Float(1 / $0) }

@@ -40,8 +40,14 @@ public struct RunningMoments: Sendable, Equatable, Codable {
     /// so far (no rows, zero variance, or a spread below float32's resolution at the column's magnitude).
     /// A constant column therefore standardises to 0 rather than dividing by zero or amplifying rounding noise.
     public func scale(_ j: Int) -> Double {
+        isConstant(j) ? 1 : variance(j).squareRoot()
+    }
+
+    /// Whether column `j` has shown no usable spread yet: no rows, zero variance, or a standard deviation below
+    /// float32's resolution at the column's magnitude (rounding noise, not signal).
+    public func isConstant(_ j: Int) -> Bool {
         let sd = variance(j).squareRoot()
-        return sd > 0 && sd > 1e-7 * abs(mean[j]) ? sd : 1
+        return !(count > 0 && sd > 0 && sd > 1e-7 * abs(mean[j]))
     }
 
     /// Folds in `rows` rows of `values` (row-major, rows × columns).

@@ -69,7 +69,7 @@ struct Fit: ParsableCommand {
     @Option(help: "The model's name in the config.") var model: String
     @Option(help: "CSV: dict_dim feature columns then sys_dim target columns; an optional header line.") var data: String
     @Option(help: "Passes over the data.") var passes: Int = 1
-    @Flag(help: "Print one JSON object: model, steps, weights, coefficients, loss (per step).") var json = false
+    @Flag(help: "Print one JSON object: model, steps, weights, coefficients, intercept, standardized, loss (per step).") var json = false
 
     func run() throws {
         let configuration = loadConfiguration(config)
@@ -95,6 +95,8 @@ struct Fit: ParsableCommand {
                 w.key(key)
                 values.withUnsafeBufferPointer { w.matrix($0, rows: c.dictDim, columns: c.sysDim) }
             }
+            w.key("intercept"); w.beginArray(); for b in result.intercept { w.float(b) }; w.endArray()
+            w.key("standardized"); w.bool(result.standardized)
             w.key("loss")
             w.beginArray()
             for l in result.loss { w.double(l) }
@@ -115,6 +117,9 @@ struct Fit: ParsableCommand {
                 if row.contains(where: { $0 != 0 }) {
                     print("  w[\(r)] = " + row.map { String(format: "%+.6f", $0) }.joined(separator: " "))
                 }
+            }
+            if result.intercept.contains(where: { $0 != 0 }) {
+                print("  b    = " + result.intercept.map { String(format: "%+.6f", $0) }.joined(separator: " "))
             }
         }
     }

@@ -332,6 +332,9 @@ package final class EngineCore {
         }
     }
 
+    /// The model keys `set` may change live: hyper-parameters that do not change what W means.
+    static let settableKeys = ["lr", "lmbda", "l1_ratio", "threshold", "epochs", "intercept_lr"]
+
     /// A control failure, with the text for the reply.
     package struct ControlError: Error {
         /// The `error` of the reply.
@@ -367,6 +370,17 @@ package final class EngineCore {
             w.key("snapshot")
             w.raw(json ?? encoder.encode(runner, report: runner.lastReport, sequence: runner.sequence, time: runner.latestTime,
                                          forceInlineCoefficients: true).json)
+            if let xm = runner.circuit.xMoments, let ym = runner.circuit.yMoments {
+                // What standardisation is in force: the running mean and population variance of every column.
+                w.key("statistics")
+                w.beginObject()
+                w.key("count"); w.int(xm.count)
+                w.key("x_mean"); w.beginArray(); for v in xm.mean { w.double(v) }; w.endArray()
+                w.key("x_var"); w.beginArray(); for j in 0..<xm.columns { w.double(xm.variance(j)) }; w.endArray()
+                w.key("y_mean"); w.beginArray(); for v in ym.mean { w.double(v) }; w.endArray()
+                w.key("y_var"); w.beginArray(); for k in 0..<ym.columns { w.double(ym.variance(k)) }; w.endArray()
+                w.endObject()
+            }
         case "predict":
             let runner = try model()
             guard let x = request["x"] else { throw ControlError("predict needs \"x\" (rows of dict_dim numbers)") }
@@ -391,29 +405,35 @@ package final class EngineCore {
             return .checkpoint(checkpointAllModels())
         case "reset":
             let runner = try model()
-            runner.reset()
+            // The standardisation statistics describe the stream, not the model: `"keep_statistics": true` keeps
+            // them so the reset model learns in a well-scaled space from its first batch; by default a reset is
+            // a fresh start, as for a new model.
+            let keep: Bool
+            switch request["keep_statistics"] {
+            case nil: keep = false
+            case let .bool(b)?: keep = b
+            case let other?: throw ControlError("\"keep_statistics\" must be true or false, not \(other.typeName)")
+            }
+            runner.reset(keepStatistics: keep)
             publishLatest(runner, report: nil, sequence: runner.nextSequence())
             publishEvent(model: runner.name, event: "reset")
             w.key("model"); w.string(runner.name)
         case "set":
             let runner = try model()
-            var new = runner.configuration
+            // The new values go through the config decoder, so `set` accepts exactly what a config file would
+            // (types, ranges, error messages) and nothing else.
+            guard case var .table(table) = runner.configuration.configValue else { throw ControlError("internal: model table") }
             var changed: [String] = []
             for (key, value) in request.object! where key != "cmd" && key != "model" {
-                guard let number = value.double else { throw ControlError("\"\(key)\" must be a number") }
-                switch key {
-                case "lr": new.circuit.learningRate = Float(number)
-                case "lmbda": new.circuit.lmbda = Float(number)
-                case "l1_ratio": new.circuit.l1Ratio = Float(number)
-                case "threshold": new.circuit.threshold = Float(number)
-                case "epochs":
-                    guard let e = value.int else { throw ControlError("\"epochs\" must be an integer") }
-                    new.circuit.epochs = e
-                default: throw ControlError("set cannot change \"\(key)\" (lr, lmbda, l1_ratio, threshold, epochs)")
+                guard Self.settableKeys.contains(key) else {
+                    throw ControlError("set cannot change \"\(key)\" (\(Self.settableKeys.joined(separator: ", ")))")
                 }
+                do { table[key] = try ConfigValue(json: value, source: "control request") } catch { throw ControlError("\(error)") }
                 changed.append(key)
             }
-            guard !changed.isEmpty else { throw ControlError("set needs at least one of lr, lmbda, l1_ratio, threshold, epochs") }
+            guard !changed.isEmpty else { throw ControlError("set needs at least one of \(Self.settableKeys.joined(separator: ", "))") }
+            let new: ModelConfiguration
+            do { new = try ModelConfiguration.decode(.table(table), source: "control request") } catch { throw ControlError("\(error)") }
             do { try runner.reconfigure(new) } catch { throw ControlError("\(error)") }
             publishEvent(model: runner.name, event: "set", extra: [("changed", JSON.array(changed.map { .string($0) }).serialized)])
             w.key("model"); writeModelDescription(runner, &w)
@@ -487,6 +507,9 @@ package final class EngineCore {
         w.key("threshold"); w.float(c.threshold)
         w.key("update"); w.string(c.update.rawValue)
         w.key("prior"); w.bool(c.prior != nil)
+        w.key("standardize"); w.bool(c.standardize)
+        w.key("intercept"); w.bool(c.intercept)
+        w.key("intercept_lr"); w.float(c.interceptLearningRate ?? c.learningRate)
         w.key("step"); w.int(r.circuit.updates)
         w.endObject()
     }

@@ -13,12 +13,17 @@ package struct OfflineFit {
         package var updates: Int
         /// Rows in the short tail block of each pass (0 if batch_size divides the rows).
         package var tailRows: Int
-        /// ½Σe² of each step, at the weights before it.
+        /// ½Σe² of each step, at the weights before it, in the target's units (the first step of a block: scored
+        /// before the block's rows joined the standardisation statistics, as the daemon publishes it).
         package var loss: [Double]
-        /// W, dict_dim × sys_dim row-major.
+        /// W as learned, dict_dim × sys_dim row-major (in standardised space with `standardize`).
         package var weights: [Float]
-        /// Thresholded W.
+        /// The published coefficients: thresholded W in the user's units (see `HebbianCircuit.coefficients(into:intercept:)`).
         package var coefficients: [Float]
+        /// The published intercept, one per output (zeros without `standardize` or `intercept`).
+        package var intercept: [Float]
+        /// Whether the model learned in standardised space.
+        package var standardized: Bool
         /// Number of nonzero coefficients.
         package var nonzero: Int
     }
@@ -45,9 +50,12 @@ package struct OfflineFit {
                 start = end
             }
         }
-        let coefficients = circuit.coefficients
+        var coefficients = [Float](repeating: 0, count: circuit.weights.count), intercept = [Float](repeating: 0, count: s)
+        let nonzero = coefficients.withUnsafeMutableBufferPointer { w in
+            intercept.withUnsafeMutableBufferPointer { b in circuit.coefficients(into: w, intercept: b) }
+        }
         return Result(model: model.name, steps: losses.count, updates: updates, tailRows: table.rows % batch,
-                      loss: losses, weights: circuit.weights, coefficients: coefficients,
-                      nonzero: coefficients.filter { $0 != 0 }.count)
+                      loss: losses, weights: circuit.weights, coefficients: coefficients, intercept: intercept,
+                      standardized: model.circuit.standardize, nonzero: nonzero)
     }
 }

@@ -40,7 +40,7 @@ package struct SampleTable: Sendable, Equatable {
         let columns = dictDim + sysDim
         var table = SampleTable(x: [], y: [], rows: 0, header: nil)
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {   // "\r\n" is one Character
             lineNumber += 1
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
