@@ -115,9 +115,10 @@ func opsWaitNotify(_ receiver: Spawned, after: Int = -1, timeout: Double,
 /// Model tables used by the operations tests.
 enum OpsModels {
     /// elastic net, Adam, 8×2, batch 16, Gaussian prior with fitted hyper-parameters.
-    static func elasticNetWithPrior(name: String = "en", dictDim: Int = 8, lr: Double = 0.02) -> String {
+    static func elasticNetWithPrior(name: String = "en", dictDim: Int = 8, lr: Double = 0.02, extra: String = "") -> String {
         """
         [[model]]
+        \(extra)
         name = "\(name)"
         kind = "elastic_net"
         dict_dim = \(dictDim)

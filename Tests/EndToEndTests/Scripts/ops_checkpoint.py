@@ -39,7 +39,7 @@ def load(path):
     magic, version, hlen, plen = struct.unpack_from("<8sIIQ", b, 0)
     if magic != b"HEBBCKPT":
         raise Bad(f"bad magic {magic!r}")
-    if version != 1:
+    if version not in (1, 2):   # docs/CHECKPOINTS.md: 2 is written, 1 still read
         raise Bad(f"format version {version}")
     if len(b) != 28 + hlen + plen:
         raise Bad(f"size {len(b)} != 28 + {hlen} + {plen}")

@@ -36,13 +36,51 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_common import Failure, control, die, receive_until, reporting, succeed  # noqa: E402
 
 
-def dataset(seed, total, d, s):
+def dataset(seed, total, d, s, raw_units=False):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((total, d)).astype(np.float32)
     w = np.zeros((d, s), dtype=np.float32)
     w[: max(1, d // 3)] = rng.uniform(-1, 1, (max(1, d // 3), s)).astype(np.float32)
     y = (x @ w + np.float32(0.01) * rng.standard_normal((total, s)).astype(np.float32)).astype(np.float32)
+    if raw_units:
+        # The same system in the units real streams arrive in: column 0 a date ordinal, column 1 a percentage,
+        # the rest scaled by powers of ten; the targets far from zero. A standardising model learns it as well.
+        scale = np.array([300, 5] + [10.0 ** (j % 3) for j in range(2, d)], dtype=np.float32)[:d]
+        offset = np.array([736389, 40] + [0] * max(0, d - 2), dtype=np.float32)[:d]
+        x = (x * scale + offset).astype(np.float32)
+        y = (y * np.float32(20) + np.float32(1000)).astype(np.float32)
     return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+def check_statistics(args, x, y, summary):
+    """The daemon's standardisation statistics (`snapshot` → `statistics`) against numpy's mean and population
+    variance of exactly the rows it has learned from (the first expect_step × batch rows); and the published
+    coefficients and intercept against `predict`: y = x·W + b for raw rows."""
+    reply = control(args.control, {"cmd": "snapshot", "model": args.model})
+    stats, snap = reply.get("statistics"), reply.get("snapshot") or {}
+    learned = args.expect_step * args.check_statistics
+    if not stats or stats.get("count") != learned:
+        die(f"statistics {stats and stats.get('count')} rows, expected {learned}", summary)
+    seen_x, seen_y = x[:learned].astype(np.float64), y[:learned].astype(np.float64)
+    worst = 0.0
+    for name, ours, theirs in (("x_mean", stats["x_mean"], seen_x.mean(axis=0)), ("x_var", stats["x_var"], seen_x.var(axis=0)),
+                               ("y_mean", stats["y_mean"], seen_y.mean(axis=0)), ("y_var", stats["y_var"], seen_y.var(axis=0))):
+        ours = np.array(ours)
+        relative = np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1e-300)
+        worst = max(worst, float(relative.max()))
+        if not np.allclose(ours, theirs, rtol=1e-9, atol=0):
+            die(f"{name} {ours.tolist()} differs from numpy's {theirs.tolist()}", summary)
+    summary["statistics_max_relative_difference"] = worst
+    if snap.get("standardized") is not True:
+        die(f"snapshot standardized = {snap.get('standardized')}", summary)
+    w = np.array(snap["coefficients"], dtype=np.float64)
+    b = np.array(snap["intercept"], dtype=np.float64)
+    probe = x[:20]
+    predicted = np.array(control(args.control, {"cmd": "predict", "model": args.model, "x": probe.tolist()})["y"])
+    by_hand = probe.astype(np.float64) @ w + b
+    if not np.allclose(predicted, by_hand, rtol=1e-4, atol=1e-3):
+        die(f"predict {predicted[:2].tolist()} is not x·W + b {by_hand[:2].tolist()}", summary)
+    summary["mapping_max_abs_difference"] = float(np.abs(predicted - by_hand).max())
 
 
 def message(model, x, y, producer=None, seq=None):
@@ -59,7 +97,7 @@ def strip(body):
 
 def cmd_feed(args):
     deadline = time.monotonic() + args.timeout
-    x, y = dataset(args.seed, args.total, args.dict_dim, args.sys_dim)
+    x, y = dataset(args.seed, args.total, args.dict_dim, args.sys_dim, args.raw_units)
     if not (0 <= args.start <= args.stop <= args.total):
         die(f"rows {args.start}..{args.stop} outside 0..{args.total}")
     ctx = zmq.Context()
@@ -131,6 +169,8 @@ def cmd_feed(args):
         body, binary = messages[last]
         summary["last"] = strip(body)
         summary["last_binary"] = binary.hex() if binary is not None else None
+        if args.check_statistics:
+            check_statistics(args, x, y, summary)
         succeed(summary)
 
 
@@ -197,6 +237,7 @@ def main():
         p.add_argument("--sys-dim", type=int, default=1)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--chunk", type=int, default=10, help="rows per message")
+        p.add_argument("--raw-units", action="store_true", help="shift and scale the columns into raw units")
     f = sub.choices["feed"]
     f.add_argument("--publish", required=True)
     f.add_argument("--control", required=True)
@@ -209,6 +250,8 @@ def main():
     f.add_argument("--unknown-model", type=int, default=0)
     f.add_argument("--linger", type=float, default=0.1, help="seconds to keep receiving after the last update")
     f.add_argument("--timeout", type=float, default=20)
+    f.add_argument("--check-statistics", type=int, default=0, metavar="BATCH",
+                   help="compare the daemon's standardisation statistics with numpy (the model's batch_size)")
     fl = sub.choices["flood"]
     fl.add_argument("--rate", type=float, default=0)
     fl.add_argument("--duration", type=float, default=0)
