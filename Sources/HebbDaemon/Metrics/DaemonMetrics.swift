@@ -45,7 +45,7 @@ public final class DaemonMetrics: EngineObserver, Sendable {
                                 .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)]
         let slow: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
                                 .milliseconds(500), .seconds(1), .seconds(5), .seconds(10)]
-        messages = r.makeCounter(descriptor: Self.metric("hebbd_messages_received_total", "Sample messages read from the ingest socket (accepted or rejected)."))
+        messages = r.makeCounter(descriptor: Self.metric("hebbd_messages_received_total", "Sample messages received on the ingest socket and the subscribe taps, valid or not."))
         samples = r.makeCounter(descriptor: Self.metric("hebbd_samples_received_total", "Sample rows accepted into the models' batch buffers."))
         updates = r.makeCounter(descriptor: Self.metric("hebbd_updates_total", "Mini-batch updates of all models."))
         published = r.makeCounter(descriptor: Self.metric("hebbd_published_messages_total", "Messages sent on the publish socket (coefficients, events, heartbeats)."))
