@@ -7,7 +7,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Union
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import zmq
@@ -87,9 +87,10 @@ class Update:
             threshold=_float(body.get("threshold")), raw=dict(body))
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> Tuple[int, int]:
         """``(dict_dim, sys_dim)``."""
-        return tuple(self.coefficients.shape)
+        rows, cols = self.coefficients.shape
+        return int(rows), int(cols)
 
 
 @dataclass
@@ -216,7 +217,7 @@ class Subscriber:
             except HebbdTimeout:
                 return
 
-    def wait_until(self, predicate: Any, timeout: float) -> Update:
+    def wait_until(self, predicate: Callable[[Update], bool], timeout: float) -> Update:
         """Receives until an update satisfies ``predicate(update)`` and returns it (earlier updates are
         consumed); raises :class:`~hebbd.HebbdTimeout` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout

@@ -19,7 +19,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import List, Optional
+from typing import IO, List, Optional
 
 
 from .control import Control
@@ -90,7 +90,7 @@ class LocalDaemon:
         self.extra_daemon = extra_daemon
         self.curve_dir: Optional[Path] = Path(curve_dir) if curve_dir else None
         self.process: Optional[subprocess.Popen] = None
-        self._log = None
+        self._log: Optional[IO[bytes]] = None
         self.write_config()
 
     # -- configuration --------------------------------------------------------------------------------
