@@ -81,9 +81,10 @@ struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Subscribe to live coefficients: a refreshing table, or one JSON line per message with --json.",
         discussion: """
-        The table shows, per model, a sparkline of the loss over the last updates (▁ lowest … █ highest of those shown) \
-        and the largest coefficients with their change since the model's previous message, so convergence shows at a \
-        glance: the sparkline flattens at the bottom and the changes shrink towards 0.
+        The table shows, per model, a sparkline of the loss over the last updates (▁ the lowest … █ the highest of those, \
+        both printed beside it) and the largest coefficients with their change since the model's previous message: while \
+        a model learns the sparkline slopes down and the changes are large; once it has converged the sparkline is \
+        trendless noise over a narrow range and the changes are near 0.
         """
     )
 
