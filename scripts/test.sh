@@ -1,8 +1,30 @@
 #!/usr/bin/env bash
-# The whole test suite, set-up included (README: "Run the tests").
+# The whole test suite, set-up included (README: "Run the tests"):
+#   1. swift test "$@"  — every Swift test target (arguments go to swift test, e.g. --filter)
+#   2. pytest clients/python — the Python client, the examples, `hebbd watch`, and the Prometheus/Grafana
+#      configs against the metrics, all against real `hebbd run`s of the binary built here.
+#      PYTEST_ARGS adds pytest arguments (e.g. PYTEST_ARGS="-k curve").
+# Both always run; the exit status is non-zero if either failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 # The end-to-end tests start the real binary: build it first so they don't have to.
 swift build --product hebbd
-swift test "$@"
+bin="$(swift build --show-bin-path)/hebbd"
+
+swift_status=0
+swift test "$@" || swift_status=$?
+
+py_status=0
+# shellcheck disable=SC2086  # PYTEST_ARGS is a list of arguments
+HEBBD_BIN="$bin" python3 -m pytest -q clients/python ${PYTEST_ARGS:-} || py_status=$?
+if [ "$py_status" = 5 ] && [ -n "${PYTEST_ARGS:-}" ]; then
+    # 5 = no test collected: what a PYTEST_ARGS selection may legitimately do; without one it is a failure
+    # (the tests are gone).
+    echo "test.sh: PYTEST_ARGS=\"$PYTEST_ARGS\" selected no Python test"
+    py_status=0
+fi
+
+[ "$swift_status" = 0 ] || echo "test.sh: swift test failed (exit $swift_status)"
+[ "$py_status" = 0 ] || echo "test.sh: pytest failed (exit $py_status)"
+[ "$swift_status" = 0 ] && [ "$py_status" = 0 ]

@@ -1,36 +1,31 @@
 #!/usr/bin/env python3
-"""Stream samples to hebbd: numpy → ZeroMQ PUSH, binary float32 frames (protocol v1).
+"""Stream a synthetic sparse linear system to hebbd with the `hebbd` Python client (clients/python).
 
-hebbd binds a PULL socket (`endpoints.ingest`, default tcp://127.0.0.1:5555); a producer connects a
-PUSH socket to it (lossless: PUSH blocks when the daemon is behind). Each message is multipart:
+Each message is protocol v1's binary form (docs/PROTOCOL.md): frame 0 the model name, frame 1 the header
+{"v": 1, "dtype": "float32", "rows": n, "producer": "producer.py", "seq": k}, frames 2 and 3 X and Y as
+little-endian float32, C order. `hebbd.Producer` builds the frames, checks the shapes and numbers the
+messages (the daemon counts gaps per producer).
 
-    frame 0   the model name, UTF-8                      b"demo"
-    frame 1   a JSON header                              {"v": 1, "dtype": "float32", "rows": n,
-                                                           "producer": "...", "seq": k}
-    frame 2   X: n × dict_dim float32, little-endian, row-major (C order)
-    frame 3   Y: n × sys_dim  float32, little-endian, row-major
-
-("float64" works too, and small messages may be inline JSON instead: {"x": [[...]], "y": [[...]]}.)
-The daemon buffers rows per model and runs one update each time `batch_size` rows are in; a message
-may hold fewer or more rows than a batch. An invalid message is rejected whole and counted by reason
-(`hebbd control status`). `seq` (per producer) lets the daemon count gaps.
-
-By default this script streams a synthetic sparse linear system, y = X·W_true + noise, with a few
-nonzero true coefficients (seeded), and prints W_true first: run `subscriber.py` beside it and watch
-the daemon's lasso converge to it. The default config (Configs/hebbd.toml) has a model "demo" with
-dict_dim 20 and sys_dim 1:
+y = X·W_true + noise with a few nonzero rows of W_true (seeded), printed first: run subscriber.py beside it
+and watch the daemon's lasso converge to it. The default config (Configs/hebbd.toml) has a model "demo"
+with dict_dim 20 and sys_dim 1:
 
     python3 subscriber.py --model demo &
     python3 producer.py --model demo --dict-dim 20 --sys-dim 1
 """
 
 import argparse
-import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
-import zmq
+
+# From a clone, use the repository's client (installed or not); elsewhere `pip install ./clients/python`.
+_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "python"
+if (_CLIENT / "hebbd" / "__init__.py").is_file():
+    sys.path.insert(0, str(_CLIENT))
+from hebbd import NotTakingSamples, Producer  # noqa: E402
 
 
 def true_system(dict_dim, sys_dim, support, seed):
@@ -41,13 +36,6 @@ def true_system(dict_dim, sys_dim, support, seed):
     signs = rng.choice([-1.0, 1.0], size=(len(rows), sys_dim))
     w[rows] = (signs * rng.uniform(0.5, 1.5, size=(len(rows), sys_dim))).astype(np.float32)
     return w, rows, rng
-
-
-def message(model, x, y, seq, producer="producer.py"):
-    """The four frames of a binary float32 sample message."""
-    header = {"v": 1, "dtype": "float32", "rows": int(x.shape[0]), "producer": producer, "seq": seq}
-    return [model.encode(), json.dumps(header).encode(),
-            np.ascontiguousarray(x, dtype="<f4").tobytes(), np.ascontiguousarray(y, dtype="<f4").tobytes()]
 
 
 def main():
@@ -74,33 +62,27 @@ def main():
             print(f"  w[{r},{c}] = {w[r, c]:+.6f}")
     sys.stdout.flush()
 
-    ctx = zmq.Context()
-    push = ctx.socket(zmq.PUSH)
-    push.setsockopt(zmq.SNDTIMEO, 10_000)  # do not hang forever when no daemon is there
-    push.setsockopt(zmq.LINGER, 10_000)    # on close, wait (bounded) until queued messages are sent
-    push.connect(args.endpoint)
-    sent = 0
+    # Waits up to 10 s for the daemon to take each message; on exit, up to 10 s for the queue to drain.
+    producer = Producer(args.endpoint, producer="producer.py", timeout=10, linger=10,
+                        dims={args.model: (args.dict_dim, args.sys_dim)})
     started = time.monotonic()
     try:
-        while args.messages == 0 or sent < args.messages:
+        while args.messages == 0 or producer.sent_messages < args.messages:
             x = rng.standard_normal((args.rows_per_message, args.dict_dim)).astype(np.float32)
-            y = (x @ w + args.noise * rng.standard_normal((args.rows_per_message, args.sys_dim))).astype(np.float32)
-            try:
-                push.send_multipart(message(args.model, x, y, sent))
-            except zmq.Again:
-                sys.exit(f"producer: {args.endpoint} took no message within 10 s; is hebbd running?")
-            sent += 1
+            y = x @ w + args.noise * rng.standard_normal((args.rows_per_message, args.sys_dim))
+            producer.send(args.model, x, y)
             if args.rate > 0:
-                pause = started + sent / args.rate - time.monotonic()
+                pause = started + producer.sent_messages / args.rate - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)
+    except NotTakingSamples:
+        sys.exit(f"producer: {args.endpoint} took no message within 10 s; is hebbd running?")
     except KeyboardInterrupt:
         pass
     finally:
-        push.close()
-        ctx.term()
-    seconds = time.monotonic() - started
-    print(f"sent {sent} messages, {sent * args.rows_per_message} rows to {args.endpoint} in {seconds:.2f} s")
+        producer.close()
+    print(f"sent {producer.sent_messages} messages, {producer.sent_rows} rows to {args.endpoint} "
+          f"in {time.monotonic() - started:.2f} s")
 
 
 if __name__ == "__main__":

@@ -1,61 +1,38 @@
 #!/usr/bin/env python3
-"""Watch hebbd's coefficients converge: ZeroMQ SUB → one line per update (protocol v1).
+"""Watch hebbd's coefficients converge, with the `hebbd` Python client (clients/python): one line per update.
 
-hebbd binds an XPUB socket (`endpoints.publish`, default tcp://127.0.0.1:5556). After every update
-of model M it publishes
-
-    frame 0   topic  b"coef/M/"   (the trailing "/" keeps coef/m1/ from also matching m10)
-    frame 1   JSON   {"v": 1, "model": "M", "seq": 7, "step": 7, "samples": 350, "loss": 0.42,
-                      "mse": …, "prequential_mse": …, "threshold": 0.001, "nnz": 3,
-                      "shape": [dict_dim, sys_dim], "coefficients": [[…], …], …}
-    frame 2   only with `publish.format = "binary"`: the coefficients as float32 little-endian,
-              row-major (the JSON then has no "coefficients")
-
-`coefficients` is W with |w| < threshold set to 0; `loss` is ½Σe² of the batch before the model
-learnt from it (prequential). `seq` rises by 1 per message of a model.
-
-Late joiners: when a subscription arrives, the daemon at once resends the latest message of every
-model it matches (before any update: the initial state, seq 0, loss null), so a new subscriber does
-not wait for the next update. PUB cannot address one peer, so that resend reaches every subscriber
-of the topic: a subscriber must drop a seq it has already seen, as this script does. A seq lower
-than the last one seen means the daemon restarted without its checkpoint (or the model was
-re-created): follow it from there.
+`hebbd.Subscriber` subscribes to `coef/<model>/` (or `coef/` for every model) on the daemon's publish socket,
+reads the JSON and the binary publish format alike, and drops the seqs it has already seen: a new subscription
+makes the daemon resend the latest message of each model to *every* subscriber of it. A seq lower than the
+last one means the daemon went back to an older state (restarted without its latest checkpoint, or the model
+was re-created): the update has `restarted` set, and this script says so.
 
     python3 subscriber.py --model demo            # until Ctrl-C
     python3 subscriber.py --count 20              # every model, stop after 20 messages
 """
 
 import argparse
-import json
 import sys
-import time
+from pathlib import Path
 
 import numpy as np
-import zmq
 
-
-def decode(frames):
-    """(body, coefficients dict_dim × sys_dim) of a coef/<model>/ message, JSON or binary format."""
-    body = json.loads(frames[1])
-    rows, cols = body["shape"]
-    if len(frames) >= 3:
-        coef = np.frombuffer(frames[2], dtype="<f4").reshape(rows, cols)
-    else:
-        coef = np.asarray(body["coefficients"], dtype=np.float64).reshape(rows, cols)
-    return body, coef
+# From a clone, use the repository's client (installed or not); elsewhere `pip install ./clients/python`.
+_CLIENT = Path(__file__).resolve().parents[2] / "clients" / "python"
+if (_CLIENT / "hebbd" / "__init__.py").is_file():
+    sys.path.insert(0, str(_CLIENT))
+from hebbd import Subscriber  # noqa: E402
 
 
 def nonzero(coef):
     return [(int(r), int(c), float(coef[r, c])) for r, c in zip(*np.nonzero(coef))]
 
 
-def line(body, coef, top):
-    loss = body.get("loss")
-    text = (f"{body['model']}  seq {body['seq']}  step {body['step']}  samples {body['samples']}  "
-            f"loss {'-' if loss is None else f'{loss:.6g}'}  nnz {body['nnz']}")
-    entries = nonzero(coef)
-    shown = sorted(entries, key=lambda e: -abs(e[2]))[:top] if top > 0 else entries
-    shown.sort()
+def line(u, top):
+    text = (f"{u.model}  seq {u.seq}  step {u.step}  samples {u.samples}  "
+            f"loss {'-' if u.loss is None else f'{u.loss:.6g}'}  nnz {u.nnz}")
+    entries = nonzero(u.coefficients)
+    shown = sorted(sorted(entries, key=lambda e: -abs(e[2]))[:top] if top > 0 else entries)
     text += "  " + " ".join(f"w[{r},{c}]={v:+.4f}" for r, c, v in shown)
     if len(entries) > len(shown):
         text += f"  (+{len(entries) - len(shown)} smaller)"
@@ -71,50 +48,33 @@ def main():
     ap.add_argument("--top", type=int, default=8, help="largest coefficients shown per line (0: all nonzero)")
     args = ap.parse_args()
 
-    ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, f"coef/{args.model}/".encode() if args.model else b"coef/")
-    sub.connect(args.endpoint)
+    sub = Subscriber(args.endpoint, args.model, events=False, idle_timeout=args.timeout or None)
     print(f"subscribed to {'coef/' + args.model + '/' if args.model else 'coef/'} at {args.endpoint}", flush=True)
-
-    last_seq = {}   # model → last seq seen
-    latest = {}     # model → (body, coefficients)
+    latest = {}     # model → its latest Update
     received = 0
-    quiet_since = time.monotonic()
     try:
-        while args.count == 0 or received < args.count:
-            if not sub.poll(200):
-                if args.timeout > 0 and time.monotonic() - quiet_since > args.timeout:
-                    print(f"no message for {args.timeout:g} s; stopping", file=sys.stderr)
-                    break
-                continue
-            frames = sub.recv_multipart()
-            quiet_since = time.monotonic()
-            body, coef = decode(frames)
-            model, seq = body["model"], body["seq"]
-            previous = last_seq.get(model)
-            if previous is not None:
-                if seq == previous:
-                    continue  # the last-value resend triggered by another subscriber: already seen
-                if seq < previous:
-                    print(f"{model}: seq went back from {previous} to {seq} (daemon restarted or model re-created)", flush=True)
-                elif seq > previous + 1:
-                    print(f"{model}: missed {seq - previous - 1} message(s)", flush=True)
-            last_seq[model] = seq
-            latest[model] = (body, coef)
+        for u in sub:
+            if u.restarted:
+                print(f"{u.model}: seq went back to {u.seq} (daemon restarted without its latest checkpoint, "
+                      "or model re-created)", flush=True)
+            elif u.missed:
+                print(f"{u.model}: missed {u.missed} message(s)", flush=True)
+            latest[u.model] = u
             received += 1
-            print(line(body, coef, args.top), flush=True)
+            print(line(u, args.top), flush=True)
+            if received == args.count:
+                break
+        else:
+            print(f"no message for {args.timeout:g} s; stopping", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
         sub.close()
-        ctx.term()
     print(f"received {received} messages; latest coefficients:")
     for model in sorted(latest):
-        body, coef = latest[model]
-        print(f"{model}: seq {body['seq']}  step {body['step']}  nnz {body['nnz']}  (threshold {body.get('threshold')})")
-        for r, c, v in nonzero(coef):
+        u = latest[model]
+        print(f"{model}: seq {u.seq}  step {u.step}  nnz {u.nnz}  (threshold {u.threshold})")
+        for r, c, v in nonzero(u.coefficients):
             print(f"  w[{r},{c}] = {v:+.6f}")
 
 

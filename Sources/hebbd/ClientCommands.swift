@@ -81,13 +81,20 @@ struct Feed: ParsableCommand {
 
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Subscribe to live coefficients: a refreshing table, or one JSON line per message with --json."
+        abstract: "Subscribe to live coefficients: a refreshing table, or one JSON line per message with --json.",
+        discussion: """
+        The table shows, per model, a sparkline of the loss over the last updates (▁ the lowest … █ the highest of those, \
+        both printed beside it) and the largest coefficients with their change since the model's previous message: while \
+        a model learns the sparkline slopes down and the changes are large; once it has converged the sparkline is \
+        trendless noise over a narrow range and the changes are near 0.
+        """
     )
 
     @Option(help: "The daemon's publish endpoint.") var endpoint: String = "tcp://127.0.0.1:5556"
     @Option(help: "Only this model (default: all).") var model: String?
     @Flag(help: "One JSON line per message instead of a table.") var json = false
     @Option(help: "Largest coefficients to show per model.") var top: Int = 8
+    @Option(help: "Updates in each model's loss sparkline.") var history: Int = 30
     @Option(help: "Exit after this many coefficient messages (0: never).") var count: Int = 0
     @Option(help: "Exit after this many seconds without a message (0: never).") var timeout: Double = 0
 
@@ -97,7 +104,7 @@ struct Watch: ParsableCommand {
         try sub.subscribe("coef/" + (model.map { "\($0)/" } ?? ""))
         try sub.set(.receiveTimeout, 200)
         try sub.connect(endpoint)
-        var latest: [String: (json: JSON, binary: [Float]?)] = [:]
+        var views: [String: WatchedModel] = [:]
         var received = 0
         var lastMessage = Date()
         while count == 0 || received < count {
@@ -128,14 +135,14 @@ struct Watch: ParsableCommand {
                 fflush(nil)
                 continue
             }
-            latest[name] = (body, binary)
-            render(latest)
+            views[name, default: WatchedModel(history: max(1, history))].receive(body, binary: binary)
+            render(views)
         }
         sub.close()
         context.terminate()
     }
 
-    private func render(_ latest: [String: (json: JSON, binary: [Float]?)]) {
+    private func render(_ views: [String: WatchedModel]) {
         var out = "\u{1B}[H\u{1B}[2J" + "hebbd watch \(endpoint)   \(Timestamp.rfc3339(Timestamp.now()))\n\n"
         func number(_ v: JSON?) -> String {
             guard let d = v?.double else { return "-" }
@@ -144,24 +151,93 @@ struct Watch: ParsableCommand {
         func integer(_ v: JSON?) -> String { v?.int.map { String($0) } ?? "-" }
         func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
         out += "model".padding(toLength: 16, withPad: " ", startingAt: 0) + "      seq     step   samples          loss     preq. mse    nnz\n"
-        for name in latest.keys.sorted() {
-            let m = latest[name]!.json
+        for name in views.keys.sorted() {
+            let m = views[name]!.body
             var line = name.padding(toLength: 16, withPad: " ", startingAt: 0)
             line += right(integer(m["seq"]), 9) + right(integer(m["step"]), 9) + right(integer(m["samples"]), 10)
             line += right(number(m["loss"]), 14) + right(number(m["prequential_mse"]), 14)
             line += right(integer(m["nnz"]), 7)
             out += line + "\n"
         }
-        for name in latest.keys.sorted() {
-            let (m, binary) = latest[name]!
-            let columns = m["shape"]?.array?.last?.int ?? 1
-            let values: [Float] = binary ?? (m["coefficients"]?.array ?? []).flatMap { ($0.array ?? []).map { Float($0.double ?? 0) } }
-            let ranked = values.indices.filter { values[$0] != 0 }.sorted { abs(values[$0]) > abs(values[$1]) }.prefix(top)
-            out += "\n\(name): largest coefficients (row, column)\n"
-            for i in ranked { out += String(format: "  w[%d,%d] = %+.6f\n", i / columns, i % columns, values[i]) }
+        for name in views.keys.sorted() {
+            let v = views[name]!
+            out += "\n\(name)"
+            if let note = v.note { out += "   (\(note))" }
+            out += "\n  loss, last \(v.losses.count) of \(history) updates  "
+            if let low = v.losses.min(), let high = v.losses.max() {
+                out += WatchedModel.sparkline(v.losses) + String(format: "  %.4g … %.4g", low, high)
+            } else {
+                out += "(no update yet)"
+            }
+            out += "\n"
+            let ranked = v.values.indices.filter { v.values[$0] != 0 }.sorted { abs(v.values[$0]) > abs(v.values[$1]) }.prefix(top)
+            guard !ranked.isEmpty else { out += "  all coefficients are 0\n"; continue }
+            out += "  largest coefficients      " + (v.previousSeq.map { "change since seq \($0)" } ?? "") + "\n"
+            for i in ranked {
+                var line = String(format: "  w[%d,%d]", i / v.columns, i % v.columns).padding(toLength: 12, withPad: " ", startingAt: 0)
+                line += String(format: "%+12.6f", v.values[i])
+                if let previous = v.previous, previous.count == v.values.count {
+                    let delta = v.values[i] - previous[i]
+                    line += String(format: "   %+11.6f ", delta) + (delta > 0 ? "↑" : delta < 0 ? "↓" : "=")
+                }
+                out += line + "\n"
+            }
         }
         print(out, terminator: "")
         fflush(nil)
+    }
+}
+
+/// What `hebbd watch` keeps of one model: its latest message, the coefficients of the message before it,
+/// and the losses of its recent updates (resends of a seq already seen are ignored; a seq going back starts over).
+struct WatchedModel {
+    /// Losses kept for the sparkline.
+    let history: Int
+    /// The latest message's JSON.
+    private(set) var body: JSON = .null
+    /// The latest coefficients, row-major, and the number of columns (`sys_dim`).
+    private(set) var values: [Float] = []
+    private(set) var columns = 1
+    /// The coefficients and seq of the message before the latest one (nil until there is one).
+    private(set) var previous: [Float]?
+    private(set) var previousSeq: Int?
+    /// Losses of the latest updates, oldest first.
+    private(set) var losses: [Double] = []
+    /// Something to say about the stream (a restart).
+    private(set) var note: String?
+    private var seq: Int?
+
+    init(history: Int) { self.history = history }
+
+    /// Takes one coefficient message (its JSON and, in binary format, frame 2's values).
+    mutating func receive(_ body: JSON, binary: [Float]?) {
+        let newSeq = body["seq"]?.int
+        if let newSeq, let seq, newSeq == seq { return }           // a resend for a new subscriber: already seen
+        if let newSeq, let seq, newSeq < seq {
+            note = "seq went back from \(seq) to \(newSeq): restarted from an older state"
+            losses.removeAll()
+            previous = nil
+            previousSeq = nil
+        } else if !values.isEmpty {
+            previous = values
+            previousSeq = seq
+        }
+        seq = newSeq
+        self.body = body
+        columns = max(1, body["shape"]?.array?.last?.int ?? 1)
+        values = binary ?? (body["coefficients"]?.array ?? []).flatMap { ($0.array ?? []).map { Float($0.double ?? 0) } }
+        if let loss = body["loss"]?.double, loss.isFinite {
+            losses.append(loss)
+            if losses.count > history { losses.removeFirst(losses.count - history) }
+        }
+    }
+
+    /// One block character per value, ▁ for the smallest of them to █ for the largest.
+    static func sparkline(_ values: [Double]) -> String {
+        let blocks = Array("▁▂▃▄▅▆▇█")
+        guard let low = values.min(), let high = values.max() else { return "" }
+        guard high > low else { return String(repeating: blocks[0], count: values.count) }
+        return String(values.map { blocks[min(blocks.count - 1, Int((($0 - low) / (high - low)) * Double(blocks.count - 1) + 0.5))] })
     }
 }
 

@@ -1,21 +1,15 @@
 import HebbCore
-import CoreMetrics
 import HebbianRegression
 import Prometheus
 import Synchronization
 
-// Prometheus exports types of the same names; these are swift-metrics' API types.
-private typealias Counter = CoreMetrics.Counter
-private typealias Gauge = CoreMetrics.Gauge
-private typealias Timer = CoreMetrics.Timer
-
-/// The daemon's metrics, recorded through swift-metrics into a private Prometheus registry (an explicit
-/// factory, not the global bootstrap, so tests and embedders get their own). Counters are fed from the
-/// engine's own counters once per loop tick (deltas), so the hot path pays nothing per message.
+/// The daemon's metrics, in a private Prometheus registry (not a global bootstrap, so tests and embedders
+/// get their own). Every metric is made through the registry with its `# HELP` text, so the exposition
+/// passes `promtool check metrics`. Counters are fed from the engine's own counters once per loop tick
+/// (deltas), so the hot path pays nothing per message.
 package final class DaemonMetrics: EngineObserver, Sendable {
     /// The registry `/metrics` renders.
     package let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
 
     private let messages: Counter
     private let samples: Counter
@@ -24,8 +18,8 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     private let controlRequests: Counter
     private let rejected: [RejectionReason: Counter]
     private let subscriptions: Gauge
-    private let updateDuration: Timer
-    private let checkpointDuration: Timer
+    private let updateDuration: DurationHistogram
+    private let checkpointDuration: DurationHistogram
     private let checkpointBytes: Gauge
     private let checkpointsWritten: Counter
     private let checkpointFailures: Counter
@@ -41,31 +35,34 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     }
     private let state = Mutex(State())
 
+    /// The name (used whole: no namespace or unit parts are added) and help text of one metric.
+    private static func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
     package init() {
-        var f = PrometheusMetricsFactory(registry: registry)
+        let r = registry
         let fast: [Duration] = [.microseconds(10), .microseconds(50), .microseconds(100), .microseconds(500), .milliseconds(1),
                                 .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)]
-        f.durationHistogramBuckets["hebbd_update_duration_seconds"] = fast
-        f.durationHistogramBuckets["hebbd_checkpoint_duration_seconds"] = [.milliseconds(1), .milliseconds(5), .milliseconds(10),
-                                                                           .milliseconds(50), .milliseconds(100), .milliseconds(500),
-                                                                           .seconds(1), .seconds(5), .seconds(10)]
-        factory = f
-        messages = Counter(label: "hebbd_messages_received_total", factory: f)
-        samples = Counter(label: "hebbd_samples_received_total", factory: f)
-        updates = Counter(label: "hebbd_updates_total", factory: f)
-        published = Counter(label: "hebbd_published_messages_total", factory: f)
-        controlRequests = Counter(label: "hebbd_control_requests_total", factory: f)
-        var r: [RejectionReason: Counter] = [:]
+        let slow: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
+                                .milliseconds(500), .seconds(1), .seconds(5), .seconds(10)]
+        messages = r.makeCounter(descriptor: Self.metric("hebbd_messages_received_total", "Sample messages received on the ingest socket and the subscribe taps, valid or not."))
+        samples = r.makeCounter(descriptor: Self.metric("hebbd_samples_received_total", "Sample rows accepted into the models' batch buffers."))
+        updates = r.makeCounter(descriptor: Self.metric("hebbd_updates_total", "Mini-batch updates of all models."))
+        published = r.makeCounter(descriptor: Self.metric("hebbd_published_messages_total", "Messages sent on the publish socket (coefficients, events, heartbeats)."))
+        controlRequests = r.makeCounter(descriptor: Self.metric("hebbd_control_requests_total", "Requests served on the control socket."))
+        let rejectedName = Self.metric("hebbd_rejected_messages_total", "Sample messages rejected whole, by reason (docs/PROTOCOL.md).")
+        var byReason: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.allCases {
-            r[reason] = Counter(label: "hebbd_rejected_messages_total", dimensions: [("reason", reason.rawValue)], factory: f)
+            byReason[reason] = r.makeCounter(descriptor: rejectedName, labels: [("reason", reason.rawValue)])
         }
-        rejected = r
-        subscriptions = Gauge(label: "hebbd_publish_subscriptions", factory: f)
-        updateDuration = Timer(label: "hebbd_update_duration_seconds", factory: f)
-        checkpointDuration = Timer(label: "hebbd_checkpoint_duration_seconds", factory: f)
-        checkpointBytes = Gauge(label: "hebbd_checkpoint_last_bytes", factory: f)
-        checkpointsWritten = Counter(label: "hebbd_checkpoints_written_total", factory: f)
-        checkpointFailures = Counter(label: "hebbd_checkpoint_failures_total", factory: f)
+        rejected = byReason
+        subscriptions = r.makeGauge(descriptor: Self.metric("hebbd_publish_subscriptions", "Subscriptions currently active on the publish socket."))
+        updateDuration = r.makeDurationHistogram(descriptor: Self.metric("hebbd_update_duration_seconds", "Time one mini-batch update takes (all its optimiser steps)."), buckets: fast)
+        checkpointDuration = r.makeDurationHistogram(descriptor: Self.metric("hebbd_checkpoint_duration_seconds", "Time to write and sync one model's checkpoint file."), buckets: slow)
+        checkpointBytes = r.makeGauge(descriptor: Self.metric("hebbd_checkpoint_last_bytes", "Size of the checkpoint file written last, in bytes."))
+        checkpointsWritten = r.makeCounter(descriptor: Self.metric("hebbd_checkpoints_written_total", "Checkpoint files written."))
+        checkpointFailures = r.makeCounter(descriptor: Self.metric("hebbd_checkpoint_failures_total", "Checkpoint writes that failed."))
     }
 
     /// Prometheus text exposition of every metric.
@@ -78,7 +75,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     package func recordCheckpoint(model: String, seconds: Double, bytes: Int, wallClock: Double) {
         checkpointsWritten.increment()
         checkpointDuration.recordNanoseconds(Int64(seconds * 1e9))
-        checkpointBytes.record(bytes)
+        checkpointBytes.record(Int64(bytes))
         state.withLock { s in s.models[model]?.lastCheckpoint.record(wallClock) }
     }
 
@@ -92,15 +89,15 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     package func engineLoopTick(_ core: EngineCore) {
         let c = core.counters
         state.withLock { s in
-            messages.increment(by: c.messagesReceived - s.seen.messagesReceived)
-            samples.increment(by: c.samplesReceived - s.seen.samplesReceived)
-            updates.increment(by: c.updates - s.seen.updates)
-            published.increment(by: c.published - s.seen.published)
-            controlRequests.increment(by: c.controlRequests - s.seen.controlRequests)
+            messages.increment(by: Int64(c.messagesReceived - s.seen.messagesReceived))
+            samples.increment(by: Int64(c.samplesReceived - s.seen.samplesReceived))
+            updates.increment(by: Int64(c.updates - s.seen.updates))
+            published.increment(by: Int64(c.published - s.seen.published))
+            controlRequests.increment(by: Int64(c.controlRequests - s.seen.controlRequests))
             for (reason, n) in c.rejected where n != s.seen.rejected[reason] {
-                rejected[reason]?.increment(by: n - (s.seen.rejected[reason] ?? 0))
+                rejected[reason]?.increment(by: Int64(n - (s.seen.rejected[reason] ?? 0)))
             }
-            subscriptions.record(c.subscriptions)
+            subscriptions.record(Int64(c.subscriptions))
             s.seen = c
             // Per-model gauges once a second: cheap however many models there are.
             let now = DaemonObserver.monotonicNanoseconds()
@@ -110,21 +107,22 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                 guard let runner = core.runners[name] else { continue }
                 let m = s.models[name] ?? {
                     let d = [("model", name)]
+                    func gauge(_ metric: String, _ help: String) -> Gauge { registry.makeGauge(descriptor: Self.metric(metric, help), labels: d) }
                     let made = PerModel(
-                        loss: Gauge(label: "hebbd_model_loss", dimensions: d, factory: factory),
-                        mse: Gauge(label: "hebbd_model_prequential_mse", dimensions: d, factory: factory),
-                        nnz: Gauge(label: "hebbd_model_nonzero_coefficients", dimensions: d, factory: factory),
-                        step: Gauge(label: "hebbd_model_step", dimensions: d, factory: factory),
-                        samples: Gauge(label: "hebbd_model_samples", dimensions: d, factory: factory),
-                        lastCheckpoint: Gauge(label: "hebbd_model_last_checkpoint_timestamp_seconds", dimensions: d, factory: factory))
+                        loss: gauge("hebbd_model_loss", "The model's latest published loss, 1/2 of the sum of squared errors of its last batch before it learnt from it."),
+                        mse: gauge("hebbd_model_prequential_mse", "The model's mean squared error over its last publish.window updates, each batch scored before learning from it."),
+                        nnz: gauge("hebbd_model_nonzero_coefficients", "Nonzero coefficients of the model after thresholding, as published."),
+                        step: gauge("hebbd_model_step", "Mini-batch updates of the model so far (restored from checkpoints)."),
+                        samples: gauge("hebbd_model_samples", "Rows the model has learnt from so far (restored from checkpoints)."),
+                        lastCheckpoint: gauge("hebbd_model_last_checkpoint_timestamp_seconds", "Unix time of the model's last checkpoint written by this run (0: none yet)."))
                     s.models[name] = made
                     return made
                 }()
                 if let loss = runner.lastReport?.loss { m.loss.record(loss) }
                 if let p = runner.prequentialMSE { m.mse.record(p) }
-                m.nnz.record(runner.circuit.coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) })
-                m.step.record(runner.circuit.updates)
-                m.samples.record(runner.circuit.samples)
+                m.nnz.record(Int64(runner.circuit.coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }))
+                m.step.record(Int64(runner.circuit.updates))
+                m.samples.record(Int64(runner.circuit.samples))
             }
         }
     }

@@ -1,0 +1,253 @@
+"""A real ``hebbd run`` for tests: loopback endpoints on free ports, its own config and state directory,
+bounded start and stop. No mocks — the client's tests (and yours) talk to the actual daemon::
+
+    with LocalDaemon(models=DEMO_MODEL) as d:
+        Producer(d.ingest).send("demo", X, Y)
+        Control(d.control).status()
+
+The binary is ``binary=`` or ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, List, Optional
+
+
+from .control import Control
+from .curve import CurveKeys
+from .errors import HebbdError, HebbdTimeout
+
+#: The demo model of Configs/hebbd.toml (lasso, 20 features, 1 target, batches of 50, Adam).
+DEMO_MODEL = """
+[[model]]
+name = "demo"
+kind = "lasso"
+dict_dim = 20
+sys_dim = 1
+batch_size = 50
+epochs = 1
+optim = "adam"
+lr = 0.01
+lmbda = 0.0001
+threshold = 0.001
+weight_fill = 0.05
+update = "hebbian"
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_binary(binary: Optional[str] = None) -> str:
+    """``binary``, else ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``; raises FileNotFoundError."""
+    path = binary or os.environ.get("HEBBD_BIN") or shutil.which("hebbd")
+    if not path or not os.access(path, os.X_OK):
+        raise FileNotFoundError(f"no hebbd binary at {path!r} (build it with `swift build`, set HEBBD_BIN)")
+    return str(path)
+
+
+class LocalDaemon:
+    """One ``hebbd run`` on loopback: ``ingest``, ``publish``, ``control`` (tcp://127.0.0.1:P) and
+    ``metrics`` (127.0.0.1:P) are chosen once, so :meth:`restart` comes back on the same endpoints and the
+    same ``state_dir``. ``directory`` (default: a new temporary directory, removed by :meth:`cleanup`)
+    holds ``hebbd.toml``, ``state/`` and ``hebbd.log``.
+
+    ``curve_dir``: turn on CURVE with ``server.key`` and ``clients/`` in that directory (see
+    :meth:`enable_curve`).
+    """
+
+    def __init__(self, models: str = DEMO_MODEL, *, binary: Optional[str] = None, publish_format: str = "json",
+                 checkpoint_interval: str = "30s", heartbeat: str = "5s", directory: Optional[str] = None,
+                 extra_daemon: str = "", curve_dir: Optional[str] = None) -> None:
+        self.binary = find_binary(binary)
+        self._own_directory = directory is None
+        self.directory = Path(directory or tempfile.mkdtemp(prefix="hebbd-test-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.state_dir = self.directory / "state"
+        self.config_path = self.directory / "hebbd.toml"
+        self.log_path = self.directory / "hebbd.log"
+        self.ingest = f"tcp://127.0.0.1:{free_port()}"
+        self.publish = f"tcp://127.0.0.1:{free_port()}"
+        self.control = f"tcp://127.0.0.1:{free_port()}"
+        self.metrics = f"127.0.0.1:{free_port()}"
+        self.models = models
+        self.publish_format = publish_format
+        self.checkpoint_interval = checkpoint_interval
+        self.heartbeat = heartbeat
+        self.extra_daemon = extra_daemon
+        self.curve_dir: Optional[Path] = Path(curve_dir) if curve_dir else None
+        self.process: Optional[subprocess.Popen] = None
+        self._log: Optional[IO[bytes]] = None
+        self.write_config()
+
+    # -- configuration --------------------------------------------------------------------------------
+
+    def write_config(self) -> None:
+        """(Re)writes ``hebbd.toml`` from the current attributes."""
+        if self.curve_dir is not None:
+            security = (f'curve = true\nsecret_key_file = "{self.curve_dir / "server.key"}"\n'
+                        f'authorized_keys_dir = "{self.curve_dir / "clients"}"\n')
+        else:
+            security = "curve = false\n"
+        self.config_path.write_text(f"""# Written by hebbd.testing.LocalDaemon.
+[daemon]
+state_dir = "{self.state_dir}"
+checkpoint_interval = "{self.checkpoint_interval}"
+log_level = "info"
+{self.extra_daemon}
+
+[endpoints]
+ingest = "{self.ingest}"
+publish = "{self.publish}"
+control = "{self.control}"
+subscribe = []
+metrics = "{self.metrics}"
+
+[publish]
+format = "{self.publish_format}"
+window = 100
+heartbeat = "{self.heartbeat}"
+
+[security]
+{security}
+{self.models}
+""")
+
+    def keygen(self, name: str, out: Optional[Path] = None) -> Path:
+        """Runs ``hebbd keygen --out DIR --name NAME`` (DIR default: ``curve_dir``); returns the stem
+        ``DIR/NAME`` (``.pub`` and ``.key`` beside it)."""
+        out = out or self.curve_dir or (self.directory / "keys")
+        subprocess.run([self.binary, "keygen", "--out", str(out), "--name", name], check=True,
+                       capture_output=True, timeout=30)
+        return Path(out) / name
+
+    def enable_curve(self, directory: Optional[str] = None) -> Path:
+        """Generates the daemon's key pair with ``hebbd keygen`` into ``directory`` (default
+        ``DIR/keys``), creates ``clients/`` there and turns CURVE on in the config (before :meth:`start`)."""
+        self.curve_dir = Path(directory) if directory else self.directory / "keys"
+        (self.curve_dir / "clients").mkdir(parents=True, exist_ok=True)
+        self.keygen("server")
+        self.write_config()
+        return self.curve_dir
+
+    def authorize(self, name: str) -> CurveKeys:
+        """A client key pair made by ``hebbd keygen``, its public key copied into ``clients/``; the
+        :class:`CurveKeys` to use against this daemon."""
+        assert self.curve_dir is not None, "enable_curve() first"
+        stem = self.keygen(name)
+        shutil.copy(str(stem) + ".pub", self.curve_dir / "clients" / f"{name}.pub")
+        return CurveKeys.load(server=self.curve_dir / "server.pub", client=stem)
+
+    # -- the process ----------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0, args: Optional[List[str]] = None) -> "LocalDaemon":
+        """Starts ``hebbd run`` and waits until it answers ``status`` (or exits: RuntimeError with its log)."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY")}
+        keys = self.admin_keys()          # authorized before the daemon reads authorized_keys_dir
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [self.binary, "run", "--config", str(self.config_path), "--state-dir", str(self.state_dir)] + (args or []),
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.directory), env=env)
+        deadline = time.monotonic() + timeout
+        with Control(self.control, timeout=0.5, curve=keys) as c:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"hebbd exited with {self.process.returncode} during start-up:\n{self.log()[-4000:]}")
+                try:
+                    c.status()
+                    return self
+                except (HebbdTimeout, HebbdError):
+                    time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"hebbd did not answer status within {timeout} s:\n{self.log()[-4000:]}")
+
+    def admin_keys(self) -> Optional[CurveKeys]:
+        """With CURVE on: the keys of an authorized client ``admin`` (made once), which :meth:`start`
+        uses to see that the daemon is up. None without CURVE."""
+        if self.curve_dir is None:
+            return None
+        stem = self.curve_dir / "admin"
+        if not Path(str(stem) + ".key").exists():
+            return self.authorize("admin")
+        return CurveKeys.load(server=self.curve_dir / "server.pub", client=stem)
+
+    @property
+    def running(self) -> bool:
+        """Whether the current run is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (final checkpoint, exit 0) and wait; SIGKILL after ``timeout``. Returns the exit status."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)   # in case a test stopped it
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._close_log()
+        return int(self.process.returncode)
+
+    def kill(self) -> None:
+        """SIGKILL: no final checkpoint (a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._close_log()
+
+    def restart(self, timeout: float = 30.0) -> "LocalDaemon":
+        """A graceful stop, then a start on the same config, endpoints and state directory."""
+        self.stop()
+        return self.start(timeout)
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log(self) -> str:
+        """Everything the daemon wrote so far (all runs)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def scrape(self, path: str = "/metrics", timeout: float = 5.0) -> str:
+        """``GET http://<metrics><path>`` as text."""
+        with urllib.request.urlopen(f"http://{self.metrics}{path}", timeout=timeout) as r:
+            return r.read().decode()
+
+    def cleanup(self) -> None:
+        """Stops the daemon and removes the temporary directory (if this object made it)."""
+        try:
+            self.stop()
+        finally:
+            if self._own_directory:
+                shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> "LocalDaemon":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+__all__ = ["DEMO_MODEL", "LocalDaemon", "find_binary", "free_port"]

@@ -1,0 +1,73 @@
+"""Examples/python against a real daemon: plot.py writes a PNG headless; producer.py and subscriber.py (also
+exercised by Tests/EndToEndTests) use the repository's client without installing it."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hebbd.testing import LocalDaemon
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "Examples" / "python"
+
+
+def clean_env() -> dict:
+    """The environment without PYTHONPATH, so the examples find the client by themselves."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_plot_writes_a_png_after_n_updates(daemon: LocalDaemon, tmp_path: Path) -> None:
+    out = tmp_path / "plot.png"
+    plot = subprocess.Popen([sys.executable, str(EXAMPLES / "plot.py"), "--endpoint", daemon.publish, "--model", "demo",
+                             "--updates", "30", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+    try:
+        line = plot.stdout.readline()          # type: ignore[union-attr]
+        assert line.startswith("subscribed to coef/demo/"), line + plot.stderr.read()  # type: ignore[union-attr]
+        producer = subprocess.run([sys.executable, str(EXAMPLES / "producer.py"), "--endpoint", daemon.ingest,
+                                   "--messages", "30", "--rate", "0"], capture_output=True, text=True, timeout=60, env=clean_env())
+        assert producer.returncode == 0, producer.stderr
+        rest, err = plot.communicate(timeout=60)
+    finally:
+        plot.kill()
+    assert plot.returncode == 0, err
+    assert f"wrote {out}: 31 messages of demo, up to step 30" in rest
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (990, 715) and len(data) > 20_000
+
+
+def test_examples_use_the_repositorys_client(daemon: LocalDaemon, tmp_path: Path) -> None:
+    # Run from another directory, with no PYTHONPATH: the scripts put clients/python on sys.path themselves.
+    sub = subprocess.Popen([sys.executable, str(EXAMPLES / "subscriber.py"), "--endpoint", daemon.publish, "--model", "demo",
+                            "--count", "6", "--timeout", "20", "--top", "3"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=clean_env())
+    try:
+        assert sub.stdout.readline().startswith("subscribed to coef/demo/")   # type: ignore[union-attr]
+        assert sub.stdout.readline().startswith("demo  seq 0 ")               # type: ignore[union-attr]
+        producer = subprocess.run([sys.executable, str(EXAMPLES / "producer.py"), "--endpoint", daemon.ingest,
+                                   "--messages", "5", "--rate", "0"], capture_output=True, text=True, timeout=60,
+                                  cwd=tmp_path, env=clean_env())
+        assert producer.returncode == 0, producer.stderr
+        assert "sent 5 messages, 250 rows" in producer.stdout
+        out, err = sub.communicate(timeout=30)
+    finally:
+        sub.kill()
+    assert sub.returncode == 0, err
+    assert [l.split()[2] for l in out.splitlines() if l.startswith("demo  seq ")] == ["1", "2", "3", "4", "5"]
+    assert "received 6 messages; latest coefficients:" in out
+
+
+def test_producer_says_when_no_daemon_takes_samples(tmp_path: Path) -> None:
+    from hebbd.testing import free_port
+    began = time.monotonic()
+    r = subprocess.run([sys.executable, str(EXAMPLES / "producer.py"), "--endpoint", f"tcp://127.0.0.1:{free_port()}",
+                        "--messages", "1"], capture_output=True, text=True, timeout=60, env=clean_env())
+    assert r.returncode == 1 and "took no message within 10 s; is hebbd running?" in r.stderr, r
+    assert 9 < time.monotonic() - began < 30
