@@ -2,7 +2,7 @@ import CBLAS
 
 /// The two products of a training step, on OpenBLAS.
 ///
-/// Measured on the target machines (DESIGN.md §7): OpenBLAS beats hand-written SIMD loops at every
+/// Measured on the target machines (docs/ARCHITECTURE.md, "Decisions"): OpenBLAS beats hand-written SIMD loops at every
 /// size we care about, and one thread beats two, so the library is pinned to one thread once per process.
 /// All matrices are row-major and contiguous.
 enum LinearAlgebra {

@@ -54,7 +54,7 @@ struct Run: AsyncParsableCommand {
         do {
             try await Launcher.run(options, logger: logger)
         } catch {
-            logger.critical("\(error)")
+            logger.critical("hebbd failed", metadata: ["error": "\(error)"])
             fail("\(error)")
         }
     }

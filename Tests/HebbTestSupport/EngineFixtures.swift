@@ -1,5 +1,6 @@
 import HebbCore
 import HebbianRegression
+import Logging
 import Synchronization
 
 /// Builders for driving an ``EngineCore`` in memory, shared by the core's tests and the socket driver's
@@ -86,5 +87,46 @@ package final class ManualClock: Sendable {
     /// An ``EngineClock`` reading this clock.
     package var engineClock: EngineClock {
         EngineClock(wall: { self.now }, monotonic: { self.now })
+    }
+}
+
+/// A swift-log handler that keeps every entry in memory, for tests of what is logged and how often.
+package final class InMemoryLog: Sendable {
+    /// One logged line.
+    package struct Entry: Sendable {
+        package var level: Logger.Level
+        package var message: String
+        package var metadata: [String: String]
+    }
+
+    private let storage = Mutex<[Entry]>([])
+
+    package init() {}
+
+    /// Every entry so far, in order.
+    package var entries: [Entry] { storage.withLock { $0 } }
+
+    /// A logger writing here (at `trace`, so nothing is filtered).
+    package func logger(label: String = "test") -> Logger {
+        var logger = Logger(label: label) { _ in Handler(log: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    fileprivate func append(_ entry: Entry) { storage.withLock { $0.append(entry) } }
+
+    private struct Handler: LogHandler {
+        let log: InMemoryLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            log.append(Entry(level: event.level, message: event.message.description,
+                             metadata: merged.mapValues { "\($0)" }))
+        }
     }
 }

@@ -5,7 +5,7 @@ import Darwin
 #endif
 import Logging
 
-/// The daemon's whole configuration, as read from its TOML file (DESIGN.md §5).
+/// The daemon's whole configuration, as read from its TOML file (every key documented in Configs/hebbd.toml).
 ///
 /// Every property has the documented default, so `DaemonConfiguration()` is a working loopback setup
 /// without models, and tests can start from it and change what they need. Values are validated when

@@ -112,7 +112,8 @@ package final class EngineCore {
     private var encoder: PublishEncoder
     private var lastPublish: Double = 0
     private var startTime: Double
-    private var rejectionLog: [String: (last: Double, suppressed: Int)] = [:]
+    private var rejectionLog: LogRateLimiter
+    private var controlFailureLog: LogRateLimiter
     private var pendingRejections: [String: [RejectionReason: Int]] = [:]
     private var lastRejectionSummary: Double = 0
 
@@ -124,6 +125,8 @@ package final class EngineCore {
         decoder = SampleDecoder(maxMessageBytes: settings.maxMessageBytes, maxRowsPerMessage: settings.maxRowsPerMessage)
         encoder = PublishEncoder(format: settings.publishFormat)
         startTime = clock.monotonic()
+        rejectionLog = LogRateLimiter(interval: settings.rejectionReportInterval)
+        controlFailureLog = LogRateLimiter(interval: settings.rejectionReportInterval)
         schedule = CheckpointSchedule(now: clock.monotonic())
         schedule.interval = settings.checkpointInterval
         schedule.every = settings.checkpointEvery
@@ -224,16 +227,13 @@ package final class EngineCore {
         let key = rejection.model.flatMap { runners[$0] != nil ? $0 : nil }
         if let key { runners[key]?.rejected[rejection.reason, default: 0] += 1 }
         pendingRejections[key ?? "*", default: [:]][rejection.reason, default: 0] += 1
-        // Rate-limited: the first of each (model, reason) is logged, then one line per interval.
-        let logKey = "\(key ?? "*")/\(rejection.reason.rawValue)"
-        let now = clock.monotonic()
-        if let entry = rejectionLog[logKey], now - entry.last < settings.rejectionReportInterval {
-            rejectionLog[logKey] = (entry.last, entry.suppressed + 1)
-            return
-        }
-        let suppressed = rejectionLog[logKey]?.suppressed ?? 0
-        rejectionLog[logKey] = (now, 0)
-        logger.warning("\(rejection.description)\(suppressed > 0 ? " (\(suppressed) more like it since the last report)" : "")")
+        // Rate-limited: the first of each (model, reason) is logged, then one line per interval. The key uses the
+        // model name only when the model exists, so hostile names cannot grow the limiter.
+        guard let suppressed = rejectionLog.admit("\(key ?? "*")/\(rejection.reason.rawValue)", now: clock.monotonic()) else { return }
+        var metadata: Logger.Metadata = ["rejection.reason": .string(rejection.reason.rawValue), "error": .wire(rejection.detail)]
+        if let model = rejection.model { metadata["model"] = .wire(model) }
+        if suppressed > 0 { metadata["rejection.suppressed"] = "\(suppressed)" }
+        logger.warning("sample rejected", metadata: metadata)
     }
 
     // MARK: Publish side
@@ -322,7 +322,11 @@ package final class EngineCore {
             return try control(request)
         } catch {
             counters.controlErrors += 1
-            logger.notice("control request failed: \(error.message)")
+            if let suppressed = controlFailureLog.admit("control", now: clock.monotonic()) {
+                var metadata: Logger.Metadata = ["error": .wire(error.message)]
+                if suppressed > 0 { metadata["control.suppressed"] = "\(suppressed)" }
+                logger.notice("control request failed", metadata: metadata)
+            }
             var w = JSONWriter()
             w.beginObject()
             w.key("ok"); w.bool(false)
@@ -559,7 +563,7 @@ extension EngineCore {
                 if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model, restoring: checkpointLookup?(model)) }
             } catch {
                 // Unreachable after the dry run; logged rather than trapping.
-                logger.error("reload failed after validation", metadata: ["model": "\(model.name)", "error": "\(error)"])
+                logger.error("reload failed after validation", metadata: ["model": .wire(model.name), "error": .wire("\(error)")])
             }
         }
         settings.heartbeat = configuration.publish.heartbeat

@@ -9,21 +9,21 @@ extension CheckpointStore {
                            logger: Logger) throws(ResumeRefusal) -> ModelSnapshot? {
         let loaded = loadLatest(model: model.name)
         if let error = loaded.error {
-            logger.error("cannot read checkpoints; starting afresh", metadata: ["model": "\(model.name)", "error": "\(error)"])
+            logger.error("cannot read checkpoints; starting afresh", metadata: ["model": .wire(model.name), "error": "\(error)"])
         }
         for path in loaded.removedTemporaryFiles {
-            logger.notice("removed an unfinished checkpoint write", metadata: ["model": "\(model.name)", "checkpoint.path": "\(path)"])
+            logger.notice("removed an unfinished checkpoint write", metadata: ["model": .wire(model.name), "checkpoint.path": "\(path)"])
         }
         for q in loaded.quarantined {
-            logger.error("checkpoint quarantined", metadata: ["model": "\(model.name)", "checkpoint.path": "\(q.path)", "error": "\(q.error)"])
+            logger.error("checkpoint quarantined", metadata: ["model": .wire(model.name), "checkpoint.path": "\(q.path)", "error": .wire("\(q.error)", limit: 1000)])
         }
         switch model.resumeDecision(from: loaded.snapshot, path: loaded.path ?? "", resetRequested: resetRequested, strict: strict) {
         case let .resume(snapshot):
-            logger.info("resuming from checkpoint", metadata: ["model": "\(model.name)", "checkpoint.path": "\(loaded.path ?? "")",
+            logger.info("resuming from checkpoint", metadata: ["model": .wire(model.name), "checkpoint.path": "\(loaded.path ?? "")",
                                                                "step": "\(snapshot.circuit.updates)", "samples": "\(snapshot.circuit.samples)"])
             return snapshot
         case let .fresh(warning):
-            if let warning { logger.warning("starting afresh", metadata: ["model": "\(model.name)", "reason": "\(warning)"]) }
+            if let warning { logger.warning("starting afresh", metadata: ["model": .wire(model.name), "reason": .wire(warning, limit: 1000)]) }
             return nil
         case let .refuse(why):
             throw ResumeRefusal(model: model.name, reason: why)

@@ -53,11 +53,11 @@ package struct ReloadService: Service, CustomStringConvertible {
             _ = notifier.reloading()
             do {
                 let configuration = try DaemonConfiguration.load(path: configPath)
-                logger.info("SIGHUP: reloading \(configPath)")
+                logger.info("SIGHUP: reloading", metadata: ["config.path": "\(configPath)"])
                 engine.send(.reload(configuration))
                 // READY=1 follows once the engine has applied (or refused) it: see DaemonObserver.
             } catch {
-                logger.error("SIGHUP: config rejected, keeping the running one: \(error)")
+                logger.error("SIGHUP: config rejected, keeping the running one", metadata: ["config.path": "\(configPath)", "error": .wire("\(error)", limit: 1000)])
                 _ = notifier.ready()
             }
         }

@@ -184,7 +184,8 @@ package final class Engine: Sendable {
         var zap: Socket?
         if let security {
             if security.authorizedKeys.isEmpty {
-                logger.warning("security.curve is on but \(configuration.security.authorizedKeysDir) holds no client keys: every client will be refused")
+                logger.warning("CURVE is on but no client key is authorized: every client will be refused",
+                               metadata: ["security.authorized_keys_dir": "\(configuration.security.authorizedKeysDir)"])
             }
             zap = try attempt("inproc://zeromq.zap.01", "ZAP handler") {
                 let s = try context.makeSocket(.rep, lingerMilliseconds: 0)
@@ -290,7 +291,8 @@ package final class Engine: Sendable {
         if mechanism == "CURVE", count >= 7, let key = try? Curve.z85Encode(frames[6].bytes), authorizedKeys.contains(key) {
             (status, text, user) = ("200", "OK", key)
         } else {
-            logger.warning("refused a \(mechanism) connection from \(frames[3].string): \(text)")
+            logger.warning("connection refused", metadata: ["peer.address": .wire(frames[3].string), "security.mechanism": .wire(mechanism),
+                                                           "reason": .string(text)])
         }
         _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
     }
@@ -345,7 +347,7 @@ package final class Engine: Sendable {
                 if received > 0, burstStart.duration(to: clock.now) > ingestBudget { return }
                 let count: Int
                 do { count = try socket.receiveMultipart(into: &frames, dontWait: true) } catch {
-                    logger.error("ingest receive failed: \(error)")
+                    logger.error("ingest receive failed", metadata: ["error": "\(error)"])
                     return
                 }
                 if count == 0 { return }
@@ -374,7 +376,7 @@ package final class Engine: Sendable {
                     observer?.engineCheckpointed(model: outcome.model, path: written.path)
                     core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates)
                 case let .failure(error):
-                    logger.error("checkpoint failed", metadata: ["model": "\(outcome.model)", "error": "\(error)"])
+                    logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                     metrics?.recordCheckpointFailure()
                     core.checkpointFailed(model: outcome.model, error: "\(error)")
                 }
@@ -393,7 +395,7 @@ package final class Engine: Sendable {
             // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
             let timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
-                logger.critical("poll failed: \(error); stopping")
+                logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
                 shared.withLock { $0.failure = "poll failed: \(error)" }
                 break
             }
@@ -410,20 +412,20 @@ package final class Engine: Sendable {
                     case let .reload(new):
                         switch core.reload(new) {
                         case let .failure(rejection):
-                            logger.error("reload rejected, the running configuration stays", metadata: ["model": "\(rejection.model)", "error": "\(rejection.reason)"])
+                            logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
                             observer?.engineReloaded(error: rejection.description)
                         case let .success(effects):
                             // New models need their names on every SUB tap.
                             for tap in sockets.taps { for name in effects.modelNames { try? tap.subscribe(name) } }
                             if let level = effects.logLevel {
                                 DaemonLogging.setLogLevel(level)
-                                logger.notice("log level changed", metadata: ["log_level": "\(level)"])
+                                logger.notice("log level changed", metadata: ["daemon.log_level": "\(level)"])
                             }
                             if let keep = effects.checkpointKeep { checkpointer?.store.setKeep(keep) }
                             if !effects.restartOnly.isEmpty {
-                                logger.warning("reload: settings apply only after a restart", metadata: ["settings": "\(effects.restartOnly.joined(separator: ","))"])
+                                logger.warning("reload: settings apply only after a restart", metadata: ["reload.restart_only": "\(effects.restartOnly.joined(separator: ","))"])
                             }
-                            logger.info("reloaded", metadata: ["models": "\(effects.modelNames.joined(separator: ","))"])
+                            logger.info("reloaded", metadata: ["models": .wire(effects.modelNames.joined(separator: ","), limit: 2000)])
                             observer?.engineReloaded(error: nil)
                         }
                     case .checkpoint:
@@ -466,7 +468,7 @@ package final class Engine: Sendable {
         // Shutdown: the message in hand is done; write every model's final state and wait for it.
         if let checkpointer {
             submitCheckpoint(core.finalCheckpoints())
-            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish within 60 s") }
+            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "60"]) }
             handleCheckpointResults()
         }
         core.publishEvent(model: "*", event: "stopping")

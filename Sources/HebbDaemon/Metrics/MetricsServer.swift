@@ -14,7 +14,7 @@ extension DaemonObserver: HealthCheck {}
 
 /// A minimal HTTP/1.0 responder for `GET /metrics` (Prometheus text format) and `GET /healthz`
 /// (200 while the engine loop is alive, 503 otherwise) on one dedicated thread with a blocking POSIX
-/// socket. A web framework would cost minutes of build time on 2 cores (DESIGN.md §7) for two URLs.
+/// socket. A web framework would cost minutes of build time on 2 cores (docs/ARCHITECTURE.md, "Decisions") for two URLs.
 package final class MetricsServer: Service, Sendable {
     private let listener: Int32
     private let metrics: DaemonMetrics

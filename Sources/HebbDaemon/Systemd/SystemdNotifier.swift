@@ -3,7 +3,7 @@
 // Why not link libsystemd: it would add a runtime dependency (and a
 // pkg-config system library target) for ~100 lines of protocol, and the
 // static `--static-swift-stdlib` binary should need only libc, libstdc++,
-// libzmq5 and libopenblas0 (DESIGN.md §7).
+// libzmq5 and libopenblas0 (docs/ARCHITECTURE.md, "Decisions").
 //
 // The protocol (sd_notify(3)): every message is ONE datagram of
 // newline-separated `KEY=VALUE` assignments, sent over an AF_UNIX SOCK_DGRAM
