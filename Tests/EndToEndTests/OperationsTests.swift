@@ -570,7 +570,7 @@ struct OperationsTests {
                 let size = try #require(opsFileSize(path))
                 let logged = opsLogEntries(d.log, "checkpoint written").first { $0["checkpoint.path"] == path }
                 let seconds = try #require(logged?["checkpoint.seconds"].flatMap { Double($0) }, "no 'checkpoint written' line for \(path)")
-                #expect(logged?["bytes"].flatMap { Int($0) } == size)
+                #expect(logged?["checkpoint.bytes"].flatMap { Int($0) } == size)
                 let coefficients = 4096 * 64
                 #expect(size >= 12 * coefficients && size < 12 * coefficients + 65_536, "\(size) bytes for \(coefficients) coefficients")
                 #expect(roundTrip >= seconds, "the reply came before the write finished?")
