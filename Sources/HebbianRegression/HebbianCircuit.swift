@@ -41,6 +41,9 @@ public final class HebbianCircuit {
     public private(set) var updates: Int = 0
     /// Rows learned from.
     public private(set) var samples: Int = 0
+    /// Whether the last update would have made the state non-finite and was rolled back (see ``update(x:y:rows:stepLoss:)``).
+    /// Cleared by the next update that stays finite, by ``reset(keepStatistics:)`` and by ``reconfigure(_:)``.
+    public private(set) var diverged = false
     /// The bias per output, in the learning space (empty without `intercept`).
     public private(set) var intercept: [Float]
     /// The optimiser's state for the bias (empty without `intercept`).
@@ -136,10 +139,29 @@ public final class HebbianCircuit {
     /// One mini-batch update: `epochs` optimiser steps on these `rows` rows (X row-major rows × dict_dim,
     /// Y rows × sys_dim). Returns the batch's scores at the weights it was scored with (before the first step);
     /// `stepLoss` sees ½Σe² before every step (for `hebbd fit --json`).
+    ///
+    /// **Divergence guard.** If the update would leave W, the optimiser state, the intercept, the fitted prior or
+    /// the statistics non-finite (a learning rate too large for the data, overflowing inputs), it is rolled back:
+    /// the state is exactly what it was before, ``diverged`` is set and the report says so (`diverged = true`).
+    /// Nothing non-finite can then be published or checkpointed.
     @discardableResult
     public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
                        stepLoss: (Double) -> Void = { _ in }) throws(CircuitError) -> UpdateReport {
         try checkShapes(x: x, y: y, rows: rows)
+        saveForRollback()
+        var report = learn(x: x, y: y, rows: rows, stepLoss: stepLoss)
+        if stateIsFinite() {
+            diverged = false
+        } else {
+            rollBack()
+            diverged = true
+            report.diverged = true
+        }
+        return report
+    }
+
+    private func learn(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
+                       stepLoss: (Double) -> Void) -> UpdateReport {
         let penaltyValue = weights.withUnsafeBufferPointer { penalty.value(of: $0) }
         let priorValue = prior.map { p in weights.withUnsafeBufferPointer { p.loss(of: $0) } } ?? 0
         let loss: Double
@@ -166,6 +188,76 @@ public final class HebbianCircuit {
         samples += rows
         return UpdateReport(loss: loss, mse: 2 * loss / Double(rows * configuration.sysDim),
                             penalty: penaltyValue, prior: priorValue, rows: rows)
+    }
+
+    // MARK: Divergence guard
+
+    /// The state an update may change, copied before it into buffers kept between updates (no allocation once
+    /// sized): W and its optimiser moments are the large part; the rest is small.
+    private struct Rollback {
+        var weights: [Float] = [], m: [Float] = [], v: [Float] = []
+        var t: Float = 0
+        var intercept: [Float] = [], interceptOptimizer: OptimizerState?
+        var prior: GaussianPrior?
+        var xMoments: RunningMoments?, yMoments: RunningMoments?
+        var generator: SeededGenerator?
+        var updates = 0, samples = 0
+    }
+    private var rollback = Rollback()
+
+    private func saveForRollback() {
+        Self.copy(weights, into: &rollback.weights)
+        Self.copy(optimizer.m, into: &rollback.m)
+        Self.copy(optimizer.v, into: &rollback.v)
+        rollback.t = optimizer.t
+        rollback.intercept = intercept
+        rollback.interceptOptimizer = interceptOptimizer
+        rollback.prior = prior
+        rollback.xMoments = xMoments
+        rollback.yMoments = yMoments
+        rollback.generator = generator
+        rollback.updates = updates
+        rollback.samples = samples
+    }
+
+    private func rollBack() {
+        Self.copy(rollback.weights, into: &weights)
+        Self.copy(rollback.m, into: &optimizer.m)
+        Self.copy(rollback.v, into: &optimizer.v)
+        optimizer.t = rollback.t
+        intercept = rollback.intercept
+        interceptOptimizer = rollback.interceptOptimizer ?? interceptOptimizer
+        prior = rollback.prior
+        xMoments = rollback.xMoments
+        yMoments = rollback.yMoments
+        generator = rollback.generator ?? generator
+        updates = rollback.updates
+        samples = rollback.samples
+        refreshStandardization()
+    }
+
+    private static func copy(_ source: [Float], into target: inout [Float]) {
+        if target.count != source.count { target = [Float](repeating: 0, count: source.count) }
+        target.withUnsafeMutableBufferPointer { t in source.withUnsafeBufferPointer { s in t.baseAddress!.update(from: s.baseAddress!, count: s.count) } }
+    }
+
+    private func stateIsFinite() -> Bool {
+        func finite(_ values: [Float]) -> Bool {
+            values.withUnsafeBufferPointer { v in
+                // NaN and ±Inf have an all-ones exponent; adding one exponent step carries it into the sign bit.
+                // Branch-free and OR-reduced, so the compiler vectorises it.
+                var bad: UInt32 = 0
+                for x in v { bad |= ((x.bitPattern & 0x7F80_0000) &+ 0x0080_0000) >> 31 }
+                return bad == 0
+            }
+        }
+        guard finite(weights), finite(optimizer.m), finite(optimizer.v), optimizer.t.isFinite, finite(intercept),
+              finite(interceptOptimizer.m), finite(interceptOptimizer.v) else { return false }
+        if let p = prior, p.fitsHyperParameters, !(finite(p.mean) && finite(p.precision)) { return false }
+        for m in [xMoments, yMoments] {
+            if let m, !(m.mean.allSatisfy(\.isFinite) && m.m2.allSatisfy(\.isFinite)) { return false }
+        }
+        return true
     }
 
     /// One optimiser step on `rows` rows, ignoring `epochs`, `prune` and the counters; returns ½Σe²
@@ -277,6 +369,7 @@ public final class HebbianCircuit {
     /// describe the stream, not the model, so keeping them lets a reset model learn in a well-scaled space from
     /// its first batch.
     public func reset(keepStatistics: Bool = false) {
+        diverged = false
         weights = initialWeights()
         optimizer.reset()
         intercept = [Float](repeating: 0, count: intercept.count)
@@ -300,6 +393,7 @@ public final class HebbianCircuit {
         }
         configuration = new
         penalty = Penalty(kind: new.kind, lmbda: new.lmbda, l1Ratio: new.l1Ratio)
+        diverged = false   // new hyper-parameters (a smaller lr) get their chance
     }
 
     // MARK: Internals
@@ -441,6 +535,8 @@ public struct UpdateReport: Sendable, Equatable {
     public var prior: Double
     /// Rows in the batch.
     public var rows: Int
+    /// The update was rolled back because it would have made the state non-finite.
+    public var diverged = false
 }
 
 /// A value snapshot of a circuit: everything a checkpoint must hold to continue bit-for-bit.

@@ -359,4 +359,25 @@ import HebbTestSupport
         #expect(ok["ok"] == .bool(true), "\(ok)")
         #expect(core.runners["b"]?.configuration.circuit.seed == seed)
     }
+
+    @Test func aDivergingModelIsRolledBackAnnouncedOnceAndRecoversWithASmallerRate() throws {
+        var model = EngineFixtures.model("m", batch: 2)
+        model.circuit.learningRate = 1e30
+        let core = try EngineFixtures.core([model])
+        let before = core.runners["m"]!.circuit.state
+        let huge: [Float] = [1e18, -1e18, 1, 2e18, 1e18, 1], y: [Float] = [1e18, -1e18]
+        for _ in 0..<3 { #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: huge, y: y, rows: 2)) == nil) }
+        let runner = core.runners["m"]!
+        #expect(runner.circuit.state == before && runner.divergences == 3 && core.counters.divergences == 3)
+        #expect(!core.outbox.contains { $0.topic == Array("coef/m/".utf8) }, "a rolled-back update published coefficients")
+        let events = core.outbox.filter { $0.topic == Array("event/m/".utf8) }.map(EngineFixtures.body)
+        #expect(events.filter { $0["event"] == .string("diverged") }.count == 1)
+        let status = EngineFixtures.control(core, #"{"cmd":"status"}"#)
+        #expect(status["models"]?["m"]?["diverged"] == .bool(true) && status["models"]?["m"]?["divergences"] == .integer(3))
+        #expect(EngineFixtures.control(core, #"{"cmd":"set","model":"m","lr":0.01}"#)["ok"] == .bool(true))
+        #expect(EngineFixtures.control(core, #"{"cmd":"status"}"#)["models"]?["m"]?["diverged"] == .bool(false))
+        let rows = EngineFixtures.rows(0..<2)
+        #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: rows.x, y: rows.y, rows: 2)) == nil)
+        #expect(runner.circuit.updates == 1 && core.outbox.contains { $0.topic == Array("coef/m/".utf8) })
+    }
 }

@@ -19,6 +19,8 @@ package struct EngineCounters: Sendable, Equatable {
     package var controlErrors = 0
     /// Live subscriptions on the publish socket (subscribe minus unsubscribe messages seen by XPUB).
     package var subscriptions = 0
+    /// Updates rolled back by the divergence guard.
+    package var divergences = 0
 
     /// All zero.
     package init() {}
@@ -215,8 +217,21 @@ package final class EngineCore {
         guard let runner = runners[decoded.model] else { return nil }
         counters.samplesReceived += decoded.rows
         runner.ingest(decoded) { report, nanoseconds in
-            counters.updates += 1
             updateDurationObserver?(Int64(nanoseconds))
+            guard !report.diverged else {
+                // Rolled back: nothing changed, so nothing is published but the news, once per episode.
+                counters.divergences += 1
+                if runner.newlyDiverged {
+                    publishEvent(model: runner.name, event: "diverged", extra: [
+                        ("step", JSON.integer(Int64(runner.circuit.updates)).serialized),
+                        ("loss", JSON.number(report.loss.isFinite ? report.loss : 0).serialized),
+                        ("hint", JSON.string("the update would have made the model non-finite and was rolled back; "
+                                              + "reset the model or set a smaller lr").serialized)])
+                    logger.error("model diverged; update rolled back", metadata: ["model": .wire(runner.name), "step": "\(runner.circuit.updates)"])
+                }
+                return
+            }
+            counters.updates += 1
             publishLatest(runner, report: report, sequence: runner.nextSequence())
         }
         return nil
@@ -482,6 +497,8 @@ package final class EngineCore {
             w.key("buffered"); w.int(r.pendingRows)
             w.key("batch_size"); w.int(r.configuration.batchSize)
             w.key("rejected"); Self.writeCounts(r.rejected, &w)
+            w.key("diverged"); w.bool(r.circuit.diverged)
+            w.key("divergences"); w.int(r.divergences)
             w.key("gaps"); w.int(r.gaps)
             w.key("sequence_resets"); w.int(r.sequenceResets)
             w.endObject()

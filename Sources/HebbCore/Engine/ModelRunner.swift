@@ -35,6 +35,10 @@ package final class ModelRunner: PublishableModel {
     package private(set) var gaps = 0
     /// Messages whose `seq` went backwards (a restarted producer).
     package private(set) var sequenceResets = 0
+    /// Updates rolled back because they would have made the state non-finite (see `HebbianCircuit.diverged`).
+    package private(set) var divergences = 0
+    /// Whether the update just reported started a divergence episode (the model was fine before it).
+    package private(set) var newlyDiverged = false
     private var producerSequence: [String: Int] = [:]
     private var pendingX: [Float]
     private var pendingY: [Float]
@@ -105,6 +109,7 @@ package final class ModelRunner: PublishableModel {
             pendingRows += take
             row += take
             if pendingRows == batch {
+                let wasDiverged = circuit.diverged
                 let started = DispatchTime.now().uptimeNanoseconds
                 let report = pendingX.withUnsafeBufferPointer { x in
                     pendingY.withUnsafeBufferPointer { y in
@@ -114,7 +119,12 @@ package final class ModelRunner: PublishableModel {
                 }
                 let elapsed = DispatchTime.now().uptimeNanoseconds - started
                 pendingRows = 0
-                record(report)
+                newlyDiverged = report.diverged && !wasDiverged
+                if report.diverged {
+                    divergences += 1   // rolled back: the state and the window are as they were
+                } else {
+                    record(report)
+                }
                 onUpdate(report, elapsed)
             }
         }

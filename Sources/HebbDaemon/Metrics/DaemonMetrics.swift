@@ -23,9 +23,10 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     private let checkpointBytes: Gauge
     private let checkpointsWritten: Counter
     private let checkpointFailures: Counter
+    private let divergences: Counter
 
     private struct PerModel {
-        var loss: Gauge, mse: Gauge, nnz: Gauge, step: Gauge, samples: Gauge, lastCheckpoint: Gauge
+        var loss: Gauge, mse: Gauge, nnz: Gauge, step: Gauge, samples: Gauge, lastCheckpoint: Gauge, diverged: Gauge
     }
 
     private struct State {
@@ -63,6 +64,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
         checkpointBytes = r.makeGauge(descriptor: Self.metric("hebbd_checkpoint_last_bytes", "Size of the checkpoint file written last, in bytes."))
         checkpointsWritten = r.makeCounter(descriptor: Self.metric("hebbd_checkpoints_written_total", "Checkpoint files written."))
         checkpointFailures = r.makeCounter(descriptor: Self.metric("hebbd_checkpoint_failures_total", "Checkpoint writes that failed."))
+        divergences = r.makeCounter(descriptor: Self.metric("hebbd_divergences_total", "Updates rolled back because they would have made a model non-finite."))
     }
 
     /// Prometheus text exposition of every metric.
@@ -94,6 +96,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             updates.increment(by: Int64(c.updates - s.seen.updates))
             published.increment(by: Int64(c.published - s.seen.published))
             controlRequests.increment(by: Int64(c.controlRequests - s.seen.controlRequests))
+            divergences.increment(by: Int64(c.divergences - s.seen.divergences))
             for (reason, n) in c.rejected where n != s.seen.rejected[reason] {
                 rejected[reason]?.increment(by: Int64(n - (s.seen.rejected[reason] ?? 0)))
             }
@@ -114,7 +117,8 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                         nnz: gauge("hebbd_model_nonzero_coefficients", "Nonzero coefficients of the model after thresholding, as published."),
                         step: gauge("hebbd_model_step", "Mini-batch updates of the model so far (restored from checkpoints)."),
                         samples: gauge("hebbd_model_samples", "Rows the model has learnt from so far (restored from checkpoints)."),
-                        lastCheckpoint: gauge("hebbd_model_last_checkpoint_timestamp_seconds", "Unix time of the model's last checkpoint written by this run (0: none yet)."))
+                        lastCheckpoint: gauge("hebbd_model_last_checkpoint_timestamp_seconds", "Unix time of the model's last checkpoint written by this run (0: none yet)."),
+                        diverged: gauge("hebbd_model_diverged", "1 while the model's last update was rolled back because it would have made the model non-finite (reset it or set a smaller lr), else 0."))
                     s.models[name] = made
                     return made
                 }()
@@ -123,6 +127,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                 m.nnz.record(Int64(runner.circuit.coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }))
                 m.step.record(Int64(runner.circuit.updates))
                 m.samples.record(Int64(runner.circuit.samples))
+                m.diverged.record(Int64(runner.circuit.diverged ? 1 : 0))
             }
         }
     }

@@ -1,0 +1,67 @@
+import Testing
+@testable import HebbianRegression
+
+/// An update that would make the state non-finite is rolled back whole.
+@Suite struct DivergenceGuardTests {
+    static func batch(rows: Int, scale: Float) -> (x: [Float], y: [Float]) {
+        var g = SeededGenerator(seed: 11)
+        var x: [Float] = [], y: [Float] = []
+        for _ in 0..<(rows * 3) { x.append(scale * Float(g.nextGaussian())) }
+        for r in 0..<rows {
+            let a: Float = x[r * 3], b: Float = x[r * 3 + 1]
+            y.append(a - 2 * b)
+        }
+        return (x, y)
+    }
+
+    static func update(_ c: HebbianCircuit, _ b: (x: [Float], y: [Float]), rows: Int) throws -> UpdateReport {
+        try b.x.withUnsafeBufferPointer { x in try b.y.withUnsafeBufferPointer { y in try c.update(x: x, y: y, rows: rows) } }
+    }
+
+    @Test(arguments: [OptimizerKind.sgd, .adam])
+    func aNonFiniteUpdateIsRolledBackAndASmallerRateRecovers(optimizer: OptimizerKind) throws {
+        var c = CircuitConfiguration(kind: .ridge, dictDim: 3)
+        c.optimizer = optimizer
+        c.learningRate = optimizer == .sgd ? 1e30 : 1e38
+        c.intercept = true
+        let circuit = try HebbianCircuit(c)
+        let small = Self.batch(rows: 8, scale: 1)
+        let before = circuit.state
+        // Values near float32's largest: the gradient step overflows to ±Inf / NaN.
+        let report = try Self.update(circuit, Self.batch(rows: 8, scale: 1e18), rows: 8)
+        #expect(report.diverged)
+        #expect(circuit.diverged)
+        #expect(circuit.state == before, "the rolled-back state differs")
+        #expect(circuit.weights.allSatisfy(\.isFinite) && circuit.coefficients.allSatisfy(\.isFinite))
+        // A smaller learning rate clears the flag and learns again.
+        var smaller = c
+        smaller.learningRate = 0.01
+        try circuit.reconfigure(smaller)
+        #expect(!circuit.diverged)
+        let recovered = try Self.update(circuit, small, rows: 8)
+        #expect(!recovered.diverged && circuit.updates == before.updates + 1)
+    }
+
+    @Test func resetClearsTheFlag() throws {
+        var c = CircuitConfiguration(kind: .lasso, dictDim: 3)
+        c.optimizer = .sgd
+        c.learningRate = 1e30
+        let circuit = try HebbianCircuit(c)
+        #expect(try Self.update(circuit, Self.batch(rows: 4, scale: 1e18), rows: 4).diverged)
+        circuit.reset()
+        #expect(!circuit.diverged && circuit.updates == 0)
+    }
+
+    @Test func finiteUpdatesAreUntouchedByTheGuard() throws {
+        // The guard must not change what a normal update does: same state with and without a rolled-back attempt before it.
+        var c = CircuitConfiguration(kind: .elasticNet, dictDim: 3)
+        c.learningRate = 0.05
+        let a = try HebbianCircuit(c), b = try HebbianCircuit(c)
+        for i in 0..<20 {
+            let batch = Self.batch(rows: 5 + i % 3, scale: 1)
+            _ = try Self.update(a, batch, rows: 5 + i % 3)
+            _ = try Self.update(b, batch, rows: 5 + i % 3)
+        }
+        #expect(a.state == b.state && !a.diverged)
+    }
+}
