@@ -171,8 +171,12 @@ import HebbTestSupport
     }
 
     @Test func lastValueCacheResendsToLateJoiners() throws {
-        let core = try EngineFixtures.core([EngineFixtures.model("m1", batch: 2), EngineFixtures.model("m10", batch: 2)])
-        func subscribe(_ topic: String) { ([1] + Array(topic.utf8)).withUnsafeBytes { core.handleSubscription($0) } }
+        let clock = ManualClock()
+        let core = try EngineFixtures.core([EngineFixtures.model("m1", batch: 2), EngineFixtures.model("m10", batch: 2)], clock: clock.engineClock)
+        func subscribe(_ topic: String) {
+            clock.advance(1)   // late joiners one second apart: each gets the resend at once
+            ([1] + Array(topic.utf8)).withUnsafeBytes { core.handleSubscription($0) }
+        }
         // Before any update the model's current state is the latest value (loss null).
         subscribe("coef/m1/")
         #expect(core.outbox.count == 1)
@@ -379,5 +383,39 @@ import HebbTestSupport
         let rows = EngineFixtures.rows(0..<2)
         #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: rows.x, y: rows.y, rows: 2)) == nil)
         #expect(runner.circuit.updates == 1 && core.outbox.contains { $0.topic == Array("coef/m/".utf8) })
+    }
+
+    /// A client that subscribes in a loop (and never reads) costs one resend per model per interval, not one per
+    /// subscription; the subscription gauge counts distinct topics and returns to 0 when they are all gone.
+    @Test func resendsAreConflatedAndTheSubscriptionGaugeStaysExact() throws {
+        let clock = ManualClock()
+        let core = try EngineFixtures.core([EngineFixtures.model("m", batch: 2)], clock: clock.engineClock)
+        func frame(_ kind: UInt8, _ topic: String) { ([kind] + Array(topic.utf8)).withUnsafeBytes { core.handleSubscription($0) } }
+        for _ in 0..<500 { frame(1, "coef/m/") }
+        #expect(core.outbox.count == 1, "500 subscriptions made \(core.outbox.count) resends")
+        #expect(core.counters.subscriptions == 1)
+        core.drainOutbox { _ in }
+        core.tick()
+        #expect(core.outbox.isEmpty)                     // the pending resend waits for the interval
+        clock.advance(0.11)
+        core.tick()
+        #expect(core.outbox.count == 1)                  // then goes once, for the joiners that came meanwhile
+        core.drainOutbox { _ in }
+        clock.advance(1)
+        core.tick()
+        #expect(core.outbox.isEmpty)                     // nothing pending any more
+        frame(1, "event/")
+        #expect(core.counters.subscriptions == 2)
+        // XPUB reports one unsubscribe per topic when its last subscriber leaves.
+        frame(0, "coef/m/")
+        frame(0, "event/")
+        #expect(core.counters.subscriptions == 0)
+    }
+
+    @Test func aMultiFrameControlRequestIsCountedAndAnswered() throws {
+        let core = try EngineFixtures.core([EngineFixtures.model("m")])
+        let reply = try JSONParser.parse(core.malformedControlRequest(frames: 3))
+        #expect(reply["ok"] == .bool(false) && reply["error"]?.string?.contains("one frame") == true)
+        #expect(core.counters.controlRequests == 1 && core.counters.controlErrors == 1)
     }
 }

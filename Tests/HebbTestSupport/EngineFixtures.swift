@@ -13,14 +13,14 @@ package enum EngineFixtures {
         return ModelConfiguration(name: name, batchSize: batch, circuit: c)
     }
 
-    package static func core(_ models: [ModelConfiguration], format: PublishFormat = .json) throws -> EngineCore {
+    package static func core(_ models: [ModelConfiguration], format: PublishFormat = .json, clock: EngineClock = .system) throws -> EngineCore {
         var settings = EngineSettings()
         settings.publishFormat = format
         settings.window = 3
         settings.heartbeat = 0
         settings.maxMessageBytes = 1 << 20
         settings.maxRowsPerMessage = 1000
-        let core = EngineCore(settings: settings)
+        let core = EngineCore(settings: settings, clock: clock)
         for m in models { try core.addModel(m) }
         core.drainOutbox { _ in }
         return core

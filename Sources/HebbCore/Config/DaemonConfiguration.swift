@@ -116,15 +116,41 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package var maxMessageBytes = 67_108_864
         /// `max_rows_per_message`: most sample rows one message may carry.
         package var maxRowsPerMessage = 1_000_000
+        /// `max_inline_bytes`: largest JSON frame — an inline sample message's header, a control request — parsed.
+        /// JSON is parsed into a tree that briefly takes several times its size, so it has its own, small bound;
+        /// large sample blocks go as binary frames (bounded by `max_message_bytes`).
+        package var maxInlineBytes = 1 << 20
+        /// `max_reply_bytes`: largest control reply (a `snapshot` of a big model, `predict` on many rows), estimated
+        /// before it is built; a bigger one is refused with an error that names this limit.
+        package var maxReplyBytes = 16 << 20
+        /// `ingest_hwm`: receive high-water mark of the ingest socket (and of each SUB tap), in messages per
+        /// connection: how much a bursting producer may queue before PUSH blocks it. At most
+        /// ingest_hwm × max_message_bytes bytes are queued per producer connection.
+        package var ingestHighWaterMark = 1000
+        /// `max_models`: most models one daemon holds.
+        package var maxModels = 1000
+        /// `max_memory_bytes`: the daemon's total for models (weights, optimiser state, scratch), batch buffers and
+        /// the last-value cache, as estimated by ``ModelFootprint``. Default: half the machine's memory.
+        package var maxMemoryBytes = MachineMemory.defaultBudget
+        /// `max_model_weights`: most coefficients (dict_dim × sys_dim) in one model. Default: as many as
+        /// the default memory budget holds for one Adam model.
+        package var maxModelWeights = MachineMemory.defaultBudget / ModelFootprint.bytesPerWeight(adam: true, fittedPrior: false)
 
         /// The defaults.
         package init() {}
 
-        static let keys = ["max_message_bytes", "max_rows_per_message"]
+        static let keys = ["max_message_bytes", "max_rows_per_message", "max_inline_bytes", "max_reply_bytes", "ingest_hwm",
+                           "max_models", "max_memory_bytes", "max_model_weights"]
 
         init(_ r: TableReader) throws(ConfigError) {
-            maxMessageBytes = try r.integer("max_message_bytes", default: maxMessageBytes, in: 1...Int64.max)
+            maxMessageBytes = try r.integer("max_message_bytes", default: maxMessageBytes, in: 1...Int64(Int32.max))
             maxRowsPerMessage = try r.integer("max_rows_per_message", default: maxRowsPerMessage, in: 1...Int64.max)
+            maxInlineBytes = try r.integer("max_inline_bytes", default: maxInlineBytes, in: 64...Int64(Int32.max))
+            maxReplyBytes = try r.integer("max_reply_bytes", default: maxReplyBytes, in: 1024...Int64.max)
+            ingestHighWaterMark = try r.integer("ingest_hwm", default: ingestHighWaterMark, in: 1...Int64(Int32.max))
+            maxModels = try r.integer("max_models", default: maxModels, in: 1...Int64.max)
+            maxMemoryBytes = try r.integer("max_memory_bytes", default: maxMemoryBytes, in: 1...Int64.max)
+            maxModelWeights = try r.integer("max_model_weights", default: maxModelWeights, in: 1...Int64(Int32.max))
         }
     }
 

@@ -38,6 +38,16 @@ package struct EngineSettings: Sendable, Equatable {
     package var maxMessageBytes = 64 << 20
     /// Per-message row limit.
     package var maxRowsPerMessage = 1_000_000
+    /// Largest JSON frame parsed (an inline sample header, a control request).
+    package var maxInlineBytes = 1 << 20
+    /// Largest control reply built.
+    package var maxReplyBytes = 16 << 20
+    /// Most models.
+    package var maxModels = 1000
+    /// Most bytes for the models' state (``ModelFootprint``).
+    package var maxMemoryBytes = MachineMemory.defaultBudget
+    /// Most coefficients in one model.
+    package var maxModelWeights = Int(Int32.max)
     /// Minimum seconds between rejection summaries / log lines per model and reason.
     package var rejectionReportInterval: Double = 10
     /// `daemon.checkpoint_interval` (seconds; 0: none).
@@ -57,8 +67,44 @@ extension EngineSettings {
         heartbeat = c.publish.heartbeat
         maxMessageBytes = c.limits.maxMessageBytes
         maxRowsPerMessage = c.limits.maxRowsPerMessage
+        maxInlineBytes = c.limits.maxInlineBytes
+        maxReplyBytes = c.limits.maxReplyBytes
+        maxModels = c.limits.maxModels
+        maxMemoryBytes = c.limits.maxMemoryBytes
+        maxModelWeights = c.limits.maxModelWeights
         checkpointInterval = c.daemon.checkpointInterval
         checkpointEvery = c.daemon.checkpointEvery
+    }
+}
+
+/// A `[limits]` value a model (or a set of models) would exceed.
+package struct ResourceLimitViolation: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The config key, e.g. `limits.max_memory_bytes`.
+    package var limit: String
+    /// Its value.
+    package var maximum: Int
+    /// What would be needed.
+    package var needed: Int
+    /// What is counted.
+    package var what: String
+    package var description: String { "\(limit) = \(maximum) is exceeded: \(needed) \(what) would be needed" }
+}
+
+/// Why a model cannot be added.
+package enum ModelAdmissionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A model of that name exists.
+    case duplicate(String)
+    /// It would exceed a `[limits]` value (checked before anything is allocated).
+    case limit(ResourceLimitViolation)
+    /// The configuration or snapshot is not a valid circuit.
+    case invalid(CircuitError)
+
+    package var description: String {
+        switch self {
+        case let .duplicate(name): return "a model named \"\(name)\" exists"
+        case let .limit(violation): return violation.description
+        case let .invalid(error): return error.description
+        }
     }
 }
 
@@ -114,6 +160,7 @@ package final class EngineCore {
     private var encoder: PublishEncoder
     private var lastPublish: Double = 0
     private var startTime: Double
+    private var subscribedTopics: Set<[UInt8]> = []
     private var rejectionLog: LogRateLimiter
     private var controlFailureLog: LogRateLimiter
     private var pendingRejections: [String: [RejectionReason: Int]] = [:]
@@ -124,7 +171,8 @@ package final class EngineCore {
         self.settings = settings
         self.logger = logger
         self.clock = clock
-        decoder = SampleDecoder(maxMessageBytes: settings.maxMessageBytes, maxRowsPerMessage: settings.maxRowsPerMessage)
+        decoder = SampleDecoder(maxMessageBytes: settings.maxMessageBytes, maxRowsPerMessage: settings.maxRowsPerMessage,
+                                maxInlineBytes: settings.maxInlineBytes)
         encoder = PublishEncoder(format: settings.publishFormat)
         startTime = clock.monotonic()
         rejectionLog = LogRateLimiter(interval: settings.rejectionReportInterval)
@@ -158,16 +206,25 @@ package final class EngineCore {
 
     /// Adds a model (fresh, or resumed from `snapshot`). Its current state becomes its latest message,
     /// so late joiners get it at once, restored or not.
-    package func addModel(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot? = nil) throws(CircuitError) {
-        guard runners[configuration.name] == nil else { throw .incompatibleState("a model named \"\(configuration.name)\" exists") }
+    /// `[limits]` are checked first, from the configuration alone: a model that would not fit is refused
+    /// before anything is allocated.
+    package func addModel(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot? = nil) throws(ModelAdmissionError) {
+        guard runners[configuration.name] == nil else { throw .duplicate(configuration.name) }
+        if let limit = limitViolation(after: modelNames.compactMap { runners[$0]?.configuration } + [configuration]) {
+            throw .limit(limit)
+        }
         let runner: ModelRunner
-        if let snapshot {
-            runner = try ModelRunner(restoring: snapshot, windowSize: settings.window)
-            // The config's hyper-parameters win over the checkpoint's (the launcher has checked that
-            // kind, shape, optimiser and prior are unchanged).
-            if configuration != snapshot.model { try runner.reconfigure(configuration) }
-        } else {
-            runner = try ModelRunner(configuration: configuration, windowSize: settings.window)
+        do {
+            if let snapshot {
+                runner = try ModelRunner(restoring: snapshot, windowSize: settings.window)
+                // The config's hyper-parameters win over the checkpoint's (the resume rule has checked that
+                // kind, shape, optimiser and prior are unchanged).
+                if configuration != snapshot.model { try runner.reconfigure(configuration) }
+            } else {
+                runner = try ModelRunner(configuration: configuration, windowSize: settings.window)
+            }
+        } catch {
+            throw .invalid(error)
         }
         instances += 1
         runner.instance = instances
@@ -177,6 +234,33 @@ package final class EngineCore {
         if snapshot != nil { schedule.submitted[runner.instance] = (0, runner.circuit.updates) }
         publishLatest(runner, report: nil, sequence: runner.sequence)
         publishEvent(model: configuration.name, event: snapshot == nil ? "added" : "restored")
+    }
+
+    /// The memory the running models take, as ``ModelFootprint`` estimates it.
+    package var memoryInUse: Int {
+        runners.values.reduce(0) { $0 &+ ModelFootprint.bytes(of: $1.configuration, publishFormat: settings.publishFormat) }
+    }
+
+    /// Which limit a daemon running exactly `models` would break, with the figures; nil when they fit.
+    package func limitViolation(after models: [ModelConfiguration]) -> ResourceLimitViolation? {
+        if models.count > settings.maxModels {
+            return ResourceLimitViolation(limit: "limits.max_models", maximum: settings.maxModels, needed: models.count, what: "models")
+        }
+        var total = 0
+        for model in models {
+            let weights = model.circuit.dictDim.multipliedReportingOverflow(by: model.circuit.sysDim)
+            if weights.overflow || weights.partialValue > settings.maxModelWeights {
+                return ResourceLimitViolation(limit: "limits.max_model_weights", maximum: settings.maxModelWeights,
+                                              needed: weights.overflow ? .max : weights.partialValue,
+                                              what: "coefficients in model \"\(model.name)\" (dict_dim × sys_dim)")
+            }
+            total = total.addingReportingOverflow(ModelFootprint.bytes(of: model, publishFormat: settings.publishFormat)).partialValue
+        }
+        if total > settings.maxMemoryBytes {
+            return ResourceLimitViolation(limit: "limits.max_memory_bytes", maximum: settings.maxMemoryBytes, needed: total,
+                                          what: "bytes for the models' state, batch buffers and caches")
+        }
+        return nil
     }
 
     /// Removes a model; its final snapshot goes to ``removedSnapshots`` for the driver to checkpoint.
@@ -258,23 +342,47 @@ package final class EngineCore {
     /// the last-value cache for late joiners.
     package func handleSubscription(_ frame: UnsafeRawBufferPointer) {
         guard frame.count >= 1 else { return }
+        let prefix = Array(frame.dropFirst())
+        // XPUB passes every subscribe (verbose: each late joiner must trigger a resend) but an unsubscribe only
+        // when a topic's last subscriber leaves, once however often it was subscribed: so the gauge counts the
+        // distinct topics with a subscriber, which both kinds of message keep exact.
         guard frame[0] == 1 else {
-            if frame[0] == 0 { counters.subscriptions = max(0, counters.subscriptions - 1) }
+            if frame[0] == 0 { subscribedTopics.remove(prefix) }
+            counters.subscriptions = subscribedTopics.count
             return
         }
-        counters.subscriptions += 1
-        let prefix = frame.dropFirst()
+        if subscribedTopics.count < Self.maximumTrackedTopics { subscribedTopics.insert(prefix) }
+        counters.subscriptions = subscribedTopics.count
         for name in modelNames {
-            guard let runner = runners[name], let latest = runner.latest else { continue }
-            if prefix.count <= runner.topic.count, runner.topic.starts(with: prefix) {
-                enqueue(latest)
-            }
+            guard let runner = runners[name], runner.latest != nil else { continue }
+            if prefix.count <= runner.topic.count, runner.topic.starts(with: prefix) { requestResend(runner) }
         }
     }
+
+    /// The last-value resend, conflated: at once if the model's last resend is older than ``resendInterval``,
+    /// else once when it is (``tick()``). A client subscribing in a loop therefore costs at most one copy of each
+    /// model's latest message per interval, not one per subscription; every joiner still gets the latest value
+    /// within the interval. A new update satisfies a pending resend (it reaches every subscriber).
+    private func requestResend(_ runner: ModelRunner) {
+        let now = clock.monotonic()
+        if let latest = runner.latest, now - runner.lastResend >= Self.resendInterval {
+            runner.lastResend = now
+            runner.resendPending = false
+            enqueue(latest)
+        } else {
+            runner.resendPending = true
+        }
+    }
+
+    /// Least time between two last-value resends of one model.
+    static let resendInterval = 0.1
+    /// Distinct subscribed topics tracked for the gauge (a bound against hostile subscription floods).
+    static let maximumTrackedTopics = 100_000
 
     /// Periodic work: rejection summaries on `event/…` and the `hb/` heartbeat when idle.
     package func tick() {
         let now = clock.monotonic()
+        for name in modelNames { if let runner = runners[name], runner.resendPending { requestResend(runner) } }
         if !pendingRejections.isEmpty && now - lastRejectionSummary >= 1 {
             for (model, counts) in pendingRejections.sorted(by: { $0.key < $1.key }) {
                 var w = JSONWriter()
@@ -304,6 +412,7 @@ package final class EngineCore {
         let time = clock.wall()
         let message = encoder.encode(runner, report: report, sequence: sequence, time: time)
         runner.latest = message
+        runner.resendPending = false
         runner.latestTime = time
         enqueue(message)
     }
@@ -351,8 +460,37 @@ package final class EngineCore {
         }
     }
 
+    /// Refuses a reply that would exceed `limits.max_reply_bytes`, estimated at 16 bytes per number of JSON, before
+    /// it is built: one request must not hold the engine for a second while it formats a 100 MB reply.
+    private func checkReply(values: Int, _ what: String, hint: String) throws(ControlError) {
+        let estimate = values.multipliedReportingOverflow(by: 16)
+        if estimate.overflow || estimate.partialValue > settings.maxReplyBytes {
+            throw ControlError("\(what) would make a reply of about \(estimate.overflow ? Int.max : estimate.partialValue) bytes, "
+                               + "over limits.max_reply_bytes = \(settings.maxReplyBytes); \(hint)")
+        }
+    }
+
     /// The model keys `set` may change live: hyper-parameters that do not change what W means.
     static let settableKeys = ["lr", "lmbda", "l1_ratio", "threshold", "epochs", "intercept_lr"]
+
+    /// A control request that is not one frame (the driver cannot hand it over): counted and answered like any
+    /// other failed request.
+    package func malformedControlRequest(frames: Int) -> [UInt8] {
+        counters.controlRequests += 1
+        counters.controlErrors += 1
+        let message = "a request is one frame of JSON, not \(frames)"
+        if let suppressed = controlFailureLog.admit("control", now: clock.monotonic()) {
+            var metadata: Logger.Metadata = ["error": .string(message)]
+            if suppressed > 0 { metadata["control.suppressed"] = "\(suppressed)" }
+            logger.notice("control request failed", metadata: metadata)
+        }
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("ok"); w.bool(false)
+        w.key("error"); w.string(message)
+        w.endObject()
+        return w.bytes
+    }
 
     /// A control failure, with the text for the reply.
     package struct ControlError: Error {
@@ -362,6 +500,9 @@ package final class EngineCore {
     }
 
     private func control(_ bytes: UnsafeRawBufferPointer) throws(ControlError) -> ControlOutcome {
+        guard bytes.count <= settings.maxInlineBytes else {
+            throw ControlError("a request of \(bytes.count) bytes exceeds limits.max_inline_bytes = \(settings.maxInlineBytes)")
+        }
         let request: JSON
         do { request = try JSONParser.parse(bytes) } catch { throw ControlError("request is not JSON: \(error)") }
         guard request.object != nil else { throw ControlError("request must be a JSON object with \"cmd\"") }
@@ -384,6 +525,8 @@ package final class EngineCore {
             w.endArray()
         case "snapshot":
             let runner = try model()
+            try checkReply(values: runner.circuit.weights.count, "snapshot of \(runner.configuration.circuit.dictDim)×\(runner.configuration.circuit.sysDim) coefficients",
+                           hint: "subscribe to coef/\(runner.name)/ with publish.format = \"binary\", or read a checkpoint")
             // The latest published message, re-encoded only to put the coefficients inline in binary format.
             let json = settings.publishFormat == .json ? runner.latest?.json : nil
             w.key("snapshot")
@@ -407,6 +550,7 @@ package final class EngineCore {
             do { rows = try SampleDecoder.matrix(x, name: "x", columns: runner.configuration.circuit.dictDim, rowsHint: nil, model: runner.name) } catch {
                 throw ControlError(error.detail)
             }
+            try checkReply(values: rows.rows * runner.configuration.circuit.sysDim, "predict of \(rows.rows) rows", hint: "send fewer rows per request")
             let y: [Float]
             // With the published (thresholded) coefficients: the model consumers see.
             do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.rows, thresholded: true) } } catch {
@@ -483,6 +627,13 @@ package final class EngineCore {
         w.key("updates"); w.int(counters.updates)
         w.key("published"); w.int(counters.published)
         w.key("rejected"); Self.writeCounts(counters.rejected, &w)
+        w.key("memory")
+        w.beginObject()
+        w.key("models_bytes"); w.int(memoryInUse)
+        w.key("limit_bytes"); w.int(settings.maxMemoryBytes)
+        w.key("models"); w.int(runners.count)
+        w.key("max_models"); w.int(settings.maxModels)
+        w.endObject()
         w.key("models")
         w.beginObject()
         for name in modelNames {
@@ -572,6 +723,11 @@ extension EngineCore {
             }
         }
         let wantedNames = Set(wanted.map(\.name))
+        // The daemon after the reload — the file's models and those added at run time that stay — must fit [limits].
+        let staying = modelNames.filter { !configuredNames.contains($0) && !wantedNames.contains($0) }.compactMap { runners[$0]?.configuration }
+        if let limit = limitViolation(after: wanted + staying) {
+            return .failure(ReloadRejection(model: "*", reason: limit.description))
+        }
         // Models that left the file go; models added at run time (`add`) and never in a file stay.
         for name in modelNames where configuredNames.contains(name) && !wantedNames.contains(name) { removeModel(name) }
         configuredNames = wantedNames

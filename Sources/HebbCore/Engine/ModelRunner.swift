@@ -25,6 +25,9 @@ package final class ModelRunner: PublishableModel {
     package private(set) var window: [Double] = []
     /// The last published message (topic, JSON, optional binary frame), resent to late joiners.
     package var latest: PublishedMessage?
+    /// When ``latest`` was last resent to late joiners (monotonic seconds), and whether a resend waits.
+    package var lastResend = -Double.infinity
+    package var resendPending = false
     /// When ``latest`` was encoded (its `time`).
     package var latestTime: Double = 0
     /// The last update's report.

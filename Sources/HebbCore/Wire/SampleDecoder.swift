@@ -116,9 +116,13 @@ package struct SampleDecoder: Sendable {
     /// `limits.max_rows_per_message`.
     package var maxRowsPerMessage: Int
 
-    package init(maxMessageBytes: Int, maxRowsPerMessage: Int) {
+    /// Largest JSON header frame parsed (`limits.max_inline_bytes`).
+    package var maxInlineBytes: Int
+
+    package init(maxMessageBytes: Int, maxRowsPerMessage: Int, maxInlineBytes: Int = 1 << 20) {
         self.maxMessageBytes = maxMessageBytes
         self.maxRowsPerMessage = maxRowsPerMessage
+        self.maxInlineBytes = maxInlineBytes
     }
 
     /// Validates one multipart message. `shape` maps a model name to its shape (nil: unknown model).
@@ -137,6 +141,11 @@ package struct SampleDecoder: Sendable {
             throw Rejection(.frameCount, model: model, "\(frames.count) frames; expected 2 (inline JSON) or 4 (binary)")
         }
         guard let shape = shape(model) else { throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"") }
+        // JSON is parsed into a tree several times its size: an inline message has its own, small bound.
+        guard frames[1].count <= maxInlineBytes else {
+            throw Rejection(.tooLarge, model: model, "a JSON frame of \(frames[1].count) bytes exceeds limits.max_inline_bytes = \(maxInlineBytes); "
+                            + "send large blocks as binary frames")
+        }
         let header: JSON
         do { header = try JSONParser.parse(frames[1]) } catch {
             throw Rejection(.badJSON, model: model, "header: \(error)")

@@ -27,7 +27,7 @@ package enum EngineError: Error, CustomStringConvertible {
     /// A socket could not be created, configured, bound or connected.
     case socket(endpoint: String, role: String, underlying: ZeroMQError)
     /// A model could not be created from its configuration or snapshot.
-    case model(name: String, underlying: CircuitError)
+    case model(name: String, underlying: ModelAdmissionError)
     /// The engine thread did not come up.
     case notStarted(String)
     /// The engine loop ended without being asked to.
@@ -196,7 +196,8 @@ package final class Engine: Sendable {
         let ingest = try attempt(endpoints.ingest, "ingest") {
             let s = try context.makeSocket(.pull, lingerMilliseconds: 0)
             try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
-            try s.set(.receiveHighWaterMark, Int32(clamping: publishSettings.highWaterMark))
+            // Ingest has its own bound (not publish.hwm): at most ingest_hwm messages queued per producer.
+            try s.set(.receiveHighWaterMark, Int32(clamping: limits.ingestHighWaterMark))
             try security?.apply(to: s)
             try s.bind(endpoints.ingest)
             return s
@@ -213,6 +214,8 @@ package final class Engine: Sendable {
         }
         let control = try attempt(endpoints.control, "control") {
             let s = try context.makeSocket(.rep, lingerMilliseconds: 100)
+            // Up to max_message_bytes is read, so that a request over limits.max_inline_bytes gets an error reply
+            // (the core refuses it before parsing) instead of a dropped connection.
             try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
             try security?.apply(to: s)
             try s.bind(endpoints.control)
@@ -228,7 +231,7 @@ package final class Engine: Sendable {
             taps.append(try attempt(endpoint, "subscribe tap") {
                 let s = try context.makeSocket(.sub, lingerMilliseconds: 0)
                 try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
-                try s.set(.receiveHighWaterMark, Int32(clamping: publishSettings.highWaterMark))
+                try s.set(.receiveHighWaterMark, Int32(clamping: limits.ingestHighWaterMark))
                 for name in modelNames { try s.subscribe(name) }
                 try s.connect(endpoint)
                 return s
@@ -445,7 +448,7 @@ package final class Engine: Sendable {
                 if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
                     let outcome: ControlOutcome = count == 1
                         ? frames[0].withUnsafeBytes { core.handleControl($0) }
-                        : .reply(Array(#"{"ok":false,"error":"a request is one frame of JSON"}"#.utf8))
+                        : .reply(core.malformedControlRequest(frames: count))
                     switch outcome {
                     case let .reply(bytes):
                         _ = try? sockets.control.send(bytes, flags: .dontWait)
