@@ -53,7 +53,7 @@ import HebbTestSupport
         #expect(c.circuit.learningRate == 0.05 && c.circuit.lmbda == 0.01 && c.circuit.l1Ratio == 0.3)
         #expect(c.circuit.update == .proximal && c.circuit.initialization == .priorSample && c.circuit.optimizer == .adam)
         #expect(c.circuit.seed == 9_007_199_254_740_993)
-        #expect(c.circuit.prior == GaussianPrior.Configuration(mean: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], std: [0.7], weight: 0.02, fitHyper: true))
+        #expect(c.circuit.prior == .gaussian(mean: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], std: [0.7], weight: 0.02, fitHyper: true))
     }
 
     /// The header's keys are written by hand: the config file's own names, so they do not follow Swift property names.

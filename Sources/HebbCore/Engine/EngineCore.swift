@@ -19,6 +19,8 @@ package struct EngineCounters: Sendable, Equatable {
     package var controlErrors = 0
     /// Live subscriptions on the publish socket (subscribe minus unsubscribe messages seen by XPUB).
     package var subscriptions = 0
+    /// Drift alarms raised (all models).
+    package var drifts = 0
 
     /// All zero.
     package init() {}
@@ -214,7 +216,9 @@ package final class EngineCore {
         runner.ingest(decoded) { report, nanoseconds in
             counters.updates += 1
             updateDurationObserver?(Int64(nanoseconds))
-            publishLatest(runner, report: report, sequence: runner.nextSequence())
+            let sequence = runner.nextSequence()
+            publishLatest(runner, report: report, sequence: sequence)
+            if checkDrift(runner, report: report, sequence: sequence) { counters.drifts += 1 }
         }
         return nil
     }
@@ -285,7 +289,7 @@ package final class EngineCore {
     }
 
     /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
-    private func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
+    func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
         let time = clock.wall()
         let message = encoder.encode(runner, report: report, sequence: sequence, time: time)
         runner.latest = message
@@ -460,6 +464,8 @@ package final class EngineCore {
             w.key("rejected"); Self.writeCounts(r.rejected, &w)
             w.key("gaps"); w.int(r.gaps)
             w.key("sequence_resets"); w.int(r.sequenceResets)
+            w.key("drifts"); w.int(r.drift?.drifts ?? 0)
+            w.key("last_drift_step"); if let step = r.drift?.lastDriftStep { w.int(step) } else { w.null() }
             w.endObject()
         }
         w.endObject()
