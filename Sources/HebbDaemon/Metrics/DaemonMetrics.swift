@@ -32,6 +32,9 @@ package final class DaemonMetrics: EngineObserver, Sendable {
 
     private struct PerModel {
         var loss: Gauge, mse: Gauge, nnz: Gauge, step: Gauge, samples: Gauge, lastCheckpoint: Gauge
+        /// `hebbd_drift_total{model}`, fed with the increase of the model's alarm count since the last refresh.
+        var drifts: Counter
+        var driftsSeen = 0
     }
 
     private struct State {
@@ -108,7 +111,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             s.lastModelRefresh = now
             for name in core.modelNames {
                 guard let runner = core.runners[name] else { continue }
-                let m = s.models[name] ?? {
+                var m = s.models[name] ?? {
                     let d = [("model", name)]
                     let made = PerModel(
                         loss: Gauge(label: "hebbd_model_loss", dimensions: d, factory: factory),
@@ -116,7 +119,8 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                         nnz: Gauge(label: "hebbd_model_nonzero_coefficients", dimensions: d, factory: factory),
                         step: Gauge(label: "hebbd_model_step", dimensions: d, factory: factory),
                         samples: Gauge(label: "hebbd_model_samples", dimensions: d, factory: factory),
-                        lastCheckpoint: Gauge(label: "hebbd_model_last_checkpoint_timestamp_seconds", dimensions: d, factory: factory))
+                        lastCheckpoint: Gauge(label: "hebbd_model_last_checkpoint_timestamp_seconds", dimensions: d, factory: factory),
+                        drifts: Counter(label: "hebbd_drift_total", dimensions: d, factory: factory))
                     s.models[name] = made
                     return made
                 }()
@@ -125,6 +129,11 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                 m.nnz.record(runner.circuit.coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) })
                 m.step.record(runner.circuit.updates)
                 m.samples.record(runner.circuit.samples)
+                // A model removed and added again starts counting afresh.
+                let drifts = runner.drift?.drifts ?? 0
+                if drifts > m.driftsSeen { m.drifts.increment(by: drifts - m.driftsSeen) }
+                m.driftsSeen = drifts
+                s.models[name] = m
             }
         }
     }
