@@ -23,6 +23,10 @@ re-created): follow it from there.
 
     python3 subscriber.py --model demo            # until Ctrl-C
     python3 subscriber.py --count 20              # every model, stop after 20 messages
+    python3 subscriber.py --model drifty --events # also the model's events (drift alarms, resets, …)
+
+With `--events` the script also subscribes to `event/M/` and prints each event, e.g. a drift alarm
+{"event": "drift", "detector": "page_hinkley", "step": 212, "seq": 212, "mse": …, "action": "alert"}.
 """
 
 import argparse
@@ -50,9 +54,11 @@ def nonzero(coef):
 
 
 def line(body, coef, top):
-    loss = body.get("loss")
+    loss, prior = body.get("loss"), body.get("prior")
     text = (f"{body['model']}  seq {body['seq']}  step {body['step']}  samples {body['samples']}  "
             f"loss {'-' if loss is None else f'{loss:.6g}'}  nnz {body['nnz']}")
+    if prior:
+        text += f"  prior {prior:.4g}"
     entries = nonzero(coef)
     shown = sorted(entries, key=lambda e: -abs(e[2]))[:top] if top > 0 else entries
     shown.sort()
@@ -69,12 +75,15 @@ def main():
     ap.add_argument("--count", type=int, default=0, help="exit after this many messages, resends not counted (0: never)")
     ap.add_argument("--timeout", type=float, default=0, help="exit after this many seconds without a message (0: never)")
     ap.add_argument("--top", type=int, default=8, help="largest coefficients shown per line (0: all nonzero)")
+    ap.add_argument("--events", action="store_true", help="also print the models' events (event/M/: drift alarms, resets, …)")
     args = ap.parse_args()
 
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, f"coef/{args.model}/".encode() if args.model else b"coef/")
+    if args.events:
+        sub.setsockopt(zmq.SUBSCRIBE, f"event/{args.model}/".encode() if args.model else b"event/")
     sub.connect(args.endpoint)
     print(f"subscribed to {'coef/' + args.model + '/' if args.model else 'coef/'} at {args.endpoint}", flush=True)
 
@@ -91,6 +100,11 @@ def main():
                 continue
             frames = sub.recv_multipart()
             quiet_since = time.monotonic()
+            if frames[0].startswith(b"event/"):
+                event = json.loads(frames[1])
+                details = {k: v for k, v in event.items() if k not in ("v", "model", "event", "time")}
+                print(f"EVENT {event['model']}: {event['event']}  {json.dumps(details)}", flush=True)
+                continue
             body, coef = decode(frames)
             model, seq = body["model"], body["seq"]
             previous = last_seq.get(model)
