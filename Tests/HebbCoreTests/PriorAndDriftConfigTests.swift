@@ -116,4 +116,33 @@ import Testing
         let d = try Self.parse("[model.prior]\nkind = \"cauchy\"\n[model.drift]\ndetector = \"adwin\"\n")
         #expect(a.circuit.incompatibility(with: d.circuit) == nil)
     }
+
+    /// `hebbd fit` learns with any prior, exactly as the daemon would, and reports the prior term per update.
+    @Test func offlineFitLearnsWithAPriorAndReportsIt() throws {
+        let m = try Self.parse("""
+            batch_size = 10
+            lmbda = 0.0
+            optim = "sgd"
+            lr = 0.01
+            update = "proximal"
+            [model.prior]
+            kind = "group_lasso"
+            weight = 2.0
+            group_size = 2
+            """, dictDim: 4, sysDim: 2)
+        // y = x·W with rows 0 and 2 of W nonzero.
+        var csv = ""
+        var generator = SeededGenerator(seed: 4)
+        for _ in 0..<200 {
+            let x = (0..<4).map { _ in generator.nextGaussian() }
+            csv += (x + [x[0] - 2 * x[2], 0.5 * x[0] + x[2]]).map { "\($0)" }.joined(separator: ",") + "\n"
+        }
+        let table = try SampleTable.parseCSV(csv, file: "t.csv", dictDim: 4, sysDim: 2)
+        let result = try OfflineFit.run(model: m, table: table, passes: 5)
+        #expect(result.prior.count == result.updates && result.updates == 100)
+        #expect(result.prior.allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(result.coefficients[2] == 0 && result.coefficients[3] == 0 && result.coefficients[6] == 0 && result.coefficients[7] == 0)
+        // The kept rows, shrunk by about weight / (batch_size · E[x²]) = 0.2 in norm.
+        #expect(abs(result.coefficients[0] - 1) < 0.25 && abs(result.coefficients[5] - 1) < 0.25, "\(result.coefficients)")
+    }
 }

@@ -15,6 +15,9 @@ package struct OfflineFit {
         package var tailRows: Int
         /// ½Σe² of each step, at the weights before it.
         package var loss: [Double]
+        /// The prior's loss of each update, at the weights before its first step (one per step with `epochs = 1`;
+        /// empty without a prior).
+        package var prior: [Double]
         /// W, dict_dim × sys_dim row-major.
         package var weights: [Float]
         /// Thresholded W.
@@ -28,6 +31,7 @@ package struct OfflineFit {
         let circuit = try HebbianCircuit(model.circuit)
         let d = model.circuit.dictDim, s = model.circuit.sysDim, batch = model.batchSize
         var losses: [Double] = []
+        var priors: [Double] = []
         var updates = 0
         for _ in 0..<max(passes, 1) {
             var start = 0
@@ -38,7 +42,8 @@ package struct OfflineFit {
                     try table.y.withUnsafeBufferPointer { y throws(CircuitError) in
                         let xb = UnsafeBufferPointer(rebasing: x[(start * d)..<(end * d)])
                         let yb = UnsafeBufferPointer(rebasing: y[(start * s)..<(end * s)])
-                        try circuit.update(x: xb, y: yb, rows: rows) { losses.append($0) }
+                        let report = try circuit.update(x: xb, y: yb, rows: rows) { losses.append($0) }
+                        if circuit.prior != nil { priors.append(report.prior) }
                     }
                 }
                 updates += 1
@@ -47,7 +52,7 @@ package struct OfflineFit {
         }
         let coefficients = circuit.coefficients
         return Result(model: model.name, steps: losses.count, updates: updates, tailRows: table.rows % batch,
-                      loss: losses, weights: circuit.weights, coefficients: coefficients,
+                      loss: losses, prior: priors, weights: circuit.weights, coefficients: coefficients,
                       nonzero: coefficients.filter { $0 != 0 }.count)
     }
 }
