@@ -6,13 +6,13 @@ import Glibc
 import Darwin
 #endif
 
-/// # hebbd checkpoint file format, version 1
+/// # hebbd checkpoint file format, version 3 (reads 1, 2 and 3)
 ///
 /// One file holds one ``ModelSnapshot``. All integers are little-endian. Layout:
 ///
 ///     offset      size  field
 ///     0           8     magic, the ASCII bytes "HEBBCKPT"
-///     8           4     format version, UInt32 = 1
+///     8           4     format version, UInt32 = 3
 ///     12          4     header length H, UInt32 (bytes of the JSON header, including its padding)
 ///     16          8     payload length P, UInt64
 ///     24          H     header: UTF-8 JSON object, padded with spaces so that 24 + H is a multiple of 8
@@ -21,7 +21,7 @@ import Darwin
 ///
 /// The file size is exactly 28 + H + P; anything shorter is "truncated", anything longer has
 /// "trailing bytes". A reader checks, in this order and before decoding anything: magic, format version
-/// (**strictly**: any version other than 1 is refused, never read "best effort"), the lengths against the
+/// (**strictly**: a version outside ``readableVersions`` is refused, never read "best effort"), the lengths against the
 /// file size, the CRC, then parses the header and the arrays it indexes. The software version that wrote
 /// the file is recorded (`software`) for humans and never checked: only the format version decides.
 ///
@@ -36,32 +36,35 @@ import Darwin
 ///     pending_rows          rows buffered toward the next mini-batch
 ///     created, wall_clock   snapshot time as RFC 3339 and as Unix seconds (informational; exact value in `wall_clock`)
 ///     optimizer             optimiser kind of W's state
-///     prior                 null, or {"fit_hyper": Bool, "optimizer": kind} when the circuit has a prior
-///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON}
+///     prior                 null, or the circuit's WeightPrior in its explicit-key Codable JSON (version 3; versions
+///                           1 and 2: {"fit_hyper", "optimizer"} of a Gaussian prior whose values are payload arrays)
+///     drift                 null, or {"detector": AnyDriftDetector's Codable JSON, "drifts", "last_drift_step"} (version 3)
+///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON, "drift": null or
+///                           {"action", "detector": DriftDetectorConfiguration's flat table}}; the circuit's "prior"
+///                           is the PriorConfiguration's Codable JSON (version 3)
 ///     circuit_configuration null when the circuit's configuration equals model_configuration.circuit, else it
 ///     arrays                the payload index: [{"name", "dtype", "count", "offset"}], dtype ∈ f32 | f64 | u64,
 ///                           count in elements, offset in bytes from the start of the payload
 ///
-/// Floating-point values never travel as decimal text: the header's copies of the configuration's Float
-/// fields are informational, and the exact bit patterns are in the payload (`*.scalars`), where the reader
-/// takes them from. The configurations' per-coefficient prior arrays are stored only in the payload (the
-/// header has `[]` in their place), which also keeps the header small.
+/// The configuration's Float fields travel as bit patterns: the header's copies are informational, and the
+/// reader takes them from the payload (`*.scalars`). The prior and drift state (version 3) are JSON in the
+/// header instead, because they are trees (chains, ADWIN's bucket rows) the flat payload index cannot express;
+/// their numbers are in shortest round-trip form (non-finite ones as "inf", "-inf", "nan"), so they come back
+/// bit for bit, and the writer checks that they do before anything reaches the disk.
 ///
 /// ## Payload arrays
 ///
 ///     weights                      f32  dict_dim × sys_dim, row-major
 ///     optimizer.m, optimizer.v     f32  Adam moments (dict_dim × sys_dim for Adam, 0 for SGD)
 ///     optimizer.t                  f32  1, the optimiser step counter
-///     prior.mean, prior.precision  f32  1 or dict_dim × sys_dim (only with a prior)
-///     prior.weight                 f32  1
-///     prior.mean.{m,v,t}           f32  the mean's optimiser state (m, v empty unless fit_hyper with Adam)
-///     prior.precision.{m,v,t}      f32  the precision's optimiser state
+///     prior.*                      versions 1 and 2 only: a Gaussian prior's mean, precision, weight and their
+///                                  optimiser states
 ///     generator                    u64  4, xoshiro256** state
 ///     pending.x, pending.y         f32  pending_rows × dict_dim, pending_rows × sys_dim
 ///     window                       f64  the rolling prequential error values, oldest first
 ///     wall_clock                   f64  1, Unix seconds
 ///     model.circuit.scalars        f32  5: lr, lmbda, l1_ratio, threshold, weight_fill
-///     model.circuit.prior.{mean,std,weight}   f32   the configured prior (only when configured)
+///     model.circuit.prior.{mean,std,weight}   f32   versions 1 and 2: the configured Gaussian prior
 ///     circuit.configuration.*      the same three for the circuit's own configuration, only when it differs
 ///
 /// Unknown header keys and unknown arrays are ignored by this reader, so version 1 may gain optional
