@@ -282,7 +282,8 @@ public final class HebbianCircuit {
 
     // MARK: Control
 
-    /// Back to the initial weights (prior mean when there is a prior and `init` is not `fill`, else
+    /// Back to the initial weights (the prior's `reset_value()` with `init = "prior_mean"`, a new `sample_init` draw
+    /// with `"prior_sample"`, else
     /// `weight_fill`), optimiser state cleared, intercept zeroed, counters zeroed. Fitted prior hyper-parameters
     /// are kept. The standardisation statistics are cleared too (a fresh start), unless `keepStatistics`: they
     /// describe the stream, not the model, so keeping them lets a reset model learn in a well-scaled space from

@@ -94,6 +94,8 @@ def main():
         if not coefs:
             raise Failure("no initial coefficient message within 10 s of subscribing")
 
+        # `updates` in status counts every model's: wait for this stream's on top of what was there before.
+        baseline = control(args.control, {"cmd": "status"}, context=ctx)["updates"]
         w, rows, rng = producer.true_system(args.dict_dim, args.sys_dim, 3, args.seed)
         summary["true_support_rows"] = [int(r) for r in rows]
         summary["true_w"] = w.tolist()
@@ -114,7 +116,7 @@ def main():
         while time.monotonic() < deadline:
             receive(200)
             status = control(args.control, {"cmd": "status"}, context=ctx)
-            if status["updates"] >= updates:
+            if status["updates"] >= baseline + updates:
                 receive(300)
                 break
         else:
