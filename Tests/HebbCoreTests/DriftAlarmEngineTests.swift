@@ -93,4 +93,16 @@ import HebbTestSupport
         try core.reconfigureModel(changed)
         #expect(core.runners["d"]!.drift == nil)
     }
+
+    /// The `models` reply shows a model's prior and drift alarm as their config tables.
+    @Test func modelsReplyShowsThePriorAndTheDriftAlarm() throws {
+        var m = Self.model(action: .reset)
+        m.circuit.prior = .chain([PriorConfiguration(kind: .l1, arguments: [.weight: .numbers([0.5]), .fitHyper: .flag(false)])])
+        let core = try EngineFixtures.core([m, EngineFixtures.model("plain")])
+        let models = try #require(EngineFixtures.control(core, #"{"cmd":"models"}"#)["models"]?.array)
+        let d = try #require(models.first { $0["name"] == .string("d") }), plain = try #require(models.first { $0["name"] == .string("plain") })
+        #expect(d["prior"] == .bool(true) && d["prior_config"] == .array([.object([("kind", .string("l1")), ("weight", .number(0.5)), ("fit_hyper", .bool(false))])]))
+        #expect(d["drift"]?["detector"] == .string("page_hinkley") && d["drift"]?["action"] == .string("reset") && d["drift"]?["threshold"] == .number(0.5))
+        #expect(plain["prior_config"] == .null && plain["drift"] == .null)
+    }
 }

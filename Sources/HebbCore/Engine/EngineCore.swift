@@ -493,6 +493,9 @@ package final class EngineCore {
         w.key("threshold"); w.float(c.threshold)
         w.key("update"); w.string(c.update.rawValue)
         w.key("prior"); w.bool(c.prior != nil)
+        // The prior and the drift alarm as their config tables (a chain as an array of tables), null when absent.
+        w.key("prior_config"); w.value(c.prior.map { PriorTable.configValue($0).json } ?? .null)
+        w.key("drift"); w.value(r.configuration.drift.map { $0.configValue.json } ?? .null)
         w.key("step"); w.int(r.circuit.updates)
         w.endObject()
     }
