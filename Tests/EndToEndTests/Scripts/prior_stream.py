@@ -117,10 +117,16 @@ def main():
             receive(200)
             status = control(args.control, {"cmd": "status"}, context=ctx)
             if status["updates"] >= baseline + updates:
-                receive(300)
                 break
         else:
             raise Failure(f"the daemon did not reach {updates} updates within {args.timeout} s")
+        # Every message published so far is on its way: receive up to the model's last seq.
+        last = status["models"][args.model]["seq"]
+        while coefs[-1][0]["seq"] < last and time.monotonic() < deadline:
+            receive(200)
+        if coefs[-1][0]["seq"] != last:
+            raise Failure(f"received up to seq {coefs[-1][0]['seq']}, the daemon published up to {last}")
+        receive(200)   # events published after the last coefficient message
 
         summary["status"] = status["models"][args.model]
         summary["messages"] = [{k: b.get(k) for k in ("seq", "step", "loss", "mse", "prior", "nnz")} for b, _ in coefs]
