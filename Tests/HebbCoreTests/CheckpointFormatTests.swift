@@ -153,8 +153,12 @@ import HebbTestSupport
         let snapshot = uninterrupted.runners["p"]!.snapshot(wallClock: 1_800_000_000)
         #expect(snapshot.drift != nil && snapshot.circuit.prior != nil)
         let file = try CheckpointFormat.encode(snapshot, software: "test")
-        let back = try CheckpointFormat.decode(file, path: "p").snapshot
+        let decoded = try CheckpointFormat.decode(file, path: "p")
+        let back = decoded.snapshot
         #expect(back == snapshot)
+        let inspection = CheckpointInspection(path: "p", decoded: decoded)
+        #expect(inspection.prior == (prior.hasPrefix("[[") ? "chain(l1, gamma)" : model.circuit.prior?.kind.rawValue))
+        #expect(inspection.drift == .init(detector: "page_hinkley", drifts: snapshot.drift!.drifts, lastDriftStep: snapshot.drift!.lastDriftStep))
         try resumed.addModel(model, restoring: back)
         for range in [13..<40, 40..<41, 41..<90] {
             EngineFixtures.send(uninterrupted, rows(range))
