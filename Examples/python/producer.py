@@ -12,6 +12,10 @@ with dict_dim 20 and sys_dim 1:
 
     python3 subscriber.py --model demo &
     python3 producer.py --model demo --dict-dim 20 --sys-dim 1
+
+`--shift-at N` changes the system abruptly before message N (a new W_true, drawn with seed + 1, printed when
+it happens): what the drift alarm of Configs/drift-alarm.toml is for. `--sys-dim 3` streams a multi-output
+system whose zero rows are whole rows (features that matter for no output): Configs/group-sparse.toml.
 """
 
 import argparse
@@ -50,17 +54,22 @@ def main():
     ap.add_argument("--support", type=int, default=3, help="number of nonzero rows of W_true (default %(default)s)")
     ap.add_argument("--noise", type=float, default=0.1, help="standard deviation of the target noise (default %(default)s)")
     ap.add_argument("--seed", type=int, default=1, help="seed of W_true and of the samples (default %(default)s)")
+    ap.add_argument("--shift-at", type=int, default=0,
+                    help="from this message on, stream a different system (W_true drawn with seed + 1); 0 = never (default %(default)s)")
     args = ap.parse_args()
     if args.dict_dim < 1 or args.sys_dim < 1 or args.rows_per_message < 1:
         ap.error("--dict-dim, --sys-dim and --rows-per-message must be ≥ 1")
 
+    def show(w, rows, seed, when):
+        print(f"{when}true coefficients of {args.model} ({args.dict_dim} features × {args.sys_dim} targets, seed {seed}); "
+              f"support rows {[int(r) for r in rows]}:")
+        for r in rows:
+            for c in range(args.sys_dim):
+                print(f"  w[{r},{c}] = {w[r, c]:+.6f}")
+        sys.stdout.flush()
+
     w, rows, rng = true_system(args.dict_dim, args.sys_dim, args.support, args.seed)
-    print(f"true coefficients of {args.model} ({args.dict_dim} features × {args.sys_dim} targets, seed {args.seed}); "
-          f"support rows {[int(r) for r in rows]}:")
-    for r in rows:
-        for c in range(args.sys_dim):
-            print(f"  w[{r},{c}] = {w[r, c]:+.6f}")
-    sys.stdout.flush()
+    show(w, rows, args.seed, "")
 
     # Waits up to 10 s for the daemon to take each message; on exit, up to 10 s for the queue to drain.
     producer = Producer(args.endpoint, producer="producer.py", timeout=10, linger=10,
@@ -68,6 +77,9 @@ def main():
     started = time.monotonic()
     try:
         while args.messages == 0 or producer.sent_messages < args.messages:
+            if args.shift_at > 0 and producer.sent_messages == args.shift_at:
+                w, rows, _ = true_system(args.dict_dim, args.sys_dim, args.support, args.seed + 1)
+                show(w, rows, args.seed + 1, f"message {producer.sent_messages}: the system changes; new ")
             x = rng.standard_normal((args.rows_per_message, args.dict_dim)).astype(np.float32)
             y = x @ w + args.noise * rng.standard_normal((args.rows_per_message, args.sys_dim))
             producer.send(args.model, x, y)

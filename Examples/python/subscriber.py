@@ -9,9 +9,14 @@ was re-created): the update has `restarted` set, and this script says so.
 
     python3 subscriber.py --model demo            # until Ctrl-C
     python3 subscriber.py --count 20              # every model, stop after 20 messages
+    python3 subscriber.py --model drifty --events # also the model's events (drift alarms, resets, …)
+
+With `--events` the script also subscribes to `event/M/` and prints each event, e.g. a drift alarm
+{"event": "drift", "detector": "page_hinkley", "step": 212, "seq": 212, "mse": …, "action": "alert"}.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,7 +26,7 @@ import numpy as np
 _CLIENT = Path(__file__).resolve().parents[2] / "clients" / "python"
 if (_CLIENT / "hebbd" / "__init__.py").is_file():
     sys.path.insert(0, str(_CLIENT))
-from hebbd import Subscriber  # noqa: E402
+from hebbd import HebbdTimeout, Subscriber  # noqa: E402
 
 
 def nonzero(coef):
@@ -31,6 +36,10 @@ def nonzero(coef):
 def line(u, top):
     text = (f"{u.model}  seq {u.seq}  step {u.step}  samples {u.samples}  "
             f"loss {'-' if u.loss is None else f'{u.loss:.6g}'}  nnz {u.nnz}")
+    if u.prior:
+        text += f"  prior {u.prior:.4g}"
+    if u.intercept is not None and np.any(u.intercept):
+        text += "  b=" + ",".join(f"{b:+.4f}" for b in u.intercept)
     entries = nonzero(u.coefficients)
     shown = sorted(sorted(entries, key=lambda e: -abs(e[2]))[:top] if top > 0 else entries)
     text += "  " + " ".join(f"w[{r},{c}]={v:+.4f}" for r, c, v in shown)
@@ -46,9 +55,20 @@ def main():
     ap.add_argument("--count", type=int, default=0, help="exit after this many messages, resends not counted (0: never)")
     ap.add_argument("--timeout", type=float, default=0, help="exit after this many seconds without a message (0: never)")
     ap.add_argument("--top", type=int, default=8, help="largest coefficients shown per line (0: all nonzero)")
+    ap.add_argument("--events", action="store_true", help="also print the models' events (event/M/: drift alarms, resets, …)")
     args = ap.parse_args()
 
-    sub = Subscriber(args.endpoint, args.model, events=False, idle_timeout=args.timeout or None)
+    sub = Subscriber(args.endpoint, args.model, events=args.events, idle_timeout=args.timeout or None)
+
+    def print_events():
+        while True:
+            try:
+                e = sub.recv_event(timeout=0)
+            except HebbdTimeout:
+                return
+            details = {k: v for k, v in e.data.items() if k not in ("v", "model", "event", "time")}
+            print(f"EVENT {e.model}: {e.event}  {json.dumps(details)}", flush=True)
+
     print(f"subscribed to {'coef/' + args.model + '/' if args.model else 'coef/'} at {args.endpoint}", flush=True)
     latest = {}     # model → its latest Update
     received = 0
@@ -62,6 +82,8 @@ def main():
             latest[u.model] = u
             received += 1
             print(line(u, args.top), flush=True)
+            if args.events:
+                print_events()
             if received == args.count:
                 break
         else:

@@ -80,8 +80,8 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
     public var prune: Bool = false
     /// How W starts.
     public var initialization: WeightInitialization = .fill
-    /// Optional Gaussian prior on W.
-    public var prior: GaussianPrior.Configuration?
+    /// Optional prior on W: any of brainstate's 23 regularisers, or a chain of them (`kind = .chain`).
+    public var prior: PriorConfiguration?
     /// Seed of the circuit's random generator (used by `prior_sample`).
     public var seed: UInt64 = 0
     /// Standardise X and Y online (running mean and variance per column) and learn in that space. W and the
@@ -139,7 +139,7 @@ public struct CircuitConfiguration: Sendable, Equatable, Codable {
             try require(rate.isFinite && rate > 0, "intercept_lr", rate, "a finite number > 0")
         }
         if let prior {
-            try prior.validate(weightCount: weightCount)
+            try prior.validate(weightCount: weightCount, dictDim: dictDim, sysDim: sysDim)
         } else if initialization != .fill {
             throw .invalidParameter(name: "init", value: initialization.rawValue, expected: "\"fill\" unless a [model.prior] is given")
         }

@@ -33,8 +33,8 @@ public final class HebbianCircuit {
     public private(set) var weights: [Float]
     /// The optimiser's state for W.
     public private(set) var optimizer: OptimizerState
-    /// The prior, with its (possibly fitted) hyper-parameters.
-    public private(set) var prior: GaussianPrior?
+    /// The prior, with its (possibly fitted) hyper-parameters and their optimiser state.
+    public private(set) var prior: WeightPrior<Float>?
     /// The circuit's random generator (used by `prior_sample`).
     public private(set) var generator: SeededGenerator
     /// Mini-batch updates done (each of `epochs` optimiser steps).
@@ -56,6 +56,8 @@ public final class HebbianCircuit {
     private var residual: [Float] = []
     private var gradient: [Float]
     private var interceptGradient: [Float]
+    /// The optimiser's per-coordinate step sizes of the last step, for a prior's proximal step (reused buffer).
+    private var stepSizes: [Float]
     /// The standardisation in force, as float32 shift and 1/scale per column, and Y's scale per output
     /// (recomputed whenever the statistics change).
     private var xShift: [Float] = [], xInverseScale: [Float] = []
@@ -70,9 +72,12 @@ public final class HebbianCircuit {
         self.configuration = configuration
         penalty = Penalty(kind: configuration.kind, lmbda: configuration.lmbda, l1Ratio: configuration.l1Ratio)
         optimizer = OptimizerState(kind: configuration.optimizer, count: configuration.weightCount)
-        prior = configuration.prior.map { GaussianPrior($0, optimizer: configuration.optimizer) }
+        if let p = configuration.prior {
+            prior = try p.makePrior(dictDim: configuration.dictDim, sysDim: configuration.sysDim, optimizer: configuration.optimizer)
+        }
         generator = SeededGenerator(seed: configuration.seed)
         gradient = [Float](repeating: 0, count: configuration.weightCount)
+        stepSizes = [Float](repeating: 0, count: configuration.weightCount)
         let biases = configuration.intercept ? configuration.sysDim : 0
         intercept = [Float](repeating: 0, count: biases)
         interceptOptimizer = OptimizerState(kind: configuration.optimizer, count: biases)
@@ -95,8 +100,14 @@ public final class HebbianCircuit {
               state.optimizer.m.count == (state.optimizer.kind == .adam ? n : 0),
               state.optimizer.v.count == state.optimizer.m.count
         else { throw .incompatibleState("optimizer state does not match \(state.configuration.optimizer.rawValue) on \(n) weights") }
-        guard (state.prior == nil) == (state.configuration.prior == nil) else {
-            throw .incompatibleState("prior present in only one of configuration and state")
+        switch (state.prior, state.configuration.prior) {
+        case (nil, nil): break
+        case let (prior?, configured?):
+            let c = state.configuration
+            if let why = prior.incompatibility(with: configured, rows: c.dictDim, columns: c.sysDim, optimizer: c.optimizer) {
+                throw .incompatibleState(why)
+            }
+        default: throw .incompatibleState("prior present in only one of configuration and state")
         }
         let biases = state.configuration.intercept ? state.configuration.sysDim : 0
         guard state.intercept.count == biases, state.interceptOptimizer.kind == state.configuration.optimizer,
@@ -119,6 +130,7 @@ public final class HebbianCircuit {
         updates = state.updates
         samples = state.samples
         gradient = [Float](repeating: 0, count: n)
+        stepSizes = [Float](repeating: 0, count: n)
         intercept = state.intercept
         interceptOptimizer = state.interceptOptimizer
         interceptGradient = [Float](repeating: 0, count: biases)
@@ -198,7 +210,7 @@ public final class HebbianCircuit {
         var weights: [Float] = [], m: [Float] = [], v: [Float] = []
         var t: Float = 0
         var intercept: [Float] = [], interceptOptimizer: OptimizerState?
-        var prior: GaussianPrior?
+        var prior: WeightPrior<Float>?
         var xMoments: RunningMoments?, yMoments: RunningMoments?
         var generator: SeededGenerator?
         var updates = 0, samples = 0
@@ -241,6 +253,11 @@ public final class HebbianCircuit {
         target.withUnsafeMutableBufferPointer { t in source.withUnsafeBufferPointer { s in t.baseAddress!.update(from: s.baseAddress!, count: s.count) } }
     }
 
+    private static func hyperParametersAreFinite(_ p: WeightPrior<Float>) -> Bool {
+        p.weight.isFinite && p.hyperParameters.allSatisfy { $0.values.allSatisfy(\.isFinite) }
+            && p.components.allSatisfy(hyperParametersAreFinite)
+    }
+
     private func stateIsFinite() -> Bool {
         func finite(_ values: [Float]) -> Bool {
             values.withUnsafeBufferPointer { v in
@@ -253,7 +270,7 @@ public final class HebbianCircuit {
         }
         guard finite(weights), finite(optimizer.m), finite(optimizer.v), optimizer.t.isFinite, finite(intercept),
               finite(interceptOptimizer.m), finite(interceptOptimizer.v) else { return false }
-        if let p = prior, p.fitsHyperParameters, !(finite(p.mean) && finite(p.precision)) { return false }
+        if let p = prior, p.fitsHyperParameters, !Self.hyperParametersAreFinite(p) { return false }
         for m in [xMoments, yMoments] {
             if let m, !(m.mean.allSatisfy(\.isFinite) && m.m2.allSatisfy(\.isFinite)) { return false }
         }
@@ -363,7 +380,8 @@ public final class HebbianCircuit {
 
     // MARK: Control
 
-    /// Back to the initial weights (prior mean when there is a prior and `init` is not `fill`, else
+    /// Back to the initial weights (the prior's `reset_value()` with `init = "prior_mean"`, a new `sample_init` draw
+    /// with `"prior_sample"`, else
     /// `weight_fill`), optimiser state cleared, intercept zeroed, counters zeroed. Fitted prior hyper-parameters
     /// are kept. The standardisation statistics are cleared too (a fresh start), unless `keepStatistics`: they
     /// describe the stream, not the model, so keeping them lets a reset model learn in a well-scaled space from
@@ -477,6 +495,7 @@ public final class HebbianCircuit {
         let hebbian = configuration.update == .hebbian
         let lr = configuration.learningRate
         let shrink: Float = hebbian ? 0 : penalty.l1Strength
+        let proximalPrior = !hebbian && prior?.hasProximalStep == true
         let penalty = self.penalty
         weights.withUnsafeMutableBufferPointer { w in
             let wr = UnsafeBufferPointer(w)
@@ -488,11 +507,20 @@ public final class HebbianCircuit {
                 }
                 penalty.accumulateGradient(of: wr, into: g, includeL1: hebbian)
                 if prior != nil {
-                    prior!.accumulateGradient(of: wr, into: g)
+                    // With the proximal update, the prior's non-smooth part (L1, group lasso) is its proximal
+                    // step below, not a subgradient here.
+                    if proximalPrior { prior!.accumulateSmoothGradient(of: wr, into: g) } else { prior!.accumulateGradient(of: wr, into: g) }
                     // The hyper-parameters see the same W_k as W's own gradient.
                     prior!.fitHyperParameters(at: wr, learningRate: lr)
                 }
                 optimizer.step(weights: w, gradient: UnsafeBufferPointer(g), learningRate: lr, l1Shrink: shrink)
+            }
+            if proximalPrior {
+                // In the optimiser's metric: the step each coordinate just took (η, or Adam's η/(√v̂+ε)).
+                stepSizes.withUnsafeMutableBufferPointer { sizes in
+                    optimizer.stepSizes(learningRate: lr, into: sizes)
+                    prior!.applyProximalStep(to: w, stepSizes: UnsafeBufferPointer(sizes))
+                }
             }
         }
         if !intercept.isEmpty {
@@ -548,7 +576,7 @@ public struct CircuitState: Sendable, Equatable, Codable {
     /// The optimiser state (m, v, t).
     public var optimizer: OptimizerState
     /// The prior and its (fitted) hyper-parameters and their optimiser state.
-    public var prior: GaussianPrior?
+    public var prior: WeightPrior<Float>?
     /// The random generator's state.
     public var generator: SeededGenerator
     /// Mini-batch updates done.
@@ -565,7 +593,7 @@ public struct CircuitState: Sendable, Equatable, Codable {
 
     /// A state from its parts (used when decoding checkpoints). The last four default to "no intercept, no
     /// standardisation".
-    public init(configuration: CircuitConfiguration, weights: [Float], optimizer: OptimizerState, prior: GaussianPrior?,
+    public init(configuration: CircuitConfiguration, weights: [Float], optimizer: OptimizerState, prior: WeightPrior<Float>?,
                 generator: SeededGenerator, updates: Int, samples: Int, intercept: [Float] = [],
                 interceptOptimizer: OptimizerState? = nil, xMoments: RunningMoments? = nil, yMoments: RunningMoments? = nil) {
         self.configuration = configuration

@@ -69,7 +69,7 @@ struct Fit: ParsableCommand {
     @Option(help: "The model's name in the config.") var model: String
     @Option(help: "CSV: dict_dim feature columns then sys_dim target columns; an optional header line.") var data: String
     @Option(help: "Passes over the data.") var passes: Int = 1
-    @Flag(help: "Print one JSON object: model, steps, weights, coefficients, intercept, standardized, loss (per step).") var json = false
+    @Flag(help: "Print one JSON object: model, steps, weights, coefficients, intercept, standardized, loss (per step), prior (per update, with a prior).") var json = false
 
     func run() throws {
         let configuration = loadConfiguration(config)
@@ -101,6 +101,12 @@ struct Fit: ParsableCommand {
             w.beginArray()
             for l in result.loss { w.double(l) }
             w.endArray()
+            if !result.prior.isEmpty {
+                w.key("prior")
+                w.beginArray()
+                for p in result.prior { w.double(p) }
+                w.endArray()
+            }
             w.endObject()
             print(String(decoding: w.bytes, as: UTF8.self))
         } else {

@@ -114,15 +114,14 @@ struct OperationsTests {
             let c = try #require(compare, "ops_checkpoint.py compare: \(cr)")
             #expect(c["equal"] as? Bool == true, "checkpoints differ: \(c["differences"] ?? "?")")
             let compared = Set(c["arrays_compared"] as? [String] ?? [])
-            let required: Set = ["weights", "optimizer.m", "optimizer.v", "optimizer.t", "prior.mean", "prior.precision",
-                                 "prior.weight", "prior.mean.m", "prior.mean.v", "prior.mean.t", "prior.precision.m",
-                                 "prior.precision.v", "prior.precision.t", "generator", "pending.x", "pending.y", "window"]
+            let required: Set = ["weights", "optimizer.m", "optimizer.v", "optimizer.t", "generator", "pending.x", "pending.y", "window"]
             let requiredHere = required.union(scenario.arrays)
             #expect(requiredHere.isSubset(of: compared), "arrays not compared: \(requiredHere.subtracting(compared).sorted())")
-            // The fitted prior really moved (so its state is part of what was compared).
+            // The fitted prior really moved (so its state — the header's "prior", format 3 — is part of what was compared).
             let (_, read) = try await opsPython("ops_checkpoint.py", ["read", aFinal, "--values"], directory: temp.url)
-            let arrays = try #require(read?["arrays"] as? [String: [String: Any]])
-            let priorT = (arrays["prior.mean.t"]?["values"] as? [Double])?.first ?? 0
+            let header = try #require(read?["header"] as? [String: Any])
+            let hyper = (header["prior"] as? [String: Any])?["hyper_parameters"] as? [[String: Any]] ?? []
+            let priorT = ((hyper.first?["optimizer"] as? [String: Any])?["t"] as? Double) ?? 0
             #expect(priorT > 0, "prior mean optimizer step \(priorT): fit_hyper did not train the prior")
             print("resume equivalence: \(n)+\(m) updates, \(total) rows, \(compared.count) arrays byte-identical")
         }

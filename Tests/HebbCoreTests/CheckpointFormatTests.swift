@@ -53,7 +53,7 @@ import HebbTestSupport
         #expect(c.circuit.learningRate == 0.05 && c.circuit.lmbda == 0.01 && c.circuit.l1Ratio == 0.3)
         #expect(c.circuit.update == .proximal && c.circuit.initialization == .priorSample && c.circuit.optimizer == .adam)
         #expect(c.circuit.seed == 9_007_199_254_740_993)
-        #expect(c.circuit.prior == GaussianPrior.Configuration(mean: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], std: [0.7], weight: 0.02, fitHyper: true))
+        #expect(c.circuit.prior == .gaussian(mean: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], std: [0.7], weight: 0.02, fitHyper: true))
     }
 
     /// The header's keys are written by hand: the config file's own names, so they do not follow Swift property names.
@@ -78,5 +78,94 @@ import HebbTestSupport
         let back = try CheckpointFormat.decode(file, path: "keys").snapshot
         #expect(back == snapshot)
         #expect(back.circuit.xMoments?.count == 3 && back.pendingRows == 1 && back.model.circuit.interceptLearningRate == 0.25)
+    }
+
+    static let versionTwo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/checkpoint-v2")
+
+    /// A version-2 file written by the format-2 build (a fitted per-coefficient Gaussian prior, Adam, intercept,
+    /// standardisation, buffered rows) loads, means what its config file means today, and resumes under it.
+    @Test func versionTwoFileStillLoads() throws {
+        let bytes = try Array(Data(contentsOf: Self.versionTwo.appendingPathComponent("gaussian.hebb")))
+        let inspected = try JSONParser.parse(Array(Data(contentsOf: Self.versionTwo.appendingPathComponent("gaussian.inspect.json"))))
+        #expect(bytes[8] == 2)
+        let decoded = try CheckpointFormat.decode(bytes, path: "gaussian")
+        let s = decoded.snapshot
+        #expect(decoded.formatVersion == 2 && s.drift == nil && s.model.drift == nil)
+        #expect(s.circuit.updates == inspected["updates"]?.int && s.sequence == 7 && s.pendingRows == inspected["pending_rows"]?.int)
+        let weights = inspected["weights"]?.array?.flatMap { $0.array ?? [] }.compactMap { $0.double.map(Float.init) }
+        #expect(s.circuit.weights == weights)
+        // The configuration in the file is exactly what its config file decodes to now (gaussian weight 0.02 given).
+        let toml = try String(contentsOf: Self.versionTwo.appendingPathComponent("hebbd.toml"), encoding: .utf8)
+        let configured = try DaemonConfiguration.parse(toml: toml, file: "hebbd.toml").models[0]
+        #expect(s.model == configured)
+        #expect(configured.circuit.incompatibility(with: s.circuit.configuration) == nil)
+        // The Gaussian prior's fitted state became a WeightPrior: mean trained for 7 steps, precision too.
+        let prior = try #require(s.circuit.prior)
+        #expect(prior.kind == .gaussian && prior.weight == 0.02 && prior.fitHyper)
+        #expect(prior.hyperParameters.map(\.name) == ["mean", "precision"] && prior.hyperParameters.allSatisfy { $0.trainable && $0.optimizer.t == 7 })
+        #expect(prior.hyperParameter("mean")?.count == 6 && prior.hyperParameter("mean") != [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+
+        // It resumes under today's configuration, learns, and is written again as version 3, reading back identical.
+        let core = try EngineFixtures.core([])
+        try core.addModel(configured, restoring: s)
+        let rows = EngineFixtures.rows(0..<2)
+        let x = rows.x, y = rows.y.flatMap { [$0, -$0] }
+        #expect(EngineFixtures.send(core, EngineFixtures.binary("gaussian", x: x, y: y, rows: 2)) == nil)
+        let next = core.runners["gaussian"]!.snapshot(wallClock: 1_800_000_000)
+        #expect(next.circuit.updates == 8)
+        let rewritten = try CheckpointFormat.encode(next, software: "test")
+        #expect(rewritten[8] == 3)
+        #expect(try CheckpointFormat.decode(rewritten, path: "rewritten").snapshot == next)
+    }
+
+    /// Version 3 stores every prior's full state (fitted hyper-parameters and their optimiser state, chains) and
+    /// the drift detector: a model restored from a file continues exactly as the uninterrupted one.
+    @Test(arguments: [
+        "[model.prior]\nkind = \"student_t\"\ndf = [1, 2, 3, 4, 5, 6]\nfit_hyper = true\n",
+        "[model.prior]\nkind = \"group_lasso\"\ngroup_size = 2\n",
+        "[[model.prior]]\nkind = \"l1\"\nweight = 0.1\n[[model.prior]]\nkind = \"gamma\"\nfit_hyper = true\n",
+        "[model.prior]\nkind = \"spectral_norm\"\nmax_value = 0.5\nfit_hyper = true\n",
+    ])
+    func versionThreeKeepsEveryPriorAndTheDriftDetector(prior: String) throws {
+        let toml = """
+            [[model]]
+            name = "p"
+            kind = "lasso"
+            dict_dim = 3
+            sys_dim = 2
+            batch_size = 2
+            update = "proximal"
+            init = "prior_sample"
+            seed = 3
+            [model.drift]
+            detector = "page_hinkley"
+            min_instances = 2
+            threshold = 0.01
+
+            """ + prior
+        let model = try DaemonConfiguration.parse(toml: toml, file: "t.toml").models[0]
+        let uninterrupted = try EngineFixtures.core([model]), resumed = try EngineFixtures.core([])
+        func rows(_ range: Range<Int>) -> [[UInt8]] {
+            let r = EngineFixtures.rows(range)
+            return EngineFixtures.binary("p", x: r.x, y: r.y.flatMap { [$0, 2 * $0] }, rows: range.count)
+        }
+        EngineFixtures.send(uninterrupted, rows(0..<13))
+        let snapshot = uninterrupted.runners["p"]!.snapshot(wallClock: 1_800_000_000)
+        #expect(snapshot.drift != nil && snapshot.circuit.prior != nil)
+        let file = try CheckpointFormat.encode(snapshot, software: "test")
+        let decoded = try CheckpointFormat.decode(file, path: "p")
+        let back = decoded.snapshot
+        #expect(back == snapshot)
+        let inspection = CheckpointInspection(path: "p", decoded: decoded)
+        #expect(inspection.prior == (prior.hasPrefix("[[") ? "chain(l1, gamma)" : model.circuit.prior?.kind.rawValue))
+        #expect(inspection.drift == .init(detector: "page_hinkley", drifts: snapshot.drift!.drifts, lastDriftStep: snapshot.drift!.lastDriftStep))
+        try resumed.addModel(model, restoring: back)
+        for range in [13..<40, 40..<41, 41..<90] {
+            EngineFixtures.send(uninterrupted, rows(range))
+            EngineFixtures.send(resumed, rows(range))
+        }
+        let a = uninterrupted.runners["p"]!, b = resumed.runners["p"]!
+        #expect(a.circuit.state == b.circuit.state && a.drift == b.drift)
+        #expect(a.circuit.weights.map(\.bitPattern) == b.circuit.weights.map(\.bitPattern))
     }
 }

@@ -135,7 +135,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         #expect(c.prune)
         #expect(c.initialization == .priorSample)
         #expect(c.seed == 42)
-        #expect(c.prior == GaussianPrior.Configuration(mean: [1, 2, 3, 4, 5, 6.5], std: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+        #expect(c.prior == .gaussian(mean: [1, 2, 3, 4, 5, 6.5], std: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
                                                         weight: 0.5, fitHyper: true))
 
         let second = config.models[1]
@@ -181,7 +181,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
 
         let withPrior = try DaemonConfiguration.parse(toml: model(prior: ""), file: "p.toml")
         #expect(withPrior.models[0].circuit.threshold == 0.001)
-        #expect(withPrior.models[0].circuit.prior == GaussianPrior.Configuration(mean: [0], std: [1], weight: 0.01, fitHyper: false))
+        #expect(withPrior.models[0].circuit.prior == .gaussian(mean: [0], std: [1], weight: 0.01, fitHyper: false))
 
         let noMetrics = try DaemonConfiguration.parse(toml: "[endpoints]\nmetrics = \"\"", file: "m.toml")
         #expect(noMetrics.endpoints.metrics == nil)
@@ -206,7 +206,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         #expect(multi.models.map(\.name) == ["sparse", "ridge3", "enet"])
         #expect(multi.models[0].circuit.kind == .lasso && multi.models[0].circuit.update == .proximal)
         #expect(multi.models[1].circuit.kind == .ridge && multi.models[1].circuit.sysDim == 3)
-        #expect(multi.models[1].circuit.prior == GaussianPrior.Configuration(mean: [0], std: [0.5], weight: 0.01, fitHyper: false))
+        #expect(multi.models[1].circuit.prior == .gaussian(mean: [0], std: [0.5], weight: 0.01, fitHyper: false))
         #expect(multi.models[2].circuit.kind == .elasticNet && multi.models[2].circuit.optimizer == .sgd)
         #expect(multi.daemon.checkpointInterval == 60)
     }
@@ -301,7 +301,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         // Accepted: flat row-major and nested rows.
         let flat = try DaemonConfiguration.parse(toml: base + "[model.prior]\nmean = [1, 2, 3, 4, 5, 6]", file: "t")
         let nested = try DaemonConfiguration.parse(toml: base + "[model.prior]\nmean = [[1, 2], [3, 4], [5, 6]]", file: "t")
-        #expect(flat.models[0].circuit.prior?.mean == [1, 2, 3, 4, 5, 6])
+        #expect(flat.models[0].circuit.prior?.numbers(.mean) == [1, 2, 3, 4, 5, 6])
         #expect(nested == flat)
 
         let expectedShape = "expected a number, an array of dict_dim×sys_dim = 6 numbers, or dict_dim = 3 arrays of sys_dim = 2 numbers"
@@ -400,8 +400,8 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
         let m = try ModelConfiguration.decode(json: Array(json.utf8), source: "control request")
         #expect(m.name == "live" && m.circuit.kind == .ridge && m.circuit.dictDim == 5 && m.circuit.sysDim == 2)
         #expect(m.circuit.learningRate == 1 && m.circuit.prune && m.circuit.threshold == 0)
-        #expect(m.circuit.prior?.mean == [0, 1, 0, 1, 0, 1, 0, 1, 0, 1.5])
-        #expect(m.circuit.prior?.std == [2])
+        #expect(m.circuit.prior?.numbers(.mean) == [0, 1, 0, 1, 0, 1, 0, 1, 0, 1.5])
+        #expect(m.circuit.prior?.numbers(.std) == [2])
 
         // Wrong types name the source, the model and the key; booleans, integers and floats stay distinct.
         let cases: [(String, String)] = [

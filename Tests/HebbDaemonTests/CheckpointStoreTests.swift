@@ -29,7 +29,7 @@ private func testConfiguration(dictDim: Int = 7, sysDim: Int = 3) -> CircuitConf
     var c = CircuitConfiguration(kind: .elasticNet, dictDim: dictDim, sysDim: sysDim)
     c.optimizer = .adam
     c.learningRate = 0.01
-    c.prior = .init(mean: [0.05], std: (0..<(dictDim * sysDim)).map { 0.5 + Float($0) * 0.01 }, weight: 0.02, fitHyper: true)
+    c.prior = .gaussian(mean: [0.05], std: (0..<(dictDim * sysDim)).map { 0.5 + Float($0) * 0.01 }, weight: 0.02, fitHyper: true)
     c.initialization = .priorSample
     c.seed = 9
     return c
@@ -108,8 +108,10 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         s.window.map(\.bitPattern), [s.wallClockSeconds.bitPattern], state.generator.state,
     ]
     if let p = state.prior {
-        out += [p.mean, p.precision, [p.weight], p.meanOptimizer.m, p.meanOptimizer.v, [p.meanOptimizer.t],
-                p.precisionOptimizer.m, p.precisionOptimizer.v, [p.precisionOptimizer.t]].map { $0.map { UInt64($0.bitPattern) } }
+        out.append([UInt64(p.weight.bitPattern)])
+        for h in p.hyperParameters {
+            out += [h.values, h.optimizer.m, h.optimizer.v, [h.optimizer.t]].map { $0.map { UInt64($0.bitPattern) } }
+        }
     }
     let c = state.configuration
     out.append([c.learningRate, c.lmbda, c.l1Ratio, c.threshold, c.weightFill].map { UInt64($0.bitPattern) })
@@ -146,7 +148,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
                 try train(first, b)
             }
             let original = snapshot(of: first, sequence: .max)
-            #expect(original.circuit.prior!.meanOptimizer.t > 0)  // the prior really was fitted
+            #expect(original.circuit.prior!.hyperParameters[0].optimizer.t > 0)  // the prior really was fitted
 
             let store = CheckpointStore(directory: dir)
             let written = try store.write(original)
@@ -328,16 +330,16 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         try withTemporaryDirectory { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             var bytes = try fileBytes(path)
-            #expect(Array(bytes[8..<12]) == [2, 0, 0, 0])
-            bytes[8] = 3
+            #expect(Array(bytes[8..<12]) == [3, 0, 0, 0])
+            bytes[8] = 4
             fixCRC(&bytes)
             try writeBytes(bytes, to: path)
             #expect {
                 _ = try CheckpointStore.read(path: path)
             } throws: { error in
                 let e = error as? CheckpointError
-                return e == .unsupportedVersion(path: path, version: 3, supported: 2)
-                    && e!.description.contains("unsupported checkpoint format version 3")
+                return e == .unsupportedVersion(path: path, version: 4, supported: 3)
+                    && e!.description.contains("unsupported checkpoint format version 4")
             }
         }
     }

@@ -10,7 +10,7 @@ import Testing
     @Test(arguments: [OptimizerKind.adam, .sgd])
     func snapshotRestoreContinuesBitForBit(optimizer: OptimizerKind) throws {
         var c = referenceConfiguration(run: "elastic_net_\(optimizer.rawValue)")
-        c.prior = .init(mean: [0.1], std: [0.7], weight: 0.05, fitHyper: true)
+        c.prior = .gaussian(mean: [0.1], std: [0.7], weight: 0.05, fitHyper: true)
         c.initialization = .priorSample
         c.seed = 42
         let uninterrupted = try HebbianCircuit(c)
@@ -89,9 +89,9 @@ import Testing
         c.l1Ratio = 1.5
         #expect(throws: CircuitError.invalidParameter(name: "l1_ratio", value: "1.5", expected: "a number in [0, 1]")) { try c.validate() }
         c.l1Ratio = 0.5
-        c.prior = .init(mean: [1, 2, 3], std: [1], weight: 1)
+        c.prior = .gaussian(mean: [1, 2, 3], std: [1], weight: 1)
         #expect((try? c.validate()) == nil)
-        c.prior = .init(mean: [0], std: [0], weight: 1)
+        c.prior = .gaussian(mean: [0], std: [0], weight: 1)
         #expect(throws: CircuitError.self) { try c.validate() }
         c.prior = nil
         c.initialization = .priorSample

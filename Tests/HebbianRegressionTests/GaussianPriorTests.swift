@@ -137,7 +137,7 @@ import Testing
         plain.lmbda = 0
         var withPrior = plain
         let mean: [Float] = (0..<20).map { Float($0) / 10 - 1 }
-        withPrior.prior = .init(mean: mean, std: [0.5], weight: 0.3)
+        withPrior.prior = .gaussian(mean: mean, std: [0.5], weight: 0.3)
         let a = try HebbianCircuit(plain), b = try HebbianCircuit(withPrior)
         try a.step(data.x, data.y, rows: data.rows)
         try b.step(data.x, data.y, rows: data.rows)
@@ -153,7 +153,7 @@ import Testing
         let data = Sys1.shared
         var c = referenceConfiguration(run: "lasso_adam")
         let mean: [Float] = (0..<20).map { Float($0) / 20 }
-        c.prior = .init(mean: mean, std: [1], weight: 0.01)
+        c.prior = .gaussian(mean: mean, std: [1], weight: 0.01)
         c.initialization = .priorMean
         let circuit = try HebbianCircuit(c)
         #expect(circuit.weights == mean)
@@ -171,7 +171,7 @@ import Testing
     @Test func fitHyperMovesMeanAndPrecision() throws {
         let data = Sys1.shared
         var c = referenceConfiguration(run: "ridge_adam")
-        c.prior = .init(mean: [0.3], std: [2], weight: 0.5, fitHyper: true)
+        c.prior = .gaussian(mean: [0.3], std: [2], weight: 0.5, fitHyper: true)
         let circuit = try HebbianCircuit(c)
         let w0 = circuit.weights
         try circuit.step(data.x, data.y, rows: data.rows)
@@ -181,9 +181,9 @@ import Testing
         let p = GaussianPrior.precision(std: 2) + 1e-6
         let gMean = -2 * 0.5 * p * w0.map { $0 - 0.3 }.reduce(0, +)
         #expect(gMean > 0)
-        #expect(abs(prior.mean[0] - (0.3 - 0.01)) < 1e-5)
+        #expect(abs(prior.hyperParameter("mean")![0] - (0.3 - 0.01)) < 1e-5)
         // ∂/∂precision = c·(Σ(W₀ − μ)² − 1/p) = 0.5·(20·0.0625 − 4) < 0, so the precision rises by lr.
-        #expect(abs(prior.precision[0] - (GaussianPrior.precision(std: 2) + 0.01)) < 1e-5)
-        #expect(prior.meanOptimizer.t == 1 && prior.precisionOptimizer.t == 1)
+        #expect(abs(prior.hyperParameter("precision")![0] - (GaussianPrior.precision(std: 2) + 0.01)) < 1e-5)
+        #expect(prior.hyperParameters[0].optimizer.t == 1 && prior.hyperParameters[1].optimizer.t == 1)
     }
 }

@@ -6,13 +6,13 @@ import Glibc
 import Darwin
 #endif
 
-/// # hebbd checkpoint file format, version 1
+/// # hebbd checkpoint file format, version 3 (reads 1, 2 and 3)
 ///
 /// One file holds one ``ModelSnapshot``. All integers are little-endian. Layout:
 ///
 ///     offset      size  field
 ///     0           8     magic, the ASCII bytes "HEBBCKPT"
-///     8           4     format version, UInt32 = 1
+///     8           4     format version, UInt32 = 3
 ///     12          4     header length H, UInt32 (bytes of the JSON header, including its padding)
 ///     16          8     payload length P, UInt64
 ///     24          H     header: UTF-8 JSON object, padded with spaces so that 24 + H is a multiple of 8
@@ -21,7 +21,7 @@ import Darwin
 ///
 /// The file size is exactly 28 + H + P; anything shorter is "truncated", anything longer has
 /// "trailing bytes". A reader checks, in this order and before decoding anything: magic, format version
-/// (**strictly**: any version other than 1 is refused, never read "best effort"), the lengths against the
+/// (**strictly**: a version outside ``readableVersions`` is refused, never read "best effort"), the lengths against the
 /// file size, the CRC, then parses the header and the arrays it indexes. The software version that wrote
 /// the file is recorded (`software`) for humans and never checked: only the format version decides.
 ///
@@ -36,32 +36,35 @@ import Darwin
 ///     pending_rows          rows buffered toward the next mini-batch
 ///     created, wall_clock   snapshot time as RFC 3339 and as Unix seconds (informational; exact value in `wall_clock`)
 ///     optimizer             optimiser kind of W's state
-///     prior                 null, or {"fit_hyper": Bool, "optimizer": kind} when the circuit has a prior
-///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON}
+///     prior                 null, or the circuit's WeightPrior in its explicit-key Codable JSON (version 3; versions
+///                           1 and 2: {"fit_hyper", "optimizer"} of a Gaussian prior whose values are payload arrays)
+///     drift                 null, or {"detector": AnyDriftDetector's Codable JSON, "drifts", "last_drift_step"} (version 3)
+///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON, "drift": null or
+///                           {"action", "detector": DriftDetectorConfiguration's flat table}}; the circuit's "prior"
+///                           is the PriorConfiguration's Codable JSON (version 3)
 ///     circuit_configuration null when the circuit's configuration equals model_configuration.circuit, else it
 ///     arrays                the payload index: [{"name", "dtype", "count", "offset"}], dtype ∈ f32 | f64 | u64,
 ///                           count in elements, offset in bytes from the start of the payload
 ///
-/// Floating-point values never travel as decimal text: the header's copies of the configuration's Float
-/// fields are informational, and the exact bit patterns are in the payload (`*.scalars`), where the reader
-/// takes them from. The configurations' per-coefficient prior arrays are stored only in the payload (the
-/// header has `[]` in their place), which also keeps the header small.
+/// The configuration's Float fields travel as bit patterns: the header's copies are informational, and the
+/// reader takes them from the payload (`*.scalars`). The prior and drift state (version 3) are JSON in the
+/// header instead, because they are trees (chains, ADWIN's bucket rows) the flat payload index cannot express;
+/// their numbers are in shortest round-trip form (non-finite ones as "inf", "-inf", "nan"), so they come back
+/// bit for bit, and the writer checks that they do before anything reaches the disk.
 ///
 /// ## Payload arrays
 ///
 ///     weights                      f32  dict_dim × sys_dim, row-major
 ///     optimizer.m, optimizer.v     f32  Adam moments (dict_dim × sys_dim for Adam, 0 for SGD)
 ///     optimizer.t                  f32  1, the optimiser step counter
-///     prior.mean, prior.precision  f32  1 or dict_dim × sys_dim (only with a prior)
-///     prior.weight                 f32  1
-///     prior.mean.{m,v,t}           f32  the mean's optimiser state (m, v empty unless fit_hyper with Adam)
-///     prior.precision.{m,v,t}      f32  the precision's optimiser state
+///     prior.*                      versions 1 and 2 only: a Gaussian prior's mean, precision, weight and their
+///                                  optimiser states
 ///     generator                    u64  4, xoshiro256** state
 ///     pending.x, pending.y         f32  pending_rows × dict_dim, pending_rows × sys_dim
 ///     window                       f64  the rolling prequential error values, oldest first
 ///     wall_clock                   f64  1, Unix seconds
 ///     model.circuit.scalars        f32  5: lr, lmbda, l1_ratio, threshold, weight_fill
-///     model.circuit.prior.{mean,std,weight}   f32   the configured prior (only when configured)
+///     model.circuit.prior.{mean,std,weight}   f32   versions 1 and 2: the configured Gaussian prior
 ///     circuit.configuration.*      the same three for the circuit's own configuration, only when it differs
 ///
 /// Unknown header keys and unknown arrays are ignored by this reader, so version 1 may gain optional
@@ -75,9 +78,10 @@ package enum CheckpointFormat {
     /// "HEBBCKPT".
     package static let magic: [UInt8] = Array("HEBBCKPT".utf8)
     /// The format version this build writes.
-    package static let version: UInt32 = 2
-    /// The versions it reads: 1 (before intercepts, standardisation and the explicit header keys) and 2.
-    package static let readableVersions: ClosedRange<UInt32> = 1...2
+    package static let version: UInt32 = 3
+    /// The versions it reads: 1 (before intercepts, standardisation and the explicit header keys), 2 (a
+    /// Gaussian prior only, in payload arrays) and 3.
+    package static let readableVersions: ClosedRange<UInt32> = 1...3
     /// Magic, version, header length, payload length.
     package static let prefixBytes = 24
     /// The trailing CRC.
@@ -115,12 +119,48 @@ package enum CheckpointFormat {
         var created: String
         var wallClock: Double
         var optimizer: String
+        /// Versions 1 and 2: the Gaussian prior's flags (its values are payload arrays).
         var prior: PriorHeader?
+        /// Version 3: the circuit's ``WeightPrior`` in its explicit-key `Codable` form, or null.
+        var priorState: JSON = .null
+        /// Version 3: the drift alarm's state, `{"detector", "drifts", "last_drift_step"}`, or null.
+        var drift: JSON = .null
         var modelName: String
         var batchSize: Int
         var modelCircuit: CircuitConfiguration
+        /// Version 3: the model's `[model.drift]`.
+        var modelDrift: DriftAlarm? = nil
         var circuitConfiguration: CircuitConfiguration?
         var arrays: [ArrayEntry]
+    }
+
+    /// A `Codable` value of the learning core (a prior, a prior configuration, a drift detector) as JSON, through
+    /// its own explicit coding keys (``JSONCoding``: no Foundation coder). A value that cannot be encoded becomes
+    /// null, which the writer's read-back check then refuses.
+    static func codableJSON<T: Encodable>(_ value: T) -> JSON {
+        (try? JSONCoding.encode(value)) ?? .null
+    }
+
+    /// The inverse of ``codableJSON(_:)``; the error names `path`.
+    static func decodeCodable<T: Decodable>(_ type: T.Type, _ json: JSON, path: String) throws(HeaderError) -> T {
+        do {
+            return try JSONCoding.decode(type, from: json)
+        } catch {
+            throw HeaderError("\"\(path)\" is not a valid \(type): \(error)")
+        }
+    }
+
+    /// The drift state in the header (version 3).
+    static func json(_ drift: DriftState?) -> JSON {
+        guard let drift else { return .null }
+        return .object([("detector", codableJSON(drift.detector)), ("drifts", .integer(Int64(drift.drifts))),
+                        ("last_drift_step", drift.lastDriftStep.map { .integer(Int64($0)) } ?? .null)])
+    }
+
+    /// The model's drift alarm in the header (version 3).
+    static func json(_ alarm: DriftAlarm?) -> JSON {
+        guard let alarm else { return .null }
+        return .object([("action", .string(alarm.action.rawValue)), ("detector", codableJSON(alarm.detector))])
     }
 
     /// The names a circuit configuration's fields have in the header. Version 2 uses the config file's own
@@ -152,7 +192,8 @@ package enum CheckpointFormat {
                 (k.initialization, .string(c.initialization.rawValue)), (k.seed, .string(String(c.seed))),
                 (k.standardize!, .bool(c.standardize)), (k.intercept!, .bool(c.intercept)),
             ]
-            members.append((k.prior, c.prior.map { .object([(k.fitHyper, .bool($0.fitHyper))]) } ?? .null))
+            // The configured prior, kind and brainstate arguments (numbers are doubles, exact in JSON).
+            members.append((k.prior, c.prior.map { codableJSON($0) } ?? .null))
             return .object(members)
         }
         let arrays: [JSON] = h.arrays.map {
@@ -164,9 +205,9 @@ package enum CheckpointFormat {
             ("samples", .integer(Int64(h.samples))), ("seq", .string(String(h.seq))), ("pending_rows", .integer(Int64(h.pendingRows))),
             ("created", .string(h.created)), ("wall_clock", .number(h.wallClock.isFinite ? h.wallClock : 0)),
             ("optimizer", .string(h.optimizer)),
-            ("prior", h.prior.map { .object([("fit_hyper", .bool($0.fitHyper)), ("optimizer", .string($0.optimizer))]) } ?? .null),
+            ("prior", h.priorState), ("drift", h.drift),
             ("model_configuration", .object([("name", .string(h.modelName)), ("batch_size", .integer(Int64(h.batchSize))),
-                                             ("circuit", circuit(h.modelCircuit))])),
+                                             ("circuit", circuit(h.modelCircuit)), ("drift", json(h.modelDrift))])),
             ("circuit_configuration", h.circuitConfiguration.map(circuit) ?? .null),
             ("arrays", .array(arrays)),
         ])
@@ -220,12 +261,14 @@ package enum CheckpointFormat {
             c.seed = try word(o, keys.seed, p)
             if let k = keys.standardize { c.standardize = try bool(o, k, p) }
             if let k = keys.intercept { c.intercept = try bool(o, k, p) }
-            // Version 1 omits a nil prior; version 2 writes null.
+            // Version 1 omits a nil prior; versions 2 and 3 write null.
             switch o[keys.prior] ?? .null {
             case .null: c.prior = nil
+            case let prior where version >= 3:
+                c.prior = try decodeCodable(PriorConfiguration.self, prior, path: p + keys.prior)
             case let prior where prior.object != nil:
-                // mean, std and weight come from the payload (exact bits); only fit_hyper is in the header.
-                c.prior = GaussianPrior.Configuration(mean: [], std: [], weight: 0, fitHyper: try bool(prior, keys.fitHyper, p + keys.prior + "."))
+                // A Gaussian prior: mean, std and weight come from the payload (exact bits); only fit_hyper is in the header.
+                c.prior = PriorConfiguration(kind: .gaussian, arguments: [.fitHyper: .flag(try bool(prior, keys.fitHyper, p + keys.prior + "."))])
             default: throw HeaderError("\"\(p)\(keys.prior)\" is neither null nor an object")
             }
             return c
@@ -238,10 +281,17 @@ package enum CheckpointFormat {
             arrays.append(ArrayEntry(name: try string(entry, "name", p), dtype: try string(entry, "dtype", p),
                                      count: try int(entry, "count", p), offset: try int(entry, "offset", p)))
         }
-        let prior: PriorHeader?
-        switch try field(json, "prior", "") {
-        case .null: prior = nil
-        case let p: prior = PriorHeader(fitHyper: try bool(p, "fit_hyper", "prior."), optimizer: try string(p, "optimizer", "prior."))
+        var prior: PriorHeader?
+        let priorField = try field(json, "prior", "")
+        if version < 3, priorField != .null {
+            prior = PriorHeader(fitHyper: try bool(priorField, "fit_hyper", "prior."), optimizer: try string(priorField, "optimizer", "prior."))
+        }
+        var modelDrift: DriftAlarm?
+        if version >= 3, let alarm = model["drift"], alarm != .null {
+            let path = "model_configuration.drift."
+            guard let action = DriftAction(rawValue: try string(alarm, "action", path)) else { throw HeaderError("\"\(path)action\" has an unknown value") }
+            modelDrift = DriftAlarm(detector: try decodeCodable(DriftDetectorConfiguration.self, try field(alarm, "detector", path), path: path + "detector"),
+                                    action: action)
         }
         let separate = try field(json, "circuit_configuration", "")
         guard let shape = try field(json, "shape", "").array?.compactMap(\.int), shape.count == 2 else {
@@ -252,8 +302,10 @@ package enum CheckpointFormat {
             kind: try string(json, "kind"), shape: shape, updates: try int(json, "updates"), samples: try int(json, "samples"),
             seq: try word(json, "seq"), pendingRows: try int(json, "pending_rows"), created: try string(json, "created"),
             wallClock: try double(json, "wall_clock"), optimizer: try string(json, "optimizer"), prior: prior,
+            priorState: version >= 3 ? priorField : .null, drift: version >= 3 ? (json["drift"] ?? .null) : .null,
             modelName: try string(model, "name", "model_configuration."), batchSize: try int(model, "batch_size", "model_configuration."),
             modelCircuit: try circuit(try field(model, "circuit", "model_configuration."), "model_configuration.circuit"),
+            modelDrift: modelDrift,
             circuitConfiguration: separate == .null ? nil : try circuit(separate, "circuit_configuration"),
             arrays: arrays)
     }
@@ -287,17 +339,6 @@ package enum CheckpointFormat {
         payload.append("optimizer.m", state.optimizer.m)
         payload.append("optimizer.v", state.optimizer.v)
         payload.append("optimizer.t", [state.optimizer.t])
-        if let prior = state.prior {
-            payload.append("prior.mean", prior.mean)
-            payload.append("prior.precision", prior.precision)
-            payload.append("prior.weight", [prior.weight])
-            payload.append("prior.mean.m", prior.meanOptimizer.m)
-            payload.append("prior.mean.v", prior.meanOptimizer.v)
-            payload.append("prior.mean.t", [prior.meanOptimizer.t])
-            payload.append("prior.precision.m", prior.precisionOptimizer.m)
-            payload.append("prior.precision.v", prior.precisionOptimizer.v)
-            payload.append("prior.precision.t", [prior.precisionOptimizer.t])
-        }
         payload.append("generator", state.generator.state)
         payload.append("intercept", state.intercept)
         payload.append("intercept.m", state.interceptOptimizer.m)
@@ -325,8 +366,9 @@ package enum CheckpointFormat {
             shape: [c.dictDim, c.sysDim], updates: state.updates, samples: state.samples, seq: snapshot.sequence,
             pendingRows: snapshot.pendingRows, created: rfc3339(snapshot.wallClockSeconds),
             wallClock: snapshot.wallClockSeconds, optimizer: state.optimizer.kind.rawValue,
-            prior: state.prior.map { PriorHeader(fitHyper: $0.fitHyper, optimizer: $0.meanOptimizer.kind.rawValue) },
+            prior: nil, priorState: state.prior.map { codableJSON($0) } ?? .null, drift: json(snapshot.drift),
             modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
+            modelDrift: snapshot.model.drift,
             circuitConfiguration: separateCircuitConfiguration ? c : nil, arrays: payload.index)
         var headerBytes = json(header).serialized
         // Pad with spaces (insignificant JSON whitespace) so the payload starts 8-byte aligned.
@@ -346,7 +388,8 @@ package enum CheckpointFormat {
         let reread = try decodeSnapshot(reparsed, payload: PayloadReader(bytes: payload.bytes, start: 0, length: payload.bytes.count,
                                                                          index: payload.index, path: ""), path: "", version: version)
         // The arrays round-trip by construction (raw bytes, NaN included); what could be lost is a field of the configuration.
-        guard reread.model == snapshot.model, reread.circuit.configuration == snapshot.circuit.configuration else {
+        guard reread.model == snapshot.model, reread.circuit.configuration == snapshot.circuit.configuration,
+              reread.circuit.prior == snapshot.circuit.prior, reread.drift == snapshot.drift else {
             throw .encodingFailed(model: snapshot.name, reason: "the snapshot does not read back identical; the checkpoint format misses one of its fields")
         }
 
@@ -365,11 +408,6 @@ package enum CheckpointFormat {
     private static func appendConfigurationFloats(_ c: CircuitConfiguration, prefix: String, to payload: inout PayloadBuilder) {
         payload.append("\(prefix).scalars", [c.learningRate, c.lmbda, c.l1Ratio, c.threshold, c.weightFill])
         payload.append("\(prefix).intercept_lr", c.interceptLearningRate.map { [$0] } ?? [])
-        if let prior = c.prior {
-            payload.append("\(prefix).prior.mean", prior.mean)
-            payload.append("\(prefix).prior.std", prior.std)
-            payload.append("\(prefix).prior.weight", [prior.weight])
-        }
     }
 
     private static func restoreConfigurationFloats(_ c: inout CircuitConfiguration, prefix: String, version: UInt32,
@@ -385,10 +423,11 @@ package enum CheckpointFormat {
         c.l1Ratio = s[2]
         c.threshold = s[3]
         c.weightFill = s[4]
-        if c.prior != nil {
-            c.prior!.mean = try payload.floats("\(prefix).prior.mean")
-            c.prior!.std = try payload.floats("\(prefix).prior.std")
-            c.prior!.weight = try payload.floats("\(prefix).prior.weight", count: 1)[0]
+        if version < 3, c.prior != nil {
+            // The Gaussian prior of versions 1 and 2, as `[model.prior]` decodes it (Float values, every argument explicit).
+            c.prior!.arguments[.mean] = .numbers(try payload.floats("\(prefix).prior.mean").map(Double.init))
+            c.prior!.arguments[.std] = .numbers(try payload.floats("\(prefix).prior.std").map(Double.init))
+            c.prior!.arguments[.weight] = .numbers([Double(try payload.floats("\(prefix).prior.weight", count: 1)[0])])
         }
     }
 
@@ -464,7 +503,7 @@ package enum CheckpointFormat {
 
         var modelCircuit = h.modelCircuit
         try restoreConfigurationFloats(&modelCircuit, prefix: "model.circuit", version: version, from: payload)
-        let model = ModelConfiguration(name: h.modelName, batchSize: h.batchSize, circuit: modelCircuit)
+        let model = ModelConfiguration(name: h.modelName, batchSize: h.batchSize, circuit: modelCircuit, drift: h.modelDrift)
         var configuration = modelCircuit
         if var separate = h.circuitConfiguration {
             try restoreConfigurationFloats(&separate, prefix: "circuit.configuration", version: version, from: payload)
@@ -484,8 +523,10 @@ package enum CheckpointFormat {
         optimizer.v = try payload.floats("optimizer.v", count: moments)
         optimizer.t = try payload.floats("optimizer.t", count: 1)[0]
 
-        var prior: GaussianPrior?
-        if let ph = h.prior {
+        var prior: WeightPrior<Float>?
+        if version >= 3, h.priorState != .null {
+            do { prior = try decodeCodable(WeightPrior<Float>.self, h.priorState, path: "prior") } catch { throw malformed(error.reason) }
+        } else if let ph = h.prior {
             guard let priorOptimizerKind = OptimizerKind(rawValue: ph.optimizer) else {
                 throw malformed("unknown prior optimizer \"\(ph.optimizer)\"")
             }
@@ -503,7 +544,21 @@ package enum CheckpointFormat {
             }
             p.meanOptimizer = try optimizerState("prior.mean")
             p.precisionOptimizer = try optimizerState("prior.precision")
-            prior = p
+            if let problem = gaussianStateProblem(p, weightCount: n) { throw .invalidState(path: path, reason: problem) }
+            prior = WeightPrior(p, rows: d, columns: s)
+        }
+        var drift: DriftState?
+        if version >= 3, h.drift != .null {
+            let detector: AnyDriftDetector
+            do {
+                detector = try decodeCodable(AnyDriftDetector.self, h.drift["detector"] ?? .null, path: "drift.detector")
+            } catch {
+                throw malformed(error.reason)
+            }
+            guard let drifts = h.drift["drifts"]?.int, drifts >= 0 else { throw malformed("\"drift.drifts\" is not an integer ≥ 0") }
+            let last = h.drift["last_drift_step"]
+            guard last == nil || last == .null || last?.int != nil else { throw malformed("\"drift.last_drift_step\" is neither null nor an integer") }
+            drift = DriftState(detector: detector, drifts: drifts, lastDriftStep: last?.int)
         }
         let generator: SeededGenerator
         do {
@@ -539,33 +594,36 @@ package enum CheckpointFormat {
         return ModelSnapshot(
             model: model, circuit: state, sequence: h.seq, pendingRows: h.pendingRows,
             pendingX: try payload.floats("pending.x", count: px), pendingY: try payload.floats("pending.y", count: py),
-            window: try payload.doubles("window"), wallClockSeconds: try payload.doubles("wall_clock", count: 1)[0])
+            window: try payload.doubles("window"), wallClockSeconds: try payload.doubles("wall_clock", count: 1)[0], drift: drift)
     }
 
     /// Why `HebbianCircuit(restoring:)` would reject `state`, or could crash on it later; nil when it is fine.
     ///
-    /// The learning core checks W's optimiser state but not the prior's: a prior optimiser whose moments do
-    /// not match its parameters would only fail at the next update, so it is checked here.
+    /// The learning core checks the prior's state against its configuration (``WeightPrior/incompatibility(with:rows:columns:optimizer:)``).
     static func restorationProblem(_ state: CircuitState) -> String? {
         do {
             _ = try HebbianCircuit(restoring: state)
         } catch {
             return error.description
         }
-        if let p = state.prior {
-            for (what, o, count) in [("prior mean", p.meanOptimizer, p.mean.count),
-                                     ("prior precision", p.precisionOptimizer, p.precision.count)] {
-                // Adam keeps one moment per parameter once the hyper-parameters are fitted; otherwise none.
-                let consistent = o.m.count == o.v.count
-                    && (o.kind == .adam ? (o.m.count == count || (!p.fitHyper && o.m.count == 0)) : o.m.count == 0)
-                if !consistent {
-                    return "\(what) optimizer state has \(o.m.count)/\(o.v.count) moments for \(count) parameters"
-                }
+        return nil
+    }
+
+    /// Why a version-1 or -2 Gaussian prior state is inconsistent (nil when fine): its optimiser moments must
+    /// match its parameters, and each parameter must have 1 or `weightCount` values.
+    static func gaussianStateProblem(_ p: GaussianPrior, weightCount: Int) -> String? {
+        for (what, o, count) in [("prior mean", p.meanOptimizer, p.mean.count),
+                                 ("prior precision", p.precisionOptimizer, p.precision.count)] {
+            // Adam keeps one moment per parameter once the hyper-parameters are fitted; otherwise none.
+            let consistent = o.m.count == o.v.count
+                && (o.kind == .adam ? (o.m.count == count || (!p.fitHyper && o.m.count == 0)) : o.m.count == 0)
+            if !consistent {
+                return "\(what) optimizer state has \(o.m.count)/\(o.v.count) moments for \(count) parameters"
             }
-            for (what, count) in [("prior mean", p.mean.count), ("prior precision", p.precision.count)]
-            where count != 1 && count != state.configuration.weightCount {
-                return "\(what) has \(count) values, expected 1 or \(state.configuration.weightCount)"
-            }
+        }
+        for (what, count) in [("prior mean", p.mean.count), ("prior precision", p.precision.count)]
+        where count != 1 && count != weightCount {
+            return "\(what) has \(count) values, expected 1 or \(weightCount)"
         }
         return nil
     }

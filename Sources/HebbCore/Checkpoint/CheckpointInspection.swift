@@ -48,6 +48,20 @@ package struct CheckpointInspection: Sendable, Equatable {
     package var coefficients: [Float]
     /// Nonzero coefficients.
     package var nonzero: Int
+    /// The prior's kind, a chain as `chain(l1, l2)` (nil: none).
+    package var prior: String?
+    /// The drift alarm's detector, alarms so far and last alarm step (nil: no `[model.drift]` state).
+    package var drift: DriftSummary?
+
+    /// What a checkpoint says about a model's drift alarm.
+    package struct DriftSummary: Sendable, Equatable {
+        /// `page_hinkley` or `adwin`.
+        package var detector: String
+        /// Alarms so far.
+        package var drifts: Int
+        /// The step of the last alarm (nil before any).
+        package var lastDriftStep: Int?
+    }
 
     package init(path: String, decoded: CheckpointFormat.Decoded) {
         let s = decoded.snapshot
@@ -74,6 +88,11 @@ package struct CheckpointInspection: Sendable, Equatable {
         // The same rule as HebbianCircuit.coefficients.
         coefficients = weights.map { abs($0) >= c.threshold ? $0 : 0 }
         nonzero = coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        func name(_ p: WeightPrior<Float>) -> String {
+            p.kind == .chain ? "chain(" + p.components.map(name).joined(separator: ", ") + ")" : p.kind.rawValue
+        }
+        prior = s.circuit.prior.map(name)
+        drift = s.drift.map { DriftSummary(detector: $0.detector.kind.rawValue, drifts: $0.drifts, lastDriftStep: $0.lastDriftStep) }
     }
 
     /// Human-readable: the header fields, then the thresholded coefficients as a table of dict_dim rows.
@@ -95,6 +114,8 @@ package struct CheckpointInspection: Sendable, Equatable {
         crc32           \(checkpointHex32(crc)) (verified)
         threshold       \(threshold)
         nonzero         \(nonzero) of \(coefficients.count)
+        prior           \(prior ?? "none")
+        drift alarm     \(drift.map { "\($0.detector), \($0.drifts) alarm(s)" + ($0.lastDriftStep.map { ", last at step \($0)" } ?? "") } ?? "none")
 
         coefficients (|w| < \(threshold) shown as 0):
 
@@ -117,7 +138,8 @@ package struct CheckpointInspection: Sendable, Equatable {
 
     /// Machine-readable, one JSON object: `format_version`, `model`, `kind`, `shape`, `updates`, `samples`,
     /// `seq`, `created`, `bytes`, `weights` (raw W) and `coefficients` (thresholded W), both as dict_dim rows
-    /// of sys_dim values, plus `path`, `optimizer`, `wall_clock`, `pending_rows`, `crc32`, `threshold`, `nonzero`.
+    /// of sys_dim values, plus `path`, `optimizer`, `wall_clock`, `pending_rows`, `crc32`, `threshold`, `nonzero`,
+    /// `prior` (its kind, `chain(…)`, or null) and `drift` (`{"detector", "drifts", "last_drift_step"}` or null).
     /// Floats are written in their shortest round-trip form; a non-finite weight is `null`.
     package var json: String {
         var w = JSONWriter(capacity: 256 + 24 * weights.count)
@@ -143,6 +165,17 @@ package struct CheckpointInspection: Sendable, Equatable {
         w.key("crc32"); w.string(checkpointHex32(crc))
         w.key("threshold"); w.float(threshold)
         w.key("nonzero"); w.int(nonzero)
+        w.key("prior"); if let prior { w.string(prior) } else { w.null() }
+        w.key("drift")
+        if let drift {
+            w.beginObject()
+            w.key("detector"); w.string(drift.detector)
+            w.key("drifts"); w.int(drift.drifts)
+            w.key("last_drift_step"); if let step = drift.lastDriftStep { w.int(step) } else { w.null() }
+            w.endObject()
+        } else {
+            w.null()
+        }
         w.endObject()
         return String(decoding: w.bytes, as: UTF8.self)
     }

@@ -24,10 +24,13 @@ package struct ModelSnapshot: Sendable, Equatable {
     package var window: [Double]
     /// When the snapshot was taken, Unix time in seconds (a `Double`, not a `Date`, so it round-trips exactly).
     package var wallClockSeconds: Double
+    /// The drift detector's running state and alarm history (nil without `[model.drift]`).
+    package var drift: DriftState?
 
     /// A snapshot from its parts.
     package init(model: ModelConfiguration, circuit: CircuitState, sequence: UInt64, pendingRows: Int,
-                pendingX: [Float], pendingY: [Float], window: [Double], wallClockSeconds: Double) {
+                pendingX: [Float], pendingY: [Float], window: [Double], wallClockSeconds: Double, drift: DriftState? = nil) {
+        self.drift = drift
         self.model = model
         self.circuit = circuit
         self.sequence = sequence

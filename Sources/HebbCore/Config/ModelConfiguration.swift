@@ -11,16 +11,19 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     package var batchSize: Int
     /// Shape, penalty, optimiser and prior.
     package var circuit: CircuitConfiguration
+    /// The drift alarm on the prequential error (`[model.drift]`), nil for none.
+    package var drift: DriftAlarm?
 
     /// `batch_size` when the key is absent: large enough for a stable gradient from a sum over rows,
     /// small enough to publish often.
     package static let defaultBatchSize = 50
 
     /// A model configuration; no validation (the decoders validate).
-    package init(name: String, batchSize: Int = ModelConfiguration.defaultBatchSize, circuit: CircuitConfiguration) {
+    package init(name: String, batchSize: Int = ModelConfiguration.defaultBatchSize, circuit: CircuitConfiguration, drift: DriftAlarm? = nil) {
         self.name = name
         self.batchSize = batchSize
         self.circuit = circuit
+        self.drift = drift
     }
 
     /// Whether `name` can be a model name. The name becomes a ZeroMQ topic segment (`coef/<name>/`), and
@@ -33,11 +36,7 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
 
     static let keys = ["name", "kind", "dict_dim", "sys_dim", "batch_size", "epochs", "optim", "lr", "lmbda", "l1_ratio",
                        "threshold", "weight_fill", "update", "prune", "init", "seed", "standardize", "intercept",
-                       "intercept_lr", "prior"]
-    static let priorKeys = ["kind", "mean", "std", "weight", "fit_hyper"]
-
-    /// The prior families a `[model.prior]` may name.
-    enum PriorKind: String, CaseIterable { case gaussian }
+                       "intercept_lr", "prior", "drift"]
 
     /// Decodes one model table, e.g. the JSON object of a control `add` after ``ConfigValue/parse(json:source:)``;
     /// `source` (e.g. `control request`) stands for the file name in errors.
@@ -97,17 +96,10 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
         circuit.intercept = try r.bool("intercept", default: circuit.intercept)
         if r.peek("intercept_lr") != nil { circuit.interceptLearningRate = try r.float("intercept_lr", default: circuit.learningRate) }
 
-        let priorLabel = label + ".prior"
-        if let table = try r.table("prior") {
-            let p = try TableReader(table, file: file, table: priorLabel, known: priorKeys)
-            let _: PriorKind = try p.choice("kind", default: .gaussian)
-            let defaults = GaussianPrior.Configuration()
-            circuit.prior = GaussianPrior.Configuration(
-                mean: try p.coefficients("mean", default: defaults.mean, rows: dictDim, columns: sysDim),
-                std: try p.coefficients("std", default: defaults.std, rows: dictDim, columns: sysDim),
-                weight: try p.float("weight", default: defaults.weight),
-                fitHyper: try p.bool("fit_hyper", default: defaults.fitHyper))
+        if let prior = r.raw("prior") {
+            circuit.prior = try PriorTable.decode(prior, file: file, label: label, rows: dictDim, columns: sysDim)
         }
+        let drift = try r.table("drift").map { (table) throws(ConfigError) in try DriftAlarm.decode(table, file: file, label: label) }
 
         // The core owns the ranges (lr > 0, l1_ratio in [0, 1], std > 0, …); only its parameter names are
         // translated to the file's table and key.
@@ -116,23 +108,30 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
         } catch {
             switch error {
             case let .invalidParameter(parameter, value, expected):
-                let inPrior = parameter.hasPrefix("prior.")
-                let key = inPrior ? String(parameter.dropFirst(6)) : parameter
+                let inPrior = PriorTable.locate(parameter)
+                let key = inPrior?.key ?? parameter
                 // Quote a scalar as the user wrote it (`-1`, not the Float's `-1.0`); for arrays the core's
                 // value names the offending element.
                 var written: ConfigValue?
-                if inPrior, case let .table(prior)? = r.peek("prior") { written = prior[key] } else if !inPrior { written = r.peek(key) }
+                switch (inPrior, r.peek("prior")) {
+                case (nil, _): written = r.peek(key)
+                case let ((nil, _)?, .table(prior)?): written = prior[key]
+                case let ((index?, _)?, .array(items)?) where items.indices.contains(index):
+                    if case let .table(prior) = items[index] { written = prior[key] }
+                default: break
+                }
                 let got: String
                 switch written {
                 case .integer?, .float?, .string?: got = written!.literal
                 default: got = value
                 }
-                throw .invalidValue(file: file, table: inPrior ? priorLabel : label, key: key, expected: expected, got: got)
+                let table = inPrior.map { label + ".prior" + ($0.component.map { "[\($0)]" } ?? "") } ?? label
+                throw .invalidValue(file: file, table: table, key: key, expected: expected, got: got)
             default:
                 throw .invalidValue(file: file, table: label, key: "(model)", expected: "a valid circuit", got: error.description)
             }
         }
-        return ModelConfiguration(name: name, batchSize: batchSize, circuit: circuit)
+        return ModelConfiguration(name: name, batchSize: batchSize, circuit: circuit, drift: drift)
     }
 
     /// The model as a config table with every key explicit, for the control `models` reply
@@ -143,7 +142,6 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     /// negative and are rejected on re-decoding rather than silently changed.
     package var configValue: ConfigValue {
         func number(_ x: Float) -> ConfigValue { .float(Double(x.description) ?? Double(x)) }
-        func numbers(_ xs: [Float]) -> ConfigValue { xs.count == 1 ? number(xs[0]) : .array(xs.map(number)) }
         let c = circuit
         var table: ConfigTable = [
             "name": .string(name), "kind": .string(c.kind.rawValue),
@@ -156,10 +154,8 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
             "standardize": .bool(c.standardize), "intercept": .bool(c.intercept),
         ]
         if let rate = c.interceptLearningRate { table["intercept_lr"] = number(rate) }
-        if let p = c.prior {
-            table["prior"] = ["kind": .string(PriorKind.gaussian.rawValue), "mean": numbers(p.mean), "std": numbers(p.std),
-                              "weight": number(p.weight), "fit_hyper": .bool(p.fitHyper)]
-        }
+        if let p = c.prior { table["prior"] = PriorTable.configValue(p) }
+        if let drift { table["drift"] = drift.configValue }
         return .table(table)
     }
 }

@@ -21,6 +21,8 @@ package struct EngineCounters: Sendable, Equatable {
     package var subscriptions = 0
     /// Updates rolled back by the divergence guard.
     package var divergences = 0
+    /// Drift alarms raised (all models).
+    package var drifts = 0
 
     /// All zero.
     package init() {}
@@ -316,7 +318,9 @@ package final class EngineCore {
                 return
             }
             counters.updates += 1
-            publishLatest(runner, report: report, sequence: runner.nextSequence())
+            let sequence = runner.nextSequence()
+            publishLatest(runner, report: report, sequence: sequence)
+            if checkDrift(runner, report: report, sequence: sequence) { counters.drifts += 1 }
         }
         return nil
     }
@@ -408,7 +412,7 @@ package final class EngineCore {
     }
 
     /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
-    private func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
+    func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
         let time = clock.wall()
         let message = encoder.encode(runner, report: report, sequence: sequence, time: time)
         runner.latest = message
@@ -652,6 +656,8 @@ package final class EngineCore {
             w.key("divergences"); w.int(r.divergences)
             w.key("gaps"); w.int(r.gaps)
             w.key("sequence_resets"); w.int(r.sequenceResets)
+            w.key("drifts"); w.int(r.drift?.drifts ?? 0)
+            w.key("last_drift_step"); if let step = r.drift?.lastDriftStep { w.int(step) } else { w.null() }
             w.endObject()
         }
         w.endObject()
@@ -682,6 +688,9 @@ package final class EngineCore {
         w.key("standardize"); w.bool(c.standardize)
         w.key("intercept"); w.bool(c.intercept)
         w.key("intercept_lr"); w.float(c.interceptLearningRate ?? c.learningRate)
+        // The prior and the drift alarm as their config tables (a chain as an array of tables), null when absent.
+        w.key("prior_config"); w.value(c.prior.map { PriorTable.configValue($0).json } ?? .null)
+        w.key("drift"); w.value(r.configuration.drift.map { $0.configValue.json } ?? .null)
         w.key("step"); w.int(r.circuit.updates)
         w.endObject()
     }

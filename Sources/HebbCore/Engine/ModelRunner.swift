@@ -42,6 +42,8 @@ package final class ModelRunner: PublishableModel {
     package private(set) var divergences = 0
     /// Whether the update just reported started a divergence episode (the model was fine before it).
     package private(set) var newlyDiverged = false
+    /// The drift alarm's detector and history (nil without `[model.drift]`).
+    package internal(set) var drift: DriftState?
     private var producerSequence: [String: Int] = [:]
     private var pendingX: [Float]
     private var pendingY: [Float]
@@ -59,6 +61,7 @@ package final class ModelRunner: PublishableModel {
         pendingX = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.dictDim)
         pendingY = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.sysDim)
         topic = Array("coef/\(configuration.name)/".utf8)
+        drift = DriftState.continuing(nil, under: configuration.drift)
     }
 
     /// A model resumed from a checkpoint snapshot.
@@ -78,6 +81,7 @@ package final class ModelRunner: PublishableModel {
         sequence = snapshot.sequence
         window = Array(snapshot.window.suffix(self.windowSize))
         topic = Array("coef/\(snapshot.model.name)/".utf8)
+        drift = DriftState.continuing(snapshot.drift, under: snapshot.model.drift)
     }
 
     /// The model's name.
@@ -147,6 +151,8 @@ package final class ModelRunner: PublishableModel {
         pendingRows = 0
         window.removeAll()
         lastReport = nil
+        // The errors of a fresh model are a new stream; the alarm history stays.
+        drift?.detector.reset()
     }
 
     /// Applies new hyper-parameters (see ``HebbianCircuit/reconfigure(_:)``); `batch_size` may change
@@ -162,6 +168,7 @@ package final class ModelRunner: PublishableModel {
             pendingX += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX.count))
             pendingY += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.sysDim - pendingY.count))
         }
+        drift = DriftState.continuing(drift, under: new.drift)
         configuration = new
     }
 
@@ -171,7 +178,7 @@ package final class ModelRunner: PublishableModel {
         return ModelSnapshot(model: configuration, circuit: circuit.state, sequence: sequence, pendingRows: pendingRows,
                              pendingX: Array(pendingX[0..<(pendingRows * c.dictDim)]),
                              pendingY: Array(pendingY[0..<(pendingRows * c.sysDim)]),
-                             window: window, wallClockSeconds: wallClock)
+                             window: window, wallClockSeconds: wallClock, drift: drift)
     }
 
     /// Changes ``windowSize`` (a reload); a smaller window drops its oldest errors at once.

@@ -16,6 +16,9 @@ package struct OfflineFit {
         /// ½Σe² of each step, at the weights before it, in the target's units (the first step of a block: scored
         /// before the block's rows joined the standardisation statistics, as the daemon publishes it).
         package var loss: [Double]
+        /// The prior's loss of each update, at the weights before its first step (one per step with `epochs = 1`;
+        /// empty without a prior).
+        package var prior: [Double]
         /// W as learned, dict_dim × sys_dim row-major (in standardised space with `standardize`).
         package var weights: [Float]
         /// The published coefficients: thresholded W in the user's units (see `HebbianCircuit.coefficients(into:intercept:)`).
@@ -33,6 +36,7 @@ package struct OfflineFit {
         let circuit = try HebbianCircuit(model.circuit)
         let d = model.circuit.dictDim, s = model.circuit.sysDim, batch = model.batchSize
         var losses: [Double] = []
+        var priors: [Double] = []
         var updates = 0
         for _ in 0..<max(passes, 1) {
             var start = 0
@@ -43,7 +47,8 @@ package struct OfflineFit {
                     try table.y.withUnsafeBufferPointer { y throws(CircuitError) in
                         let xb = UnsafeBufferPointer(rebasing: x[(start * d)..<(end * d)])
                         let yb = UnsafeBufferPointer(rebasing: y[(start * s)..<(end * s)])
-                        try circuit.update(x: xb, y: yb, rows: rows) { losses.append($0) }
+                        let report = try circuit.update(x: xb, y: yb, rows: rows) { losses.append($0) }
+                        if circuit.prior != nil { priors.append(report.prior) }
                     }
                 }
                 updates += 1
@@ -55,7 +60,7 @@ package struct OfflineFit {
             intercept.withUnsafeMutableBufferPointer { b in circuit.coefficients(into: w, intercept: b) }
         }
         return Result(model: model.name, steps: losses.count, updates: updates, tailRows: table.rows % batch,
-                      loss: losses, weights: circuit.weights, coefficients: coefficients, intercept: intercept,
+                      loss: losses, prior: priors, weights: circuit.weights, coefficients: coefficients, intercept: intercept,
                       standardized: model.circuit.standardize, nonzero: nonzero)
     }
 }

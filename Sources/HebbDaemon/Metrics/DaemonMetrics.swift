@@ -27,6 +27,9 @@ package final class DaemonMetrics: EngineObserver, Sendable {
 
     private struct PerModel {
         var loss: Gauge, mse: Gauge, nnz: Gauge, step: Gauge, samples: Gauge, lastCheckpoint: Gauge, diverged: Gauge
+        /// `hebbd_drift_total{model}`, fed with the increase of the model's alarm count since the last refresh.
+        var drifts: Counter
+        var driftsSeen = 0
     }
 
     private struct State {
@@ -108,7 +111,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             s.lastModelRefresh = now
             for name in core.modelNames {
                 guard let runner = core.runners[name] else { continue }
-                let m = s.models[name] ?? {
+                var m = s.models[name] ?? {
                     let d = [("model", name)]
                     func gauge(_ metric: String, _ help: String) -> Gauge { registry.makeGauge(descriptor: Self.metric(metric, help), labels: d) }
                     let made = PerModel(
@@ -118,7 +121,8 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                         step: gauge("hebbd_model_step", "Mini-batch updates of the model so far (restored from checkpoints)."),
                         samples: gauge("hebbd_model_samples", "Rows the model has learnt from so far (restored from checkpoints)."),
                         lastCheckpoint: gauge("hebbd_model_last_checkpoint_timestamp_seconds", "Unix time of the model's last checkpoint written by this run (0: none yet)."),
-                        diverged: gauge("hebbd_model_diverged", "1 while the model's last update was rolled back because it would have made the model non-finite (reset it or set a smaller lr), else 0."))
+                        diverged: gauge("hebbd_model_diverged", "1 while the model's last update was rolled back because it would have made the model non-finite (reset it or set a smaller lr), else 0."),
+                        drifts: registry.makeCounter(descriptor: Self.metric("hebbd_drift_total", "Drift alarms raised by the model's detector ([model.drift])."), labels: d))
                     s.models[name] = made
                     return made
                 }()
@@ -128,6 +132,11 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                 m.step.record(Int64(runner.circuit.updates))
                 m.samples.record(Int64(runner.circuit.samples))
                 m.diverged.record(Int64(runner.circuit.diverged ? 1 : 0))
+                // A model removed and added again starts counting afresh.
+                let drifts = runner.drift?.drifts ?? 0
+                if drifts > m.driftsSeen { m.drifts.increment(by: Int64(drifts - m.driftsSeen)) }
+                m.driftsSeen = drifts
+                s.models[name] = m
             }
         }
     }

@@ -36,6 +36,11 @@ public struct PriorConfiguration: Sendable, Equatable, Codable {
         ])
     }
 
+    /// A Gaussian prior from Float values, as hebbd's original `[model.prior]` wrote it (weight default 0.01).
+    public static func gaussian(mean: [Float] = [0], std: [Float] = [1], weight: Float = 0.01, fitHyper: Bool = false) -> PriorConfiguration {
+        PriorConfiguration(GaussianPrior.Configuration(mean: mean, std: std, weight: weight, fitHyper: fitHyper))
+    }
+
     /// The argument's value: as given, else brainstate's default (nil if the kind has no such argument).
     public func value(of argument: PriorArgument) -> PriorArgumentValue? {
         arguments[argument] ?? kind.defaultValue(of: argument)

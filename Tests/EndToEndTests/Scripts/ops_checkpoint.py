@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads hebbd checkpoint files (format version 1, docs/CHECKPOINTS.md) independently of the daemon's code.
+"""Reads hebbd checkpoint files (format versions 1–3, docs/CHECKPOINTS.md) independently of the daemon's code.
 
     ops_checkpoint.py read FILE                 # verify + print the header and a digest of every payload array
     ops_checkpoint.py compare A B               # byte-for-byte comparison of two checkpoints' state
@@ -11,7 +11,8 @@ Every command prints one JSON object on stdout. Exit status: 0 success (compare:
 
 `compare` compares the raw bytes of every payload array except `wall_clock` (the snapshot time), and every
 header field except `created`, `wall_clock`, `software` and `arrays` (the index, whose offsets follow from the
-arrays compared). It is meant for "a resumed model equals an uninterrupted one, bit for bit".
+arrays compared); in version 3 the header fields include the prior's and the drift detector's whole state,
+written in shortest round-trip form, so equal JSON values are equal bits. It is meant for "a resumed model equals an uninterrupted one, bit for bit".
 """
 
 import argparse
@@ -39,7 +40,7 @@ def load(path):
     magic, version, hlen, plen = struct.unpack_from("<8sIIQ", b, 0)
     if magic != b"HEBBCKPT":
         raise Bad(f"bad magic {magic!r}")
-    if version not in (1, 2):   # docs/CHECKPOINTS.md: 2 is written, 1 still read
+    if version not in (1, 2, 3):   # docs/CHECKPOINTS.md: 3 is written, 1 and 2 still read
         raise Bad(f"format version {version}")
     if len(b) != 28 + hlen + plen:
         raise Bad(f"size {len(b)} != 28 + {hlen} + {plen}")

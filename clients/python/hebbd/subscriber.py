@@ -97,7 +97,8 @@ class Update:
 class Event:
     """One ``event/<model>/`` message (``model`` is ``"*"`` for daemon-wide events): ``event`` is e.g.
     ``added``, ``restored``, ``removed``, ``reset``, ``set``, ``reloaded``, ``rejected``, ``checkpoint``,
-    ``checkpoint_failed``, ``stopping``; ``data`` is the whole JSON body (``counts``, ``path``, …)."""
+    ``checkpoint_failed``, ``stopping``, ``drift``, ``diverged``; ``data`` is the whole JSON body (``counts``,
+    ``path``, ``step``, …)."""
 
     model: str
     event: str
