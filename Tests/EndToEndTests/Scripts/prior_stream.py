@@ -3,7 +3,7 @@
 what the daemon published: every coefficient message and event of the model, the prior term of each update
 recomputed here from the previous message's coefficients (brainstate's formulas, docs/PRIORS.md), and `status`.
 
-The producer's own functions make the data (`true_system`, `message`), so the example is what is tested.
+The producer's own `true_system` makes the data, so the example's system is what is tested.
 Prints one JSON summary line (e2e_common.succeed); the Swift test asserts on it.
 """
 
@@ -109,7 +109,8 @@ def main():
                 summary["shifted_w"] = w.tolist()
             x = rng.standard_normal((50, args.dict_dim)).astype(np.float32)
             y = (x @ w + 0.1 * rng.standard_normal((50, args.sys_dim))).astype(np.float32)
-            push.send_multipart(producer.message(args.model, x, y, n, producer="prior_stream.py"))
+            header = {"v": 1, "dtype": "float32", "rows": len(x), "producer": "prior_stream.py", "seq": n}
+            push.send_multipart([args.model.encode(), json.dumps(header).encode(), x.astype("<f4").tobytes(), y.astype("<f4").tobytes()])
             receive(0)
         updates = args.messages * 50 // args.batch_size
         deadline = time.monotonic() + args.timeout

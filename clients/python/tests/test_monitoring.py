@@ -76,7 +76,7 @@ def dashboard_queries() -> List[str]:
 def test_rules_pass_promtool_check_and_their_unit_tests() -> None:
     check = subprocess.run([tool("promtool"), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 5 rules found" in check.stdout
+    assert "SUCCESS: 6 rules found" in check.stdout
     unit = subprocess.run([tool("promtool"), "test", "rules", str(RULES_TEST)], capture_output=True, text=True,
                           timeout=60, cwd=RULES_TEST.parent)
     assert unit.returncode == 0 and "SUCCESS" in unit.stdout, unit.stdout + unit.stderr
@@ -164,7 +164,7 @@ scrape_configs:
             groups = json.load(r)["data"]["groups"]
         rules = {rule["name"]: rule for g in groups for rule in g["rules"]}
         assert set(rules) == {"HebbdDown", "HebbdNoUpdatesWhileSamplesArrive", "HebbdCheckpointStale",
-                              "HebbdCheckpointFailures", "HebbdRejectingMessages"}
+                              "HebbdCheckpointFailures", "HebbdRejectingMessages", "HebbdModelDiverged"}
         deadline = time.monotonic() + 10
         while any(rule.get("health") != "ok" for rule in rules.values()) and time.monotonic() < deadline:
             time.sleep(0.5)
