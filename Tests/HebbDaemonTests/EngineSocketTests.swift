@@ -223,4 +223,38 @@ import HebbTestSupport
         // m10's messages pass A's "m1" prefix filter but are another shard's: never rejections.
         #expect(sa["rejected"] == .object([]) && sb["rejected"] == .object([]))
     }
+
+    /// A frame over max_message_bytes is dropped by libzmq, which closes the producer's connection: the socket
+    /// monitor makes that visible (counted by socket and event, with the peer), and the model is untouched.
+    @Test func anOversizedFrameIsCountedAsADisconnectByTheSocketMonitor() async throws {
+        var configuration = Self.configuration(models: [EngineFixtures.model("m", batch: 2)])
+        configuration.limits.maxMessageBytes = 4096
+        let engine = try Engine(configuration: configuration, models: [(configuration.models[0], nil)])
+        let endpoints = try engine.start()
+        defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
+        let context = try Context()
+        defer { context.terminate() }
+        let push = try context.makeSocket(.push, lingerMilliseconds: 0)
+        defer { push.close() }
+        try push.connect(endpoints.ingest)
+        #expect(try push.send(parts: [Array("m".utf8), Array(#"{"dtype":"float32","rows":1}"#.utf8), [UInt8](repeating: 0, count: 20_000), [0, 0, 0, 0]]))
+        let req = try context.makeSocket(.req, lingerMilliseconds: 0)
+        defer { req.close() }
+        try req.connect(endpoints.control)
+        try req.set(.receiveTimeout, Int32(2000))
+        var connections: JSON?
+        for _ in 0..<50 {
+            _ = try req.send(#"{"cmd":"status"}"#)
+            let status = try JSONParser.parse(try req.receiveMultipart()[0])
+            connections = status["connections"]
+            if (connections?["ingest"]?["disconnected"]?.int ?? 0) >= 1 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(connections?["ingest"]?["accepted"]?.int ?? 0 >= 1, "\(String(describing: connections))")
+        #expect(connections?["ingest"]?["disconnected"]?.int ?? 0 >= 1, "\(String(describing: connections))")
+        #expect(connections?["control"]?["accepted"]?.int == 1)
+        _ = try req.send(#"{"cmd":"status"}"#)
+        let status = try JSONParser.parse(try req.receiveMultipart()[0])
+        #expect(status["models"]?["m"]?["samples"]?.int == 0 && status["samples"]?.int == 0)
+    }
 }

@@ -21,6 +21,9 @@ package struct EngineCounters: Sendable, Equatable {
     package var subscriptions = 0
     /// Updates rolled back by the divergence guard.
     package var divergences = 0
+    /// Connection events on the bound sockets (libzmq's socket monitor), by socket and event: a peer that
+    /// connects, goes away, or is cut off by libzmq (a frame over `limits.max_message_bytes`, a failed handshake).
+    package var connections: [ConnectionEventKey: Int] = [:]
     /// Drift alarms raised (all models).
     package var drifts = 0
 
@@ -110,6 +113,28 @@ package enum ModelAdmissionError: Error, Sendable, Equatable, CustomStringConver
     }
 }
 
+/// A connection event on one of the daemon's bound sockets.
+package enum ConnectionEvent: String, Sendable, CaseIterable {
+    /// A peer connected.
+    case accepted
+    /// A connection closed: the peer left, or libzmq cut it off (e.g. a frame over `limits.max_message_bytes`).
+    case disconnected
+    /// The ZMTP or CURVE handshake failed (not a ZeroMQ peer, a malformed greeting, an unauthorized key).
+    case handshakeFailed = "handshake_failed"
+}
+
+/// Which socket and which event a connection count is for.
+package struct ConnectionEventKey: Hashable, Sendable {
+    /// `ingest` or `control`.
+    package var socket: String
+    /// The event.
+    package var event: ConnectionEvent
+    package init(socket: String, event: ConnectionEvent) {
+        self.socket = socket
+        self.event = event
+    }
+}
+
 /// What the engine driver must do with a control request.
 package enum ControlOutcome {
     /// Send this reply now.
@@ -165,6 +190,7 @@ package final class EngineCore {
     private var subscribedTopics: Set<[UInt8]> = []
     private var rejectionLog: LogRateLimiter
     private var controlFailureLog: LogRateLimiter
+    private var connectionLog: LogRateLimiter
     private var pendingRejections: [String: [RejectionReason: Int]] = [:]
     private var lastRejectionSummary: Double = 0
 
@@ -179,6 +205,7 @@ package final class EngineCore {
         startTime = clock.monotonic()
         rejectionLog = LogRateLimiter(interval: settings.rejectionReportInterval)
         controlFailureLog = LogRateLimiter(interval: settings.rejectionReportInterval)
+        connectionLog = LogRateLimiter(interval: settings.rejectionReportInterval)
         schedule = CheckpointSchedule(now: clock.monotonic())
         schedule.interval = settings.checkpointInterval
         schedule.every = settings.checkpointEvery
@@ -477,6 +504,22 @@ package final class EngineCore {
     /// The model keys `set` may change live: hyper-parameters that do not change what W means.
     static let settableKeys = ["lr", "lmbda", "l1_ratio", "threshold", "epochs", "intercept_lr"]
 
+    /// A connection event the driver read from a socket monitor: counted, and logged rate-limited per socket and
+    /// event (a peer address from the connection, escaped). Closed connections are where a frame over
+    /// `limits.max_message_bytes` shows up: libzmq drops such a frame by closing the connection.
+    package func handleConnectionEvent(socket: String, event: ConnectionEvent, peer: String?) {
+        counters.connections[ConnectionEventKey(socket: socket, event: event), default: 0] += 1
+        guard event != .accepted, let suppressed = connectionLog.admit("\(socket)/\(event.rawValue)", now: clock.monotonic()) else { return }
+        var metadata: Logger.Metadata = ["socket": .string(socket), "connection.event": .string(event.rawValue)]
+        if let peer { metadata["peer.address"] = .wire(peer) }
+        if suppressed > 0 { metadata["connection.suppressed"] = "\(suppressed)" }
+        if event == .handshakeFailed {
+            logger.warning("connection handshake failed", metadata: metadata)
+        } else {
+            logger.notice("connection closed", metadata: metadata)
+        }
+    }
+
     /// A control request that is not one frame (the driver cannot hand it over): counted and answered like any
     /// other failed request.
     package func malformedControlRequest(frames: Int) -> [UInt8] {
@@ -631,6 +674,17 @@ package final class EngineCore {
         w.key("updates"); w.int(counters.updates)
         w.key("published"); w.int(counters.published)
         w.key("rejected"); Self.writeCounts(counters.rejected, &w)
+        w.key("connections")
+        w.beginObject()
+        for socket in ["ingest", "control"] {
+            w.key(socket)
+            w.beginObject()
+            for event in ConnectionEvent.allCases {
+                w.key(event.rawValue); w.int(counters.connections[ConnectionEventKey(socket: socket, event: event)] ?? 0)
+            }
+            w.endObject()
+        }
+        w.endObject()
         w.key("memory")
         w.beginObject()
         w.key("models_bytes"); w.int(memoryInUse)

@@ -168,8 +168,10 @@ package final class Engine: Sendable {
         /// The ZAP handler (`inproc://zeromq.zap.01`) when CURVE is on, and the client keys it admits.
         var zap: Socket?
         var authorizedKeys: Set<String> = []
+        /// PAIR sockets reading libzmq's monitor events of ingest and of control, with the socket each watches.
+        var monitors: [(socket: String, pair: Socket)] = []
 
-        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) }
+        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) + monitors.map(\.pair) }
     }
 
     private func makeSockets(_ endpoints: DaemonConfiguration.Endpoints, _ limits: DaemonConfiguration.Limits,
@@ -237,8 +239,20 @@ package final class Engine: Sendable {
                 return s
             })
         }
+        // Connection events of the two sockets clients write to: accepted, closed (libzmq closes a connection that
+        // sends a frame over max_message_bytes — otherwise invisible), failed handshakes.
+        var monitors: [(socket: String, pair: Socket)] = []
+        for (name, watched) in [("ingest", ingest), ("control", control)] {
+            let endpoint = "\(wakeEndpoint)-monitor-\(name)"
+            monitors.append((name, try attempt(endpoint, "\(name) monitor") {
+                try watched.monitor(endpoint, events: [.accepted, .disconnected, .handshakeFailedProtocol, .handshakeFailedNoDetail, .handshakeFailedAuth])
+                let pair = try context.makeSocket(.pair, lingerMilliseconds: 0)
+                try pair.connect(endpoint)
+                return pair
+            }))
+        }
         return Sockets(ingest: ingest, publish: publish, control: control, wake: wake, taps: taps,
-                       zap: zap, authorizedKeys: security?.authorizedKeys ?? [])
+                       zap: zap, authorizedKeys: security?.authorizedKeys ?? [], monitors: monitors)
     }
 
     private func run(started: (Result<BoundEndpoints, EngineError>) -> Void) {
@@ -333,6 +347,10 @@ package final class Engine: Sendable {
         let wakeIndex = poller.add(sockets.wake)
         let tapIndices = sockets.taps.map { poller.add($0) }
         let zapIndex = sockets.zap.map { poller.add($0) }
+        let monitorIndices = sockets.monitors.map { poller.add($0.pair) }
+        // Peer addresses by connection file descriptor, learnt when libzmq accepts the connection (the fd is
+        // closed by the time its disconnect is reported).
+        var peers: [String: [UInt32: String]] = [:]
         var frames: [Message] = []
         var framePointers: [UnsafeRawBufferPointer] = []
         var checkpointWait: CheckpointWait?
@@ -433,6 +451,20 @@ package final class Engine: Sendable {
                         }
                     case .checkpoint:
                         submitCheckpoint(core.checkpointAllModels())
+                    }
+                }
+            }
+            for ((name, pair), index) in zip(sockets.monitors, monitorIndices) where poller.isReadable(index) {
+                while let count = try? pair.receiveMultipart(into: &frames, dontWait: true), count > 0 {
+                    guard let event = SocketEvent(frames: frames, count: count) else { continue }
+                    if event.event == .accepted {
+                        let peer = SocketEvent.peerAddress(fileDescriptor: Int32(bitPattern: event.value))
+                        if peers[name, default: [:]].count < 65_536 { peers[name, default: [:]][event.value] = peer }
+                        core.handleConnectionEvent(socket: name, event: .accepted, peer: peer)
+                    } else if event.event == .disconnected {
+                        core.handleConnectionEvent(socket: name, event: .disconnected, peer: peers[name]?.removeValue(forKey: event.value))
+                    } else {
+                        core.handleConnectionEvent(socket: name, event: .handshakeFailed, peer: nil)   // the value is an error code
                     }
                 }
             }

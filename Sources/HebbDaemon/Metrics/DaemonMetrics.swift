@@ -24,6 +24,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     private let checkpointsWritten: Counter
     private let checkpointFailures: Counter
     private let divergences: Counter
+    private let connections: [ConnectionEventKey: Counter]
 
     private struct PerModel {
         var loss: Gauge, mse: Gauge, nnz: Gauge, step: Gauge, samples: Gauge, lastCheckpoint: Gauge, diverged: Gauge
@@ -67,6 +68,16 @@ package final class DaemonMetrics: EngineObserver, Sendable {
         checkpointBytes = r.makeGauge(descriptor: Self.metric("hebbd_checkpoint_last_bytes", "Size of the checkpoint file written last, in bytes."))
         checkpointsWritten = r.makeCounter(descriptor: Self.metric("hebbd_checkpoints_written_total", "Checkpoint files written."))
         checkpointFailures = r.makeCounter(descriptor: Self.metric("hebbd_checkpoint_failures_total", "Checkpoint writes that failed."))
+        var byConnection: [ConnectionEventKey: Counter] = [:]
+        let connectionName = Self.metric("hebbd_connection_events_total",
+                                         "Connection events on the ingest and control sockets: accepted, disconnected (including connections libzmq closed for a frame over max_message_bytes), handshake_failed.")
+        for socket in ["ingest", "control"] {
+            for event in ConnectionEvent.allCases {
+                byConnection[ConnectionEventKey(socket: socket, event: event)] =
+                    r.makeCounter(descriptor: connectionName, labels: [("socket", socket), ("event", event.rawValue)])
+            }
+        }
+        connections = byConnection
         divergences = r.makeCounter(descriptor: Self.metric("hebbd_divergences_total", "Updates rolled back because they would have made a model non-finite."))
     }
 
@@ -100,6 +111,9 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             published.increment(by: Int64(c.published - s.seen.published))
             controlRequests.increment(by: Int64(c.controlRequests - s.seen.controlRequests))
             divergences.increment(by: Int64(c.divergences - s.seen.divergences))
+            for (key, n) in c.connections where n != s.seen.connections[key] {
+                connections[key]?.increment(by: Int64(n - (s.seen.connections[key] ?? 0)))
+            }
             for (reason, n) in c.rejected where n != s.seen.rejected[reason] {
                 rejected[reason]?.increment(by: Int64(n - (s.seen.rejected[reason] ?? 0)))
             }
