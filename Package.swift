@@ -79,7 +79,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
-        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression"], exclude: ["Scripts"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression", "HebbTestSupport"], exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v6]
 )

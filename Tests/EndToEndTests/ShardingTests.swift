@@ -1,4 +1,5 @@
 import Foundation
+import HebbTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -17,18 +18,8 @@ private let unitDirectory = Paths.packageRoot.appendingPathComponent("systemd")
 private let serviceUnit = unitDirectory.appendingPathComponent("hebbd.service")
 private let templateUnit = unitDirectory.appendingPathComponent("hebbd@.service")
 
-/// A unit file as (section, key, value) assignments, in file order; comments and blank lines dropped.
 private func unitAssignments(_ url: URL) throws -> [(section: String, key: String, value: String)] {
-    var section = ""
-    var out: [(String, String, String)] = []
-    for raw in try String(contentsOf: url, encoding: .utf8).split(separator: "\n") {
-        let line = raw.trimmingCharacters(in: .whitespaces)
-        if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-        if line.hasPrefix("[") { section = String(line.dropFirst().dropLast()); continue }
-        guard let eq = line.firstIndex(of: "=") else { continue }
-        out.append((section, String(line[..<eq]), String(line[line.index(after: eq)...])))
-    }
-    return out
+    try systemdUnitAssignments(path: url.path)
 }
 
 /// The template's `ExecStart=` as the argv systemd would run for instance `instance`: `%i` → the instance,

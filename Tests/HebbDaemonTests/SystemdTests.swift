@@ -16,6 +16,7 @@ import Testing
 
 @testable import HebbCore
 @testable import HebbDaemon
+import HebbTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -227,16 +228,7 @@ private func verifyComplaints(unitPath: String) throws -> (status: Int32, lines:
 
 /// The unit as (section, key, value) assignments, comments dropped.
 private func unitAssignments() throws -> [(section: String, key: String, value: String)] {
-    var section = ""
-    var out: [(String, String, String)] = []
-    for raw in try String(contentsOfFile: unitSource, encoding: .utf8).split(separator: "\n") {
-        let line = raw.trimmingCharacters(in: .whitespaces)
-        if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-        if line.hasPrefix("[") { section = String(line.dropFirst().dropLast()); continue }
-        guard let eq = line.firstIndex(of: "=") else { continue }
-        out.append((section, String(line[..<eq]), String(line[line.index(after: eq)...])))
-    }
-    return out
+    try systemdUnitAssignments(path: unitSource)
 }
 
 // MARK: - Tests
