@@ -4,7 +4,8 @@
 #                             the Python examples when python3 is there
 #   scripts/setup.sh --test   also what the tests use: systemd (systemd-analyze), python3, curl, prometheus
 #                             (promtool, and the server the monitoring tests scrape hebbd with); scikit-learn,
-#                             pytest and matplotlib for python3; and the client package ./clients/python
+#                             pytest and matplotlib for python3; the client package ./clients/python; and it
+#                             checks that the Swift toolchain ships clang's libFuzzer runtime (Fuzz/run.sh)
 # Idempotent: installs only what is missing (the client package is reinstalled each time, to match the tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,4 +64,17 @@ if [ "$want_test" = 1 ] && command -v python3 >/dev/null; then
         as_root python3 -m pip install --quiet --break-system-packages --no-deps --no-build-isolation ./clients/python
     fi
     (cd / && python3 -c "import hebbd, hebbd.testing")
+fi
+
+# The fuzz pass (Fuzz/run.sh) links clang's libFuzzer and AddressSanitizer runtimes, which swift.org's toolchains
+# ship in their clang resource directory (lib/clang/<version>/lib/linux). Debian's libclang-rt-14-dev would not
+# do: the Swift toolchain's clang is newer and looks only in its own resource directory. Nothing to install, but
+# say so now if it is missing rather than after the rest of the tests.
+if [ "$want_test" = 1 ]; then
+    swiftc_path="$(command -v swiftc || true)"
+    toolchain="$(dirname "$(dirname "$(readlink -f "${swiftc_path:-/nonexistent}")")")"
+    if ! ls "$toolchain"/lib/clang/*/lib/linux/libclang_rt.fuzzer-"$(uname -m)".a >/dev/null 2>&1; then
+        echo "setup: the Swift toolchain at $toolchain has no libFuzzer runtime (libclang_rt.fuzzer-$(uname -m).a):" >&2
+        echo "       Fuzz/run.sh, and so scripts/test.sh, will fail; install a swift.org toolchain (or run FUZZ_RUNS=0)" >&2
+    fi
 fi

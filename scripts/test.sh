@@ -4,7 +4,10 @@
 #   2. pytest clients/python — the Python client, the examples, `hebbd watch`, and the Prometheus/Grafana
 #      configs against the metrics, all against real `hebbd run`s of the binary built here.
 #      PYTEST_ARGS adds pytest arguments (e.g. PYTEST_ARGS="-k curve").
-# Both always run; the exit status is non-zero if either failed.
+#   3. Fuzz/run.sh --runs $FUZZ_RUNS — a short libFuzzer pass over every fuzz target (default 10000 inputs each,
+#      a few seconds per target; Fuzz/README.md). FUZZ_RUNS=0 skips it explicitly. Without clang's libFuzzer
+#      runtime (shipped in the Swift toolchain) it fails with a message saying so; it never skips silently.
+# All always run; the exit status is non-zero if any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -25,6 +28,14 @@ if [ "$py_status" = 5 ] && [ -n "${PYTEST_ARGS:-}" ]; then
     py_status=0
 fi
 
+fuzz_status=0
+if [ "${FUZZ_RUNS:-10000}" = 0 ]; then
+    echo "test.sh: FUZZ_RUNS=0: the fuzz pass is skipped"
+else
+    Fuzz/run.sh --runs "${FUZZ_RUNS:-10000}" || fuzz_status=$?
+fi
+
 [ "$swift_status" = 0 ] || echo "test.sh: swift test failed (exit $swift_status)"
 [ "$py_status" = 0 ] || echo "test.sh: pytest failed (exit $py_status)"
-[ "$swift_status" = 0 ] && [ "$py_status" = 0 ]
+[ "$fuzz_status" = 0 ] || echo "test.sh: Fuzz/run.sh failed (exit $fuzz_status)"
+[ "$swift_status" = 0 ] && [ "$py_status" = 0 ] && [ "$fuzz_status" = 0 ]

@@ -415,6 +415,9 @@ final class Daemon: @unchecked Sendable {
         var daemonExtra = ""
         /// `endpoints.subscribe`: PUB streams the daemon taps with SUB sockets.
         var subscribe: [String] = []
+        /// `limits.max_message_bytes` (also the sockets' ZMQ_MAXMSGSIZE) and `limits.max_rows_per_message`.
+        var maxMessageBytes = 67_108_864
+        var maxRowsPerMessage = 1_000_000
     }
 
     let directory: URL
@@ -479,8 +482,8 @@ final class Daemon: @unchecked Sendable {
             hwm = 10000
 
             [limits]
-            max_message_bytes = 67108864
-            max_rows_per_message = 1000000
+            max_message_bytes = \(s.maxMessageBytes)
+            max_rows_per_message = \(s.maxRowsPerMessage)
 
             [security]
             curve = false

@@ -131,6 +131,11 @@ struct OperationsTests {
 
     @Test("kill -9 at random moments (20×) under a continuous stream with checkpoint_every = 1: each restart answers, resumes from the newest checkpoint; no torn or broken file ever")
     func killLoop() async throws {
+        try await Self.killLoop(iterations: 20)
+    }
+
+    /// The kill -9 loop, `iterations` kills (HostileTests runs it 100× with HEBBD_LONG_TESTS=1).
+    static func killLoop(iterations: Int) async throws {
         try await withTemporaryDirectory("ops-kill9") { temp in
             let settings = Daemon.Settings(checkpointInterval: "150ms", checkpointEvery: 1, checkpointKeep: 3, metrics: false)
             let d = try Daemon(directory: temp.file("d"), models: OpsModels.simple(name: "k", dictDim: 1024, sysDim: 16),
@@ -140,7 +145,7 @@ struct OperationsTests {
             try await d.start()
             let flood = try spawnPython(Paths.script("ops_stream.py"),
                                         ["flood", "--ingest", d.ingest, "--model", "k", "--dict-dim", "1024", "--sys-dim", "16",
-                                         "--chunk", "16", "--rate", "150", "--duration", "120"], directory: d.directory)
+                                         "--chunk", "16", "--rate", "150", "--duration", String(max(120, iterations * 4))], directory: d.directory)
             defer { flood.stop(grace: 3) }
 
             let seed = UInt64(ProcessInfo.processInfo.environment["HEBBD_OPS_SEED"] ?? "") ?? UInt64.random(in: 1...1_000_000)
@@ -151,7 +156,6 @@ struct OperationsTests {
             var killedPIDs: Set<String> = []
             var temporaryAfterKill = 0, inspected = 0
             var readyTimes: [Double] = []
-            let iterations = 20
             for i in 0..<iterations {
                 if i % 3 == 1 {
                     // A checkpoint the daemon confirmed: no later restart may come back from anything older.

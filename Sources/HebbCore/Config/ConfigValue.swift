@@ -124,6 +124,10 @@ extension ConfigValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, 
 extension ConfigValue {
     /// Parses a TOML document; syntax errors carry TOMLKit's line and column.
     package static func parse(toml text: String, file: String) throws(ConfigError) -> ConfigTable {
+        // toml++ aborts the process on a few malformed inputs instead of throwing: refuse those first.
+        if let problem = TOMLAssertionGuard.problem(in: text) {
+            throw .syntax(file: file, message: problem.message, line: problem.line, column: problem.column)
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

@@ -1,0 +1,113 @@
+/// Refuses TOML text of the shapes on which toml++ 3.4.0 (vendored by TOMLKit) aborts the process on an assertion
+/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2):
+///
+/// 1. a table header whose `[` or `[[` (and blanks) is followed by anything but a key or `]`, e.g. `[` at the end
+///    of a line: `parse_key()` asserts that a key starts there;
+/// 2. a date followed by `T`/`t` and then anything but a digit, e.g. `1979-05-27T:` or `1979-05-27Tx:00`:
+///    `parse_time()` asserts that an hour follows.
+///
+/// Neither shape is valid TOML, so refusing it first changes no valid config; it turns a SIGABRT of `hebbd run` —
+/// or of a running daemon re-reading its config on SIGHUP — into a syntax error with a line and a column. The scan
+/// follows just enough of TOML to know where a line starts a new statement (outside strings, comments, arrays and
+/// inline tables) and where a bare value token begins.
+package enum TOMLAssertionGuard {
+    /// The first offending place (1-based line and column) and what is wrong there, or nil.
+    package static func problem(in text: String) -> (line: Int, column: Int, message: String)? {
+        let b = Array(text.utf8)
+        var i = 0, line = 1, lineStart = 0
+        var open: [UInt8] = []        // the [ and { open inside a value, innermost last
+        var statementStart = true     // at the first non-blank byte of a line outside any value
+        var inValue = false           // past a key's `=` (bare tokens there are values; before it, keys)
+        func at(_ k: Int) -> UInt8 { k < b.count ? b[k] : 0 }
+        func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D }
+        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        func isKeyStart(_ c: UInt8) -> Bool {
+            isDigit(c) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D || c == 0x22 || c == 0x27
+        }
+        func newline() { line += 1; lineStart = i + 1 }
+        /// Skips a string starting at `i` (its opening quote); `i` ends on its last byte.
+        func skipString() {
+            let q = b[i]
+            if at(i + 1) == q && at(i + 2) == q {   // multi-line: up to the closing triple (plus up to 2 more quotes)
+                i += 3
+                while i < b.count {
+                    if q == 0x22 && b[i] == 0x5C { i += 2; continue }
+                    if b[i] == 0x0A { newline() }
+                    if b[i] == q && at(i + 1) == q && at(i + 2) == q {
+                        i += 2
+                        while at(i + 1) == q { i += 1 }
+                        return
+                    }
+                    i += 1
+                }
+                return
+            }
+            i += 1
+            while i < b.count, b[i] != 0x0A {
+                if q == 0x22 && b[i] == 0x5C { i += 2; continue }
+                if b[i] == q { return }
+                i += 1
+            }
+            if i < b.count { i -= 1 }   // an unterminated string ends at the newline, which the main loop sees
+        }
+        while i < b.count {
+            let c = b[i]
+            if c == 0x0A {
+                newline()
+                if open.isEmpty { statementStart = true; inValue = false }
+                i += 1
+                continue
+            }
+            if isBlank(c) { i += 1; continue }
+            if c == 0x23 {   // a comment, to the end of the line
+                while i < b.count, b[i] != 0x0A { i += 1 }
+                continue
+            }
+            if statementStart, c == 0x5B {   // a table header
+                statementStart = false
+                var k = i + 1
+                if at(k) == 0x5B { k += 1 }
+                while isBlank(at(k)) { k += 1 }
+                let next = at(k)
+                if k >= b.count || !(isKeyStart(next) || next == 0x5D) {
+                    return (line, k - lineStart + 1, "a table header needs a key after its \"[\"")
+                }
+                // The rest of the header: keys (maybe quoted) and the closing brackets, no values.
+                i = k
+                while i < b.count, b[i] != 0x0A, b[i] != 0x23 {
+                    if b[i] == 0x22 || b[i] == 0x27 { skipString() }
+                    i += 1
+                }
+                continue
+            }
+            statementStart = false
+            switch c {
+            case 0x22, 0x27:
+                skipString()
+            case 0x3D:   // `=`: a value follows
+                inValue = true
+            case 0x5B:
+                open.append(c)
+                inValue = true
+            case 0x7B:   // an inline table starts with a key
+                open.append(c)
+                inValue = false
+            case 0x5D, 0x7D:
+                if !open.isEmpty { open.removeLast() }
+                inValue = true
+            case 0x2C:   // `,`: in an inline table a key follows, in an array a value
+                inValue = open.last != 0x7B
+            default:
+                // A bare token: a date `dddd-dd-dd` followed by T/t must go on with a digit (the hour).
+                if inValue, isDigit(c), i == 0 || !isDigit(b[i - 1]) && b[i - 1] != 0x2D && b[i - 1] != 0x2E,
+                   isDigit(at(i + 1)), isDigit(at(i + 2)), isDigit(at(i + 3)), at(i + 4) == 0x2D,
+                   isDigit(at(i + 5)), isDigit(at(i + 6)), at(i + 7) == 0x2D, isDigit(at(i + 8)), isDigit(at(i + 9)),
+                   at(i + 10) | 0x20 == 0x74, !isDigit(at(i + 11)) {
+                    return (line, i + 11 - lineStart + 1, "a date-time needs an hour after its \"T\"")
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+}
