@@ -210,20 +210,13 @@ package struct SampleDecoder: Sendable {
 
     /// Non-finite ⇔ all exponent bits set; checked on the raw bits, no float conversion.
     private static func checkFinite32(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
-        for i in 0..<(b.count / 4) {
-            let bits = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-            if bits & 0x7F80_0000 == 0x7F80_0000 { throw Rejection(.nonFinite, model: model, "\(frame) value \(i) is NaN or ±Inf") }
-        }
+        guard let index = FiniteCheck.firstNonFinite32(b) else { return }
+        throw Rejection(.nonFinite, model: model, "\(frame) value \(index) is NaN or ±Inf")
     }
 
     private static func checkFinite64(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
-        for i in 0..<(b.count / 8) {
-            let value = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
-            // Finite doubles beyond Float's range would become ±Inf in float32 storage.
-            if !value.isFinite || !Float(value).isFinite {
-                throw Rejection(.nonFinite, model: model, "\(frame) value \(i) is not a finite float32")
-            }
-        }
+        guard let index = FiniteCheck.firstNonFinite64(b) else { return }
+        throw Rejection(.nonFinite, model: model, "\(frame) value \(index) is not a finite float32")
     }
 
     private func decodeInline(model: String, header: JSON, shape: SampleShape) throws(Rejection) -> DecodedSamples {
