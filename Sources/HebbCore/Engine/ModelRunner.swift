@@ -5,7 +5,8 @@ import HebbianRegression
 /// rolling prequential error and last published message (the last-value cache).
 ///
 /// Owned by the engine thread. Rows are copied once, from the message frames straight into the batch
-/// buffer; a full buffer is learnt from in place, so nothing is allocated per row.
+/// buffer; a full buffer is learnt from in place, so nothing is allocated per row. A message that brings a
+/// whole batch while none is buffered is learnt from in its own frame, without even that copy.
 package final class ModelRunner: PublishableModel {
     /// The model's configuration (name, batch size, circuit).
     package private(set) var configuration: ModelConfiguration
@@ -96,6 +97,16 @@ package final class ModelRunner: PublishableModel {
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
         var row = 0
         while row < samples.rows {
+            // A whole batch in the message and none buffered: learn from the frame in place, no copy.
+            if pendingRows == 0, samples.rows - row >= batch, let frame = samples.float32Rows(row..<(row + batch)) {
+                let started = DispatchTime.now().uptimeNanoseconds
+                let report = try! circuit.update(x: frame.x, y: frame.y, rows: batch)
+                let elapsed = DispatchTime.now().uptimeNanoseconds - started
+                row += batch
+                record(report)
+                onUpdate(report, elapsed)
+                continue
+            }
             let take = min(batch - pendingRows, samples.rows - row)
             pendingX.withUnsafeMutableBufferPointer { x in
                 pendingY.withUnsafeMutableBufferPointer { y in

@@ -87,6 +87,25 @@ package struct DecodedSamples {
         }
     }
 
+    /// Rows `range` read in place, without a copy, when the message is binary float32 and both frames are
+    /// 4-byte aligned (libzmq gives a frame larger than its 8 KiB receive batch its own allocation, so big frames
+    /// are); nil otherwise, and the rows must be copied with ``copyRows(_:x:y:)``.
+    package func float32Rows(_ range: Range<Int>) -> (x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>)? {
+        #if _endian(little)
+        guard case let .float32(xb, yb) = storage, let xBase = xb.baseAddress, let yBase = yb.baseAddress,
+              Int(bitPattern: xBase) % MemoryLayout<Float>.alignment == 0,
+              Int(bitPattern: yBase) % MemoryLayout<Float>.alignment == 0
+        else { return nil }
+        let d = shape.dictDim, s = shape.sysDim
+        // The decoder validated the frame sizes against rows × columns, so the ranges lie inside the frames.
+        let x = UnsafeBufferPointer(start: xBase.assumingMemoryBound(to: Float.self) + range.lowerBound * d, count: range.count * d)
+        let y = UnsafeBufferPointer(start: yBase.assumingMemoryBound(to: Float.self) + range.lowerBound * s, count: range.count * s)
+        return (x, y)
+        #else
+        return nil
+        #endif
+    }
+
     static func copyFloat32(_ bytes: UnsafeRawBufferPointer, from first: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         #if _endian(little)
         // ZeroMQ gives no alignment guarantee, so a byte copy, not a typed load.
