@@ -191,6 +191,16 @@ package struct JSONParser {
 
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
+        // Fast path, every ingest header's keys and values: no escape and no control character up to the closing
+        // quote, so the String is made straight from the bytes (no intermediate array allocated per string).
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let text = UnsafeRawBufferPointer(rebasing: bytes[index..<end])
+            index = end + 1
+            guard let s = String(validating: text, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+            return s
+        }
         var scalars: [UInt8] = []
         while true {
             guard let c = current else { throw error("unterminated string") }
