@@ -42,6 +42,8 @@ package struct EngineSettings: Sendable, Equatable {
     package var checkpointInterval: Double = 30
     /// `daemon.checkpoint_every` (updates; 0: none).
     package var checkpointEvery = 0
+    /// `publish.every` and `publish.max_rate`.
+    package var pacing = PublishPacing()
 
     package init() {}
 }
@@ -57,6 +59,7 @@ extension EngineSettings {
         maxRowsPerMessage = c.limits.maxRowsPerMessage
         checkpointInterval = c.daemon.checkpointInterval
         checkpointEvery = c.daemon.checkpointEvery
+        pacing = PublishPacing(c.publish)
     }
 }
 
@@ -214,7 +217,7 @@ package final class EngineCore {
         runner.ingest(decoded) { report, nanoseconds in
             counters.updates += 1
             updateDurationObserver?(Int64(nanoseconds))
-            publishLatest(runner, report: report, sequence: runner.nextSequence())
+            publishUpdate(runner, report: report)
         }
         return nil
     }
@@ -257,9 +260,11 @@ package final class EngineCore {
         }
     }
 
-    /// Periodic work: rejection summaries on `event/…` and the `hb/` heartbeat when idle.
+    /// Periodic work: coefficient messages `publish.max_rate` held back whose interval has passed, rejection
+    /// summaries on `event/…` and the `hb/` heartbeat when idle.
     package func tick() {
         let now = clock.monotonic()
+        publishHeldBack(now: now)
         if !pendingRejections.isEmpty && now - lastRejectionSummary >= 1 {
             for (model, counts) in pendingRejections.sorted(by: { $0.key < $1.key }) {
                 var w = JSONWriter()
@@ -282,6 +287,51 @@ package final class EngineCore {
             w.endObject()
             enqueue(PublishedMessage(topic: Array("hb/".utf8), json: w.bytes))
         }
+    }
+
+    /// The coefficient message of an update, unless `publish.every` skips it or `publish.max_rate` holds it back.
+    private func publishUpdate(_ runner: ModelRunner, report: UpdateReport) {
+        let pacing = settings.pacing
+        if pacing.every == 1 && pacing.maxRate == 0 {
+            publishLatest(runner, report: report, sequence: runner.nextSequence())
+            return
+        }
+        let now = clock.monotonic()
+        switch pacing.decide(step: runner.circuit.updates, now: now, state: runner.pacing) {
+        case .skip:
+            return
+        case .holdBack:
+            runner.pacing.heldBack = PublishPacing.HeldBack(report: report)
+        case .publish:
+            runner.pacing.heldBack = nil
+            runner.pacing.lastPublished = now
+            publishLatest(runner, report: report, sequence: runner.nextSequence())
+        }
+    }
+
+    /// Publishes the held-back state of every model whose `max_rate` interval has passed.
+    private func publishHeldBack(now: Double) {
+        guard settings.pacing.maxRate > 0 else { return }
+        let interval = settings.pacing.interval
+        for name in modelNames {
+            guard let runner = runners[name], let held = runner.pacing.heldBack, now - runner.pacing.lastPublished >= interval else { continue }
+            runner.pacing.heldBack = nil
+            runner.pacing.lastPublished = now
+            publishLatest(runner, report: held.report, sequence: runner.nextSequence())
+        }
+    }
+
+    /// Seconds until a held-back coefficient message is due (nil: none is held back), so that the driver polls
+    /// no longer than that and the latest state goes out on time.
+    package var heldBackDueIn: Double? {
+        guard settings.pacing.maxRate > 0 else { return nil }
+        let now = clock.monotonic(), interval = settings.pacing.interval
+        var soonest: Double?
+        for runner in runners.values where runner.pacing.heldBack != nil {
+            let due = max(0, runner.pacing.lastPublished + interval - now)
+            soonest = min(soonest ?? due, due)
+        }
+        return soonest
     }
 
     /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
@@ -392,6 +442,7 @@ package final class EngineCore {
         case "reset":
             let runner = try model()
             runner.reset()
+            runner.pacing.heldBack = nil
             publishLatest(runner, report: nil, sequence: runner.nextSequence())
             publishEvent(model: runner.name, event: "reset")
             w.key("model"); w.string(runner.name)
@@ -541,6 +592,7 @@ extension EngineCore {
         }
         settings.heartbeat = configuration.publish.heartbeat
         settings.window = configuration.publish.window
+        settings.pacing = PublishPacing(configuration.publish)
         for runner in runners.values { runner.setWindowSize(settings.window) }
         schedule.interval = configuration.daemon.checkpointInterval
         schedule.every = configuration.daemon.checkpointEvery

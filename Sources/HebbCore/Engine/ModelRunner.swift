@@ -30,6 +30,8 @@ package final class ModelRunner: PublishableModel {
     package var latestTime: Double = 0
     /// The last update's report.
     package private(set) var lastReport: UpdateReport?
+    /// When this model last published, and what `publish.max_rate` holds back (``PublishPacing``).
+    package var pacing = PublishPacing.State()
     /// Rejected messages for this model, by reason.
     package var rejected: [RejectionReason: Int] = [:]
     /// Sequence gaps seen per producer (messages missing between consecutive `seq` values).
