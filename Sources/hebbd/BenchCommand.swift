@@ -27,6 +27,8 @@ struct Bench: ParsableCommand {
     @Option(help: "core: the circuit's update alone; engine: binary ingest frames through an in-memory engine (decode, copy, update, publish encoding).")
     var path: BenchPath = .core
     @Option(help: "Publish format on the engine path: json or binary.") var publish: String = "json"
+    @Option(name: .customLong("rows-per-message"), help: "Rows per ingest message on the engine path (default: one batch).")
+    var rowsPerMessage: Int?
     @Option(name: .customLong("blas-threads"), help: "OpenBLAS threads (default: 1, as the daemon's default).") var blasThreads: Int = 1
     @Flag(help: "One JSON object instead of text.") var json = false
 
@@ -74,7 +76,11 @@ struct Bench: ParsableCommand {
             BLASThreads.set(blasThreads)
             core.drainOutbox { _ in }
             let name = Array(model.name.utf8)
-            let header = Array(#"{"dtype":"float32","rows":\#(rows)}"#.utf8)
+            // Messages of `perMessage` rows (a divisor of the batch), with the header `hebbd feed` sends.
+            let perMessage = rowsPerMessage ?? rows
+            guard perMessage > 0, rows % perMessage == 0 else { fail("--rows-per-message must divide the batch size \(rows)", code: 2) }
+            let header = Array(#"{"v":1,"dtype":"float32","rows":\#(perMessage),"producer":"hebbd-bench","seq":0}"#.utf8)
+            let d = c.dictDim, s = c.sysDim
             let xBytes = data.x.map { x in x.withUnsafeBytes { Array($0) } }
             let yBytes = data.y.map { y in y.withUnsafeBytes { Array($0) } }
             var published = 0
@@ -83,7 +89,11 @@ struct Bench: ParsableCommand {
                     header.withUnsafeBytes { h in
                         xBytes[i % pool].withUnsafeBytes { x in
                             yBytes[i % pool].withUnsafeBytes { y in
-                                if let rejection = core.handleSample([n, h, x, y]) { fail("\(rejection)") }
+                                for first in stride(from: 0, to: rows, by: perMessage) {
+                                    let xs = UnsafeRawBufferPointer(rebasing: x[(first * d * 4)..<((first + perMessage) * d * 4)])
+                                    let ys = UnsafeRawBufferPointer(rebasing: y[(first * s * 4)..<((first + perMessage) * s * 4)])
+                                    if let rejection = core.handleSample([n, h, xs, ys]) { fail("\(rejection)") }
+                                }
                             }
                         }
                     }
