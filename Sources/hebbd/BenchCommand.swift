@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HebbCore
+import HebbDaemon
 import HebbianRegression
 
 /// `hebbd bench`: a model's learning core run in-process on synthetic data, timed per update.
@@ -29,6 +30,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Publish format on the engine path: json or binary.") var publish: String = "json"
     @Option(name: .customLong("rows-per-message"), help: "Rows per ingest message on the engine path (default: one batch).")
     var rowsPerMessage: Int?
+    @Option(name: .customLong("checkpoint-every"),
+            help: "Engine path: checkpoint the model every N updates (snapshot on the timed thread, written and synced by the daemon's background writer into a temporary directory); 0: never.")
+    var checkpointEvery: Int = 0
     @Option(name: .customLong("blas-threads"), help: "OpenBLAS threads (default: 1, as the daemon's default).") var blasThreads: Int = 1
     @Flag(help: "One JSON object instead of text.") var json = false
 
@@ -84,7 +88,27 @@ struct Bench: ParsableCommand {
             let xBytes = data.x.map { x in x.withUnsafeBytes { Array($0) } }
             let yBytes = data.y.map { y in y.withUnsafeBytes { Array($0) } }
             var published = 0
+            // The daemon's own checkpoint path: snapshots taken on this (the engine's) thread, handed to the writer.
+            var writer: CheckpointWriter?
+            var directory: String?
+            if checkpointEvery > 0 {
+                let path = NSTemporaryDirectory() + "hebbd-bench-\(getpid())"
+                directory = path
+                writer = CheckpointWriter(store: CheckpointStore(directory: path, keep: 2))
+                core.schedule.enabled = true
+            }
+            defer {
+                if let writer {
+                    _ = writer.flush(timeout: .seconds(60))
+                    writer.stop()
+                }
+                if let directory { try? FileManager.default.removeItem(atPath: directory) }
+            }
             func step(_ i: Int) {
+                if let writer, i % checkpointEvery == 0 {
+                    for snapshot in core.checkpointAllModels() { _ = writer.submit(snapshot) }
+                    _ = writer.drainResults()
+                }
                 name.withUnsafeBytes { n in
                     header.withUnsafeBytes { h in
                         xBytes[i % pool].withUnsafeBytes { x in
