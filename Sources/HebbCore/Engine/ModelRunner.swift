@@ -99,10 +99,20 @@ package final class ModelRunner: PublishableModel {
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
         var row = 0
         while row < samples.rows {
-            // A whole batch in the message and none buffered: learn from the frame in place, no copy.
-            if pendingRows == 0, samples.rows - row >= batch, let frame = samples.float32Rows(row..<(row + batch)) {
+            // A whole batch in the message and none buffered: learn from X in its frame, no copy (Y too when it is
+            // aligned; else its few values go through the empty batch buffer).
+            if pendingRows == 0, samples.rows - row >= batch, let x = samples.float32X(row..<(row + batch)) {
                 let started = DispatchTime.now().uptimeNanoseconds
-                let report = try! circuit.update(x: frame.x, y: frame.y, rows: batch)
+                let rows = row..<(row + batch)
+                let report: UpdateReport
+                if let y = samples.float32Y(rows) {
+                    report = try! circuit.update(x: x, y: y, rows: batch)
+                } else {
+                    report = pendingY.withUnsafeMutableBufferPointer { y in
+                        samples.copyTargets(rows, y: y.baseAddress!)
+                        return try! circuit.update(x: x, y: UnsafeBufferPointer(rebasing: y[0..<(batch * s)]), rows: batch)
+                    }
+                }
                 let elapsed = DispatchTime.now().uptimeNanoseconds - started
                 row += batch
                 record(report)

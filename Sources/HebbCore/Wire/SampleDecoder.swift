@@ -87,20 +87,36 @@ package struct DecodedSamples {
         }
     }
 
-    /// Rows `range` read in place, without a copy, when the message is binary float32 and both frames are
-    /// 4-byte aligned (libzmq gives a frame larger than its 8 KiB receive batch its own allocation, so big frames
-    /// are); nil otherwise, and the rows must be copied with ``copyRows(_:x:y:)``.
-    package func float32Rows(_ range: Range<Int>) -> (x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>)? {
+    /// X of rows `range` read in place, without a copy, when the message is binary float32 and the X frame is
+    /// 4-byte aligned (libzmq gives a frame larger than its 8 KiB receive batch its own allocation, so a big X is);
+    /// nil otherwise, and the rows must be copied with ``copyRows(_:x:y:)``.
+    package func float32X(_ range: Range<Int>) -> UnsafeBufferPointer<Float>? {
+        guard case let .float32(xb, _) = storage else { return nil }
+        return Self.inPlace(xb, from: range.lowerBound * shape.dictDim, count: range.count * shape.dictDim)
+    }
+
+    /// Y of rows `range` in place, as ``float32X(_:)``. A small Y frame often shares libzmq's receive buffer at
+    /// an odd offset; then it is nil and ``copyTargets(_:y:)`` copies the few values instead.
+    package func float32Y(_ range: Range<Int>) -> UnsafeBufferPointer<Float>? {
+        guard case let .float32(_, yb) = storage else { return nil }
+        return Self.inPlace(yb, from: range.lowerBound * shape.sysDim, count: range.count * shape.sysDim)
+    }
+
+    /// Copies Y of rows `range` into `y` (range.count × sysDim), as float32.
+    package func copyTargets(_ range: Range<Int>, y: UnsafeMutablePointer<Float>) {
+        let s = shape.sysDim
+        switch storage {
+        case let .float32(_, yb): DecodedSamples.copyFloat32(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .float64(_, yb): DecodedSamples.copyFloat64(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .inline(_, ys): ys.withUnsafeBufferPointer { y.update(from: $0.baseAddress! + range.lowerBound * s, count: range.count * s) }
+        }
+    }
+
+    private static func inPlace(_ bytes: UnsafeRawBufferPointer, from first: Int, count: Int) -> UnsafeBufferPointer<Float>? {
         #if _endian(little)
-        guard case let .float32(xb, yb) = storage, let xBase = xb.baseAddress, let yBase = yb.baseAddress,
-              Int(bitPattern: xBase) % MemoryLayout<Float>.alignment == 0,
-              Int(bitPattern: yBase) % MemoryLayout<Float>.alignment == 0
-        else { return nil }
-        let d = shape.dictDim, s = shape.sysDim
-        // The decoder validated the frame sizes against rows × columns, so the ranges lie inside the frames.
-        let x = UnsafeBufferPointer(start: xBase.assumingMemoryBound(to: Float.self) + range.lowerBound * d, count: range.count * d)
-        let y = UnsafeBufferPointer(start: yBase.assumingMemoryBound(to: Float.self) + range.lowerBound * s, count: range.count * s)
-        return (x, y)
+        // The decoder validated the frame size against rows × columns, so the range lies inside the frame.
+        guard let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self) + first, count: count)
         #else
         return nil
         #endif
