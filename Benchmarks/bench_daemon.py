@@ -23,10 +23,11 @@ def free_port():
 
 
 class BenchDaemon:
-    """Starts `binary run` on a config with `model_toml` (one or more [[model]] tables) and waits until it
+    """Starts `binary run` on a config with `model_toml` (one or more [[model]] tables, optionally preceded by
+    other tables such as [publish]) and `daemon_toml` (extra [daemon] keys) and waits until it
     answers `status`. Leaving the `with` block kills it (SIGKILL: benchmarks want no final checkpoint)."""
 
-    def __init__(self, binary, model_toml, start_timeout=30.0):
+    def __init__(self, binary, model_toml, start_timeout=30.0, daemon_toml=""):
         self.directory = tempfile.mkdtemp(prefix="hebbd-bench-")
         self.ingest, self.publish, self.control = (f"tcp://127.0.0.1:{free_port()}" for _ in range(3))
         config = os.path.join(self.directory, "hebbd.toml")
@@ -35,6 +36,7 @@ class BenchDaemon:
 state_dir = "{self.directory}/state"
 checkpoint_interval = "0s"
 log_level = "warning"
+{daemon_toml}
 [endpoints]
 ingest = "{self.ingest}"
 publish = "{self.publish}"
@@ -86,6 +88,14 @@ metrics = ""
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM in /proc")
+
+    def rss_mib(self):
+        """VmRSS of the daemon (Linux)."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS in /proc")
 
     def close(self):
         if self.process.poll() is None:

@@ -5,4 +5,5 @@
 #include <cblas.h>
 // Declared in OpenBLAS's cblas.h; repeated here so the module builds against other CBLAS headers too.
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 #endif

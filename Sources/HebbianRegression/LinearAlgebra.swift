@@ -37,3 +37,21 @@ enum LinearAlgebra {
         }
     }
 }
+
+/// OpenBLAS's thread count for the process (`daemon.blas_threads`, `hebbd bench --blas-threads`).
+///
+/// One thread is the default: on small models a second thread costs more in hand-offs than it saves
+/// (Benchmarks/README.md has the figures); big models on a machine with spare cores gain from more.
+public enum BLASThreads {
+    /// Sets the thread count (at least 1) for every later product, overriding the one-thread default.
+    public static func set(_ count: Int) {
+        _ = LinearAlgebra.singleThreaded
+        openblas_set_num_threads(Int32(clamping: max(count, 1)))
+    }
+
+    /// The thread count in force.
+    public static var current: Int {
+        _ = LinearAlgebra.singleThreaded
+        return Int(openblas_get_num_threads())
+    }
+}

@@ -23,11 +23,15 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package var checkpointKeep = 5
         /// `log_level`: trace, debug, info, notice, warning, error or critical (swift-log's levels).
         package var logLevel: Logger.Level = .info
+        /// `blas_threads`: OpenBLAS threads for the models' matrix products. 1 by default: measured on 2 cores, a
+        /// second thread helps only models of about a million weights and then competes with libzmq's I/O thread
+        /// (Benchmarks/README.md); raise it on machines with cores to spare and big models. Applies at start.
+        package var blasThreads = 1
 
         /// The defaults.
         package init() {}
 
-        static let keys = ["state_dir", "checkpoint_interval", "checkpoint_every", "checkpoint_keep", "log_level"]
+        static let keys = ["state_dir", "checkpoint_interval", "checkpoint_every", "checkpoint_keep", "log_level", "blas_threads"]
 
         init(_ r: TableReader) throws(ConfigError) {
             stateDirectory = try r.string("state_dir", default: stateDirectory)
@@ -35,6 +39,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
             checkpointEvery = try r.integer("checkpoint_every", default: checkpointEvery, in: 0...Int64.max)
             checkpointKeep = try r.integer("checkpoint_keep", default: checkpointKeep, in: 1...Int64.max)
             logLevel = try r.choice("log_level", default: logLevel)
+            blasThreads = try r.integer("blas_threads", default: blasThreads, in: 1...1024)
         }
 
         /// The state directory to use: the first entry of systemd's `$STATE_DIRECTORY` (set by
@@ -96,17 +101,25 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package var heartbeat: Double = 5
         /// `hwm`: ZMQ_SNDHWM of the publish socket (0 = unlimited, as in ZeroMQ).
         package var highWaterMark = 10_000
+        /// `every`: publish a model's coefficients after every Nth update only (1: after each).
+        package var every = 1
+        /// `max_rate`: at most this many coefficient messages per second per model, the latest state winning
+        /// (0: no limit).
+        package var maxRate: Double = 0
 
         /// The defaults.
         package init() {}
 
-        static let keys = ["format", "window", "heartbeat", "hwm"]
+        static let keys = ["format", "window", "heartbeat", "hwm", "every", "max_rate"]
 
         init(_ r: TableReader) throws(ConfigError) {
             format = try r.choice("format", default: format)
             window = try r.integer("window", default: window, in: 1...Int64.max)
             heartbeat = try r.duration("heartbeat", default: heartbeat)
             highWaterMark = try r.integer("hwm", default: highWaterMark, in: 0...Int64(Int32.max))
+            every = try r.integer("every", default: every, in: 1...Int64(Int32.max))
+            maxRate = try r.number("max_rate", default: maxRate, expected: "a number ≥ 0 (messages per second; 0: no limit)",
+                                   check: { $0 >= 0 && $0.isFinite })
         }
     }
 
@@ -203,6 +216,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         if publish.format != running.publish.format { changed.append("publish.format") }
         if publish.highWaterMark != running.publish.highWaterMark { changed.append("publish.hwm") }
         if daemon.stateDirectory != running.daemon.stateDirectory { changed.append("daemon.state_dir") }
+        if daemon.blasThreads != running.daemon.blasThreads { changed.append("daemon.blas_threads") }
         return changed
     }
 

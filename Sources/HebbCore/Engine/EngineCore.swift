@@ -59,6 +59,8 @@ package struct EngineSettings: Sendable, Equatable {
     package var checkpointInterval: Double = 30
     /// `daemon.checkpoint_every` (updates; 0: none).
     package var checkpointEvery = 0
+    /// `publish.every` and `publish.max_rate`.
+    package var pacing = PublishPacing()
 
     package init() {}
 }
@@ -79,6 +81,7 @@ extension EngineSettings {
         maxModelWeights = c.limits.maxModelWeights
         checkpointInterval = c.daemon.checkpointInterval
         checkpointEvery = c.daemon.checkpointEvery
+        pacing = PublishPacing(c.publish)
     }
 }
 
@@ -345,8 +348,9 @@ package final class EngineCore {
                 return
             }
             counters.updates += 1
-            let sequence = runner.nextSequence()
-            publishLatest(runner, report: report, sequence: sequence)
+            // The detector sees every update, published or paced out (publish.every / max_rate): its event names
+            // the update's seq, or the last published one when this update's message was held back.
+            let sequence = publishUpdate(runner, report: report) ?? runner.sequence
             if checkDrift(runner, report: report, sequence: sequence) { counters.drifts += 1 }
         }
         return nil
@@ -410,9 +414,11 @@ package final class EngineCore {
     /// Distinct subscribed topics tracked for the gauge (a bound against hostile subscription floods).
     static let maximumTrackedTopics = 100_000
 
-    /// Periodic work: rejection summaries on `event/…` and the `hb/` heartbeat when idle.
+    /// Periodic work: pending last-value resends, coefficient messages `publish.max_rate` held back whose interval
+    /// has passed, rejection summaries on `event/…` and the `hb/` heartbeat when idle.
     package func tick() {
         let now = clock.monotonic()
+        publishHeldBack(now: now)
         for name in modelNames { if let runner = runners[name], runner.resendPending { requestResend(runner) } }
         if !pendingRejections.isEmpty && now - lastRejectionSummary >= 1 {
             for (model, counts) in pendingRejections.sorted(by: { $0.key < $1.key }) {
@@ -436,6 +442,56 @@ package final class EngineCore {
             w.endObject()
             enqueue(PublishedMessage(topic: Array("hb/".utf8), json: w.bytes))
         }
+    }
+
+    /// The coefficient message of an update, unless `publish.every` skips it or `publish.max_rate` holds it back.
+    /// Publishes an update's coefficient message now, or not (paced), and returns its seq when it went out.
+    private func publishUpdate(_ runner: ModelRunner, report: UpdateReport) -> UInt64? {
+        let pacing = settings.pacing
+        if pacing.every == 1 && pacing.maxRate == 0 {
+            let sequence = runner.nextSequence()
+            publishLatest(runner, report: report, sequence: sequence)
+            return sequence
+        }
+        let now = clock.monotonic()
+        switch pacing.decide(step: runner.circuit.updates, now: now, state: runner.pacing) {
+        case .skip:
+            return nil
+        case .holdBack:
+            runner.pacing.heldBack = PublishPacing.HeldBack(report: report)
+            return nil
+        case .publish:
+            runner.pacing.heldBack = nil
+            runner.pacing.lastPublished = now
+            let sequence = runner.nextSequence()
+            publishLatest(runner, report: report, sequence: sequence)
+            return sequence
+        }
+    }
+
+    /// Publishes the held-back state of every model whose `max_rate` interval has passed.
+    private func publishHeldBack(now: Double) {
+        guard settings.pacing.maxRate > 0 else { return }
+        let interval = settings.pacing.interval
+        for name in modelNames {
+            guard let runner = runners[name], let held = runner.pacing.heldBack, now - runner.pacing.lastPublished >= interval else { continue }
+            runner.pacing.heldBack = nil
+            runner.pacing.lastPublished = now
+            publishLatest(runner, report: held.report, sequence: runner.nextSequence())
+        }
+    }
+
+    /// Seconds until a held-back coefficient message is due (nil: none is held back), so that the driver polls
+    /// no longer than that and the latest state goes out on time.
+    package var heldBackDueIn: Double? {
+        guard settings.pacing.maxRate > 0 else { return nil }
+        let now = clock.monotonic(), interval = settings.pacing.interval
+        var soonest: Double?
+        for runner in runners.values where runner.pacing.heldBack != nil {
+            let due = max(0, runner.pacing.lastPublished + interval - now)
+            soonest = min(soonest ?? due, due)
+        }
+        return soonest
     }
 
     /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
@@ -625,6 +681,7 @@ package final class EngineCore {
             case let other?: throw ControlError("\"keep_statistics\" must be true or false, not \(other.typeName)")
             }
             runner.reset(keepStatistics: keep)
+            runner.pacing.heldBack = nil
             publishLatest(runner, report: nil, sequence: runner.nextSequence())
             publishEvent(model: runner.name, event: "reset")
             w.key("model"); w.string(runner.name)
@@ -804,6 +861,7 @@ extension EngineCore {
         }
         settings.heartbeat = configuration.publish.heartbeat
         settings.window = configuration.publish.window
+        settings.pacing = PublishPacing(configuration.publish)
         for runner in runners.values { runner.setWindowSize(settings.window) }
         schedule.interval = configuration.daemon.checkpointInterval
         schedule.every = configuration.daemon.checkpointEvery

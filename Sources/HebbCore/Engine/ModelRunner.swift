@@ -5,7 +5,8 @@ import HebbianRegression
 /// rolling prequential error and last published message (the last-value cache).
 ///
 /// Owned by the engine thread. Rows are copied once, from the message frames straight into the batch
-/// buffer; a full buffer is learnt from in place, so nothing is allocated per row.
+/// buffer; a full buffer is learnt from in place, so nothing is allocated per row. A message that brings a
+/// whole batch while none is buffered is learnt from in its own frame, without even that copy.
 package final class ModelRunner: PublishableModel {
     /// The model's configuration (name, batch size, circuit).
     package private(set) var configuration: ModelConfiguration
@@ -32,6 +33,8 @@ package final class ModelRunner: PublishableModel {
     package var latestTime: Double = 0
     /// The last update's report.
     package private(set) var lastReport: UpdateReport?
+    /// When this model last published, and what `publish.max_rate` holds back (``PublishPacing``).
+    package var pacing = PublishPacing.State()
     /// Rejected messages for this model, by reason.
     package var rejected: [RejectionReason: Int] = [:]
     /// Sequence gaps seen per producer (messages missing between consecutive `seq` values).
@@ -107,6 +110,25 @@ package final class ModelRunner: PublishableModel {
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
         var row = 0
         while row < samples.rows {
+            // A whole batch in the message and none buffered: learn from X in its frame, no copy (Y too when it is
+            // aligned; else its few values go through the empty batch buffer).
+            if pendingRows == 0, samples.rows - row >= batch, let x = samples.float32X(row..<(row + batch)) {
+                let wasDiverged = circuit.diverged
+                let started = DispatchTime.now().uptimeNanoseconds
+                let rows = row..<(row + batch)
+                let report: UpdateReport
+                if let y = samples.float32Y(rows) {
+                    report = try! circuit.update(x: x, y: y, rows: batch)
+                } else {
+                    report = pendingY.withUnsafeMutableBufferPointer { y in
+                        samples.copyTargets(rows, y: y.baseAddress!)
+                        return try! circuit.update(x: x, y: UnsafeBufferPointer(rebasing: y[0..<(batch * s)]), rows: batch)
+                    }
+                }
+                row += batch
+                finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
+                continue
+            }
             let take = min(batch - pendingRows, samples.rows - row)
             pendingX.withUnsafeMutableBufferPointer { x in
                 pendingY.withUnsafeMutableBufferPointer { y in
@@ -124,17 +146,22 @@ package final class ModelRunner: PublishableModel {
                         try! circuit.update(x: x, y: y, rows: batch)
                     }
                 }
-                let elapsed = DispatchTime.now().uptimeNanoseconds - started
                 pendingRows = 0
-                newlyDiverged = report.diverged && !wasDiverged
-                if report.diverged {
-                    divergences += 1   // rolled back: the state and the window are as they were
-                } else {
-                    record(report)
-                }
-                onUpdate(report, elapsed)
+                finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
             }
         }
+    }
+
+    /// After an update (from the batch buffer or in place): the window, the divergence bookkeeping, the callback.
+    private func finish(_ report: UpdateReport, started: UInt64, wasDiverged: Bool, onUpdate: (UpdateReport, UInt64) -> Void) {
+        let elapsed = DispatchTime.now().uptimeNanoseconds - started
+        newlyDiverged = report.diverged && !wasDiverged
+        if report.diverged {
+            divergences += 1   // rolled back: the state and the window are as they were
+        } else {
+            record(report)
+        }
+        onUpdate(report, elapsed)
     }
 
     /// Takes the next publish sequence number.

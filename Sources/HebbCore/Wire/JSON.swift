@@ -191,6 +191,16 @@ package struct JSONParser {
 
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
+        // Fast path, every ingest header's keys and values: no escape and no control character up to the closing
+        // quote, so the String is made straight from the bytes (no intermediate array allocated per string).
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            let text = UnsafeRawBufferPointer(rebasing: bytes[index..<end])
+            index = end + 1
+            guard let s = String(validating: text, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+            return s
+        }
         var scalars: [UInt8] = []
         while true {
             guard let c = current else { throw error("unterminated string") }
@@ -338,18 +348,37 @@ package struct JSONWriter {
     /// A float32 in its shortest round-trip form (so 0.05 prints as 0.05, not 0.05000000074505806).
     package mutating func float(_ v: Float) {
         separator()
-        if v.isFinite { bytes.append(contentsOf: v.description.utf8) } else { bytes.append(contentsOf: "null".utf8) }
+        appendFloat(v)
         needsComma = true
     }
+
     /// A row-major matrix of float32 values as `rows` arrays of `columns` numbers (coefficients, predictions).
+    /// The publish path's bulk: written straight from the formatter's stack buffer into ``bytes``.
     package mutating func matrix(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
         beginArray()
+        // Typical coefficients take 8–12 bytes; reserving up front keeps the appends from regrowing the buffer.
+        bytes.reserveCapacity(bytes.count + rows * (columns * 13 + 3))
         for r in 0..<rows {
-            beginArray()
-            for c in 0..<columns { float(values[r * columns + c]) }
-            endArray()
+            if r > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "["))
+            for c in 0..<columns {
+                if c > 0 { bytes.append(UInt8(ascii: ",")) }
+                appendFloat(values[r * columns + c])
+            }
+            bytes.append(UInt8(ascii: "]"))
         }
-        endArray()
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// The shortest round-trip text of `v` (``FloatText``), or `null` when it is not finite (JSON has no NaN/Inf).
+    @inline(__always)
+    private mutating func appendFloat(_ v: Float) {
+        guard v.isFinite else { bytes.append(contentsOf: "null".utf8); return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: FloatText.maximumLength) { buffer in
+            let count = FloatText.write(v, to: buffer.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<count]))
+        }
     }
 
     /// Raw, already-serialised JSON.

@@ -87,6 +87,41 @@ package struct DecodedSamples {
         }
     }
 
+    /// X of rows `range` read in place, without a copy, when the message is binary float32 and the X frame is
+    /// 4-byte aligned (libzmq gives a frame larger than its 8 KiB receive batch its own allocation, so a big X is);
+    /// nil otherwise, and the rows must be copied with ``copyRows(_:x:y:)``.
+    package func float32X(_ range: Range<Int>) -> UnsafeBufferPointer<Float>? {
+        guard case let .float32(xb, _) = storage else { return nil }
+        return Self.inPlace(xb, from: range.lowerBound * shape.dictDim, count: range.count * shape.dictDim)
+    }
+
+    /// Y of rows `range` in place, as ``float32X(_:)``. A small Y frame often shares libzmq's receive buffer at
+    /// an odd offset; then it is nil and ``copyTargets(_:y:)`` copies the few values instead.
+    package func float32Y(_ range: Range<Int>) -> UnsafeBufferPointer<Float>? {
+        guard case let .float32(_, yb) = storage else { return nil }
+        return Self.inPlace(yb, from: range.lowerBound * shape.sysDim, count: range.count * shape.sysDim)
+    }
+
+    /// Copies Y of rows `range` into `y` (range.count × sysDim), as float32.
+    package func copyTargets(_ range: Range<Int>, y: UnsafeMutablePointer<Float>) {
+        let s = shape.sysDim
+        switch storage {
+        case let .float32(_, yb): DecodedSamples.copyFloat32(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .float64(_, yb): DecodedSamples.copyFloat64(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .inline(_, ys): ys.withUnsafeBufferPointer { y.update(from: $0.baseAddress! + range.lowerBound * s, count: range.count * s) }
+        }
+    }
+
+    private static func inPlace(_ bytes: UnsafeRawBufferPointer, from first: Int, count: Int) -> UnsafeBufferPointer<Float>? {
+        #if _endian(little)
+        // The decoder validated the frame size against rows × columns, so the range lies inside the frame.
+        guard let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self) + first, count: count)
+        #else
+        return nil
+        #endif
+    }
+
     static func copyFloat32(_ bytes: UnsafeRawBufferPointer, from first: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         #if _endian(little)
         // ZeroMQ gives no alignment guarantee, so a byte copy, not a typed load.
@@ -219,20 +254,13 @@ package struct SampleDecoder: Sendable {
 
     /// Non-finite ⇔ all exponent bits set; checked on the raw bits, no float conversion.
     private static func checkFinite32(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
-        for i in 0..<(b.count / 4) {
-            let bits = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-            if bits & 0x7F80_0000 == 0x7F80_0000 { throw Rejection(.nonFinite, model: model, "\(frame) value \(i) is NaN or ±Inf") }
-        }
+        guard let index = FiniteCheck.firstNonFinite32(b) else { return }
+        throw Rejection(.nonFinite, model: model, "\(frame) value \(index) is NaN or ±Inf")
     }
 
     private static func checkFinite64(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
-        for i in 0..<(b.count / 8) {
-            let value = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
-            // Finite doubles beyond Float's range would become ±Inf in float32 storage.
-            if !value.isFinite || !Float(value).isFinite {
-                throw Rejection(.nonFinite, model: model, "\(frame) value \(i) is not a finite float32")
-            }
-        }
+        guard let index = FiniteCheck.firstNonFinite64(b) else { return }
+        throw Rejection(.nonFinite, model: model, "\(frame) value \(index) is not a finite float32")
     }
 
     private func decodeInline(model: String, header: JSON, shape: SampleShape) throws(Rejection) -> DecodedSamples {

@@ -264,6 +264,8 @@ package final class Engine: Sendable {
             core.checkpointLookup = { model in (try? store.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil }
         }
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
+        // Process-wide, and only the engine thread runs BLAS: set before the first product.
+        BLASThreads.set(configuration.daemon.blasThreads)
         var sockets: Sockets
         do {
             for (model, snapshot) in initialModels {
@@ -414,7 +416,9 @@ package final class Engine: Sendable {
             // socket is parked, so a waiting request neither spins the loop nor gets read.
             poller.setEvents(checkpointWait == nil ? .readable : [], at: controlIndex)
             // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
-            let timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
+            var timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
+            // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
+            if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
                 logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
                 shared.withLock { $0.failure = "poll failed: \(error)" }

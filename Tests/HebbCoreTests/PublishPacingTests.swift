@@ -1,0 +1,89 @@
+import HebbianRegression
+import Testing
+@testable import HebbCore
+import HebbTestSupport
+
+/// `publish.every` and `publish.max_rate`, driven in memory with a hand-moved clock.
+@Suite struct PublishPacingTests {
+    static func core(every: Int = 1, maxRate: Double = 0, clock: ManualClock) throws -> EngineCore {
+        var settings = EngineSettings()
+        settings.heartbeat = 0
+        settings.pacing.every = every
+        settings.pacing.maxRate = maxRate
+        let core = EngineCore(settings: settings, clock: clock.engineClock)
+        try core.addModel(EngineFixtures.model("m", batch: 2))
+        core.drainOutbox { _ in }
+        return core
+    }
+
+    /// Sends `batches` batches of 2 rows (one update each) and returns the coefficient messages published.
+    static func update(_ core: EngineCore, batches: Int, from first: Int = 0) -> [JSON] {
+        for b in 0..<batches {
+            let rows = EngineFixtures.rows((first + 2 * b)..<(first + 2 * b + 2))
+            #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: rows.x, y: rows.y, rows: 2)) == nil)
+        }
+        var bodies: [JSON] = []
+        core.drainOutbox { if $0.topic == Array("coef/m/".utf8) { bodies.append(EngineFixtures.body($0)) } }
+        return bodies
+    }
+
+    @Test func offByDefaultEveryUpdateIsPublished() throws {
+        let core = try Self.core(clock: ManualClock())
+        #expect(Self.update(core, batches: 5).map { $0["step"]?.int } == [1, 2, 3, 4, 5])
+    }
+
+    @Test func everyNthUpdateOnlyWithConsecutiveSeq() throws {
+        let core = try Self.core(every: 3, clock: ManualClock())
+        let published = Self.update(core, batches: 10)
+        #expect(published.map { $0["step"]?.int } == [3, 6, 9])
+        #expect(published.map { $0["seq"]?.int } == [1, 2, 3])  // the initial state was seq 0
+        #expect(core.counters.updates == 10)
+    }
+
+    @Test func maxRateHoldsBackAndTheLatestWins() throws {
+        let clock = ManualClock()
+        let core = try Self.core(maxRate: 10, clock: clock)
+        // The first update publishes at once; the next ones within 0.1 s are held back, each replacing the last.
+        #expect(Self.update(core, batches: 4).map { $0["step"]?.int } == [1])
+        #expect(core.heldBackDueIn.map { abs($0 - 0.1) < 1e-9 } == true)
+        clock.advance(0.05)
+        core.tick()
+        #expect(core.outbox.isEmpty)
+        clock.advance(0.05)
+        core.tick()
+        var bodies: [JSON] = []
+        core.drainOutbox { bodies.append(EngineFixtures.body($0)) }
+        // The latest state (step 4, its own loss) went out once the interval passed, with the next seq.
+        #expect(bodies.map { $0["step"]?.int } == [4])
+        #expect(bodies.first?["seq"]?.int == 2)
+        #expect(bodies.first?["loss"]?.double == core.runners["m"]!.lastReport!.loss)
+        #expect(core.heldBackDueIn == nil)
+        // After a quiet interval an update publishes at once again.
+        clock.advance(1)
+        #expect(Self.update(core, batches: 1, from: 100).map { $0["step"]?.int } == [5])
+    }
+
+    @Test func resetDropsWhatWasHeldBack() throws {
+        let clock = ManualClock()
+        let core = try Self.core(maxRate: 1, clock: clock)
+        _ = Self.update(core, batches: 3)
+        #expect(core.heldBackDueIn != nil)
+        #expect(EngineFixtures.control(core, #"{"cmd":"reset","model":"m"}"#)["ok"]?.bool == true)
+        #expect(core.heldBackDueIn == nil)
+        core.drainOutbox { _ in }
+        clock.advance(2)
+        core.tick()
+        #expect(core.outbox.isEmpty)
+    }
+
+    @Test func configKeysAreReadAndChecked() throws {
+        let c = try DaemonConfiguration.parse(toml: "[publish]\nevery = 4\nmax_rate = 2.5\n[daemon]\nblas_threads = 2\n", file: "t.toml")
+        #expect(c.publish.every == 4)
+        #expect(c.publish.maxRate == 2.5)
+        #expect(c.daemon.blasThreads == 2)
+        #expect(EngineSettings(c).pacing == { var p = PublishPacing(); p.every = 4; p.maxRate = 2.5; return p }())
+        #expect(throws: ConfigError.self) { try DaemonConfiguration.parse(toml: "[publish]\nevery = 0\n", file: "t.toml") }
+        #expect(throws: ConfigError.self) { try DaemonConfiguration.parse(toml: "[publish]\nmax_rate = -1\n", file: "t.toml") }
+        #expect(throws: ConfigError.self) { try DaemonConfiguration.parse(toml: "[daemon]\nblas_threads = 0\n", file: "t.toml") }
+    }
+}
