@@ -47,4 +47,13 @@ import Testing
         let generator = SeededGenerator(seed: .max)
         #expect(try JSONCoding.decode(SeededGenerator.self, from: JSONCoding.encode(generator)) == generator)
     }
+
+    /// A dictionary's encoding order is its own; the JSON is the same for equal values however they were built.
+    @Test func equalDictionariesGiveEqualJSON() throws {
+        var a: [String: Int] = [:], b: [String: Int] = [:]
+        for i in 0..<50 { a["k\(i)"] = i }
+        for i in (0..<50).reversed() { b["k\(i)"] = i }
+        b.reserveCapacity(1000)
+        #expect(try JSONCoding.encode(a).serialized == JSONCoding.encode(b).serialized)
+    }
 }

@@ -2,7 +2,8 @@
 /// daemon (one JSON stack, docs/ARCHITECTURE.md §6). Used for learning-core state with explicit coding keys
 /// (priors, drift detectors) inside checkpoint headers.
 ///
-/// Integers stay integers (a `UInt64` above `Int64.max` becomes a decimal string), Floats and Doubles become
+/// Object keys come out sorted, so equal values give equal bytes (a Swift `Dictionary` encodes in an unstable
+/// order). Integers stay integers (a `UInt64` above `Int64.max` becomes a decimal string), Floats and Doubles become
 /// numbers (a Float widened to Double narrows back to the same bits), and non-finite numbers become the strings
 /// `"inf"`, `"-inf"` and `"nan"`, which JSON itself cannot hold.
 package enum JSONCoding {
@@ -35,7 +36,8 @@ private final class EncodingNode {
         switch content {
         case .empty: return .object([])
         case let .value(v): return v
-        case let .object(members): return .object(members.map { ($0.0, $0.1.json) })
+        // Keys sorted: a Swift Dictionary encodes in its own, unstable order, and equal values must give equal bytes.
+        case let .object(members): return .object(members.sorted { $0.0 < $1.0 }.map { ($0.0, $0.1.json) })
         case let .array(items): return .array(items.map(\.json))
         }
     }
