@@ -56,8 +56,9 @@ fi
 scratch="$root/.build-fuzz"
 config=release
 echo "fuzz: building HebbCore with -sanitize=fuzzer,address into $scratch"
+mkdir -p "$scratch"
 swift build -c "$config" --build-path "$scratch" --target HebbCore -Xswiftc -sanitize=fuzzer,address -Xswiftc -g \
-    > "$scratch.build.log" 2>&1 || { tail -n 40 "$scratch.build.log" >&2; echo "Fuzz/run.sh: swift build failed (log: $scratch.build.log)" >&2; exit 1; }
+    > "$scratch/build.log" 2>&1 || { tail -n 40 "$scratch/build.log" >&2; echo "Fuzz/run.sh: swift build failed (log: $scratch/build.log)" >&2; exit 1; }
 bin="$scratch/$config"
 # The package name SwiftPM compiled HebbCore with (derived from the checkout's directory name): the targets must use
 # the same one to see `package` declarations.

@@ -15,6 +15,8 @@ struct TOMLAssertionGuardTests {
         ("[[ \n", 1, 4),
         ("  [.model]\n", 1, 4),
         ("[=]\n", 1, 2),
+        ("[      \rb\0", 1, 8),                             // found by the fuzzer after the first fix: CR is no blank
+        ("[a]\r\n[ \r\n", 2, 3),
         ("s=1979-05-27T:", 1, 14),                            // Fuzz/Regressions/config_loader/toml-date-time-colon
         ("s = 1979-05-27Tx:00\n", 1, 16),
         ("s = 1979-05-27tY07:32:00Z\n", 1, 16),

@@ -67,7 +67,7 @@ package enum TOMLAssertionGuard {
                 statementStart = false
                 var k = i + 1
                 if at(k) == 0x5B { k += 1 }
-                while isBlank(at(k)) { k += 1 }
+                while at(k) == 0x20 || at(k) == 0x09 { k += 1 }   // TOML's blanks; a lone CR is none
                 let next = at(k)
                 if k >= b.count || !(isKeyStart(next) || next == 0x5D) {
                     return (line, k - lineStart + 1, "a table header needs a key after its \"[\"")

@@ -175,7 +175,11 @@ package struct SampleDecoder: Sendable {
         guard frames.count == 2 || frames.count == 4 else {
             throw Rejection(.frameCount, model: model, "\(frames.count) frames; expected 2 (inline JSON) or 4 (binary)")
         }
-        guard let shape = shape(model) else { throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"") }
+        // Names are ASCII (ModelConfiguration.isValidName), so this also makes the lookup byte for byte: Swift's
+        // String equality is canonical equivalence, under which U+212A KELVIN SIGN + "1" would name model "K1".
+        guard ModelConfiguration.isValidName(model), let shape = shape(model) else {
+            throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"")
+        }
         // JSON is parsed into a tree several times its size: an inline message has its own, small bound.
         guard frames[1].count <= maxInlineBytes else {
             throw Rejection(.tooLarge, model: model, "a JSON frame of \(frames[1].count) bytes exceeds limits.max_inline_bytes = \(maxInlineBytes); "

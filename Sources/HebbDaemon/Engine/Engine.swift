@@ -301,7 +301,7 @@ package final class Engine: Sendable {
     }
 
     /// Answers one ZAP request (RFC 27): admit a CURVE client whose package key is authorized.
-    private func authenticate(_ zap: Socket, authorizedKeys: Set<String>, frames: inout [Message]) {
+    private func authenticate(_ zap: Socket, authorizedKeys: Set<String>, frames: inout [Message], refusalLog: inout LogRateLimiter) {
         guard let count = try? zap.receiveMultipart(into: &frames, dontWait: true), count >= 6 else { return }
         let requestID = frames[1].bytes
         let mechanism = frames[5].string
@@ -309,9 +309,12 @@ package final class Engine: Sendable {
         var user = ""
         if mechanism == "CURVE", count >= 7, let key = try? Curve.z85Encode(frames[6].bytes), authorizedKeys.contains(key) {
             (status, text, user) = ("200", "OK", key)
-        } else {
-            logger.warning("connection refused", metadata: ["peer.address": .wire(frames[3].string), "security.mechanism": .wire(mechanism),
-                                                           "reason": .string(text)])
+        } else if let suppressed = refusalLog.admit(mechanism, now: EngineClock.system.monotonic()) {
+            // Rate-limited like rejections: a client retrying its handshake in a loop costs a line per interval.
+            var metadata: Logger.Metadata = ["peer.address": .wire(frames[3].string), "security.mechanism": .wire(mechanism),
+                                             "reason": .string(text)]
+            if suppressed > 0 { metadata["connection.suppressed"] = "\(suppressed)" }
+            logger.warning("connection refused", metadata: metadata)
         }
         _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
     }
@@ -353,6 +356,7 @@ package final class Engine: Sendable {
         // Peer addresses by connection file descriptor, learnt when libzmq accepts the connection (the fd is
         // closed by the time its disconnect is reported).
         var peers: [String: [UInt32: String]] = [:]
+        var refusalLog = LogRateLimiter(interval: 10)
         var frames: [Message] = []
         var framePointers: [UnsafeRawBufferPointer] = []
         var checkpointWait: CheckpointWait?
@@ -473,7 +477,7 @@ package final class Engine: Sendable {
                 }
             }
             if let zapIndex, let zap = sockets.zap, poller.isReadable(zapIndex) {
-                authenticate(zap, authorizedKeys: sockets.authorizedKeys, frames: &frames)
+                authenticate(zap, authorizedKeys: sockets.authorizedKeys, frames: &frames, refusalLog: &refusalLog)
             }
             if poller.isReadable(publishIndex) {
                 while let count = try? sockets.publish.receiveMultipart(into: &frames, dontWait: true), count > 0 {

@@ -3,6 +3,7 @@
 
   events       subscribe to event/<model>/ and print every event as one JSON line, until --duration s pass
   feed         send --messages binary messages of --rows random rows, wait until the model has them all
+  raw          send one multipart message, each --frame given in hex
   backpressure a producer bursting as fast as PUSH lets it against a slow model: every row must be learned
                (samples + buffered == rows sent); prints the send rate, the learning rate, their ratio and the
                daemon's RSS over the burst. --stalled-subscriber adds a SUB to coef/ that never reads.
@@ -198,6 +199,17 @@ def offered_rate(args):
         succeed(summary)
 
 
+def raw(args):
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 5000)
+    push.connect(args.ingest)
+    push.send_multipart([bytes.fromhex(f) for f in args.frame])
+    push.close()
+    ctx.term()
+    print(json.dumps({"ok": True, "frames": len(args.frame)}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -219,8 +231,11 @@ def main():
         p.add_argument("--seed", type=int, default=3)
         p.add_argument("--timeout", type=float, default=60)
         p.add_argument("--stalled-subscriber", action="store_true")
+    r = sub.add_parser("raw")
+    r.add_argument("--ingest", required=True)
+    r.add_argument("--frame", action="append", required=True, help="one frame, hex (repeat)")
     args = ap.parse_args()
-    {"events": events, "feed": feed, "backpressure": backpressure, "offered-rate": offered_rate}[args.command](args)
+    {"raw": raw, "events": events, "feed": feed, "backpressure": backpressure, "offered-rate": offered_rate}[args.command](args)
 
 
 if __name__ == "__main__":
