@@ -79,4 +79,13 @@ import HebbTestSupport
         #expect(set.maxModels == 7 && set.maxMemoryBytes == 1_000_000 && set.maxModelWeights == 500 && set.ingestHighWaterMark == 10)
         #expect(throws: ConfigError.self) { try DaemonConfiguration.parse(toml: "[limits]\nmax_models = 0", file: "l.toml") }
     }
+
+    @Test func theIngestQueueCanBeBoundInBytes() throws {
+        let off = try DaemonConfiguration.parse(toml: "[limits]\ningest_hwm = 500", file: "i.toml").limits
+        #expect(off.effectiveIngestHighWaterMark == 500)
+        let bytes = try DaemonConfiguration.parse(toml: "[limits]\nmax_message_bytes = 1048576\nmax_ingest_bytes = 33554432", file: "i.toml").limits
+        #expect(bytes.effectiveIngestHighWaterMark == 32)   // 32 MiB / 1 MiB per message at most
+        let tiny = try DaemonConfiguration.parse(toml: "[limits]\nmax_ingest_bytes = 10", file: "i.toml").limits
+        #expect(tiny.effectiveIngestHighWaterMark == 1)
+    }
 }

@@ -140,6 +140,15 @@ package struct DaemonConfiguration: Sendable, Equatable {
         /// connection: how much a bursting producer may queue before PUSH blocks it. At most
         /// ingest_hwm × max_message_bytes bytes are queued per producer connection.
         package var ingestHighWaterMark = 1000
+        /// `max_ingest_bytes`: when set (> 0), a bound in bytes on what one producer connection may queue: the
+        /// ingest HWM becomes the smaller of `ingest_hwm` and `max_ingest_bytes / max_message_bytes` (at least 1),
+        /// since libzmq counts its queue in messages. 0 (the default): `ingest_hwm` alone.
+        package var maxIngestBytes = 0
+        /// The receive HWM the ingest socket and the SUB taps get: `ingest_hwm`, lowered by `max_ingest_bytes`.
+        package var effectiveIngestHighWaterMark: Int {
+            guard maxIngestBytes > 0 else { return ingestHighWaterMark }
+            return min(ingestHighWaterMark, max(1, maxIngestBytes / maxMessageBytes))
+        }
         /// `max_models`: most models one daemon holds.
         package var maxModels = 1000
         /// `max_memory_bytes`: the daemon's total for models (weights, optimiser state, scratch), batch buffers and
@@ -152,7 +161,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         /// The defaults.
         package init() {}
 
-        static let keys = ["max_message_bytes", "max_rows_per_message", "max_inline_bytes", "max_reply_bytes", "ingest_hwm",
+        static let keys = ["max_message_bytes", "max_rows_per_message", "max_inline_bytes", "max_reply_bytes", "ingest_hwm", "max_ingest_bytes",
                            "max_models", "max_memory_bytes", "max_model_weights"]
 
         init(_ r: TableReader) throws(ConfigError) {
@@ -161,6 +170,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
             maxInlineBytes = try r.integer("max_inline_bytes", default: maxInlineBytes, in: 64...Int64(Int32.max))
             maxReplyBytes = try r.integer("max_reply_bytes", default: maxReplyBytes, in: 1024...Int64.max)
             ingestHighWaterMark = try r.integer("ingest_hwm", default: ingestHighWaterMark, in: 1...Int64(Int32.max))
+            maxIngestBytes = try r.integer("max_ingest_bytes", default: maxIngestBytes, in: 0...Int64.max)
             maxModels = try r.integer("max_models", default: maxModels, in: 1...Int64.max)
             maxMemoryBytes = try r.integer("max_memory_bytes", default: maxMemoryBytes, in: 1...Int64.max)
             maxModelWeights = try r.integer("max_model_weights", default: maxModelWeights, in: 1...Int64(Int32.max))

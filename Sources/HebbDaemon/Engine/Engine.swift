@@ -199,7 +199,7 @@ package final class Engine: Sendable {
             let s = try context.makeSocket(.pull, lingerMilliseconds: 0)
             try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
             // Ingest has its own bound (not publish.hwm): at most ingest_hwm messages queued per producer.
-            try s.set(.receiveHighWaterMark, Int32(clamping: limits.ingestHighWaterMark))
+            try s.set(.receiveHighWaterMark, Int32(clamping: limits.effectiveIngestHighWaterMark))
             try security?.apply(to: s)
             try s.bind(endpoints.ingest)
             return s
@@ -233,7 +233,7 @@ package final class Engine: Sendable {
             taps.append(try attempt(endpoint, "subscribe tap") {
                 let s = try context.makeSocket(.sub, lingerMilliseconds: 0)
                 try s.set(.maxMessageSize, Int64(limits.maxMessageBytes))
-                try s.set(.receiveHighWaterMark, Int32(clamping: limits.ingestHighWaterMark))
+                try s.set(.receiveHighWaterMark, Int32(clamping: limits.effectiveIngestHighWaterMark))
                 for name in modelNames { try s.subscribe(name) }
                 try s.connect(endpoint)
                 return s
