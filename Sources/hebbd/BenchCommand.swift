@@ -52,6 +52,17 @@ struct Bench: ParsableCommand {
 
         var latencies = [UInt64](repeating: 0, count: updates)
         let total: UInt64
+        /// Runs `warmup` untimed steps, then `updates` timed ones (each into `latencies`); the total nanoseconds.
+        func timeUpdates(_ step: (Int) -> Void) -> UInt64 {
+            for i in 0..<warmup { step(i) }
+            let started = DispatchTime.now().uptimeNanoseconds
+            for i in 0..<updates {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                step(i)
+                latencies[i] = DispatchTime.now().uptimeNanoseconds - t0
+            }
+            return DispatchTime.now().uptimeNanoseconds - started
+        }
         switch path {
         case .core:
             let circuit: HebbianCircuit
@@ -62,14 +73,7 @@ struct Bench: ParsableCommand {
                     data.y[i % pool].withUnsafeBufferPointer { y in _ = try! circuit.update(x: x, y: y, rows: rows) }
                 }
             }
-            for i in 0..<warmup { step(i) }
-            let started = DispatchTime.now().uptimeNanoseconds
-            for i in 0..<updates {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                step(i)
-                latencies[i] = DispatchTime.now().uptimeNanoseconds - t0
-            }
-            total = DispatchTime.now().uptimeNanoseconds - started
+            total = timeUpdates(step)
         case .engine:
             var settings = EngineSettings()
             guard let format = PublishFormat(rawValue: publish) else { fail("--publish must be json or binary", code: 2) }
@@ -124,14 +128,7 @@ struct Bench: ParsableCommand {
                 }
                 core.drainOutbox { message in published += message.json.count + (message.binary?.count ?? 0) }
             }
-            for i in 0..<warmup { step(i) }
-            let started = DispatchTime.now().uptimeNanoseconds
-            for i in 0..<updates {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                step(i)
-                latencies[i] = DispatchTime.now().uptimeNanoseconds - t0
-            }
-            total = DispatchTime.now().uptimeNanoseconds - started
+            total = timeUpdates(step)
             if published == 0 { fail("the engine published nothing") }
         }
         latencies.sort()
