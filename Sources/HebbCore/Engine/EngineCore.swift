@@ -172,9 +172,7 @@ package final class EngineCore {
     /// (``dueCheckpoints()`` hands them out).
     private var removedSnapshots: [ModelSnapshot] = []
     /// The time source of every time-driven decision here (injected; ``EngineClock/system`` in the daemon).
-    package var clock: EngineClock {
-        didSet { schedule.lastCheckpoint = clock.monotonic(); startTime = clock.monotonic() }
-    }
+    package let clock: EngineClock
     /// When checkpoints are due (see ``CheckpointSchedule``). The driver sets `enabled` when it can write them.
     package var schedule: CheckpointSchedule
     /// The configuration the daemon started with and the one in force after reloads (nil for a bare core).
