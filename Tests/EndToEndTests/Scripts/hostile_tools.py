@@ -39,6 +39,18 @@ def model_rows(ctx, control, model):
     return m["samples"] + m["buffered"], m
 
 
+def wait_for_rows(ctx, control, model, start, want, timeout, interval):
+    """Polls `status` until the model holds `want` rows (learned + buffered); (rows, its status entry)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        have, m = model_rows(ctx, control, model)
+        if have >= want:
+            return have, m
+        if time.monotonic() > deadline:
+            raise Failure(f"after {timeout} s the model has {have - start} of {want - start} rows")
+        time.sleep(interval)
+
+
 def rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -76,15 +88,7 @@ def feed(args):
             x = rng.standard_normal((args.rows, args.dict_dim)).astype("<f4")
             y = rng.standard_normal((args.rows, args.sys_dim)).astype("<f4")
             push.send_multipart([args.model.encode(), header, x.tobytes(), y.tobytes()])
-        want = before + args.messages * args.rows
-        deadline = time.monotonic() + args.timeout
-        while True:
-            have, m = model_rows(ctx, args.control, args.model)
-            if have >= want:
-                break
-            if time.monotonic() > deadline:
-                raise Failure(f"model has {have} rows; expected {want}")
-            time.sleep(0.02)
+        have, m = wait_for_rows(ctx, args.control, args.model, before, before + args.messages * args.rows, args.timeout, 0.02)
         push.close()
         summary.update(rows=have, step=m["step"], samples=m["samples"], buffered=m["buffered"])
         succeed(summary)
@@ -130,14 +134,7 @@ def backpressure(args):
             push.send_multipart([args.model.encode(), header, x, y])   # blocks at the HWM: back-pressure
         sent_seconds = time.monotonic() - t0
         want = start_rows + args.messages * args.rows
-        deadline = time.monotonic() + args.timeout
-        while True:
-            have, m = model_rows(ctx, args.control, args.model)
-            if have >= want:
-                break
-            if time.monotonic() > deadline:
-                raise Failure(f"after {args.timeout} s the model has {have - start_rows} of {want - start_rows} rows")
-            time.sleep(0.05)
+        have, m = wait_for_rows(ctx, args.control, args.model, start_rows, want, args.timeout, 0.05)
         learn_seconds = time.monotonic() - t0
         done.set()
         sampler.join()
