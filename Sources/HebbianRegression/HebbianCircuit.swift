@@ -339,9 +339,6 @@ public final class HebbianCircuit {
         return b
     }
 
-    /// Whether published values are mapped from a learning space (standardised, or with a bias).
-    public var hasUserUnitMapping: Bool { configuration.standardize || configuration.intercept }
-
     /// Raw-unit W (thresholded or not) and b. For standardised X̃ = (X − μx)/σx, Ỹ = (Y − μy)/σy:
     /// ŷ = μy + σy·(x̃·W̃ + b̃), so W_jk = W̃_jk·σy_k/σx_j and b_k = μy_k + σy_k·b̃_k − Σ_j μx_j·W_jk.
     private func userUnitCoefficients(into out: UnsafeMutableBufferPointer<Float>, intercept b: UnsafeMutableBufferPointer<Float>?,

@@ -70,11 +70,6 @@ extension EngineCore {
         publishEvent(model: model, event: "checkpoint_failed", extra: [("error", JSON.string(error).serialized)])
     }
 
-    /// Counts a restored model as checkpointed at the state it was restored to.
-    func noteRestored(_ runner: ModelRunner) {
-        schedule.submitted[runner.instance] = (runner.revision, runner.circuit.updates)
-    }
-
     private func hasChangedSinceCheckpoint(_ runner: ModelRunner) -> Bool {
         schedule.submitted[runner.instance]?.revision != runner.revision
     }

@@ -175,9 +175,10 @@ package struct SampleDecoder: Sendable {
         guard frames.count == 2 || frames.count == 4 else {
             throw Rejection(.frameCount, model: model, "\(frames.count) frames; expected 2 (inline JSON) or 4 (binary)")
         }
-        // Names are ASCII (ModelConfiguration.isValidName), so this also makes the lookup byte for byte: Swift's
-        // String equality is canonical equivalence, under which U+212A KELVIN SIGN + "1" would name model "K1".
-        guard ModelConfiguration.isValidName(model), let shape = shape(model) else {
+        // Model names are ASCII (ModelConfiguration.isValidName), so a name with any other byte is no model's. This
+        // also makes the lookup byte for byte: Swift's String equality is canonical equivalence, under which
+        // U+212A KELVIN SIGN + "1" would find model "K1". One pass over a few bytes, not the full name check.
+        guard frames[0].allSatisfy({ $0 < 0x80 }), let shape = shape(model) else {
             throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"")
         }
         // JSON is parsed into a tree several times its size: an inline message has its own, small bound.
