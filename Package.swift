@@ -28,10 +28,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // The learning step's inner loops in C, compiled per instruction set and chosen at run time
+        // (docs/ARCHITECTURE.md, "The step kernels").
+        .target(name: "CHebbKernels"),
         // Thin, safe wrapper over libzmq. No policy.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // The learning core: pure computation, no I/O.
-        .target(name: "HebbianRegression", dependencies: ["CBLAS"]),
+        .target(name: "HebbianRegression", dependencies: ["CBLAS", "CHebbKernels"]),
         // The daemon's logic without sockets, threads or files: config, wire protocol, the engine core
         // and its checkpoint/reload policy (driven by an injected clock), the checkpoint format.
         .target(

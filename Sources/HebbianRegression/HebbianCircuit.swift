@@ -1,3 +1,5 @@
+import CHebbKernels
+
 /// One Hebbian sparse-regression circuit: a synapse W (dict_dim × sys_dim) and a Gaussian error cell.
 ///
 /// A training step on a batch (X, Y) of n rows, exactly as ngclearn's `Iterative_*` modules
@@ -27,43 +29,47 @@
 /// The circuit owns reusable work buffers and is meant to be driven by one thread; take a
 /// ``state`` snapshot (a value) to hand its state to another thread, e.g. for a checkpoint.
 public final class HebbianCircuit {
+    // Every stored property is `@exclusivity(unchecked)`: the circuit is driven by one thread (see above), and the
+    // run-time exclusivity checks on them were ~7% of a small model's update (Swift's access set lives in
+    // thread-local storage). The compiler still checks every access it can see statically.
+
     /// The configuration in force.
-    public private(set) var configuration: CircuitConfiguration
+    @exclusivity(unchecked) public private(set) var configuration: CircuitConfiguration
     /// W, row-major dict_dim × sys_dim. Keeps learning; thresholding is for output only (unless `prune`).
-    public private(set) var weights: [Float]
+    @exclusivity(unchecked) public private(set) var weights: [Float]
     /// The optimiser's state for W.
-    public private(set) var optimizer: OptimizerState
+    @exclusivity(unchecked) public private(set) var optimizer: OptimizerState
     /// The prior, with its (possibly fitted) hyper-parameters and their optimiser state.
-    public private(set) var prior: WeightPrior<Float>?
+    @exclusivity(unchecked) public private(set) var prior: WeightPrior<Float>?
     /// The circuit's random generator (used by `prior_sample`).
-    public private(set) var generator: SeededGenerator
+    @exclusivity(unchecked) public private(set) var generator: SeededGenerator
     /// Mini-batch updates done (each of `epochs` optimiser steps).
-    public private(set) var updates: Int = 0
+    @exclusivity(unchecked) public private(set) var updates: Int = 0
     /// Rows learned from.
-    public private(set) var samples: Int = 0
+    @exclusivity(unchecked) public private(set) var samples: Int = 0
     /// Whether the last update would have made the state non-finite and was rolled back (see ``update(x:y:rows:stepLoss:)``).
     /// Cleared by the next update that stays finite, by ``reset(keepStatistics:)`` and by ``reconfigure(_:)``.
-    public private(set) var diverged = false
+    @exclusivity(unchecked) public private(set) var diverged = false
     /// The bias per output, in the learning space (empty without `intercept`).
-    public private(set) var intercept: [Float]
+    @exclusivity(unchecked) public private(set) var intercept: [Float]
     /// The optimiser's state for the bias (empty without `intercept`).
-    public private(set) var interceptOptimizer: OptimizerState
+    @exclusivity(unchecked) public private(set) var interceptOptimizer: OptimizerState
     /// Running statistics of X and of Y (nil without `standardize`).
-    public private(set) var xMoments: RunningMoments?
-    public private(set) var yMoments: RunningMoments?
+    @exclusivity(unchecked) public private(set) var xMoments: RunningMoments?
+    @exclusivity(unchecked) public private(set) var yMoments: RunningMoments?
 
-    private var penalty: Penalty
-    private var residual: [Float] = []
-    private var gradient: [Float]
-    private var interceptGradient: [Float]
+    @exclusivity(unchecked) private var penalty: Penalty
+    @exclusivity(unchecked) private var residual: [Float] = []
+    @exclusivity(unchecked) private var gradient: [Float]
+    @exclusivity(unchecked) private var interceptGradient: [Float]
     /// The optimiser's per-coordinate step sizes of the last step, for a prior's proximal step (reused buffer).
-    private var stepSizes: [Float]
+    @exclusivity(unchecked) private var stepSizes: [Float]
     /// The standardisation in force, as float32 shift and 1/scale per column, and Y's scale per output
     /// (recomputed whenever the statistics change).
-    private var xShift: [Float] = [], xInverseScale: [Float] = []
-    private var yShift: [Float] = [], yInverseScale: [Float] = [], yScale: [Double] = []
+    @exclusivity(unchecked) private var xShift: [Float] = [], xInverseScale: [Float] = []
+    @exclusivity(unchecked) private var yShift: [Float] = [], yInverseScale: [Float] = [], yScale: [Double] = []
     /// Standardised copies of the batch in hand.
-    private var scaledX: [Float] = [], scaledY: [Float] = []
+    @exclusivity(unchecked) private var scaledX: [Float] = [], scaledY: [Float] = []
 
     /// A fresh circuit. W starts at `weight_fill`, the prior mean or a prior draw, per `initialization`.
     public init(_ configuration: CircuitConfiguration) throws(CircuitError) {
@@ -153,22 +159,28 @@ public final class HebbianCircuit {
     /// `stepLoss` sees ½Σe² before every step (for `hebbd fit --json`).
     ///
     /// **Divergence guard.** If the update would leave W, the optimiser state, the intercept, the fitted prior or
-    /// the statistics non-finite (a learning rate too large for the data, overflowing inputs), it is rolled back:
+    /// the statistics non-finite (a learning rate too large for the data, overflowing inputs), it is refused:
     /// the state is exactly what it was before, ``diverged`` is set and the report says so (`diverged = true`).
     /// Nothing non-finite can then be published or checkpointed.
+    ///
+    /// A step is judged *before* it writes W and its moments: the optimiser's arithmetic is run once without
+    /// storing (``OptimizerState/stepIsFinite(weights:gradient:learningRate:l1Shrink:)``), so the guard needs no copy
+    /// of the large arrays — 3×W of memory and a copy per update saved. Only with `epochs > 1`, where a later step's
+    /// refusal must undo the earlier ones, are W and its moments copied first. The small parts of the state (the
+    /// statistics, the intercept, the prior's hyper-parameters, the counters) are always copied.
     @discardableResult
     public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
                        stepLoss: (Double) -> Void = { _ in }) throws(CircuitError) -> UpdateReport {
         try checkShapes(x: x, y: y, rows: rows)
-        saveForRollback()
-        var report = learn(x: x, y: y, rows: rows, stepLoss: stepLoss)
-        if stateIsFinite() {
-            diverged = false
-        } else {
+        saveForRollback(copyingWeights: configuration.epochs > 1)
+        let report = learn(x: x, y: y, rows: rows, stepLoss: stepLoss)
+        if report.diverged {
             rollBack()
             diverged = true
-            report.diverged = true
+        } else {
+            diverged = false
         }
+        assert(stateIsFinite(), "a step judged finite left the state non-finite")
         return report
     }
 
@@ -177,37 +189,55 @@ public final class HebbianCircuit {
         let penaltyValue = weights.withUnsafeBufferPointer { penalty.value(of: $0) }
         let priorValue = prior.map { p in weights.withUnsafeBufferPointer { p.loss(of: $0) } } ?? 0
         let loss: Double
+        var applied = true
         if configuration.standardize {
             // Scored with the statistics of earlier rows only, then the batch joins them, then it is learned.
             loss = withStandardized(x: x, y: y, rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
             xMoments!.add(x, rows: rows)
             yMoments!.add(y, rows: rows)
-            refreshStandardization()
-            withStandardized(x: x, y: y, rows: rows) { sx, sy in
-                // The first step's own residual (at the updated statistics) drives its gradient; the batch's
-                // score is the prequential one above.
-                _ = takeStep(x: sx, y: sy, rows: rows)
-                stepLoss(loss)
-                for _ in 1..<max(configuration.epochs, 1) { stepLoss(takeStep(x: sx, y: sy, rows: rows)) }
+            if xMoments!.isFinite && yMoments!.isFinite {
+                refreshStandardization()
+                withStandardized(x: x, y: y, rows: rows) { sx, sy in
+                    // The first step's own residual (at the updated statistics) drives its gradient; the batch's
+                    // score is the prequential one above.
+                    applied = takeStep(x: sx, y: sy, rows: rows).applied
+                    stepLoss(loss)
+                    for _ in 1..<max(configuration.epochs, 1) where applied {
+                        let step = takeStep(x: sx, y: sy, rows: rows)
+                        applied = step.applied
+                        stepLoss(step.loss)
+                    }
+                }
+            } else {
+                applied = false
             }
         } else {
-            loss = takeStep(x: x, y: y, rows: rows)
+            let first = takeStep(x: x, y: y, rows: rows)
+            loss = first.loss
+            applied = first.applied
             stepLoss(loss)
-            for _ in 1..<max(configuration.epochs, 1) { stepLoss(takeStep(x: x, y: y, rows: rows)) }
+            for _ in 1..<max(configuration.epochs, 1) where applied {
+                let step = takeStep(x: x, y: y, rows: rows)
+                applied = step.applied
+                stepLoss(step.loss)
+            }
         }
         if configuration.prune { pruneWeights() }
         updates += 1
         samples += rows
-        return UpdateReport(loss: loss, mse: 2 * loss / Double(rows * configuration.sysDim),
-                            penalty: penaltyValue, prior: priorValue, rows: rows)
+        var report = UpdateReport(loss: loss, mse: 2 * loss / Double(rows * configuration.sysDim),
+                                  penalty: penaltyValue, prior: priorValue, rows: rows)
+        report.diverged = !applied
+        return report
     }
 
     // MARK: Divergence guard
 
     /// The state an update may change, copied before it into buffers kept between updates (no allocation once
-    /// sized): W and its optimiser moments are the large part; the rest is small.
+    /// sized). W and its optimiser moments only with `epochs > 1` (see ``update(x:y:rows:stepLoss:)``).
     private struct Rollback {
         var weights: [Float] = [], m: [Float] = [], v: [Float] = []
+        var copiedWeights = false
         var t: Float = 0
         var intercept: [Float] = [], interceptOptimizer: OptimizerState?
         var prior: WeightPrior<Float>?
@@ -215,12 +245,15 @@ public final class HebbianCircuit {
         var generator: SeededGenerator?
         var updates = 0, samples = 0
     }
-    private var rollback = Rollback()
+    @exclusivity(unchecked) private var rollback = Rollback()
 
-    private func saveForRollback() {
-        Self.copy(weights, into: &rollback.weights)
-        Self.copy(optimizer.m, into: &rollback.m)
-        Self.copy(optimizer.v, into: &rollback.v)
+    private func saveForRollback(copyingWeights: Bool) {
+        rollback.copiedWeights = copyingWeights
+        if copyingWeights {
+            Self.copy(weights, into: &rollback.weights)
+            Self.copy(optimizer.m, into: &rollback.m)
+            Self.copy(optimizer.v, into: &rollback.v)
+        }
         rollback.t = optimizer.t
         rollback.intercept = intercept
         rollback.interceptOptimizer = interceptOptimizer
@@ -233,9 +266,11 @@ public final class HebbianCircuit {
     }
 
     private func rollBack() {
-        Self.copy(rollback.weights, into: &weights)
-        Self.copy(rollback.m, into: &optimizer.m)
-        Self.copy(rollback.v, into: &optimizer.v)
+        if rollback.copiedWeights {
+            Self.copy(rollback.weights, into: &weights)
+            Self.copy(rollback.m, into: &optimizer.m)
+            Self.copy(rollback.v, into: &optimizer.v)
+        }
         optimizer.t = rollback.t
         intercept = rollback.intercept
         interceptOptimizer = rollback.interceptOptimizer ?? interceptOptimizer
@@ -260,21 +295,12 @@ public final class HebbianCircuit {
 
     private func stateIsFinite() -> Bool {
         func finite(_ values: [Float]) -> Bool {
-            values.withUnsafeBufferPointer { v in
-                // NaN and ±Inf have an all-ones exponent; adding one exponent step carries it into the sign bit.
-                // Branch-free and OR-reduced, so the compiler vectorises it.
-                var bad: UInt32 = 0
-                for x in v { bad |= ((x.bitPattern & 0x7F80_0000) &+ 0x0080_0000) >> 31 }
-                return bad == 0
-            }
+            values.withUnsafeBufferPointer { v in v.isEmpty || hebb_all_finite(v.baseAddress!, v.count) != 0 }
         }
         guard finite(weights), finite(optimizer.m), finite(optimizer.v), optimizer.t.isFinite, finite(intercept),
               finite(interceptOptimizer.m), finite(interceptOptimizer.v) else { return false }
         if let p = prior, p.fitsHyperParameters, !Self.hyperParametersAreFinite(p) { return false }
-        for m in [xMoments, yMoments] {
-            if let m, !(m.mean.allSatisfy(\.isFinite) && m.m2.allSatisfy(\.isFinite)) { return false }
-        }
-        return true
+        return xMoments?.isFinite ?? true && yMoments?.isFinite ?? true
     }
 
     /// One optimiser step on `rows` rows, ignoring `epochs`, `prune` and the counters; returns ½Σe²
@@ -282,7 +308,7 @@ public final class HebbianCircuit {
     @discardableResult
     public func step(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> Double {
         try checkShapes(x: x, y: y, rows: rows)
-        return takeStep(x: x, y: y, rows: rows)
+        return takeStep(x: x, y: y, rows: rows).loss
     }
 
     /// ½Σe² of these rows at the current state (raw target units), without learning.
@@ -420,19 +446,27 @@ public final class HebbianCircuit {
         guard y.count == rows * s else { throw .shapeMismatch(what: "y", expected: rows * s, got: y.count) }
     }
 
-    /// residual ← Y − X·W (− b); returns ½Σ residual², accumulated in Double — in the target's own units: with
-    /// `standardize`, each output's squared residual is scaled back by its variance σy².
-    private func computeResidual(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) -> Double {
+    /// residual ← Y − X·W (− b), and G ← −Xᵀ·residual when `computeGradient`; returns ½Σ residual², accumulated in
+    /// Double — in the target's own units: with `standardize`, each output's squared residual is scaled back by its
+    /// variance σy².
+    private func computeResidual(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
+                                 computeGradient: Bool = false) -> Double {
         let d = configuration.dictDim, s = configuration.sysDim, count = rows * s
         if residual.count < count { residual = [Float](repeating: 0, count: count) }
         return weights.withUnsafeBufferPointer { w in
             residual.withUnsafeMutableBufferPointer { e in
                 let e = e.baseAddress!
-                e.update(from: y.baseAddress!, count: count)
-                if !intercept.isEmpty {
-                    for r in 0..<rows { for k in 0..<s { e[r * s + k] -= intercept[k] } }
+                intercept.withUnsafeBufferPointer { b in
+                    gradient.withUnsafeMutableBufferPointer { g in
+                        let fused = LinearAlgebra.residual(
+                            x: x.baseAddress!, y: y.baseAddress!, w: w.baseAddress!, bias: intercept.isEmpty ? nil : b.baseAddress,
+                            into: e, gradient: computeGradient ? g.baseAddress : nil, rows: rows, d: d, s: s)
+                        if computeGradient && !fused {
+                            // G = −Xᵀe (the Hebbian term preᵀ·post, times sign_value −1)
+                            LinearAlgebra.multiplyTransposed(x.baseAddress!, e, into: g.baseAddress!, m: d, k: rows, n: s, alpha: -1, beta: 0)
+                        }
+                    }
                 }
-                LinearAlgebra.multiply(x.baseAddress!, w.baseAddress!, into: e, m: rows, k: d, n: s, alpha: -1, beta: 1)
                 var sum = 0.0
                 if configuration.standardize {
                     for r in 0..<rows { for k in 0..<s { let v = Double(e[r * s + k]) * yScale[k]; sum += v * v } }
@@ -486,22 +520,26 @@ public final class HebbianCircuit {
         yInverseScale = yScale.map { Float(1 / $0) }
     }
 
-    private func takeStep(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) -> Double {
-        let d = configuration.dictDim, s = configuration.sysDim
-        let loss = computeResidual(x: x, y: y, rows: rows)
+    /// One optimiser step; returns ½Σe² at the weights before it, and whether it was taken: a step that would
+    /// leave W, its moments, the intercept or the prior's fitted hyper-parameters non-finite is judged so before
+    /// anything large is written, and not taken (the caller restores the small state, see ``update(x:y:rows:stepLoss:)``).
+    private func takeStep(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) -> (loss: Double, applied: Bool) {
+        let s = configuration.sysDim
+        let loss = computeResidual(x: x, y: y, rows: rows, computeGradient: true)
         let hebbian = configuration.update == .hebbian
         let lr = configuration.learningRate
         let shrink: Float = hebbian ? 0 : penalty.l1Strength
         let proximalPrior = !hebbian && prior?.hasProximalStep == true
         let penalty = self.penalty
-        weights.withUnsafeMutableBufferPointer { w in
+        let interceptRate = configuration.interceptLearningRate ?? lr
+        if !intercept.isEmpty {
+            // G_b = −Σ_rows e: the bias's share of the same data term, unpenalised.
+            for k in 0..<s { interceptGradient[k] = 0 }
+            for r in 0..<rows { for k in 0..<s { interceptGradient[k] -= residual[r * s + k] } }
+        }
+        return weights.withUnsafeMutableBufferPointer { w in
             let wr = UnsafeBufferPointer(w)
-            gradient.withUnsafeMutableBufferPointer { g in
-                residual.withUnsafeBufferPointer { e in
-                    // G = −Xᵀe (the Hebbian term preᵀ·post, times sign_value −1)
-                    LinearAlgebra.multiplyTransposed(x.baseAddress!, e.baseAddress!, into: g.baseAddress!,
-                                                     m: d, k: rows, n: s, alpha: -1, beta: 0)
-                }
+            let applied = gradient.withUnsafeMutableBufferPointer { g in
                 penalty.accumulateGradient(of: wr, into: g, includeL1: hebbian)
                 if prior != nil {
                     // With the proximal update, the prior's non-smooth part (L1, group lasso) is its proximal
@@ -509,27 +547,37 @@ public final class HebbianCircuit {
                     if proximalPrior { prior!.accumulateSmoothGradient(of: wr, into: g) } else { prior!.accumulateGradient(of: wr, into: g) }
                     // The hyper-parameters see the same W_k as W's own gradient.
                     prior!.fitHyperParameters(at: wr, learningRate: lr)
+                    if prior!.fitsHyperParameters && !Self.hyperParametersAreFinite(prior!) { return false }
                 }
-                optimizer.step(weights: w, gradient: UnsafeBufferPointer(g), learningRate: lr, l1Shrink: shrink)
+                let gr = UnsafeBufferPointer(g)
+                guard optimizer.stepIsFinite(weights: wr, gradient: gr, learningRate: lr, l1Shrink: shrink) else { return false }
+                if !intercept.isEmpty {
+                    let finite = intercept.withUnsafeBufferPointer { b in
+                        interceptGradient.withUnsafeBufferPointer { gb in
+                            interceptOptimizer.stepIsFinite(weights: b, gradient: gb, learningRate: interceptRate)
+                        }
+                    }
+                    guard finite else { return false }
+                }
+                optimizer.step(weights: w, gradient: gr, learningRate: lr, l1Shrink: shrink)
+                return true
             }
+            guard applied else { return (loss, false) }
             if proximalPrior {
                 // In the optimiser's metric: the step each coordinate just took (η, or Adam's η/(√v̂+ε)).
+                // A proximal step maps finite values to finite values, so it needs no judging.
                 stepSizes.withUnsafeMutableBufferPointer { sizes in
                     optimizer.stepSizes(learningRate: lr, into: sizes)
                     prior!.applyProximalStep(to: w, stepSizes: UnsafeBufferPointer(sizes))
                 }
             }
-        }
-        if !intercept.isEmpty {
-            // G_b = −Σ_rows e: the bias's share of the same data term, unpenalised.
-            for k in 0..<s { interceptGradient[k] = 0 }
-            for r in 0..<rows { for k in 0..<s { interceptGradient[k] -= residual[r * s + k] } }
-            let rate = configuration.interceptLearningRate ?? lr
-            intercept.withUnsafeMutableBufferPointer { b in
-                interceptGradient.withUnsafeBufferPointer { g in interceptOptimizer.step(weights: b, gradient: g, learningRate: rate) }
+            if !intercept.isEmpty {
+                intercept.withUnsafeMutableBufferPointer { b in
+                    interceptGradient.withUnsafeBufferPointer { g in interceptOptimizer.step(weights: b, gradient: g, learningRate: interceptRate) }
+                }
             }
+            return (loss, true)
         }
-        return loss
     }
 
     private func pruneWeights() {

@@ -1,4 +1,5 @@
 import CBLAS
+import CHebbKernels
 
 /// The two products of a training step, on OpenBLAS.
 ///
@@ -35,6 +36,62 @@ enum LinearAlgebra {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(m), blasint(n), blasint(k),
                         alpha, a, blasint(m), b, blasint(n), beta, c, blasint(n))
         }
+    }
+}
+
+extension LinearAlgebra {
+    /// The largest synapse (dict_dim × sys_dim elements) the fused step kernels take; bigger ones go to OpenBLAS,
+    /// whose cache blocking wins once W and G no longer fit in a core's L2 (measured: docs/ARCHITECTURE.md,
+    /// "The step kernels").
+    static let fusedKernelMaxWeights = 65_536
+
+    /// Whether a step on a dict_dim × sys_dim synapse runs on the fused kernels (`CHebbKernels`), given OpenBLAS's
+    /// thread count: with more than one BLAS thread, big products are OpenBLAS's.
+    @inlinable
+    static func fusedKernelApplies(dictDim d: Int, sysDim s: Int) -> Bool {
+        hebb_products_supported(d, s, fusedKernelMaxWeights) != 0
+    }
+
+    /// e ← (y − bias) − x·w and, when `gradient` is given, G ← −xᵀ·e, on the fused kernels or on OpenBLAS.
+    /// Returns whether G was computed (the caller computes it with ``multiplyTransposed`` otherwise).
+    @inlinable
+    static func residual(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        into e: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>?, rows: Int, d: Int, s: Int
+    ) -> Bool {
+        if fusedKernelApplies(dictDim: d, sysDim: s) {
+            hebb_products(x, y, w, bias, e, gradient, rows, d, s)
+            return gradient != nil
+        }
+        e.update(from: y, count: rows * s)
+        if let bias {
+            for r in 0..<rows { for k in 0..<s { e[r * s + k] -= bias[k] } }
+        }
+        multiply(x, w, into: e, m: rows, k: d, n: s, alpha: -1, beta: 1)
+        return false
+    }
+}
+
+/// Which instruction set the step kernels use (`hebbd bench` prints it; tests run every one).
+public enum StepKernels {
+    /// The instruction sets a kernel is compiled for.
+    public enum InstructionSet: Int, Sendable, CaseIterable, CustomStringConvertible {
+        case baseline = 0, avx2 = 1, avx512 = 2
+        public var description: String { ["baseline", "avx2", "avx512"][rawValue] }
+    }
+
+    /// The instruction set in force: the best the CPU has, unless ``use(_:)`` chose another.
+    public static var current: InstructionSet { InstructionSet(rawValue: Int(hebb_kernels_isa().rawValue)) ?? .baseline }
+
+    /// Uses `isa` if the CPU has it (else keeps the current one); returns the one in force.
+    @discardableResult
+    public static func use(_ isa: InstructionSet) -> InstructionSet {
+        InstructionSet(rawValue: Int(hebb_kernels_set_isa(hebb_isa(rawValue: UInt32(isa.rawValue))).rawValue)) ?? .baseline
+    }
+
+    /// Whether a dict_dim × sys_dim synapse learns on the fused kernels rather than on OpenBLAS.
+    public static func fused(dictDim: Int, sysDim: Int) -> Bool {
+        LinearAlgebra.fusedKernelApplies(dictDim: dictDim, sysDim: sysDim)
     }
 }
 

@@ -1,3 +1,4 @@
+import CHebbKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,6 +23,9 @@ public struct OptimizerState: Sendable, Equatable, Codable {
     public static let beta1: Float = 0.9
     /// Adam's β2.
     public static let beta2: Float = 0.999
+    /// 1 − β1 and 1 − β2 as ngclearn computes them, in Python double precision before they meet float32 arrays:
+    /// 0.001, not float32's 1 − 0.999f = 0.00099998713 (a 1.3e-5 relative difference in v).
+    public static let oneMinusBeta1 = Float(1 - 0.9 as Double), oneMinusBeta2 = Float(1 - 0.999 as Double)
     /// Adam's ε, added outside the square root.
     public static let epsilon: Float = 1e-8
 
@@ -56,48 +60,41 @@ public struct OptimizerState: Sendable, Equatable, Codable {
             }
         case .adam:
             let b1 = OptimizerState.beta1, b2 = OptimizerState.beta2, eps = OptimizerState.epsilon
-            // ngclearn computes 1 − β in Python double precision before it meets float32 arrays:
-            // 0.001, not float32's 1 − 0.999f = 0.00099998713 (a 1.3e-5 relative difference in v).
-            let oneMinusB1 = Float(1 - 0.9 as Double), oneMinusB2 = Float(1 - 0.999 as Double)
+            let oneMinusB1 = OptimizerState.oneMinusBeta1, oneMinusB2 = OptimizerState.oneMinusBeta2
             let c1: Float = 1 - powf(b1, t), c2: Float = 1 - powf(b2, t)
-            // In chunks of three loops each, so that LLVM vectorises the divisions (divps): one loop for the
-            // moments, one for the square roots (Glibc's sqrtf may set errno, which keeps any loop calling it
-            // scalar, so it gets a loop of its own), one for W. The l1Shrink test is outside the loops. Each value
-            // goes through exactly the scalar operations in the same order, so W is bit-for-bit what it was; the
-            // fully scalar loop was the largest single cost of a step at 256×1.
             let count = w.count
             m.withUnsafeMutableBufferPointer { m in
                 v.withUnsafeMutableBufferPointer { v in
                     guard count > 0, let mp = m.baseAddress, let vp = v.baseAddress, let wp = w.baseAddress,
                           let gp = g.baseAddress else { return }
-                    let chunk = 256
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { scratch in
-                        let denominator = scratch.baseAddress!
-                        var first = 0
-                        while first < count {
-                            let n = min(chunk, count - first)
-                            let m = mp + first, v = vp + first, g = gp + first, w = wp + first
-                            for i in 0..<n {
-                                let gi = g[i]
-                                let mi = b1 * m[i] + oneMinusB1 * gi
-                                let vi = b2 * v[i] + oneMinusB2 * (gi * gi)
-                                m[i] = mi
-                                v[i] = vi
-                                denominator[i] = vi / c2
-                            }
-                            for i in 0..<n { denominator[i] = denominator[i].squareRoot() + eps }
-                            if l1Shrink > 0 {
-                                let shrink = lr * l1Shrink
-                                for i in 0..<n {
-                                    let stepped = w[i] - lr * (m[i] / c1) / denominator[i]
-                                    w[i] = OptimizerState.softThreshold(stepped, shrink / denominator[i])
-                                }
-                            } else {
-                                for i in 0..<n { w[i] = w[i] - lr * (m[i] / c1) / denominator[i] }
-                            }
-                            first += n
-                        }
-                    }
+                    // The vectorised loop (CHebbKernels) does exactly these scalar operations, in this order, without
+                    // fused multiply-adds, so W is bit for bit what a scalar float32 loop gives.
+                    hebb_adam_step(wp, mp, vp, gp, count, lr, b1, b2, oneMinusB1, oneMinusB2, c1, c2, eps, lr * l1Shrink)
+                }
+            }
+        }
+    }
+
+    /// Whether ``step(weights:gradient:learningRate:l1Shrink:)`` with these arguments would leave W and the moments
+    /// finite: the same arithmetic, nothing stored. The divergence guard asks before every step, so a refused step
+    /// has written nothing and needs no copy to undo.
+    public func stepIsFinite(
+        weights w: UnsafeBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, learningRate lr: Float, l1Shrink: Float = 0
+    ) -> Bool {
+        guard let wp = w.baseAddress, let gp = g.baseAddress, !w.isEmpty else { return true }
+        switch kind {
+        case .sgd:
+            // A soft threshold maps finite values to finite values: only w − η·g can overflow.
+            var bad: UInt32 = 0
+            for i in 0..<w.count { bad |= ((wp[i] - lr * gp[i]).bitPattern & 0x7F80_0000) &+ 0x0080_0000 }
+            return bad >> 31 == 0
+        case .adam:
+            let b1 = OptimizerState.beta1, b2 = OptimizerState.beta2, t = self.t + 1
+            let c1: Float = 1 - powf(b1, t), c2: Float = 1 - powf(b2, t)
+            return m.withUnsafeBufferPointer { m in
+                v.withUnsafeBufferPointer { v in
+                    hebb_adam_step_is_finite(wp, m.baseAddress!, v.baseAddress!, gp, w.count, lr, b1, b2, OptimizerState.oneMinusBeta1,
+                                             OptimizerState.oneMinusBeta2, c1, c2, OptimizerState.epsilon) != 0
                 }
             }
         }

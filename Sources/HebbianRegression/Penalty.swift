@@ -1,3 +1,5 @@
+import CHebbKernels
+
 /// The sparsity / shrinkage penalty of a circuit, with ngclearn's exact gradient g(W).
 ///
 /// | kind | penalty | gradient λ·g(W) |
@@ -33,11 +35,9 @@ public struct Penalty: Sendable, Equatable {
 
     /// The penalty's value at W, accumulated in Double.
     public func value(of w: UnsafeBufferPointer<Float>) -> Double {
+        guard let base = w.baseAddress, !w.isEmpty else { return 0 }
         var l1 = 0.0, l2 = 0.0
-        for x in w {
-            l1 += Double(abs(x))
-            l2 += Double(x) * Double(x)
-        }
+        hebb_norms(base, w.count, &l1, &l2)
         let lam = Double(lmbda), r = Double(l1Ratio)
         switch kind {
         case .lasso: return lam * l1
@@ -47,22 +47,15 @@ public struct Penalty: Sendable, Equatable {
     }
 
     /// Adds the penalty's gradient to G. With `includeL1 == false` (proximal update) only the smooth L2 part.
-    @inlinable
     public func accumulateGradient(of w: UnsafeBufferPointer<Float>, into g: UnsafeMutableBufferPointer<Float>, includeL1: Bool) {
-        let lam = lmbda
-        switch kind {
-        case .lasso:
-            guard includeL1 else { return }
-            for i in 0..<w.count { g[i] += lam * Penalty.sign(w[i]) }
-        case .ridge:
-            for i in 0..<w.count { g[i] += lam * w[i] }
-        case .elasticNet:
-            let r = l1Ratio, half = (1 - l1Ratio) / 2
-            if includeL1 {
-                for i in 0..<w.count { g[i] += lam * (r * Penalty.sign(w[i]) + w[i] * half) }
-            } else {
-                for i in 0..<w.count { g[i] += lam * (w[i] * half) }
-            }
+        guard let wp = w.baseAddress, let gp = g.baseAddress, !w.isEmpty else { return }
+        // (scale, a, b) of g ← g + scale·(a·sign(w) + b·w): each kind's own scalar expression, bit for bit.
+        switch (kind, includeL1) {
+        case (.lasso, true): hebb_penalty_gradient(wp, gp, w.count, lmbda, 1, 0)
+        case (.lasso, false): return
+        case (.ridge, _): hebb_penalty_gradient(wp, gp, w.count, lmbda, 0, 1)
+        case (.elasticNet, true): hebb_penalty_gradient(wp, gp, w.count, lmbda, l1Ratio, (1 - l1Ratio) / 2)
+        case (.elasticNet, false): hebb_penalty_gradient(wp, gp, w.count, lmbda, 0, (1 - l1Ratio) / 2)
         }
     }
 

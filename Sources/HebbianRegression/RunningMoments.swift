@@ -33,6 +33,9 @@ public struct RunningMoments: Sendable, Equatable, Codable {
     /// The number of columns.
     public var columns: Int { mean.count }
 
+    /// Whether every mean and M2 is finite (a raw value near Double's limit can overflow M2).
+    public var isFinite: Bool { mean.allSatisfy(\.isFinite) && m2.allSatisfy(\.isFinite) }
+
     /// The population variance of column `j` (0 before any row).
     public func variance(_ j: Int) -> Double { count > 0 ? m2[j] / Double(count) : 0 }
 

@@ -64,4 +64,33 @@ import Testing
         }
         #expect(a.state == b.state && !a.diverged)
     }
+
+    @Test func aLaterEpochThatOverflowsUndoesTheEarlierOnes() throws {
+        // One SGD step on rows of size 1e12 lands W near 1e14 (finite); the second multiplies the gradient by XᵀX
+        // (~1e25) and overflows float32. With epochs = 3 the whole update is undone; with 1 it is taken.
+        var c = CircuitConfiguration(kind: .ridge, dictDim: 3)
+        c.optimizer = .sgd
+        c.learningRate = 1e-10
+        c.epochs = 3
+        let circuit = try HebbianCircuit(c)
+        let before = circuit.state
+        let batch = Self.batch(rows: 8, scale: 1e12)
+        #expect(try Self.update(circuit, batch, rows: 8).diverged)
+        #expect(circuit.state == before)
+        c.epochs = 1
+        let single = try HebbianCircuit(c)
+        #expect(try Self.update(single, batch, rows: 8).diverged == false)
+        #expect(single.weights.allSatisfy(\.isFinite) && single.weights.contains { abs($0) > 1e10 })
+    }
+
+    @Test func aRefusedStepWithAFittedPriorKeepsTheHyperParameters() throws {
+        var c = CircuitConfiguration(kind: .lasso, dictDim: 3)
+        c.optimizer = .adam
+        c.learningRate = 1e38
+        c.prior = PriorConfiguration(kind: .studentT, arguments: [.df: .numbers([4]), .scale: .numbers([0.5]), .fitHyper: .flag(true)])
+        let circuit = try HebbianCircuit(c)
+        let before = circuit.state
+        #expect(try Self.update(circuit, Self.batch(rows: 8, scale: 1e18), rows: 8).diverged)
+        #expect(circuit.state == before)
+    }
 }

@@ -1,0 +1,58 @@
+// The learning step's inner loops, in C so they can be compiled for the vector units the machine has
+// (AVX-512, AVX2+FMA, or the x86-64/arm64 baseline), chosen once at run time. Swift code is compiled for the
+// baseline only, which keeps its loops to 128-bit vectors without FMA; OpenBLAS, the other option, spends most of a
+// small product packing its operands (see docs/ARCHITECTURE.md, "The step kernels").
+//
+// All matrices are row-major and contiguous; sizes are element counts.
+#ifndef C_HEBB_KERNELS_H
+#define C_HEBB_KERNELS_H
+
+#include <stddef.h>
+
+/// The instruction sets a kernel can be compiled for.
+typedef enum {
+    HEBB_ISA_BASELINE = 0,
+    HEBB_ISA_AVX2 = 1,
+    HEBB_ISA_AVX512 = 2,
+} hebb_isa;
+
+/// The instruction set the kernels run with (the best this CPU has, unless overridden).
+hebb_isa hebb_kernels_isa(void);
+/// Overrides the instruction set (tests run every path); one this CPU lacks is ignored. Returns the one in force.
+hebb_isa hebb_kernels_set_isa(hebb_isa isa);
+
+/// Whether the fused step kernels handle a d×s synapse (else the caller uses BLAS): s = 1, or s a multiple of 16 up
+/// to 64, with the synapse small enough to stay in the core's cache (`max_weights` elements).
+int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights);
+
+/// The residual and the Hebbian gradient of one step, in one pass over the rows of X:
+///     e ← (y − bias) − x·w        (rows×s; bias, one value per output, may be NULL)
+///     g ← −xᵀ·e                    (d×s), when g is not NULL.
+/// Only for shapes that hebb_products_supported accepts.
+void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
+                   ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s);
+
+/// One Adam step over n parameters, bit for bit the scalar float32 sequence (no fused multiply-add):
+///     m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  den ← √(v / c2) + ε
+///     w ← w − (lr·(m / c1)) / den,  then, when shrink > 0, soft-thresholded by shrink / den.
+void hebb_adam_step(float *w, float *m, float *v, const float *g, ptrdiff_t n, float lr, float beta1, float beta2,
+                    float one_minus_beta1, float one_minus_beta2, float c1, float c2, float epsilon, float shrink);
+
+/// Whether hebb_adam_step with these arguments would leave w, m and v finite: the same arithmetic, nothing stored.
+/// (Soft-thresholding maps finite values to finite values, so it is left out.)
+int hebb_adam_step_is_finite(const float *w, const float *m, const float *v, const float *g, ptrdiff_t n, float lr,
+                             float beta1, float beta2, float one_minus_beta1, float one_minus_beta2, float c1, float c2,
+                             float epsilon);
+
+/// Σ|w| and Σw² over n values, accumulated in double (the penalty's value).
+void hebb_norms(const float *w, ptrdiff_t n, double *l1, double *l2);
+
+/// g ← g + scale·(a·sign(w) + b·w) in float32 without fused multiply-adds; sign(0) = 0. Lasso's λ·sign(w) is
+/// (λ, 1, 0), ridge's λ·w is (λ, 0, 1), elastic net's λ·(r·sign(w) + w·(1−r)/2) is (λ, r, (1−r)/2): a zero
+/// term adds an exact ±0, so each is bit for bit its own scalar expression.
+void hebb_penalty_gradient(const float *w, float *g, ptrdiff_t n, float scale, float a, float b);
+
+/// Whether all n values are finite: one OR-reduced pass, no branch per element.
+int hebb_all_finite(const float *values, ptrdiff_t n);
+
+#endif

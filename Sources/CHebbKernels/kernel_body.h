@@ -1,0 +1,278 @@
+// The kernels' bodies, compiled once per instruction set by kernels.c, which defines HEBB_SUFFIX and wraps this file
+// in a `#pragma clang attribute` giving every function its target. Not a public header.
+
+#define HEBB_CAT2(a, b) a##_##b
+#define HEBB_CAT(a, b) HEBB_CAT2(a, b)
+#define HN(name) HEBB_CAT(name, HEBB_SUFFIX)
+// Fixed bounds, not variable-length arrays: R, V and K are constants once the block functions are inlined, and the
+// loops over them unroll into registers; the arrays are only ever indexed below R, V and K.
+#define HEBB_MAX_ROWS 16
+
+static inline hebb_v16 HN(load)(const float *p) { return *(const hebb_v16u *)p; }
+static inline void HN(store)(float *p, hebb_v16 v) { *(hebb_v16u *)p = v; }
+
+static inline hebb_v16 HN(select)(hebb_i16 mask, hebb_v16 a, hebb_v16 b) {
+    return (hebb_v16)(((hebb_i16)a & mask) | ((hebb_i16)b & ~mask));
+}
+
+static inline float HN(sum)(hebb_v16 v) {
+    // Pairwise, so the float32 rounding does not depend on the lane order.
+    hebb_v16 h = v + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    h = h + __builtin_shufflevector(h, h, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+    h = h + __builtin_shufflevector(h, h, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    return h[0] + h[1];
+}
+
+// s = 1: W is a vector of d values; vectorised along d. R rows per pass share each load of w and of g.
+static inline __attribute__((always_inline)) void HN(products_s1_block)(
+    const float *x, const float *y, const float *w, float bias, float *e, float *g, ptrdiff_t d, const int R) {
+#pragma clang fp contract(fast)
+    // One pointer per row, so that every load in the loops is base + k (no address arithmetic per row).
+    const float *xr[HEBB_MAX_ROWS];
+    for (int i = 0; i < R; i++) xr[i] = x + i * d;
+    hebb_v16 acc[HEBB_MAX_ROWS];
+    for (int i = 0; i < R; i++) acc[i] = (hebb_v16){0};
+    ptrdiff_t k = 0;
+    for (; k + 16 <= d; k += 16) {
+        hebb_v16 wv = HN(load)(w + k);
+        for (int i = 0; i < R; i++) acc[i] += HN(load)(xr[i] + k) * wv;
+    }
+    float err[HEBB_MAX_ROWS];
+    for (int i = 0; i < R; i++) {
+        float p = HN(sum)(acc[i]);
+        for (ptrdiff_t t = k; t < d; t++) p += xr[i][t] * w[t];
+        err[i] = (y[i] - bias) - p;
+        e[i] = err[i];
+    }
+    if (!g) return;
+    // Four columns of G per pass: four independent chains of R multiply-adds, not one chain of R (whose latency,
+    // not the FMA units, would set the pace).
+    k = 0;
+    for (; k + 64 <= d; k += 64) {
+        hebb_v16 g0 = HN(load)(g + k), g1 = HN(load)(g + k + 16), g2 = HN(load)(g + k + 32), g3 = HN(load)(g + k + 48);
+        for (int i = 0; i < R; i++) {
+            const float *xi = xr[i] + k;
+            g0 -= err[i] * HN(load)(xi);
+            g1 -= err[i] * HN(load)(xi + 16);
+            g2 -= err[i] * HN(load)(xi + 32);
+            g3 -= err[i] * HN(load)(xi + 48);
+        }
+        HN(store)(g + k, g0);
+        HN(store)(g + k + 16, g1);
+        HN(store)(g + k + 32, g2);
+        HN(store)(g + k + 48, g3);
+    }
+    for (; k + 16 <= d; k += 16) {
+        hebb_v16 gv = HN(load)(g + k);
+        for (int i = 0; i < R; i++) gv -= err[i] * HN(load)(xr[i] + k);
+        HN(store)(g + k, gv);
+    }
+    for (; k < d; k++) {
+        float gk = g[k];
+        for (int i = 0; i < R; i++) gk -= err[i] * xr[i][k];
+        g[k] = gk;
+    }
+}
+
+// s = 16·V: a row of W is V vectors; R rows per pass keep their accumulators (then their errors) in registers
+// while one row of W (then of G) is loaded per column k.
+static inline __attribute__((always_inline)) void HN(products_sv_block)(
+    const float *x, const float *y, const float *w, const float *bias, float *e, float *g, ptrdiff_t d, const int V,
+    const int R) {
+#pragma clang fp contract(fast)
+    const ptrdiff_t s = 16 * V;
+    const float *xr[HEBB_MAX_ROWS];
+    for (int i = 0; i < R; i++) xr[i] = x + i * d;
+    hebb_v16 acc[HEBB_MAX_ROWS][4];
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++) acc[i][v] = (hebb_v16){0};
+    for (ptrdiff_t k = 0; k < d; k++) {
+        hebb_v16 wv[4];
+        for (int v = 0; v < V; v++) wv[v] = HN(load)(w + k * s + 16 * v);
+        for (int i = 0; i < R; i++) {
+            float xik = xr[i][k];
+            for (int v = 0; v < V; v++) acc[i][v] += xik * wv[v];
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++) {
+            hebb_v16 yv = HN(load)(y + i * s + 16 * v);
+            if (bias) yv = yv - HN(load)(bias + 16 * v);
+            acc[i][v] = yv - acc[i][v];
+            HN(store)(e + i * s + 16 * v, acc[i][v]);
+        }
+    if (!g) return;
+    // K rows of G per pass, for K·V independent chains of R multiply-adds (see products_s1_block).
+    const int K = HEBB_GRADIENT_ROWS(V);
+    ptrdiff_t k = 0;
+    for (; k + K <= d; k += K) {
+        hebb_v16 gv[8][4];
+        for (int c = 0; c < K; c++)
+            for (int v = 0; v < V; v++) gv[c][v] = HN(load)(g + (k + c) * s + 16 * v);
+        for (int i = 0; i < R; i++)
+            for (int c = 0; c < K; c++) {
+                float xik = xr[i][k + c];
+                for (int v = 0; v < V; v++) gv[c][v] -= xik * acc[i][v];
+            }
+        for (int c = 0; c < K; c++)
+            for (int v = 0; v < V; v++) HN(store)(g + (k + c) * s + 16 * v, gv[c][v]);
+    }
+    for (; k < d; k++) {
+        hebb_v16 gv[4];
+        for (int v = 0; v < V; v++) gv[v] = HN(load)(g + k * s + 16 * v);
+        for (int i = 0; i < R; i++) {
+            float xik = xr[i][k];
+            for (int v = 0; v < V; v++) gv[v] -= xik * acc[i][v];
+        }
+        for (int v = 0; v < V; v++) HN(store)(g + k * s + 16 * v, gv[v]);
+    }
+}
+
+#define HEBB_SV_CASE(V, R)                                                                                       \
+    case V: {                                                                                                    \
+        ptrdiff_t r = 0;                                                                                         \
+        for (; r + (R) <= rows; r += (R))                                                                        \
+            HN(products_sv_block)(x + r * d, y + r * s, w, bias, e + r * s, g, d, V, R);                         \
+        for (; r < rows; r++) HN(products_sv_block)(x + r * d, y + r * s, w, bias, e + r * s, g, d, V, 1);       \
+        break;                                                                                                   \
+    }
+
+static void HN(products)(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
+                         ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
+    if (g)
+        for (ptrdiff_t k = 0; k < d * s; k++) g[k] = 0;
+    if (s == 1) {
+        const float b = bias ? bias[0] : 0;
+        ptrdiff_t r = 0;
+        for (; r + HEBB_ROWS_S1 <= rows; r += HEBB_ROWS_S1)
+            HN(products_s1_block)(x + r * d, y + r, w, b, e + r, g, d, HEBB_ROWS_S1);
+        for (; r < rows; r++) HN(products_s1_block)(x + r * d, y + r, w, b, e + r, g, d, 1);
+        return;
+    }
+    switch (s / 16) {
+        HEBB_SV_CASE(1, HEBB_ROWS_V1)
+        HEBB_SV_CASE(2, HEBB_ROWS_V2)
+        HEBB_SV_CASE(3, HEBB_ROWS_V4)
+        HEBB_SV_CASE(4, HEBB_ROWS_V4)
+    }
+}
+
+static void HN(adam_step)(float *w, float *m, float *v, const float *g, ptrdiff_t n, float lr, float b1, float b2,
+                          float omb1, float omb2, float c1, float c2, float eps, float shrink) {
+#pragma clang fp contract(off)
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        hebb_v16 gi = HN(load)(g + i);
+        hebb_v16 mi = b1 * HN(load)(m + i) + omb1 * gi;
+        hebb_v16 vi = b2 * HN(load)(v + i) + omb2 * (gi * gi);
+        HN(store)(m + i, mi);
+        HN(store)(v + i, vi);
+        hebb_v16 den = __builtin_elementwise_sqrt(vi / c2) + eps;
+        hebb_v16 stepped = HN(load)(w + i) - lr * (mi / c1) / den;
+        if (shrink > 0) {
+            hebb_v16 tau = shrink / den;
+            hebb_v16 shrunk = HN(select)(stepped < -tau, stepped + tau, (hebb_v16){0});
+            stepped = HN(select)(stepped > tau, stepped - tau, shrunk);
+        }
+        HN(store)(w + i, stepped);
+    }
+    for (; i < n; i++) {
+        float gi = g[i];
+        float mi = b1 * m[i] + omb1 * gi;
+        float vi = b2 * v[i] + omb2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        float den = __builtin_elementwise_sqrt(vi / c2) + eps;
+        float stepped = w[i] - lr * (mi / c1) / den;
+        if (shrink > 0) {
+            float tau = shrink / den;
+            stepped = stepped > tau ? stepped - tau : (stepped < -tau ? stepped + tau : 0);
+        }
+        w[i] = stepped;
+    }
+}
+
+static int HN(adam_step_is_finite)(const float *w, const float *m, const float *v, const float *g, ptrdiff_t n,
+                                   float lr, float b1, float b2, float omb1, float omb2, float c1, float c2, float eps) {
+#pragma clang fp contract(off)
+    const hebb_i16 exponent = (hebb_i16){0} + 0x7F800000, step = (hebb_i16){0} + 0x00800000;
+    hebb_i16 bad = {0};
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        hebb_v16 gi = HN(load)(g + i);
+        hebb_v16 mi = b1 * HN(load)(m + i) + omb1 * gi;
+        hebb_v16 vi = b2 * HN(load)(v + i) + omb2 * (gi * gi);
+        hebb_v16 den = __builtin_elementwise_sqrt(vi / c2) + eps;
+        hebb_v16 wi = HN(load)(w + i) - lr * (mi / c1) / den;
+        // m and v finite make den finite; w's exponent catches NaN from inf/inf too.
+        bad |= (((hebb_i16)mi & exponent) + step) | (((hebb_i16)vi & exponent) + step) | (((hebb_i16)wi & exponent) + step);
+    }
+    int any = 0;
+    for (int l = 0; l < 16; l++) any |= (int)((unsigned)bad[l] >> 31);
+    for (; i < n; i++) {
+        float gi = g[i];
+        float mi = b1 * m[i] + omb1 * gi;
+        float vi = b2 * v[i] + omb2 * (gi * gi);
+        float den = __builtin_elementwise_sqrt(vi / c2) + eps;
+        float wi = w[i] - lr * (mi / c1) / den;
+        any |= !__builtin_isfinite(mi) | !__builtin_isfinite(vi) | !__builtin_isfinite(wi);
+    }
+    return !any;
+}
+
+static void HN(norms)(const float *w, ptrdiff_t n, double *l1, double *l2) {
+    // Eight double lanes per half of a float vector: exact products (float·float fits a double's mantissa).
+    typedef double hebb_d8 __attribute__((vector_size(64)));
+    hebb_d8 a = {0}, q = {0};
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        hebb_v16 x = HN(load)(w + i);
+        hebb_d8 lo = __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7), hebb_d8);
+        hebb_d8 hi = __builtin_convertvector(__builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15), hebb_d8);
+        a += __builtin_elementwise_abs(lo) + __builtin_elementwise_abs(hi);
+        q += lo * lo + hi * hi;
+    }
+    double sa = 0, sq = 0;
+    for (int l = 0; l < 8; l++) { sa += a[l]; sq += q[l]; }
+    for (; i < n; i++) { double x = w[i]; sa += __builtin_fabs(x); sq += x * x; }
+    *l1 = sa;
+    *l2 = sq;
+}
+
+static void HN(penalty_gradient)(const float *w, float *g, ptrdiff_t n, float scale, float a, float b) {
+#pragma clang fp contract(off)
+    const hebb_v16 zero = {0}, one = zero + 1;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        hebb_v16 x = HN(load)(w + i);
+        hebb_v16 sign = HN(select)(x > zero, one, HN(select)(x < zero, -one, zero));
+        HN(store)(g + i, HN(load)(g + i) + scale * (a * sign + b * x));
+    }
+    for (; i < n; i++) {
+        float x = w[i], sign = x > 0 ? 1.0f : (x < 0 ? -1.0f : 0.0f);
+        g[i] = g[i] + scale * (a * sign + b * x);
+    }
+}
+
+static int HN(all_finite)(const float *values, ptrdiff_t n) {
+    // NaN and ±Inf have an all-ones exponent; adding one exponent step carries it into the sign bit.
+    const hebb_i16 exponent = (hebb_i16){0} + 0x7F800000, step = (hebb_i16){0} + 0x00800000;
+    hebb_i16 bad = {0};
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) bad |= (((hebb_i16)HN(load)(values + i)) & exponent) + step;
+    unsigned tail = 0;
+    for (; i < n; i++) {
+        unsigned bits;
+        __builtin_memcpy(&bits, values + i, 4);
+        tail |= (bits & 0x7F800000u) + 0x00800000u;
+    }
+    int any = (int)(tail >> 31);
+    for (int l = 0; l < 16; l++) any |= (int)((unsigned)bad[l] >> 31);
+    return !any;
+}
+
+#undef HEBB_SV_CASE
+#undef HN
+#undef HEBB_MAX_ROWS
+#undef HEBB_CAT
+#undef HEBB_CAT2

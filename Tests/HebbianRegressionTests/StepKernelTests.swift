@@ -1,0 +1,207 @@
+import CHebbKernels
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import Testing
+@testable import HebbianRegression
+
+/// The C step kernels (`CHebbKernels`) on every instruction set this CPU has, against plain Swift references:
+/// the products against Double sums, the element-wise loops (Adam, the penalty's gradient) bit for bit against the
+/// scalar float32 expressions they replace.
+@Suite(.serialized) struct StepKernelTests {
+    /// Every instruction set the CPU runs; the one in force is restored after `body`.
+    static func onEveryInstructionSet(_ body: (StepKernels.InstructionSet) throws -> Void) rethrows {
+        let original = StepKernels.current
+        defer { StepKernels.use(original) }
+        for isa in StepKernels.InstructionSet.allCases where StepKernels.use(isa) == isa {
+            try body(isa)
+        }
+    }
+
+    static func gaussian(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+        var g = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in scale * Float(g.nextGaussian()) }
+    }
+
+    @Test func theBestInstructionSetIsChosenAndTheBaselineAlwaysRuns() {
+        let original = StepKernels.current
+        defer { StepKernels.use(original) }
+        #expect(StepKernels.use(.baseline) == .baseline)
+        #if arch(x86_64)
+        // Whatever the CPU, the automatic choice is at least as wide as AVX2 when the CPU has AVX2.
+        #expect(original != .baseline || StepKernels.use(.avx2) == .baseline)
+        #endif
+    }
+
+    @Test(arguments: [
+        // (rows, dict_dim, sys_dim): s = 1 with d below, at and off the vector width and rows off the row blocks;
+        // s = 16·V with odd d and rows.
+        (1, 1, 1), (3, 7, 1), (8, 16, 1), (13, 100, 1), (64, 256, 1), (65, 67, 1),
+        (1, 5, 16), (13, 33, 16), (25, 64, 32), (7, 9, 48), (11, 128, 64), (5, 3, 64),
+    ])
+    func productsMatchADoublePrecisionReference(shape: (Int, Int, Int)) throws {
+        let (rows, d, s) = shape
+        let x = Self.gaussian(rows * d, seed: 1), y = Self.gaussian(rows * s, seed: 2)
+        let w = Self.gaussian(d * s, seed: 3, scale: 0.3), bias = Self.gaussian(s, seed: 4)
+        // Reference in Double: e = (y − b) − x·w, g = −xᵀe.
+        var eRef = [Double](repeating: 0, count: rows * s), gRef = [Double](repeating: 0, count: d * s)
+        for r in 0..<rows {
+            for k in 0..<s {
+                var p = 0.0
+                for j in 0..<d { p += Double(x[r * d + j]) * Double(w[j * s + k]) }
+                eRef[r * s + k] = Double(y[r * s + k]) - Double(bias[k]) - p
+            }
+        }
+        for j in 0..<d { for k in 0..<s { for r in 0..<rows { gRef[j * s + k] -= Double(x[r * d + j]) * eRef[r * s + k] } } }
+        #expect(hebb_products_supported(d, s, 1 << 20) != 0)
+        try Self.onEveryInstructionSet { isa in
+            for withBias in [false, true] {
+                var e = [Float](repeating: .nan, count: rows * s), g = [Float](repeating: .nan, count: d * s)
+                x.withUnsafeBufferPointer { x in
+                    y.withUnsafeBufferPointer { y in
+                        w.withUnsafeBufferPointer { w in
+                            bias.withUnsafeBufferPointer { b in
+                                hebb_products(x.baseAddress!, y.baseAddress!, w.baseAddress!, withBias ? b.baseAddress : nil,
+                                              &e, &g, rows, d, s)
+                            }
+                        }
+                    }
+                }
+                let shift = withBias ? 0 : 1.0
+                for i in 0..<(rows * s) {
+                    let expected = eRef[i] + (withBias ? 0 : shift * Double(bias[i % s]))
+                    #expect(abs(Double(e[i]) - expected) <= 1e-4 * (1 + abs(expected)), "\(isa) e[\(i)] of \(shape)")
+                }
+                if withBias {
+                    for i in 0..<(d * s) {
+                        #expect(abs(Double(g[i]) - gRef[i]) <= 1e-3 * (1 + abs(gRef[i])), "\(isa) g[\(i)] of \(shape)")
+                    }
+                }
+                // Without a gradient buffer only e is written.
+                var e2 = [Float](repeating: .nan, count: rows * s)
+                x.withUnsafeBufferPointer { x in
+                    y.withUnsafeBufferPointer { y in
+                        w.withUnsafeBufferPointer { w in hebb_products(x.baseAddress!, y.baseAddress!, w.baseAddress!, nil, &e2, nil, rows, d, s) }
+                    }
+                }
+                #expect(e2.allSatisfy { $0.isFinite })
+            }
+        }
+    }
+
+    @Test func shapesOutsideTheKernelsGoToBLAS() {
+        #expect(hebb_products_supported(64, 2, 1 << 20) == 0)
+        #expect(hebb_products_supported(64, 80, 1 << 20) == 0)
+        #expect(hebb_products_supported(4096, 64, LinearAlgebra.fusedKernelMaxWeights) == 0)
+        #expect(StepKernels.fused(dictDim: 256, sysDim: 1) && StepKernels.fused(dictDim: 1024, sysDim: 16))
+    }
+
+    /// The scalar float32 Adam step the kernel replaces (ngclearn's order, no fused multiply-add: Swift never fuses).
+    static func scalarAdam(w: inout [Float], m: inout [Float], v: inout [Float], g: [Float], lr: Float, t: Float, shrink: Float) {
+        let b1 = OptimizerState.beta1, b2 = OptimizerState.beta2, eps = OptimizerState.epsilon
+        let o1 = OptimizerState.oneMinusBeta1, o2 = OptimizerState.oneMinusBeta2
+        let c1: Float = 1 - powf(b1, t), c2: Float = 1 - powf(b2, t)
+        for i in w.indices {
+            let mi = b1 * m[i] + o1 * g[i]
+            let vi = b2 * v[i] + o2 * (g[i] * g[i])
+            m[i] = mi
+            v[i] = vi
+            let den = (vi / c2).squareRoot() + eps
+            let stepped = w[i] - lr * (mi / c1) / den
+            w[i] = shrink > 0 ? OptimizerState.softThreshold(stepped, shrink / den) : stepped
+        }
+    }
+
+    @Test(arguments: [1, 15, 16, 17, 250, 1027])
+    func adamIsBitForBitTheScalarStep(count: Int) throws {
+        try Self.onEveryInstructionSet { isa in
+            for shrink: Float in [0, 0.05] {
+                var w = Self.gaussian(count, seed: 5), wRef = w
+                var state = OptimizerState(kind: .adam, count: count)
+                var m = [Float](repeating: 0, count: count), v = m
+                for step in 1...4 {
+                    let g = Self.gaussian(count, seed: UInt64(10 + step), scale: step == 3 ? 1e6 : 1)
+                    #expect(w.withUnsafeBufferPointer { w in g.withUnsafeBufferPointer { g in state.stepIsFinite(weights: w, gradient: g, learningRate: 0.01, l1Shrink: shrink) } })
+                    w.withUnsafeMutableBufferPointer { w in
+                        g.withUnsafeBufferPointer { g in state.step(weights: w, gradient: g, learningRate: 0.01, l1Shrink: shrink) }
+                    }
+                    Self.scalarAdam(w: &wRef, m: &m, v: &v, g: g, lr: 0.01, t: Float(step), shrink: 0.01 * shrink)
+                    #expect(w.map(\.bitPattern) == wRef.map(\.bitPattern), "\(isa) W after step \(step), shrink \(shrink)")
+                    #expect(state.m.map(\.bitPattern) == m.map(\.bitPattern) && state.v.map(\.bitPattern) == v.map(\.bitPattern))
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [1, 16, 33])
+    func anAdamStepThatWouldOverflowIsJudgedSoAndWritesNothing(count: Int) throws {
+        try Self.onEveryInstructionSet { isa in
+            // The non-finite lane anywhere: first, in the vector body, in the tail.
+            for bad in Set([0, count / 2, count - 1]) {
+                let state = OptimizerState(kind: .adam, count: count)
+                let w = Self.gaussian(count, seed: 6)
+                var g = Self.gaussian(count, seed: 7)
+                g[bad] = 3e19   // g² overflows v
+                let finite = w.withUnsafeBufferPointer { w in g.withUnsafeBufferPointer { g in state.stepIsFinite(weights: w, gradient: g, learningRate: 0.01) } }
+                #expect(!finite, "\(isa) lane \(bad) of \(count)")
+                #expect(state.m.allSatisfy { $0 == 0 } && state.v.allSatisfy { $0 == 0 })
+                var sgd = OptimizerState(kind: .sgd, count: count)
+                let sgdFinite = w.withUnsafeBufferPointer { w in g.withUnsafeBufferPointer { g in sgd.stepIsFinite(weights: w, gradient: g, learningRate: 1e20) } }
+                #expect(!sgdFinite)
+                sgd.reset()
+            }
+        }
+    }
+
+    @Test func thePenaltyGradientIsBitForBitEachKindsScalarExpression() throws {
+        let w = Self.gaussian(37, seed: 8) + [0, -0.0, 1e-30]
+        let g0 = Self.gaussian(w.count, seed: 9)
+        func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        try Self.onEveryInstructionSet { isa in
+            for kind in [RegressionKind.lasso, .ridge, .elasticNet] {
+                for includeL1 in [true, false] {
+                    let p = Penalty(kind: kind, lmbda: 0.37, l1Ratio: 0.3)
+                    var g = g0
+                    w.withUnsafeBufferPointer { w in g.withUnsafeMutableBufferPointer { g in p.accumulateGradient(of: w, into: g, includeL1: includeL1) } }
+                    let lam: Float = 0.37, r: Float = 0.3, half = (1 - r) / 2
+                    let expected: [Float] = zip(w, g0).map { x, gi in
+                        switch (kind, includeL1) {
+                        case (.lasso, true): gi + lam * sign(x)
+                        case (.lasso, false): gi
+                        case (.ridge, _): gi + lam * x
+                        case (.elasticNet, true): gi + lam * (r * sign(x) + x * half)
+                        case (.elasticNet, false): gi + lam * (x * half)
+                        }
+                    }
+                    #expect(g.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa) \(kind) includeL1 \(includeL1)")
+                    let value = w.withUnsafeBufferPointer { p.value(of: $0) }
+                    let l1 = w.reduce(0.0) { $0 + Double(abs($1)) }, l2 = w.reduce(0.0) { $0 + Double($1) * Double($1) }
+                    let expectedValue = switch kind {
+                    case .lasso: 0.37 * l1
+                    case .ridge: 0.37 / 2 * l2
+                    case .elasticNet: 0.37 * 0.3 * l1 + 0.37 * 0.7 / 4 * l2
+                    }
+                    #expect(abs(value - Double(Float(0.37)) / 0.37 * expectedValue) <= 1e-6 * abs(expectedValue))
+                }
+            }
+        }
+    }
+
+    @Test func finitenessIsFoundInEveryLane() throws {
+        try Self.onEveryInstructionSet { isa in
+            for count in [1, 16, 35] {
+                let clean = Self.gaussian(count, seed: 12, scale: 1e30)
+                #expect(hebb_all_finite(clean, count) != 0)
+                for position in 0..<count {
+                    for bad: Float in [.nan, .infinity, -.infinity] {
+                        var values = clean
+                        values[position] = bad
+                        #expect(hebb_all_finite(values, count) == 0, "\(isa) \(bad) at \(position) of \(count)")
+                    }
+                }
+            }
+        }
+    }
+}
