@@ -1,11 +1,16 @@
+#define _GNU_SOURCE
 #include "CHebbKernels.h"
 
 // The helpers that pass 64-byte vectors are static and inlined: no ABI is crossed.
 #pragma clang diagnostic ignored "-Wpsabi"
 
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef float hebb_v16 __attribute__((vector_size(64)));
 typedef int hebb_i16 __attribute__((vector_size(64)));
@@ -91,8 +96,8 @@ int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights) {
     return s == 1 || (s % 16 == 0 && s <= 64);
 }
 
-void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
-                   ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
+static void hebb_products_serial(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
+                                 ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
     switch (hebb_kernels_isa()) {
 #if defined(__x86_64__)
     case HEBB_ISA_AVX512: products_avx512(x, y, w, bias, e, g, rows, d, s); return;
@@ -100,6 +105,177 @@ void hebb_products(const float *x, const float *y, const float *w, const float *
 #endif
     default: products_baseline(x, y, w, bias, e, g, rows, d, s); return;
     }
+}
+
+// The split of one product among threads: helper t (1…helpers) takes rows [first[t], first[t+1]) into its own
+// gradient buffer; the caller takes the first share into g and then adds the helpers' buffers.
+//
+// Hand-offs: a helper that has just finished spins (with `pause`) for up to HEBB_SPIN_NS waiting for the next product
+// before it parks on a condition variable, and the caller spins likewise waiting for the helpers. On a virtual machine
+// a futex wake-up costs tens to hundreds of µs — as much as the work of a mid-sized product — while products of a
+// busy model follow each other closely; an idle model's helpers park and cost nothing (on a small machine a helper
+// that spun forever would take the core libzmq's I/O thread needs).
+#define HEBB_MAX_THREADS 64
+#define HEBB_SPIN_NS 200000L
+
+static struct {
+    pthread_mutex_t lock;      // held by the one caller whose product is split
+    pthread_mutex_t state;     // for parking and waking
+    pthread_cond_t wake, done;
+    int threads;               // in force: caller + helpers (under `lock`)
+    int started;               // helpers running (under `lock`)
+    _Atomic unsigned long generation;  // bumped for each split product; the job below is published with it
+    _Atomic int pending;               // helpers still to answer this generation (every started one answers)
+    int active;                        // threads taking part in this generation (caller included)
+    const float *x, *y, *w, *bias;
+    float *e;
+    int with_gradient;
+    ptrdiff_t d, s;
+    ptrdiff_t first[HEBB_MAX_THREADS + 1];
+    float *gradients[HEBB_MAX_THREADS];  // the helpers' own gradient buffers
+    ptrdiff_t capacity[HEBB_MAX_THREADS];
+} hebb_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 1};
+
+static long hebb_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static inline void hebb_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/// Spins until `done()` or HEBB_SPIN_NS; whether it became true.
+#define HEBB_SPIN_UNTIL(condition)                                                                             \
+    ({                                                                                                         \
+        int reached = 0;                                                                                       \
+        long deadline = hebb_now_ns() + HEBB_SPIN_NS;                                                          \
+        for (unsigned i = 1;; i++) {                                                                           \
+            if (condition) { reached = 1; break; }                                                             \
+            hebb_pause();                                                                                      \
+            if ((i & 63) == 0 && hebb_now_ns() > deadline) break;                                              \
+        }                                                                                                      \
+        reached;                                                                                               \
+    })
+
+static void *hebb_helper(void *arg) {
+    const int t = (int)(ptrdiff_t)arg;
+    unsigned long seen = 0;
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "hebbd-products");
+#endif
+    for (;;) {
+        if (!HEBB_SPIN_UNTIL(atomic_load_explicit(&hebb_pool.generation, memory_order_acquire) != seen)) {
+            pthread_mutex_lock(&hebb_pool.state);
+            while (atomic_load_explicit(&hebb_pool.generation, memory_order_acquire) == seen)
+                pthread_cond_wait(&hebb_pool.wake, &hebb_pool.state);
+            pthread_mutex_unlock(&hebb_pool.state);
+        }
+        seen = atomic_load_explicit(&hebb_pool.generation, memory_order_acquire);
+        if (t < hebb_pool.active) {
+            const ptrdiff_t r0 = hebb_pool.first[t], r1 = hebb_pool.first[t + 1], d = hebb_pool.d, s = hebb_pool.s;
+            float *g = hebb_pool.with_gradient ? hebb_pool.gradients[t] : NULL;
+            if (r1 > r0)
+                hebb_products_serial(hebb_pool.x + r0 * d, hebb_pool.y + r0 * s, hebb_pool.w, hebb_pool.bias,
+                                     hebb_pool.e + r0 * s, g, r1 - r0, d, s);
+            else if (g)
+                memset(g, 0, (size_t)(d * s) * sizeof(float));
+        }
+        if (atomic_fetch_sub_explicit(&hebb_pool.pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&hebb_pool.state);
+            pthread_cond_signal(&hebb_pool.done);
+            pthread_mutex_unlock(&hebb_pool.state);
+        }
+    }
+    return NULL;
+}
+
+int hebb_kernels_set_threads(int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > HEBB_MAX_THREADS) threads = HEBB_MAX_THREADS;
+    pthread_mutex_lock(&hebb_pool.lock);   // not while a split is running
+    while (hebb_pool.started < threads - 1) {
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&thread, &attributes, hebb_helper, (void *)(ptrdiff_t)(hebb_pool.started + 1));
+        pthread_attr_destroy(&attributes);
+        if (failed) break;
+        hebb_pool.started++;
+    }
+    // Helpers are never stopped; fewer threads leave the extra ones parked.
+    hebb_pool.threads = threads <= hebb_pool.started + 1 ? threads : hebb_pool.started + 1;
+    int in_force = hebb_pool.threads;
+    pthread_mutex_unlock(&hebb_pool.lock);
+    return in_force;
+}
+
+int hebb_kernels_threads(void) {
+    pthread_mutex_lock(&hebb_pool.lock);
+    int threads = hebb_pool.threads;
+    pthread_mutex_unlock(&hebb_pool.lock);
+    return threads;
+}
+
+void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
+                   ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
+    if (rows * d * s < HEBB_PARALLEL_MIN_WORK || pthread_mutex_trylock(&hebb_pool.lock) != 0) {
+        hebb_products_serial(x, y, w, bias, e, g, rows, d, s);
+        return;
+    }
+    int threads = hebb_pool.threads;
+    if (threads > rows) threads = (int)rows;
+    int ready = threads > 1;
+    for (int t = 1; t < threads && ready && g; t++) {
+        if (hebb_pool.capacity[t] < d * s) {
+            free(hebb_pool.gradients[t]);
+            hebb_pool.gradients[t] = malloc((size_t)(d * s) * sizeof(float));
+            hebb_pool.capacity[t] = hebb_pool.gradients[t] ? d * s : 0;
+            if (!hebb_pool.gradients[t]) ready = 0;
+        }
+    }
+    if (!ready) {
+        pthread_mutex_unlock(&hebb_pool.lock);
+        hebb_products_serial(x, y, w, bias, e, g, rows, d, s);
+        return;
+    }
+    // Equal shares of rows, in multiples of 16 (every row block of the kernels), the caller's first.
+    ptrdiff_t share = (rows + threads - 1) / threads;
+    share = (share + 15) / 16 * 16;
+    for (int t = 0; t < threads; t++) hebb_pool.first[t] = t * share < rows ? t * share : rows;
+    hebb_pool.first[threads] = rows;
+    hebb_pool.x = x, hebb_pool.y = y, hebb_pool.w = w, hebb_pool.bias = bias, hebb_pool.e = e;
+    hebb_pool.with_gradient = g != NULL;
+    hebb_pool.d = d, hebb_pool.s = s;
+    hebb_pool.active = threads;
+    atomic_store_explicit(&hebb_pool.pending, hebb_pool.started, memory_order_relaxed);
+    pthread_mutex_lock(&hebb_pool.state);
+    atomic_fetch_add_explicit(&hebb_pool.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&hebb_pool.wake);
+    pthread_mutex_unlock(&hebb_pool.state);
+
+    hebb_products_serial(x, y, w, bias, e, g, hebb_pool.first[1], d, s);
+
+    if (!HEBB_SPIN_UNTIL(atomic_load_explicit(&hebb_pool.pending, memory_order_acquire) == 0)) {
+        pthread_mutex_lock(&hebb_pool.state);
+        while (atomic_load_explicit(&hebb_pool.pending, memory_order_acquire) > 0)
+            pthread_cond_wait(&hebb_pool.done, &hebb_pool.state);
+        pthread_mutex_unlock(&hebb_pool.state);
+    }
+    if (g) {
+        const ptrdiff_t n = d * s;
+        for (int t = 1; t < threads; t++) {
+            const float *gt = hebb_pool.gradients[t];
+            for (ptrdiff_t i = 0; i < n; i++) g[i] += gt[i];
+        }
+    }
+    pthread_mutex_unlock(&hebb_pool.lock);
 }
 
 void hebb_adam_step(float *w, float *m, float *v, const float *g, ptrdiff_t n, float lr, float beta1, float beta2,
@@ -163,4 +339,16 @@ int hebb_adam_step_is_finite(const float *w, const float *m, const float *v, con
         return adam_step_is_finite_baseline(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2,
                                             epsilon);
     }
+}
+
+int hebb_available_cpus(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int count = CPU_COUNT(&set);
+        return count > 0 ? count : 1;
+    }
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
 }

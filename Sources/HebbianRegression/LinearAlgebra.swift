@@ -1,13 +1,13 @@
 import CBLAS
 import CHebbKernels
+import Synchronization
 
-/// The two products of a training step, on OpenBLAS.
-///
-/// Measured on the target machines (docs/ARCHITECTURE.md, "Decisions"): OpenBLAS beats hand-written SIMD loops at every
-/// size we care about, and one thread beats two, so the library is pinned to one thread once per process.
-/// All matrices are row-major and contiguous.
+/// The two products of a training step: on the fused kernels of `CHebbKernels` for the shapes they take (s = 1 or a
+/// multiple of 16 up to 64, up to ``fusedKernelMaxWeights``), on OpenBLAS otherwise. The kernels read each block of
+/// rows of X once for both products and skip OpenBLAS's packing of its operands, which was most of a small product's
+/// time (docs/ARCHITECTURE.md §8). All matrices are row-major and contiguous.
 enum LinearAlgebra {
-    /// Pins OpenBLAS to one thread (the engine thread); evaluated once.
+    /// Pins OpenBLAS to one thread (the engine thread) until ``BLASThreads/set(_:)`` says otherwise; evaluated once.
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// C ← α·A·B + β·C with A (m×k), B (k×n), C (m×n).
@@ -40,16 +40,15 @@ enum LinearAlgebra {
 }
 
 extension LinearAlgebra {
-    /// The largest synapse (dict_dim × sys_dim elements) the fused step kernels take; bigger ones go to OpenBLAS,
-    /// whose cache blocking wins once W and G no longer fit in a core's L2 (measured: docs/ARCHITECTURE.md,
-    /// "The step kernels").
-    static let fusedKernelMaxWeights = 65_536
+    /// The largest synapse (dict_dim × sys_dim elements) the fused step kernels take; bigger ones go to OpenBLAS.
+    /// The kernels were faster than OpenBLAS at every size measured, up to this one (16384×64: 1.5×), but W and G
+    /// then no longer fit in a core's cache and OpenBLAS's blocking must win somewhere beyond (docs/ARCHITECTURE.md §8).
+    static let fusedKernelMaxWeights = 1 << 20
 
     /// Whether a step on a dict_dim × sys_dim synapse runs on the fused kernels (`CHebbKernels`), given OpenBLAS's
     /// thread count: with more than one BLAS thread, big products are OpenBLAS's.
-    @inlinable
     static func fusedKernelApplies(dictDim d: Int, sysDim s: Int) -> Bool {
-        hebb_products_supported(d, s, fusedKernelMaxWeights) != 0
+        !StepKernels.blasOnly.load(ordering: .relaxed) && hebb_products_supported(d, s, fusedKernelMaxWeights) != 0
     }
 
     /// e ← (y − bias) − x·w and, when `gradient` is given, G ← −xᵀ·e, on the fused kernels or on OpenBLAS.
@@ -93,22 +92,33 @@ public enum StepKernels {
     public static func fused(dictDim: Int, sysDim: Int) -> Bool {
         LinearAlgebra.fusedKernelApplies(dictDim: dictDim, sysDim: sysDim)
     }
+
+    /// Sends every product to OpenBLAS (`hebbd bench --products blas`: the comparison behind the fused kernels'
+    /// size limit). Off by default.
+    public static func useBLASOnly(_ on: Bool) { blasOnly.store(on, ordering: .relaxed) }
+
+    static let blasOnly = Atomic<Bool>(false)
 }
 
-/// OpenBLAS's thread count for the process (`daemon.blas_threads`, `hebbd bench --blas-threads`).
-///
-/// One thread is the default: on small models a second thread costs more in hand-offs than it saves
-/// (Benchmarks/README.md has the figures); big models on a machine with spare cores gain from more.
+/// The threads a step's products may use, process-wide (`daemon.blas_threads`, `hebbd bench --blas-threads`):
+/// OpenBLAS's thread count, and the fused kernels', which split a product of at least `HEBB_PARALLEL_MIN_WORK`
+/// multiply-adds (about 1 ms of one core's work) by rows among that many threads. Smaller products stay on the
+/// calling thread, so small models never pay for a hand-off.
 public enum BLASThreads {
-    /// Sets the thread count (at least 1) for every later product, overriding the one-thread default.
+    /// The default: the CPUs this process may run on (its affinity mask, which systemd's `CPUAffinity=` and
+    /// container limits set), at most 4 — each helper keeps a gradient buffer as large as the biggest model's W.
+    public static var automatic: Int { min(Int(hebb_available_cpus()), 4) }
+
+    /// Sets the thread count (at least 1) for every later product (1 until set).
     public static func set(_ count: Int) {
         _ = LinearAlgebra.singleThreaded
         openblas_set_num_threads(Int32(clamping: max(count, 1)))
+        _ = hebb_kernels_set_threads(Int32(clamping: max(count, 1)))
     }
 
     /// The thread count in force.
     public static var current: Int {
         _ = LinearAlgebra.singleThreaded
-        return Int(openblas_get_num_threads())
+        return Int(hebb_kernels_threads())
     }
 }

@@ -33,8 +33,14 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"),
             help: "Engine path: checkpoint the model every N updates (snapshot on the timed thread, written and synced by the daemon's background writer into a temporary directory); 0: never.")
     var checkpointEvery: Int = 0
-    @Option(name: .customLong("blas-threads"), help: "OpenBLAS threads (default: 1, as the daemon's default).") var blasThreads: Int = 1
+    @Option(name: .customLong("blas-threads"), help: "Threads for an update's products (default: the daemon's, the CPUs available up to 4; only products of ~1 ms or more are split).")
+    var blasThreads: Int = BLASThreads.automatic
+    @Option(help: "auto: the fused step kernels where they apply, OpenBLAS elsewhere (the daemon's choice); blas: OpenBLAS for every product.")
+    var products: ProductsChoice = .auto
     @Flag(help: "One JSON object instead of text.") var json = false
+
+    /// Which code computes a step's products.
+    enum ProductsChoice: String, ExpressibleByArgument { case auto, blas }
 
     /// What `hebbd bench` times.
     enum BenchPath: String, ExpressibleByArgument { case core, engine }
@@ -49,6 +55,7 @@ struct Bench: ParsableCommand {
         let pool = max(1, min(16, (64 << 20) / max(batchFloats * 4, 1)))
         let data = SyntheticBatches(count: pool, rows: rows, dictDim: c.dictDim, sysDim: c.sysDim, seed: 7)
         BLASThreads.set(blasThreads)
+        StepKernels.useBLASOnly(products == .blas)
 
         var latencies = [UInt64](repeating: 0, count: updates)
         let total: UInt64
@@ -139,6 +146,8 @@ struct Bench: ParsableCommand {
             ("updates_per_s", updatesPerSecond), ("samples_per_s", updatesPerSecond * Double(rows)),
             ("p50_us", percentile(0.5)), ("p99_us", percentile(0.99)), ("max_us", Double(latencies.last!) / 1000),
         ]
+        // "fused (avx512)" or "blas": what computed this model's products.
+        let productsLabel = StepKernels.fused(dictDim: c.dictDim, sysDim: c.sysDim) ? "fused (\(StepKernels.current))" : "blas"
         if json {
             var w = JSONWriter(capacity: 512)
             w.beginObject()
@@ -149,13 +158,14 @@ struct Bench: ParsableCommand {
             w.key("batch"); w.int(rows)
             w.key("updates"); w.int(updates)
             w.key("blas_threads"); w.int(blasThreads)
+            w.key("products"); w.string(productsLabel)
             if path == .engine { w.key("publish"); w.string(publish) }
             for (key, value) in result { w.key(key); w.double((value * 10).rounded() / 10) }
             w.endObject()
             print(String(decoding: w.bytes, as: UTF8.self))
         } else {
             print("model \(model.name): \(c.kind.rawValue) \(c.dictDim)×\(c.sysDim), batch \(rows), \(c.optimizer.rawValue), path \(path.rawValue)"
-                + (path == .engine ? " (publish \(publish))" : "") + ", blas threads \(blasThreads)")
+                + (path == .engine ? " (publish \(publish))" : "") + ", blas threads \(blasThreads), products \(productsLabel)")
             print(String(format: "%d updates in %.3f s: %.0f updates/s, %.0f samples/s", updates, seconds, updatesPerSecond,
                          updatesPerSecond * Double(rows)))
             print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),

@@ -91,10 +91,33 @@ import Testing
         }
     }
 
+    @Test func aBigProductSplitAmongThreadsGivesTheSameResidualAndGradient() throws {
+        let (rows, d, s) = (1024, 1024, 16)   // 2²⁴ multiply-adds: the smallest product that is split
+        #expect(rows * d * s >= HEBB_PARALLEL_MIN_WORK)
+        let x = Self.gaussian(rows * d, seed: 21), y = Self.gaussian(rows * s, seed: 22), w = Self.gaussian(d * s, seed: 23, scale: 0.1)
+        func run() -> (e: [Float], g: [Float]) {
+            var e = [Float](repeating: .nan, count: rows * s), g = [Float](repeating: .nan, count: d * s)
+            hebb_products(x, y, w, nil, &e, &g, rows, d, s)
+            return (e, g)
+        }
+        let before = hebb_kernels_threads()
+        defer { _ = hebb_kernels_set_threads(before) }
+        _ = hebb_kernels_set_threads(1)
+        let serial = run()
+        #expect(hebb_kernels_set_threads(3) == 3)
+        for _ in 0..<3 {
+            let split = run()
+            // Each row's residual is computed by one thread, whole: bit for bit. The gradient is summed per share.
+            #expect(split.e.map(\.bitPattern) == serial.e.map(\.bitPattern))
+            let worst = zip(split.g, serial.g).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? .nan
+            #expect(worst < 1e-4)
+        }
+    }
+
     @Test func shapesOutsideTheKernelsGoToBLAS() {
         #expect(hebb_products_supported(64, 2, 1 << 20) == 0)
         #expect(hebb_products_supported(64, 80, 1 << 20) == 0)
-        #expect(hebb_products_supported(4096, 64, LinearAlgebra.fusedKernelMaxWeights) == 0)
+        #expect(hebb_products_supported(32768, 64, LinearAlgebra.fusedKernelMaxWeights) == 0)   // 2²¹ weights: beyond the limit
         #expect(StepKernels.fused(dictDim: 256, sysDim: 1) && StepKernels.fused(dictDim: 1024, sysDim: 16))
     }
 

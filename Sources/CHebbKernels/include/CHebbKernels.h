@@ -22,7 +22,7 @@ hebb_isa hebb_kernels_isa(void);
 hebb_isa hebb_kernels_set_isa(hebb_isa isa);
 
 /// Whether the fused step kernels handle a d×s synapse (else the caller uses BLAS): s = 1, or s a multiple of 16 up
-/// to 64, with the synapse small enough to stay in the core's cache (`max_weights` elements).
+/// to 64, and at most `max_weights` elements.
 int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights);
 
 /// The residual and the Hebbian gradient of one step, in one pass over the rows of X:
@@ -31,6 +31,20 @@ int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights);
 /// Only for shapes that hebb_products_supported accepts.
 void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
                    ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s);
+
+/// Threads for hebb_products (the caller's plus helpers parked between calls; at least 1). A product of at least
+/// `HEBB_PARALLEL_MIN_WORK` multiply-adds is split by rows of X among them, each helper into its own gradient buffer,
+/// summed at the end; smaller products, and calls made while another thread's split is running, stay on the
+/// calling thread. Returns the count in force.
+int hebb_kernels_set_threads(int threads);
+/// The thread count in force (1 unless set).
+int hebb_kernels_threads(void);
+/// The CPUs this process may run on (its affinity mask; at least 1).
+int hebb_available_cpus(void);
+/// Rows·d·s from which a product is split among threads: about 1 ms of one core's work. Measured end to end on 2 cores
+/// (Benchmarks/README.md), a split of 4096×64 by 1024 rows (268M) raised a daemon's rate 1.27×, one of 1024×16 by 256
+/// rows (4M) lowered it 0.7× (the helper took the core libzmq's I/O thread and the producer needed).
+#define HEBB_PARALLEL_MIN_WORK (1L << 24)
 
 /// One Adam step over n parameters, bit for bit the scalar float32 sequence (no fused multiply-add):
 ///     m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  den ← √(v / c2) + ε

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import HebbianRegression
 import Logging
 
 /// The daemon's whole configuration, as read from its TOML file (every key documented in Configs/hebbd.toml).
@@ -23,10 +24,11 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package var checkpointKeep = 5
         /// `log_level`: trace, debug, info, notice, warning, error or critical (swift-log's levels).
         package var logLevel: Logger.Level = .info
-        /// `blas_threads`: OpenBLAS threads for the models' matrix products. 1 by default: measured on 2 cores, a
-        /// second thread helps only models of about a million weights and then competes with libzmq's I/O thread
-        /// (Benchmarks/README.md); raise it on machines with cores to spare and big models. Applies at start.
-        package var blasThreads = 1
+        /// `blas_threads`: threads for one update's matrix products (the fused kernels' and OpenBLAS's). By default the
+        /// CPUs the process may use, at most 4 (``BLASThreads/automatic``): only a product of ~1 ms of one core's work
+        /// or more is split (a 4096×64 model by 1024 rows: 1.27× end to end on 2 cores), so small models stay on the
+        /// engine thread. 1 keeps every product there. Applies at start.
+        package var blasThreads = BLASThreads.automatic
 
         /// The defaults.
         package init() {}
