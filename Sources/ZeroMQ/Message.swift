@@ -24,6 +24,14 @@ public final class Message {
         pointer.deallocate()
     }
 
+    /// Frees the payload now, leaving the message empty and ready to be received into. Without it a payload lives
+    /// until the next receive into this message: for a large frame that holds its memory through the wait for the
+    /// next message, and the next one is then allocated beside it instead of reusing it.
+    public func release() {
+        zmq_msg_close(pointer)
+        zmq_msg_init(pointer)
+    }
+
     /// The payload size in bytes.
     public var count: Int { zmq_msg_size(pointer) }
 

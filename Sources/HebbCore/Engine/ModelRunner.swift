@@ -48,7 +48,9 @@ package final class ModelRunner: PublishableModel {
     /// The drift alarm's detector and history (nil without `[model.drift]`).
     package internal(set) var drift: DriftState?
     private var producerSequence: [String: Int] = [:]
-    private var pendingX: [Float]
+    /// The batch buffer for X: empty until the first message that does not bring a whole batch, so a producer
+    /// that always does (learnt in place from its frame) never pays batch_size × dict_dim floats of memory.
+    private var pendingX: [Float] = []
     private var pendingY: [Float]
     /// Updates in the rolling prequential error (`publish.window`).
     package private(set) var windowSize: Int
@@ -61,7 +63,6 @@ package final class ModelRunner: PublishableModel {
         self.configuration = configuration
         circuit = try HebbianCircuit(configuration.circuit)
         self.windowSize = max(windowSize, 1)
-        pendingX = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.dictDim)
         pendingY = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.sysDim)
         topic = Array("coef/\(configuration.name)/".utf8)
         drift = DriftState.continuing(nil, under: configuration.drift)
@@ -76,9 +77,11 @@ package final class ModelRunner: PublishableModel {
         guard snapshot.pendingRows <= b, snapshot.pendingX.count == snapshot.pendingRows * c.dictDim,
               snapshot.pendingY.count == snapshot.pendingRows * c.sysDim
         else { throw .incompatibleState("buffered rows do not match batch_size \(b)") }
-        pendingX = [Float](repeating: 0, count: b * c.dictDim)
+        if snapshot.pendingRows > 0 {
+            pendingX = [Float](repeating: 0, count: b * c.dictDim)
+            pendingX.replaceSubrange(0..<snapshot.pendingX.count, with: snapshot.pendingX)
+        }
         pendingY = [Float](repeating: 0, count: b * c.sysDim)
-        pendingX.replaceSubrange(0..<snapshot.pendingX.count, with: snapshot.pendingX)
         pendingY.replaceSubrange(0..<snapshot.pendingY.count, with: snapshot.pendingY)
         pendingRows = snapshot.pendingRows
         sequence = snapshot.sequence
@@ -130,6 +133,7 @@ package final class ModelRunner: PublishableModel {
                 continue
             }
             let take = min(batch - pendingRows, samples.rows - row)
+            if pendingX.count < batch * d { pendingX += [Float](repeating: 0, count: batch * d - pendingX.count) }
             pendingX.withUnsafeMutableBufferPointer { x in
                 pendingY.withUnsafeMutableBufferPointer { y in
                     samples.copyRows(row..<(row + take), x: x.baseAddress! + pendingRows * d, y: y.baseAddress! + pendingRows * s)
@@ -192,7 +196,9 @@ package final class ModelRunner: PublishableModel {
         try circuit.reconfigure(new.circuit)
         revision += 1
         if new.batchSize != configuration.batchSize {
-            pendingX += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX.count))
+            if !pendingX.isEmpty {
+                pendingX += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX.count))
+            }
             pendingY += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.sysDim - pendingY.count))
         }
         drift = DriftState.continuing(drift, under: new.drift)
