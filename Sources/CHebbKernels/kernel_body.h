@@ -195,26 +195,33 @@ static void HN(adam_step)(float *w, float *m, float *v, const float *g, ptrdiff_
 static int HN(adam_step_is_finite)(const float *w, const float *m, const float *v, const float *g, ptrdiff_t n,
                                    float lr, float b1, float b2, float omb1, float omb2, float c1, float c2, float eps) {
 #pragma clang fp contract(off)
+    // New m and v are computed exactly; new w is not, but bounded: the denominator is at least ε, so
+    // |w'| ≤ |w| + (lr / (c1·ε))·|m'|. Only where that bound is not finite is w' computed (rarely: lr·|m'| near
+    // 10³⁰), which keeps the divisions and square roots out of the common case.
     const hebb_i16 exponent = (hebb_i16){0} + 0x7F800000, step = (hebb_i16){0} + 0x00800000;
-    hebb_i16 bad = {0};
+    const float k = lr / (c1 * eps);
+    hebb_i16 bad = {0}, unbounded = {0};
     ptrdiff_t i = 0;
     for (; i + 16 <= n; i += 16) {
         hebb_v16 gi = HN(load)(g + i);
         hebb_v16 mi = b1 * HN(load)(m + i) + omb1 * gi;
         hebb_v16 vi = b2 * HN(load)(v + i) + omb2 * (gi * gi);
-        hebb_v16 den = __builtin_elementwise_sqrt(vi / c2) + eps;
-        hebb_v16 wi = HN(load)(w + i) - lr * (mi / c1) / den;
-        // m and v finite make den finite; w's exponent catches NaN from inf/inf too.
-        bad |= (((hebb_i16)mi & exponent) + step) | (((hebb_i16)vi & exponent) + step) | (((hebb_i16)wi & exponent) + step);
+        hebb_v16 bound = __builtin_elementwise_abs(HN(load)(w + i)) + k * __builtin_elementwise_abs(mi);
+        bad |= (((hebb_i16)mi & exponent) + step) | (((hebb_i16)vi & exponent) + step);
+        unbounded |= ((hebb_i16)bound & exponent) + step;
     }
-    int any = 0;
-    for (int l = 0; l < 16; l++) any |= (int)((unsigned)bad[l] >> 31);
-    for (; i < n; i++) {
-        float gi = g[i];
-        float mi = b1 * m[i] + omb1 * gi;
-        float vi = b2 * v[i] + omb2 * (gi * gi);
+    int any = 0, exact = 0;
+    for (int l = 0; l < 16; l++) {
+        any |= (int)((unsigned)bad[l] >> 31);
+        exact |= (int)((unsigned)unbounded[l] >> 31);
+    }
+    if (any) return 0;
+    for (ptrdiff_t j = exact ? 0 : i; j < n; j++) {
+        float gi = g[j];
+        float mi = b1 * m[j] + omb1 * gi;
+        float vi = b2 * v[j] + omb2 * (gi * gi);
         float den = __builtin_elementwise_sqrt(vi / c2) + eps;
-        float wi = w[i] - lr * (mi / c1) / den;
+        float wi = w[j] - lr * (mi / c1) / den;
         any |= !__builtin_isfinite(mi) | !__builtin_isfinite(vi) | !__builtin_isfinite(wi);
     }
     return !any;

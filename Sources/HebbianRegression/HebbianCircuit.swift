@@ -257,7 +257,7 @@ public final class HebbianCircuit {
         rollback.t = optimizer.t
         rollback.intercept = intercept
         rollback.interceptOptimizer = interceptOptimizer
-        rollback.prior = prior
+        if prior != nil || rollback.prior != nil { rollback.prior = prior }
         rollback.xMoments = xMoments
         rollback.yMoments = yMoments
         rollback.generator = generator
