@@ -40,6 +40,7 @@ let package = Package(
         .target(
             name: "HebbCore",
             dependencies: [
+                "CHebbKernels",
                 "HebbianRegression",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
