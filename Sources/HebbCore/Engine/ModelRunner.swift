@@ -8,52 +8,55 @@ import HebbianRegression
 /// buffer; a full buffer is learnt from in place, so nothing is allocated per row. A message that brings a
 /// whole batch while none is buffered is learnt from in its own frame, without even that copy.
 package final class ModelRunner: PublishableModel {
+    // Every stored property is `@exclusivity(unchecked)`: a runner belongs to the engine thread alone, and the
+    // run-time exclusivity checks were ~7% of the engine thread with one-row messages (perf).
+
     /// The model's configuration (name, batch size, circuit).
-    package private(set) var configuration: ModelConfiguration
+    @exclusivity(unchecked) package private(set) var configuration: ModelConfiguration
     /// The learning circuit.
     package let circuit: HebbianCircuit
     /// Rows buffered toward the next batch.
-    package private(set) var pendingRows = 0
+    @exclusivity(unchecked) package private(set) var pendingRows = 0
     /// Unique within the process (set by the engine core as it adds the model): a model removed and added
     /// again is a new instance.
-    package var instance = 0
+    @exclusivity(unchecked) package var instance = 0
     /// Rises with every change of the state a checkpoint holds (rows, updates, reset, reconfiguration), so
     /// an unchanged model is not written again.
-    package private(set) var revision = 0
+    @exclusivity(unchecked) package private(set) var revision = 0
     /// The `seq` of the last published message (0: none yet).
-    package private(set) var sequence: UInt64 = 0
+    @exclusivity(unchecked) package private(set) var sequence: UInt64 = 0
     /// mse of the last `publish.window` updates, oldest first.
-    package private(set) var window: [Double] = []
+    @exclusivity(unchecked) package private(set) var window: [Double] = []
     /// The last published message (topic, JSON, optional binary frame), resent to late joiners.
-    package var latest: PublishedMessage?
+    @exclusivity(unchecked) package var latest: PublishedMessage?
     /// When ``latest`` was last resent to late joiners (monotonic seconds), and whether a resend waits.
-    package var lastResend = -Double.infinity
-    package var resendPending = false
+    @exclusivity(unchecked) package var lastResend = -Double.infinity
+    @exclusivity(unchecked) package var resendPending = false
     /// When ``latest`` was encoded (its `time`).
-    package var latestTime: Double = 0
+    @exclusivity(unchecked) package var latestTime: Double = 0
     /// The last update's report.
-    package private(set) var lastReport: UpdateReport?
+    @exclusivity(unchecked) package private(set) var lastReport: UpdateReport?
     /// When this model last published, and what `publish.max_rate` holds back (``PublishPacing``).
-    package var pacing = PublishPacing.State()
+    @exclusivity(unchecked) package var pacing = PublishPacing.State()
     /// Rejected messages for this model, by reason.
-    package var rejected: [RejectionReason: Int] = [:]
+    @exclusivity(unchecked) package var rejected: [RejectionReason: Int] = [:]
     /// Sequence gaps seen per producer (messages missing between consecutive `seq` values).
-    package private(set) var gaps = 0
+    @exclusivity(unchecked) package private(set) var gaps = 0
     /// Messages whose `seq` went backwards (a restarted producer).
-    package private(set) var sequenceResets = 0
+    @exclusivity(unchecked) package private(set) var sequenceResets = 0
     /// Updates rolled back because they would have made the state non-finite (see `HebbianCircuit.diverged`).
-    package private(set) var divergences = 0
+    @exclusivity(unchecked) package private(set) var divergences = 0
     /// Whether the update just reported started a divergence episode (the model was fine before it).
-    package private(set) var newlyDiverged = false
+    @exclusivity(unchecked) package private(set) var newlyDiverged = false
     /// The drift alarm's detector and history (nil without `[model.drift]`).
-    package internal(set) var drift: DriftState?
-    private var producerSequence: [String: Int] = [:]
+    @exclusivity(unchecked) package internal(set) var drift: DriftState?
+    @exclusivity(unchecked) private var producerSequence: [String: Int] = [:]
     /// The batch buffer for X: empty until the first message that does not bring a whole batch, so a producer
     /// that always does (learnt in place from its frame) never pays batch_size × dict_dim floats of memory.
-    private var pendingX: [Float] = []
-    private var pendingY: [Float]
+    @exclusivity(unchecked) private var pendingX: [Float] = []
+    @exclusivity(unchecked) private var pendingY: [Float]
     /// Updates in the rolling prequential error (`publish.window`).
-    package private(set) var windowSize: Int
+    @exclusivity(unchecked) package private(set) var windowSize: Int
 
     /// The `coef/<name>/` topic.
     package let topic: [UInt8]
