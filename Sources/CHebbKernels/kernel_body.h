@@ -1,5 +1,6 @@
-// The kernels' bodies, compiled once per instruction set by kernels.c, which defines HEBB_SUFFIX and wraps this file
-// in a `#pragma clang attribute` giving every function its target. Not a public header.
+// The kernels' bodies, compiled once per instruction set by kernels.c, which defines HEBB_SUFFIX and the HEBB_ROWS_…
+// block sizes (undefined again at the end of this file) and wraps it in a `#pragma clang attribute` giving every
+// function its target. Not a public header.
 
 #define HEBB_CAT2(a, b) a##_##b
 #define HEBB_CAT(a, b) HEBB_CAT2(a, b)
@@ -281,5 +282,11 @@ static int HN(all_finite)(const float *values, ptrdiff_t n) {
 #undef HEBB_SV_CASE
 #undef HN
 #undef HEBB_MAX_ROWS
+#undef HEBB_SUFFIX
+#undef HEBB_ROWS_S1
+#undef HEBB_ROWS_V1
+#undef HEBB_ROWS_V2
+#undef HEBB_ROWS_V4
+#undef HEBB_GRADIENT_ROWS
 #undef HEBB_CAT
 #undef HEBB_CAT2

@@ -28,12 +28,6 @@ typedef float hebb_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 #define HEBB_ROWS_V4 4
 #define HEBB_GRADIENT_ROWS(V) ((V) == 1 ? 8 : (V) == 2 ? 4 : 2)
 #include "kernel_body.h"
-#undef HEBB_SUFFIX
-#undef HEBB_ROWS_S1
-#undef HEBB_ROWS_V1
-#undef HEBB_ROWS_V2
-#undef HEBB_ROWS_V4
-#undef HEBB_GRADIENT_ROWS
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -44,12 +38,6 @@ typedef float hebb_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 #define HEBB_ROWS_V4 2
 #define HEBB_GRADIENT_ROWS(V) ((V) == 1 ? 4 : 2)
 #include "kernel_body.h"
-#undef HEBB_SUFFIX
-#undef HEBB_ROWS_S1
-#undef HEBB_ROWS_V1
-#undef HEBB_ROWS_V2
-#undef HEBB_ROWS_V4
-#undef HEBB_GRADIENT_ROWS
 #pragma clang attribute pop
 #endif
 

@@ -495,6 +495,10 @@ package final class EngineCore {
     /// Encodes, caches (last-value cache) and queues a coefficient message of `runner`.
     func publishLatest(_ runner: ModelRunner, report: UpdateReport?, sequence: UInt64) {
         let time = clock.wall()
+        // The encoder's buffer is the previous message's storage; dropping that message first (it has been sent and
+        // is being replaced) lets the encoder write over it instead of allocating a second one (a 4096×64 JSON
+        // message is ~3 MB).
+        runner.latest = nil
         let message = encoder.encode(runner, report: report, sequence: sequence, time: time)
         runner.latest = message
         runner.resendPending = false
