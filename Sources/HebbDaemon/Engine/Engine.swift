@@ -288,7 +288,8 @@ package final class Engine: Sendable {
                                        publish: (try? sockets.publish.lastEndpoint) ?? configuration.endpoints.publish,
                                        control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control)
         logger.info("engine listening", metadata: ["ingest": "\(endpoints.ingest)", "publish": "\(endpoints.publish)",
-                                                   "control": "\(endpoints.control)", "models": "\(core.modelNames.joined(separator: ","))"])
+                                                   "control": "\(endpoints.control)", "models": "\(core.modelNames.joined(separator: ","))",
+                                                   "kernels.isa": "\(StepKernels.current)", "products.threads": "\(BLASThreads.current)"])
         // The start-up messages (each model's initial state, "added"/"restored") go out before anyone can be
         // told the endpoints: a subscriber that connects later gets the state once, from the last-value
         // resend its subscription triggers, never a second copy from this first flush.
