@@ -57,7 +57,9 @@ scratch="$root/.build-fuzz"
 config=release
 echo "fuzz: building HebbCore with -sanitize=fuzzer,address into $scratch"
 mkdir -p "$scratch"
+# (-Xcc: the C step kernels read the decoded frames too, so they get coverage and AddressSanitizer as well.)
 swift build -c "$config" --build-path "$scratch" --target HebbCore -Xswiftc -sanitize=fuzzer,address -Xswiftc -g \
+    -Xcc -fsanitize=fuzzer-no-link,address \
     > "$scratch/build.log" 2>&1 || { tail -n 40 "$scratch/build.log" >&2; echo "Fuzz/run.sh: swift build failed (log: $scratch/build.log)" >&2; exit 1; }
 bin="$scratch/$config"
 # The package name SwiftPM compiled HebbCore with (derived from the checkout's directory name): the targets must use
@@ -68,8 +70,10 @@ if [ -z "$package_name" ]; then
 fi
 ctoml_map="$bin/CTOML.build/module.modulemap"
 ctoml_include="$(sed -n 's/.*umbrella header "\(.*\)\/CTOML\/CTOML.h".*/\1/p' "$ctoml_map")"
+# The step kernels are a C target: SwiftPM writes its module map beside its objects.
+kernels_map="$bin/CHebbKernels.build/module.modulemap"
 objects=()
-for module in HebbCore HebbianRegression Logging TOMLKit CTOML; do
+for module in HebbCore HebbianRegression CHebbKernels Logging TOMLKit CTOML; do
     while IFS= read -r -d '' o; do objects+=("$o"); done < <(find "$bin/$module.build" -name '*.o' -print0)
 done
 
@@ -81,6 +85,7 @@ for t in "${targets[@]}"; do
     echo "fuzz: compiling $t"
     swiftc -O -g -sanitize=fuzzer,address -parse-as-library -package-name "$package_name" -module-name "Fuzz_$t" \
         -I "$bin/Modules" -I "$root/Sources/CBLAS" -Xcc -fmodule-map-file="$ctoml_map" -Xcc -I"$ctoml_include" \
+        -Xcc -fmodule-map-file="$kernels_map" -Xcc -I"$root/Sources/CHebbKernels/include" \
         "$root/Fuzz/Support/FuzzSupport.swift" "$root/Fuzz/Targets/$t.swift" "${objects[@]}" \
         -lopenblas -lstdc++ -o "$exe" > "$scratch/logs/$t.compile.log" 2>&1 \
         || { grep -v "Cannot export local symbol" "$scratch/logs/$t.compile.log" | tail -n 40 >&2; echo "Fuzz/run.sh: compiling $t failed" >&2; exit 1; }
