@@ -139,7 +139,7 @@ static inline void hebb_pause(void) {
 #endif
 }
 
-/// Spins until `done()` or HEBB_SPIN_NS; whether it became true.
+// Spins until `condition` holds or HEBB_SPIN_NS pass; evaluates to whether it held.
 #define HEBB_SPIN_UNTIL(condition)                                                                             \
     ({                                                                                                         \
         int reached = 0;                                                                                       \

@@ -222,7 +222,8 @@ public final class HebbianCircuit {
                 stepLoss(step.loss)
             }
         }
-        if configuration.prune { pruneWeights() }
+        // A refused update writes nothing large, so it must not prune either: W is restored from a copy only with epochs > 1.
+        if applied && configuration.prune { pruneWeights() }
         updates += 1
         samples += rows
         var report = UpdateReport(loss: loss, mse: 2 * loss / Double(rows * configuration.sysDim),
@@ -304,7 +305,8 @@ public final class HebbianCircuit {
     }
 
     /// One optimiser step on `rows` rows, ignoring `epochs`, `prune` and the counters; returns ½Σe²
-    /// at the weights before the step. This is ngclearn's `fit(y, X)` with `epochs = 1`.
+    /// at the weights before the step. This is ngclearn's `fit(y, X)` with `epochs = 1`. A step that would make W or
+    /// its moments non-finite is not taken (``update(x:y:rows:stepLoss:)`` also restores the rest and reports it).
     @discardableResult
     public func step(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> Double {
         try checkShapes(x: x, y: y, rows: rows)

@@ -93,4 +93,18 @@ import Testing
         #expect(try Self.update(circuit, Self.batch(rows: 8, scale: 1e18), rows: 8).diverged)
         #expect(circuit.state == before)
     }
+
+    @Test func aRefusedUpdateDoesNotPrune() throws {
+        // prune with a threshold above every weight would zero W: a refused update must leave W as it was.
+        var c = CircuitConfiguration(kind: .lasso, dictDim: 3)
+        c.optimizer = .sgd
+        c.learningRate = 1e30
+        c.prune = true
+        c.threshold = 10
+        c.weightFill = 0.5
+        let circuit = try HebbianCircuit(c)
+        let before = circuit.state
+        #expect(try Self.update(circuit, Self.batch(rows: 8, scale: 1e18), rows: 8).diverged)
+        #expect(circuit.state == before && circuit.weights.allSatisfy { $0 == 0.5 })
+    }
 }
