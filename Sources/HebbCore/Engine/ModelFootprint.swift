@@ -8,16 +8,16 @@ import HebbianRegression
 /// The memory a model takes, estimated from its configuration before anything is allocated, so that a model
 /// too big for `[limits]` is refused instead of freezing the daemon while it allocates gigabytes.
 ///
-/// Per coefficient: W, the gradient, the published copy, the divergence guard's copy (4 bytes each), Adam's two
-/// moments and their copies (16), a per-coefficient prior's arrays when fitted (~24), and the publish encoder's
-/// buffer plus the last published message (~2 × 14 bytes of JSON text; 8 in binary). Per batch row: the batch
-/// buffer, the residual and, with `standardize`, the standardised copy. Against the resident memory of real
-/// daemons (docs/OPERATIONS.md, "Limits") it is within 10 % once the largest ingest message, which libzmq holds
-/// until the next one arrives, is added to the fixed base.
+/// Per coefficient: W, the gradient, the published copy (4 bytes each), Adam's two moments (8), with `epochs > 1`
+/// the divergence guard's copies of W and the moments (4 + 8; one step is judged before it writes, so it needs no
+/// copy), a per-coefficient prior's arrays when fitted (~24), and the last published message plus the one being
+/// sent (~2 × 14 bytes of JSON text; 8 in binary). Per batch row: the batch buffer (allocated only when a message
+/// brings part of a batch, counted anyway), the residual and, with `standardize`, the standardised copy. The largest
+/// ingest message in flight, which glibc keeps for the next one once it is freed, belongs to the fixed base.
 package enum ModelFootprint {
     /// Bytes per coefficient for the state that scales with W.
-    package static func bytesPerWeight(adam: Bool, fittedPrior: Bool, jsonPublish: Bool = true) -> Int {
-        16 + (adam ? 16 : 0) + (fittedPrior ? 24 : 8) + (jsonPublish ? 28 : 8)
+    package static func bytesPerWeight(adam: Bool, fittedPrior: Bool, jsonPublish: Bool = true, guardCopies: Bool = false) -> Int {
+        12 + (guardCopies ? 4 : 0) + (adam ? (guardCopies ? 16 : 8) : 0) + (fittedPrior ? 24 : 8) + (jsonPublish ? 28 : 8)
     }
 
     /// The estimated bytes of `model`.
@@ -25,7 +25,7 @@ package enum ModelFootprint {
         let c = model.circuit
         let weights = c.dictDim.multipliedReportingOverflow(by: c.sysDim)
         let perWeight = bytesPerWeight(adam: c.optimizer == .adam, fittedPrior: c.prior?.fitHyper == true,
-                                       jsonPublish: publishFormat == .json)
+                                       jsonPublish: publishFormat == .json, guardCopies: c.epochs > 1)
         let columns = c.dictDim + c.sysDim
         let rowBytes = 4 * (columns + c.sysDim + (c.standardize ? columns : 0))
         let perModel = 4096 + 32 * columns
