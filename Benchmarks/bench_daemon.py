@@ -81,21 +81,21 @@ metrics = ""
         s.connect(self.ingest)
         return s
 
-    def peak_rss_mib(self):
-        """VmHWM of the daemon (Linux)."""
+    def _status_mib(self, key):
+        """A memory line of the daemon's /proc status (Linux), in MiB."""
         with open(f"/proc/{self.process.pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc")
+        raise RuntimeError(f"no {key} in /proc")
+
+    def peak_rss_mib(self):
+        """VmHWM of the daemon (Linux)."""
+        return self._status_mib("VmHWM")
 
     def rss_mib(self):
         """VmRSS of the daemon (Linux)."""
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS in /proc")
+        return self._status_mib("VmRSS")
 
     def close(self):
         if self.process.poll() is None:

@@ -279,6 +279,10 @@ static int HN(all_finite)(const float *values, ptrdiff_t n) {
     return !any;
 }
 
+static const hebb_kernel_set HN(kernels) = {
+    HN(products), HN(adam_step), HN(adam_step_is_finite), HN(norms), HN(penalty_gradient), HN(all_finite),
+};
+
 #undef HEBB_SV_CASE
 #undef HN
 #undef HEBB_MAX_ROWS

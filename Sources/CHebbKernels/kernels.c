@@ -16,6 +16,19 @@ typedef float hebb_v16 __attribute__((vector_size(64)));
 typedef int hebb_i16 __attribute__((vector_size(64)));
 typedef float hebb_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 
+// One instruction set's kernels; kernel_body.h defines one of these per set (`kernels_<suffix>`).
+typedef struct {
+    void (*products)(const float *, const float *, const float *, const float *, float *, float *, ptrdiff_t, ptrdiff_t,
+                     ptrdiff_t);
+    void (*adam_step)(float *, float *, float *, const float *, ptrdiff_t, float, float, float, float, float, float, float,
+                      float, float);
+    int (*adam_step_is_finite)(const float *, const float *, const float *, const float *, ptrdiff_t, float, float, float,
+                               float, float, float, float, float);
+    void (*norms)(const float *, ptrdiff_t, double *, double *);
+    void (*penalty_gradient)(const float *, float *, ptrdiff_t, float, float, float);
+    int (*all_finite)(const float *, ptrdiff_t);
+} hebb_kernel_set;
+
 // Rows per pass of the product kernels: for s = 16·V as many accumulators as the register file holds beside one row
 // of W (32 vector registers with AVX-512, 16 half-width ones otherwise); for s = 1, 4 rows, measured fastest at
 // 256×1 (1.17 µs per product against 1.37 µs with 8 rows and 1.47 µs with 16, AVX-512, batch 64).
@@ -85,15 +98,23 @@ int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights) {
     return s == 1 || (s % 16 == 0 && s <= 64);
 }
 
+// The kernels of each instruction set, by hebb_isa.
+static const hebb_kernel_set *const hebb_kernel_sets[] = {
+    &kernels_baseline,
+#if defined(__x86_64__)
+    &kernels_avx2,
+    &kernels_avx512,
+#else
+    &kernels_baseline,
+    &kernels_baseline,
+#endif
+};
+
+static const hebb_kernel_set *hebb_kernels(void) { return hebb_kernel_sets[hebb_kernels_isa()]; }
+
 static void hebb_products_serial(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
                                  ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
-    switch (hebb_kernels_isa()) {
-#if defined(__x86_64__)
-    case HEBB_ISA_AVX512: products_avx512(x, y, w, bias, e, g, rows, d, s); return;
-    case HEBB_ISA_AVX2: products_avx2(x, y, w, bias, e, g, rows, d, s); return;
-#endif
-    default: products_baseline(x, y, w, bias, e, g, rows, d, s); return;
-    }
+    hebb_kernels()->products(x, y, w, bias, e, g, rows, d, s);
 }
 
 // The split of one product among threads: helper t (1…helpers) takes rows [first[t], first[t+1]) into its own
@@ -269,66 +290,23 @@ void hebb_products(const float *x, const float *y, const float *w, const float *
 
 void hebb_adam_step(float *w, float *m, float *v, const float *g, ptrdiff_t n, float lr, float beta1, float beta2,
                     float one_minus_beta1, float one_minus_beta2, float c1, float c2, float epsilon, float shrink) {
-    switch (hebb_kernels_isa()) {
-#if defined(__x86_64__)
-    case HEBB_ISA_AVX512:
-        adam_step_avx512(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2, epsilon, shrink);
-        return;
-    case HEBB_ISA_AVX2:
-        adam_step_avx2(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2, epsilon, shrink);
-        return;
-#endif
-    default:
-        adam_step_baseline(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2, epsilon, shrink);
-        return;
-    }
-}
-
-int hebb_all_finite(const float *values, ptrdiff_t n) {
-    switch (hebb_kernels_isa()) {
-#if defined(__x86_64__)
-    case HEBB_ISA_AVX512: return all_finite_avx512(values, n);
-    case HEBB_ISA_AVX2: return all_finite_avx2(values, n);
-#endif
-    default: return all_finite_baseline(values, n);
-    }
-}
-
-void hebb_norms(const float *w, ptrdiff_t n, double *l1, double *l2) {
-    switch (hebb_kernels_isa()) {
-#if defined(__x86_64__)
-    case HEBB_ISA_AVX512: norms_avx512(w, n, l1, l2); return;
-    case HEBB_ISA_AVX2: norms_avx2(w, n, l1, l2); return;
-#endif
-    default: norms_baseline(w, n, l1, l2); return;
-    }
-}
-
-void hebb_penalty_gradient(const float *w, float *g, ptrdiff_t n, float scale, float a, float b) {
-    switch (hebb_kernels_isa()) {
-#if defined(__x86_64__)
-    case HEBB_ISA_AVX512: penalty_gradient_avx512(w, g, n, scale, a, b); return;
-    case HEBB_ISA_AVX2: penalty_gradient_avx2(w, g, n, scale, a, b); return;
-#endif
-    default: penalty_gradient_baseline(w, g, n, scale, a, b); return;
-    }
+    hebb_kernels()->adam_step(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2, epsilon, shrink);
 }
 
 int hebb_adam_step_is_finite(const float *w, const float *m, const float *v, const float *g, ptrdiff_t n, float lr,
                              float beta1, float beta2, float one_minus_beta1, float one_minus_beta2, float c1, float c2,
                              float epsilon) {
-    switch (hebb_kernels_isa()) {
-#if defined(__x86_64__)
-    case HEBB_ISA_AVX512:
-        return adam_step_is_finite_avx512(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2, epsilon);
-    case HEBB_ISA_AVX2:
-        return adam_step_is_finite_avx2(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2, epsilon);
-#endif
-    default:
-        return adam_step_is_finite_baseline(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2,
-                                            epsilon);
-    }
+    return hebb_kernels()->adam_step_is_finite(w, m, v, g, n, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, c1, c2,
+                                               epsilon);
 }
+
+void hebb_norms(const float *w, ptrdiff_t n, double *l1, double *l2) { hebb_kernels()->norms(w, n, l1, l2); }
+
+void hebb_penalty_gradient(const float *w, float *g, ptrdiff_t n, float scale, float a, float b) {
+    hebb_kernels()->penalty_gradient(w, g, n, scale, a, b);
+}
+
+int hebb_all_finite(const float *values, ptrdiff_t n) { return hebb_kernels()->all_finite(values, n); }
 
 int hebb_available_cpus(void) {
 #if defined(__linux__)

@@ -460,13 +460,9 @@ public final class HebbianCircuit {
                 let e = e.baseAddress!
                 intercept.withUnsafeBufferPointer { b in
                     gradient.withUnsafeMutableBufferPointer { g in
-                        let fused = LinearAlgebra.residual(
+                        LinearAlgebra.residual(
                             x: x.baseAddress!, y: y.baseAddress!, w: w.baseAddress!, bias: intercept.isEmpty ? nil : b.baseAddress,
                             into: e, gradient: computeGradient ? g.baseAddress : nil, rows: rows, d: d, s: s)
-                        if computeGradient && !fused {
-                            // G = −Xᵀe (the Hebbian term preᵀ·post, times sign_value −1)
-                            LinearAlgebra.multiplyTransposed(x.baseAddress!, e, into: g.baseAddress!, m: d, k: rows, n: s, alpha: -1, beta: 0)
-                        }
                     }
                 }
                 var sum = 0.0

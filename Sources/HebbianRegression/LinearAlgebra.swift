@@ -51,23 +51,22 @@ extension LinearAlgebra {
         !StepKernels.blasOnly.load(ordering: .relaxed) && hebb_products_supported(d, s, fusedKernelMaxWeights) != 0
     }
 
-    /// e ← (y − bias) − x·w and, when `gradient` is given, G ← −xᵀ·e, on the fused kernels or on OpenBLAS.
-    /// Returns whether G was computed (the caller computes it with ``multiplyTransposed`` otherwise).
-    @inlinable
+    /// e ← (y − bias) − x·w and, when `gradient` is given, G ← −xᵀ·e (the Hebbian term preᵀ·post, times
+    /// sign_value −1), on the fused kernels or on OpenBLAS.
     static func residual(
         x: UnsafePointer<Float>, y: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         into e: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>?, rows: Int, d: Int, s: Int
-    ) -> Bool {
+    ) {
         if fusedKernelApplies(dictDim: d, sysDim: s) {
             hebb_products(x, y, w, bias, e, gradient, rows, d, s)
-            return gradient != nil
+            return
         }
         e.update(from: y, count: rows * s)
         if let bias {
             for r in 0..<rows { for k in 0..<s { e[r * s + k] -= bias[k] } }
         }
         multiply(x, w, into: e, m: rows, k: d, n: s, alpha: -1, beta: 1)
-        return false
+        if let gradient { multiplyTransposed(x, e, into: gradient, m: d, k: rows, n: s, alpha: -1, beta: 0) }
     }
 }
 

@@ -58,8 +58,4 @@ public struct Penalty: Sendable, Equatable {
         case (.elasticNet, false): hebb_penalty_gradient(wp, gp, w.count, lmbda, 0, (1 - l1Ratio) / 2)
         }
     }
-
-    /// jnp.sign: −1, 0 or +1.
-    @inlinable
-    static func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 }

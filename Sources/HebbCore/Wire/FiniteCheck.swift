@@ -19,9 +19,23 @@ package enum FiniteCheck {
         guard count > 0, let base = bytes.baseAddress else { return nil }
         #if _endian(little)
         // The common case, all finite, in one pass of the step kernels' check (compiled for the CPU's widest vectors:
-        // this module, like all Swift code here, is built for the baseline's 128-bit ones).
-        if Int(bitPattern: base) % 4 == 0, hebb_all_finite(base.assumingMemoryBound(to: Float.self), count) != 0 { return nil }
+        // this module, like all Swift code here, is built for the baseline's 128-bit ones); a frame that is not
+        // float-aligned gets the same test here.
+        let finite = Int(bitPattern: base) % 4 == 0
+            ? hebb_all_finite(base.assumingMemoryBound(to: Float.self), count) != 0
+            : allFinite32(base, count: count)
+        #else
+        let finite = allFinite32(base, count: count)
         #endif
+        if finite { return nil }
+        for j in 0..<count where UInt32(littleEndian: base.loadUnaligned(fromByteOffset: j * 4, as: UInt32.self)) & exponent32 == exponent32 {
+            return j
+        }
+        return nil
+    }
+
+    /// Whether `count` little-endian float32s at `base` (any alignment) are all finite: the branch-free pass above.
+    private static func allFinite32(_ base: UnsafeRawPointer, count: Int) -> Bool {
         let mask = SIMD16<UInt32>(repeating: exponent32), one = SIMD16<UInt32>(repeating: exponentOne32)
         var carries = SIMD16<UInt32>(repeating: 0)
         var i = 0
@@ -31,18 +45,13 @@ package enum FiniteCheck {
             i += 16
         }
         #endif
-        var tail: UInt32 = 0
+        var all: UInt32 = 0
         while i < count {
-            tail |= (UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) & exponent32) &+ exponentOne32
+            all |= (UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) & exponent32) &+ exponentOne32
             i += 1
         }
-        var all = tail
         for lane in 0..<16 { all |= carries[lane] }
-        guard all & 0x8000_0000 != 0 else { return nil }
-        for j in 0..<count where UInt32(littleEndian: base.loadUnaligned(fromByteOffset: j * 4, as: UInt32.self)) & exponent32 == exponent32 {
-            return j
-        }
-        return nil
+        return all & 0x8000_0000 == 0
     }
 
     /// The index of the first float64 in `bytes` (little-endian) that is NaN, ±Inf, or finite but beyond float32's
