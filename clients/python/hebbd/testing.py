@@ -79,10 +79,8 @@ class LocalDaemon:
         self.state_dir = self.directory / "state"
         self.config_path = self.directory / "hebbd.toml"
         self.log_path = self.directory / "hebbd.log"
-        self.ingest = f"tcp://127.0.0.1:{free_port()}"
-        self.publish = f"tcp://127.0.0.1:{free_port()}"
-        self.control = f"tcp://127.0.0.1:{free_port()}"
-        self.metrics = f"127.0.0.1:{free_port()}"
+        self._pick_ports()
+        self._started_once = False
         self.models = models
         self.publish_format = publish_format
         self.checkpoint_interval = checkpoint_interval
@@ -94,6 +92,12 @@ class LocalDaemon:
         self.write_config()
 
     # -- configuration --------------------------------------------------------------------------------
+
+    def _pick_ports(self) -> None:
+        self.ingest = f"tcp://127.0.0.1:{free_port()}"
+        self.publish = f"tcp://127.0.0.1:{free_port()}"
+        self.control = f"tcp://127.0.0.1:{free_port()}"
+        self.metrics = f"127.0.0.1:{free_port()}"
 
     def write_config(self) -> None:
         """(Re)writes ``hebbd.toml`` from the current attributes."""
@@ -154,11 +158,30 @@ heartbeat = "{self.heartbeat}"
     # -- the process ----------------------------------------------------------------------------------
 
     def start(self, timeout: float = 30.0, args: Optional[List[str]] = None) -> "LocalDaemon":
-        """Starts ``hebbd run`` and waits until it answers ``status`` (or exits: RuntimeError with its log)."""
+        """Starts ``hebbd run`` and waits until it answers ``status`` (or exits: RuntimeError with its log).
+
+        A port picked as free may be taken by another process before the daemon binds it; on the first start
+        that is retried with new ports (up to 3 times), as the Swift end-to-end harness does. A restart keeps
+        its endpoints."""
+        attempts = 1 if self._started_once else 3
+        for attempt in range(attempts):
+            try:
+                self._start(timeout, args)
+                self._started_once = True
+                return self
+            except RuntimeError as error:
+                if attempt + 1 == attempts or "Address already in use" not in str(error):
+                    raise
+                self._pick_ports()
+                self.write_config()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float, args: Optional[List[str]]) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
         env = {k: v for k, v in os.environ.items()
                if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY")}
         keys = self.admin_keys()          # authorized before the daemon reads authorized_keys_dir
+        self._close_log()
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [self.binary, "run", "--config", str(self.config_path), "--state-dir", str(self.state_dir)] + (args or []),
@@ -170,7 +193,7 @@ heartbeat = "{self.heartbeat}"
                     raise RuntimeError(f"hebbd exited with {self.process.returncode} during start-up:\n{self.log()[-4000:]}")
                 try:
                     c.status()
-                    return self
+                    return
                 except (HebbdTimeout, HebbdError):
                     time.sleep(0.05)
         self.kill()
