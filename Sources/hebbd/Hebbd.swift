@@ -11,6 +11,7 @@ struct Hebbd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hebbd",
         abstract: "A streaming online-learning daemon: Hebbian sparse regression (lasso, ridge, elastic net) over ZeroMQ.",
+        version: HebbdVersion.current,
         subcommands: [Run.self, Fit.self, Bench.self, Feed.self, Watch.self, Control.self, CheckpointCommand.self, Keygen.self],
         defaultSubcommand: Run.self
     )

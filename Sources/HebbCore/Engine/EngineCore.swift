@@ -727,6 +727,7 @@ package final class EngineCore {
 
     private func writeStatus(_ w: inout JSONWriter) {
         let now = clock.monotonic()
+        w.key("version"); w.string(HebbdVersion.current)
         w.key("uptime"); w.double(((now - startTime) * 1000).rounded() / 1000)
         w.key("messages"); w.int(counters.messagesReceived)
         w.key("samples"); w.int(counters.samplesReceived)
