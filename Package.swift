@@ -32,7 +32,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // The learning step's inner loops in C, compiled per instruction set and chosen at run time
-        // (docs/ARCHITECTURE.md, "The step kernels").
+        // (docs/ARCHITECTURE.md, §9 "The step kernels").
         .target(name: "CHebbKernels"),
         // Thin, safe wrapper over libzmq. No policy.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
