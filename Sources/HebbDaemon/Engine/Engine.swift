@@ -69,6 +69,8 @@ extension EngineObserver {
 package final class Engine: Sendable {
     /// Received frames at least this large are freed as soon as the core is done with them (see `drain`).
     static let releasedFrameBytes = 64 * 1024
+    /// How long shutdown waits for the final checkpoints (systemd is asked for this and more: ``EngineService/stopAllowance``).
+    package static let finalCheckpointTimeout: Duration = .seconds(60)
 
     private struct Shared {
         var commands: [EngineCommand] = []
@@ -520,7 +522,9 @@ package final class Engine: Sendable {
         // Shutdown: the message in hand is done; write every model's final state and wait for it.
         if let checkpointer {
             submitCheckpoint(core.finalCheckpoints())
-            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "60"]) }
+            if !checkpointer.flush(timeout: Engine.finalCheckpointTimeout) {
+                logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "\(Engine.finalCheckpointTimeout.components.seconds)"])
+            }
             handleCheckpointResults()
         }
         core.publishEvent(model: "*", event: "stopping")
