@@ -9,6 +9,11 @@ package struct EngineService: Service, CustomStringConvertible {
     let engine: Engine
     let notifier: SystemdNotifier
 
+    /// What systemd is asked for when a stop begins (`EXTEND_TIMEOUT_USEC`, with `STOPPING=1`): the engine's
+    /// wait for the final checkpoints (``Engine/finalCheckpointTimeout``) plus 15 s for the rest of the
+    /// shutdown, so a large final checkpoint is not SIGKILLed by a shorter `TimeoutStopSec=`.
+    package static let stopAllowance = Engine.finalCheckpointTimeout + .seconds(15)
+
     package init(engine: Engine, notifier: SystemdNotifier) {
         self.engine = engine
         self.notifier = notifier
@@ -18,7 +23,7 @@ package struct EngineService: Service, CustomStringConvertible {
         await withGracefulShutdownHandler {
             await engine.waitUntilStopped()
         } onGracefulShutdown: {
-            _ = notifier.stopping()
+            _ = notifier.stopping(extendingTimeoutBy: Self.stopAllowance)
             engine.send(.stop)
         }
         if let failure = engine.failure { throw EngineError.failed(failure) }

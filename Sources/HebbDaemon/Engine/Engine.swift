@@ -81,6 +81,8 @@ extension EngineObserver {
 /// which the rest of the process wakes it with ``EngineCommand``s. It is a dedicated `Thread`, not a
 /// Swift concurrency task, because `zmq_poll` blocks.
 package final class Engine: Sendable {
+    /// How long shutdown waits for the final checkpoints (systemd is asked for this and more: ``EngineService/stopAllowance``).
+    package static let finalCheckpointTimeout: Duration = .seconds(60)
     struct Shared {
         var commands: [EngineCommand] = []
         var waker: Socket?

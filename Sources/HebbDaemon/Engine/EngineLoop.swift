@@ -269,7 +269,9 @@ final class EngineLoop {
     private func shutDown() {
         if let checkpointer = engine.checkpointer {
             submit(core.finalCheckpoints())
-            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "60"]) }
+            if !checkpointer.flush(timeout: Engine.finalCheckpointTimeout) {
+                logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "\(Engine.finalCheckpointTimeout.components.seconds)"])
+            }
             collectCheckpointResults()
         }
         core.publishEvent(model: "*", event: "stopping")
