@@ -46,8 +46,9 @@ public final class BayesianRegression {
               state.moments.mean.count == c.dictDim + c.sysDim,
               state.moments.upperComoment.count == (c.dictDim + c.sysDim) * (c.dictDim + c.sysDim)
         else { throw .incompatibleState("bayesian statistics do not describe a \(c.dictDim)×\(c.sysDim) model") }
-        guard state.noise.sum.count == c.sysDim, state.noise.sum.allSatisfy({ $0.isFinite && $0 >= 0 }),
-              state.noise.weight >= 0, state.noise.startWeight >= 0
+        guard state.noise.sum.count == c.sysDim, state.noise.sum.count == state.noise.weight.count,
+              state.noise.sum.allSatisfy(\.isFinite), state.noise.weight.allSatisfy({ $0.isFinite && $0 >= 0 }),
+              state.noise.startWeight.isFinite, state.noise.startWeight >= 0
         else { throw .incompatibleState("noise estimate does not describe \(c.sysDim) outputs") }
         configuration = c
         moments = state.moments
@@ -99,27 +100,24 @@ public final class BayesianRegression {
             throw .invalidParameter(name: "y[\(bad / s)][\(bad % s)]", value: "\(y[bad])", expected: "a finite number")
         }
         let posterior = try posteriorInForce()
-        // Prequential score, and fit_noise's terms e²·f with f = σ̂²/(σ̂² + v), v the parameter part of the
-        // predictive variance (both raw units), per row.
+        // Prequential score, and fit_noise's terms (e² − v) with weights f² (see ``NoiseEstimate``), per row and output.
         var squaredError = 0.0
-        var noiseTerms = [Double](repeating: 0, count: rows * s)
-        var informative = [Bool](repeating: true, count: rows)
+        var noiseTerms = [Double](repeating: 0, count: rows * s), noiseWeights = noiseTerms
         var u = [Double](repeating: 0, count: d)
         for r in 0..<rows {
             for k in 0..<s {
                 let p = posterior.predict(row: UnsafeBufferPointer(rebasing: x[(r * d)..<(r * d + d)]), output: k, scratch: &u)
                 let e = y[r * s + k] - p.mean
                 squaredError += e * e
-                if p.parameterVariance.isFinite {
-                    noiseTerms[r * s + k] = e * e * p.noiseVariance / (p.noiseVariance + p.parameterVariance)
-                } else {
-                    informative[r] = false
-                }
+                guard p.parameterVariance.isFinite else { continue }
+                let share = p.noiseVariance / (p.noiseVariance + p.parameterVariance)
+                noiseTerms[r * s + k] = e * e - p.parameterVariance
+                noiseWeights[r * s + k] = share * share
             }
         }
         let saved = (moments, noise)
         moments.add(x: x, y: y, rows: rows, smoothing: configuration.smoothing, workspace: &workspace)
-        if configuration.fitNoise { noise.add(terms: noiseTerms, informative: informative, outputs: s, smoothing: configuration.smoothing) }
+        if configuration.fitNoise { noise.add(terms: noiseTerms, weights: noiseWeights, outputs: s, smoothing: configuration.smoothing) }
         cache = nil
         var report = UpdateReport(loss: squaredError / 2, mse: squaredError / Double(rows * s), penalty: 0, prior: 0, rows: rows)
         if !moments.isFinite || !noise.sum.allSatisfy(\.isFinite) {
@@ -187,39 +185,52 @@ public final class BayesianRegression {
     }
 }
 
-/// `fit_noise`'s running estimate (docs/MATH.md §10): σ̂²_k = (a·σ₀²·s_y² + Σ ω·e²·f) / (a + Σ ω), where σ₀ is
-/// `noise_std`, s_y the output's scale, e the prequential residual, f = σ̂²/(σ̂² + v) the share of the predictive
-/// variance that is noise when the row was scored, and a the starting value's weight (1, decaying like the rows
-/// with smoothing).
+/// `fit_noise`'s running estimate of the noise variance from the prequential residuals (docs/MATH.md §10).
+///
+/// A row scored at the posterior before it has E[e²] = σ² + v, where v = x̃ᵀΣx̃ (+ the intercept's share) is the
+/// parameters' part of the predictive variance; so e² − v is an unbiased term for σ². Its variance grows like
+/// (σ² + v)², so each term is weighted by f² with f = σ̂²/(σ̂² + v), the noise's share of the predictive variance
+/// when the row was scored: rows met while the posterior was still wide (the first ones) count little, and a
+/// wrong starting value does not stay frozen into the sum. With `noise_std` σ₀ as a start worth one row:
+///
+///     σ̂²_k = (a·σ₀²·s_y² + Σ f²·(e² − v)) / (a + Σ f²)     (raw units; floored at 10⁻¹²·σ₀²·s_y²)
+///
+/// With smoothing s every term and the start's weight a decay by s per row (a window of about 1/(1 − s) rows).
 public struct NoiseEstimate: Sendable, Equatable, Codable {
-    /// Σ ω·e²·f per output, raw units².
+    /// Σ f²·(e² − v) per output, raw units².
     public var sum: [Double]
-    /// Σ ω over the rows that counted.
-    public var weight: Double = 0
-    /// The weight of the starting value noise_std².
+    /// Σ f² per output.
+    public var weight: [Double]
+    /// The weight a of the starting value noise_std².
     public var startWeight: Double = 1
 
     /// No rows yet.
-    public init(outputs: Int) { sum = [Double](repeating: 0, count: outputs) }
+    public init(outputs: Int) {
+        sum = [Double](repeating: 0, count: outputs)
+        weight = sum
+    }
 
     /// A saved estimate.
-    public init(sum: [Double], weight: Double, startWeight: Double) {
+    public init(sum: [Double], weight: [Double], startWeight: Double) {
         self.sum = sum
         self.weight = weight
         self.startWeight = startWeight
     }
 
-    /// Folds in a batch's terms (rows × outputs). With smoothing s each row weighs 1 and everything before it
-    /// decays by s (an effective window of 1/(1 − s) rows, the starting value included).
-    mutating func add(terms: [Double], informative: [Bool], outputs: Int, smoothing: Double?) {
+    /// The variance estimate of output k given the start's raw value.
+    func variance(output k: Int, start: Double) -> Double {
+        max((startWeight * start + sum[k]) / (startWeight + weight[k]), 1e-12 * start)
+    }
+
+    /// Folds in a batch's terms and weights (rows × outputs, oldest row first).
+    mutating func add(terms: [Double], weights: [Double], outputs: Int, smoothing: Double?) {
         let decay = smoothing ?? 1
-        for r in 0..<informative.count {
-            for k in 0..<outputs { sum[k] *= decay }
-            weight *= decay
+        for r in 0..<(terms.count / max(outputs, 1)) {
             startWeight *= decay
-            guard informative[r] else { continue }
-            for k in 0..<outputs { sum[k] += terms[r * outputs + k] }
-            weight += 1
+            for k in 0..<outputs {
+                sum[k] = decay * sum[k] + weights[r * outputs + k] * terms[r * outputs + k]
+                weight[k] = decay * weight[k] + weights[r * outputs + k]
+            }
         }
     }
 }
@@ -283,9 +294,7 @@ struct LearningSpace {
     func noiseVariance(output k: Int, configuration: BayesianConfiguration, noise: NoiseEstimate) -> Double {
         let start = configuration.noiseStd * configuration.noiseStd
         guard configuration.fitNoise else { return start }
-        let rawStart = start * yScale[k] * yScale[k]
-        let raw = (noise.startWeight * rawStart + noise.sum[k]) / (noise.startWeight + noise.weight)
-        return raw / (yScale[k] * yScale[k])
+        return noise.variance(output: k, start: start * yScale[k] * yScale[k]) / (yScale[k] * yScale[k])
     }
 }
 
