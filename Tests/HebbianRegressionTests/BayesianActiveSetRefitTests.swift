@@ -150,3 +150,55 @@ struct BayesianActiveSetRefitTests {
         }
     }
 }
+
+@Suite("Bayesian: uncertainty beside a sparse circuit")
+struct BayesianCircuitUncertaintyTests {
+    /// A proximal lasso (Adam, standardize, intercept) on strong-signal sparse streams (d = 10, 3 true coefficients
+    /// of size 1–2, noise 0.5, columns offset from 0, 1000 rows in batches of 10), with `CircuitUncertainty` fed the
+    /// same rows: the 95 % intervals of the true-support coefficients hold the truth in 90–98 % of 600 cases (the
+    /// issue's target), and every coefficient the lasso holds at exactly 0 gets std 0 and the interval [0, 0].
+    @Test("relaxed intervals of a proximal lasso cover the true support at 90–98 %")
+    func sparseCoverage() throws {
+        let d = 10, rows = 1000, batch = 10, support = [1, 4, 7]
+        var held = 0, checks = 0, zeros = 0
+        for seed in 0..<200 {
+            var g = SeededGenerator(seed: UInt64(500 + seed))
+            var w = [Double](repeating: 0, count: d)
+            for j in support { w[j] = (1 + g.nextGaussian().magnitude.truncatingRemainder(dividingBy: 1)) * (g.nextGaussian() < 0 ? -1 : 1) }
+            let bias = 4 * g.nextGaussian()
+            var c = CircuitConfiguration(kind: .lasso, dictDim: d)
+            c.update = .proximal
+            c.standardize = true
+            c.intercept = true
+            c.learningRate = 0.05
+            c.lmbda = 2
+            let circuit = try HebbianCircuit(c)
+            var uncertainty = CircuitUncertainty(dictDim: d, sysDim: 1)
+            for _ in 0..<(rows / batch) {
+                var x: [Float] = [], y: [Float] = []
+                for _ in 0..<batch {
+                    let row = (0..<d).map { j in 3 + Double(j) + g.nextGaussian() }
+                    var v = bias + 0.5 * g.nextGaussian()
+                    for j in 0..<d { v += w[j] * row[j] }
+                    x += row.map { Float($0) }
+                    y.append(Float(v))
+                }
+                try circuit.update(x, y, rows: batch)
+                x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in uncertainty.add(x: xp, y: yp, rows: batch) } }
+            }
+            let u = try uncertainty.uncertainty(of: circuit)
+            for j in support {
+                checks += 1
+                if u.lower[j] <= w[j] && w[j] <= u.upper[j] { held += 1 }
+            }
+            for j in 0..<d where circuit.coefficients[j] == 0 {
+                zeros += 1
+                #expect(u.coefficients[j] == 0 && u.std[j] == 0 && u.lower[j] == 0 && u.upper[j] == 0)
+            }
+        }
+        let coverage = Double(held) / Double(checks)
+        print("sparse-coverage: true-support 95% intervals hold the truth in \(coverage) of \(checks); \(zeros) exact zeros")
+        #expect((0.90...0.98).contains(coverage), "coverage \(coverage)")
+        #expect(zeros > 0, "the lasso held no coefficient at exactly 0: the test would not see the [0, 0] rule")
+    }
+}
