@@ -364,7 +364,7 @@ package enum CheckpointFormat {
         let header = Header(
             format: formatName, software: software, model: snapshot.name, kind: c.kind.rawValue,
             shape: [c.dictDim, c.sysDim], updates: state.updates, samples: state.samples, seq: snapshot.sequence,
-            pendingRows: snapshot.pendingRows, created: rfc3339(snapshot.wallClockSeconds),
+            pendingRows: snapshot.pendingRows, created: Timestamp.rfc3339(snapshot.wallClockSeconds),
             wallClock: snapshot.wallClockSeconds, optimizer: state.optimizer.kind.rawValue,
             prior: nil, priorState: state.prior.map { codableJSON($0) } ?? .null, drift: json(snapshot.drift),
             modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
@@ -626,23 +626,6 @@ package enum CheckpointFormat {
             return "\(what) has \(count) values, expected 1 or \(weightCount)"
         }
         return nil
-    }
-
-    /// RFC 3339 UTC with milliseconds, e.g. `2025-11-25T00:12:03.250Z`.
-    static func rfc3339(_ seconds: Double) -> String {
-        guard seconds.isFinite, abs(seconds) < 1e15 else { return "invalid" }
-        let whole = seconds.rounded(.down)
-        var millis = Int(((seconds - whole) * 1000).rounded(.down))
-        millis = min(max(millis, 0), 999)
-        var t = time_t(whole)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 }
 

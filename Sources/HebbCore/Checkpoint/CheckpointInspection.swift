@@ -78,7 +78,7 @@ package struct CheckpointInspection: Sendable, Equatable {
         samples = s.circuit.samples
         sequence = s.sequence
         wallClockSeconds = s.wallClockSeconds
-        created = CheckpointFormat.rfc3339(s.wallClockSeconds)
+        created = Timestamp.rfc3339(s.wallClockSeconds)
         pendingRows = s.pendingRows
         windowCount = s.window.count
         bytes = decoded.bytes
