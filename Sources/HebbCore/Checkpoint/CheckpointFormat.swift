@@ -1,4 +1,3 @@
-import Foundation
 import HebbianRegression
 #if canImport(Glibc)
 import Glibc
