@@ -162,8 +162,9 @@ package enum CheckpointFormat {
         return .object([("action", .string(alarm.action.rawValue)), ("detector", codableJSON(alarm.detector))])
     }
 
-    /// The names a circuit configuration's fields have in the header. Version 2 uses the config file's own
-    /// keys; version 1 files (written before the header was explicit) carry the Swift property names of the
+    /// The names a circuit configuration's fields have in the header, for reading. Versions 2 and 3 use the config
+    /// file's own keys (written through ``ModelConfiguration/configurationKeys``, which a test holds equal to
+    /// ``current``); version 1 files (written before the header was explicit) carry the Swift property names of the
     /// time, frozen here so that they keep loading.
     struct CircuitKeys {
         var kind = "kind", dictDim = "dict_dim", sysDim = "sys_dim", epochs = "epochs", optimizer = "optim"
@@ -179,21 +180,9 @@ package enum CheckpointFormat {
 
     /// The header as JSON, keys in a fixed order, so equal snapshots give identical files.
     static func json(_ h: Header) -> JSON {
+        // The circuit's keys as the one configuration key table writes them for checkpoints (frozen format).
         func circuit(_ c: CircuitConfiguration) -> JSON {
-            let k = CircuitKeys.current
-            var members: [(String, JSON)] = [
-                (k.kind, .string(c.kind.rawValue)), (k.dictDim, .integer(Int64(c.dictDim))), (k.sysDim, .integer(Int64(c.sysDim))),
-                (k.epochs, .integer(Int64(c.epochs))), (k.optimizer, .string(c.optimizer.rawValue)),
-                // Informational copies: the exact bits are in the payload (`*.scalars`).
-                (k.learningRate, .number(Double(c.learningRate))), (k.lmbda, .number(Double(c.lmbda))),
-                (k.l1Ratio, .number(Double(c.l1Ratio))), (k.threshold, .number(Double(c.threshold))),
-                (k.weightFill, .number(Double(c.weightFill))), (k.update, .string(c.update.rawValue)), (k.prune, .bool(c.prune)),
-                (k.initialization, .string(c.initialization.rawValue)), (k.seed, .string(String(c.seed))),
-                (k.standardize!, .bool(c.standardize)), (k.intercept!, .bool(c.intercept)),
-            ]
-            // The configured prior, kind and brainstate arguments (numbers are doubles, exact in JSON).
-            members.append((k.prior, c.prior.map { codableJSON($0) } ?? .null))
-            return .object(members)
+            .object(ModelConfiguration.configurationKeys.compactMap { key in key.checkpoint.map { (key.name, $0(c)) } })
         }
         let arrays: [JSON] = h.arrays.map {
             .object([("name", .string($0.name)), ("dtype", .string($0.dtype)), ("count", .integer(Int64($0.count))), ("offset", .integer(Int64($0.offset)))])
