@@ -14,8 +14,8 @@ import CHebbKernels
 /// first (prequential: the batch is scored before the model learns from it).
 ///
 /// Two options make it usable on raw streams (both off by default, which keeps it ngclearn-exact):
-/// - `standardize`: X and Y are standardised per column with running statistics (``RunningMoments``), and W
-///   learns in that space. A batch is scored with the statistics of the rows *before* it (prequential), then
+/// - `standardize`: X and Y are standardised per column with running statistics (a ``Standardizer``, which also
+///   maps W back to the user's units), and W learns in that space. A batch is scored with the statistics of the rows *before* it (prequential), then
 ///   folded into them, then learned from with the updated statistics — the order of River's
 ///   `StandardScaler | LinearRegression` pipeline, which keeps the first steps of a raw-unit stream (a date
 ///   ordinal near 7·10⁵) from taking a raw-unit gradient step.
@@ -54,9 +54,10 @@ public final class HebbianCircuit {
     @exclusivity(unchecked) public private(set) var intercept: [Float]
     /// The optimiser's state for the bias (empty without `intercept`).
     @exclusivity(unchecked) public private(set) var interceptOptimizer: OptimizerState
-    /// Running statistics of X and of Y (nil without `standardize`).
-    @exclusivity(unchecked) public private(set) var xMoments: RunningMoments?
-    @exclusivity(unchecked) public private(set) var yMoments: RunningMoments?
+    /// Running statistics of X (nil without `standardize`).
+    public var xMoments: RunningMoments? { standardizer?.xMoments }
+    /// Running statistics of Y (nil without `standardize`).
+    public var yMoments: RunningMoments? { standardizer?.yMoments }
 
     @exclusivity(unchecked) private var penalty: Penalty
     @exclusivity(unchecked) private var residual: [Float] = []
@@ -64,12 +65,8 @@ public final class HebbianCircuit {
     @exclusivity(unchecked) private var interceptGradient: [Float]
     /// The optimiser's per-coordinate step sizes of the last step, for a prior's proximal step (reused buffer).
     @exclusivity(unchecked) private var stepSizes: [Float]
-    /// The standardisation in force, as float32 shift and 1/scale per column, and Y's scale per output
-    /// (recomputed whenever the statistics change).
-    @exclusivity(unchecked) private var xShift: [Float] = [], xInverseScale: [Float] = []
-    @exclusivity(unchecked) private var yShift: [Float] = [], yInverseScale: [Float] = [], yScale: [Double] = []
-    /// Standardised copies of the batch in hand.
-    @exclusivity(unchecked) private var scaledX: [Float] = [], scaledY: [Float] = []
+    /// The statistics, buffers and unit mappings of `standardize` (nil without it).
+    @exclusivity(unchecked) private var standardizer: Standardizer?
 
     /// A fresh circuit. W starts at `weight_fill`, the prior mean or a prior draw, per `initialization`.
     public init(_ configuration: CircuitConfiguration) throws(CircuitError) {
@@ -88,13 +85,9 @@ public final class HebbianCircuit {
         intercept = [Float](repeating: 0, count: biases)
         interceptOptimizer = OptimizerState(kind: configuration.optimizer, count: biases)
         interceptGradient = [Float](repeating: 0, count: biases)
-        if configuration.standardize {
-            xMoments = RunningMoments(columns: configuration.dictDim)
-            yMoments = RunningMoments(columns: configuration.sysDim)
-        }
+        if configuration.standardize { standardizer = Standardizer(dictDim: configuration.dictDim, sysDim: configuration.sysDim) }
         weights = []
         weights = initialWeights()
-        refreshStandardization()
     }
 
     /// A circuit continuing from a saved state.
@@ -140,9 +133,7 @@ public final class HebbianCircuit {
         intercept = state.intercept
         interceptOptimizer = state.interceptOptimizer
         interceptGradient = [Float](repeating: 0, count: biases)
-        xMoments = state.xMoments
-        yMoments = state.yMoments
-        refreshStandardization()
+        if let xm = state.xMoments, let ym = state.yMoments { standardizer = Standardizer(x: xm, y: ym) }
     }
 
     /// A value snapshot of everything needed to continue bit-for-bit.
@@ -188,40 +179,29 @@ public final class HebbianCircuit {
                        stepLoss: (Double) -> Void) -> UpdateReport {
         let penaltyValue = weights.withUnsafeBufferPointer { penalty.value(of: $0) }
         let priorValue = prior.map { p in weights.withUnsafeBufferPointer { p.loss(of: $0) } } ?? 0
-        let loss: Double
+        // With standardisation the batch is scored with the statistics of earlier rows only (prequential), then
+        // joins them, then is learned from at the updated statistics; without, the first step's own residual
+        // is the score.
+        var score: Double?
         var applied = true
-        if configuration.standardize {
-            // Scored with the statistics of earlier rows only, then the batch joins them, then it is learned.
-            loss = withStandardized(x: x, y: y, rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
-            xMoments!.add(x, rows: rows)
-            yMoments!.add(y, rows: rows)
-            if xMoments!.isFinite && yMoments!.isFinite {
-                refreshStandardization()
-                withStandardized(x: x, y: y, rows: rows) { sx, sy in
-                    // The first step's own residual (at the updated statistics) drives its gradient; the batch's
-                    // score is the prequential one above.
-                    applied = takeStep(x: sx, y: sy, rows: rows).applied
-                    stepLoss(loss)
-                    for _ in 1..<max(configuration.epochs, 1) where applied {
-                        let step = takeStep(x: sx, y: sy, rows: rows)
-                        applied = step.applied
-                        stepLoss(step.loss)
-                    }
+        if standardizer != nil {
+            standardizer!.standardize(x: x, y: y, rows: rows)
+            score = standardizer!.withStandardizedBatch(rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
+            applied = standardizer!.add(x: x, y: y, rows: rows)
+            if applied { standardizer!.standardize(x: x, y: y, rows: rows) }
+        }
+        if applied {
+            withLearningBatch(x: x, y: y, rows: rows) { lx, ly in
+                for epoch in 0..<max(configuration.epochs, 1) {
+                    let step = takeStep(x: lx, y: ly, rows: rows)
+                    if epoch == 0 && score == nil { score = step.loss }
+                    stepLoss(epoch == 0 ? score! : step.loss)
+                    applied = step.applied
+                    if !applied { break }
                 }
-            } else {
-                applied = false
-            }
-        } else {
-            let first = takeStep(x: x, y: y, rows: rows)
-            loss = first.loss
-            applied = first.applied
-            stepLoss(loss)
-            for _ in 1..<max(configuration.epochs, 1) where applied {
-                let step = takeStep(x: x, y: y, rows: rows)
-                applied = step.applied
-                stepLoss(step.loss)
             }
         }
+        let loss = score!
         // A refused update writes nothing large, so it must not prune either: W is restored from a copy only with epochs > 1.
         if applied && configuration.prune { pruneWeights() }
         updates += 1
@@ -259,8 +239,8 @@ public final class HebbianCircuit {
         rollback.intercept = intercept
         rollback.interceptOptimizer = interceptOptimizer
         if prior != nil || rollback.prior != nil { rollback.prior = prior }
-        rollback.xMoments = xMoments
-        rollback.yMoments = yMoments
+        rollback.xMoments = standardizer?.xMoments
+        rollback.yMoments = standardizer?.yMoments
         rollback.generator = generator
         rollback.updates = updates
         rollback.samples = samples
@@ -276,12 +256,10 @@ public final class HebbianCircuit {
         intercept = rollback.intercept
         interceptOptimizer = rollback.interceptOptimizer ?? interceptOptimizer
         prior = rollback.prior
-        xMoments = rollback.xMoments
-        yMoments = rollback.yMoments
+        if let xm = rollback.xMoments, let ym = rollback.yMoments { standardizer?.restore(x: xm, y: ym) }
         generator = rollback.generator ?? generator
         updates = rollback.updates
         samples = rollback.samples
-        refreshStandardization()
     }
 
     private static func copy(_ source: [Float], into target: inout [Float]) {
@@ -301,7 +279,7 @@ public final class HebbianCircuit {
         guard finite(weights), finite(optimizer.m), finite(optimizer.v), optimizer.t.isFinite, finite(intercept),
               finite(interceptOptimizer.m), finite(interceptOptimizer.v) else { return false }
         if let p = prior, p.fitsHyperParameters, !Self.hyperParametersAreFinite(p) { return false }
-        return xMoments?.isFinite ?? true && yMoments?.isFinite ?? true
+        return standardizer?.isFinite ?? true
     }
 
     /// One optimiser step on `rows` rows, ignoring `epochs`, `prune` and the counters; returns ½Σe²
@@ -316,8 +294,9 @@ public final class HebbianCircuit {
     /// ½Σe² of these rows at the current state (raw target units), without learning.
     public func evaluate(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> Double {
         try checkShapes(x: x, y: y, rows: rows)
-        guard configuration.standardize else { return computeResidual(x: x, y: y, rows: rows) }
-        return withStandardized(x: x, y: y, rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
+        guard standardizer != nil else { return computeResidual(x: x, y: y, rows: rows) }
+        standardizer!.standardize(x: x, y: y, rows: rows)
+        return standardizer!.withStandardizedBatch(rows: rows) { sx, sy in computeResidual(x: sx, y: sy, rows: rows) }
     }
 
     /// Predictions for `rows` raw rows of X (row-major): rows × sys_dim values in the target's units, x·W + b.
@@ -372,25 +351,11 @@ public final class HebbianCircuit {
     private func userUnitCoefficients(into out: UnsafeMutableBufferPointer<Float>, intercept b: UnsafeMutableBufferPointer<Float>?,
                                       thresholded: Bool) -> Int {
         let threshold = thresholded ? configuration.threshold : 0
-        let d = configuration.dictDim, s = configuration.sysDim
+        let s = configuration.sysDim
         var nonzero = 0
         weights.withUnsafeBufferPointer { w in
-            if let xm = xMoments, let ym = yMoments {
-                var bias = [Double](repeating: 0, count: s)
-                for k in 0..<s { bias[k] = ym.mean[k] + yScale[k] * Double(intercept.isEmpty ? 0 : intercept[k]) }
-                for j in 0..<d {
-                    let xs = xm.scale(j), constant = xm.isConstant(j)
-                    for k in 0..<s {
-                        let i = j * s + k
-                        // A constant column's effect is the intercept's (its standardised value is 0).
-                        guard !constant, abs(w[i]) >= threshold else { out[i] = 0; continue }
-                        let raw = Double(w[i]) * yScale[k] / xs
-                        out[i] = Float(raw)
-                        bias[k] -= xm.mean[j] * raw
-                        if out[i] != 0 { nonzero += 1 }
-                    }
-                }
-                if let b { for k in 0..<s { b[k] = Float(bias[k]) } }
+            if let standardizer {
+                nonzero = standardizer.userUnitCoefficients(weights: w, intercept: intercept, threshold: threshold, into: out, intercept: b)
             } else {
                 for i in 0..<w.count {
                     let kept = abs(w[i]) >= threshold ? w[i] : 0
@@ -417,11 +382,7 @@ public final class HebbianCircuit {
         optimizer.reset()
         intercept = [Float](repeating: 0, count: intercept.count)
         interceptOptimizer.reset()
-        if configuration.standardize && !keepStatistics {
-            xMoments = RunningMoments(columns: configuration.dictDim)
-            yMoments = RunningMoments(columns: configuration.sysDim)
-            refreshStandardization()
-        }
+        if !keepStatistics { standardizer?.clear() }
         updates = 0
         samples = 0
     }
@@ -466,7 +427,7 @@ public final class HebbianCircuit {
                     }
                 }
                 var sum = 0.0
-                if configuration.standardize {
+                if let yScale = standardizer?.targetScale {
                     for r in 0..<rows { for k in 0..<s { let v = Double(e[r * s + k]) * yScale[k]; sum += v * v } }
                 } else {
                     for i in 0..<count { sum += Double(e[i]) * Double(e[i]) }
@@ -476,46 +437,12 @@ public final class HebbianCircuit {
         }
     }
 
-    /// Runs `body` on the batch standardised with the statistics in force (into reused buffers).
-    private func withStandardized<R>(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
-                                     _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> R) -> R {
-        let d = configuration.dictDim, s = configuration.sysDim
-        if scaledX.count < rows * d { scaledX = [Float](repeating: 0, count: rows * d) }
-        if scaledY.count < rows * s { scaledY = [Float](repeating: 0, count: rows * s) }
-        Self.standardize(x, rows: rows, columns: d, shift: xShift, inverseScale: xInverseScale, into: &scaledX)
-        Self.standardize(y, rows: rows, columns: s, shift: yShift, inverseScale: yInverseScale, into: &scaledY)
-        return scaledX.withUnsafeBufferPointer { sx in
-            scaledY.withUnsafeBufferPointer { sy in
-                body(UnsafeBufferPointer(rebasing: sx[0..<(rows * d)]), UnsafeBufferPointer(rebasing: sy[0..<(rows * s)]))
-            }
-        }
-    }
-
-    private static func standardize(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, shift: [Float],
-                                    inverseScale: [Float], into out: inout [Float]) {
-        out.withUnsafeMutableBufferPointer { o in
-            shift.withUnsafeBufferPointer { m in
-                inverseScale.withUnsafeBufferPointer { q in
-                    for r in 0..<rows {
-                        let base = r * columns
-                        for j in 0..<columns { o[base + j] = (values[base + j] - m[j]) * q[j] }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Recomputes the float32 shift and inverse scale of every column from the running statistics.
-    private func refreshStandardization() {
-        guard let xm = xMoments, let ym = yMoments else { return }
-        xShift = xm.mean.map { Float($0) }
-        // A column with no spread yet (every column before the first row) standardises to exactly 0: it can
-        // neither be told apart from the intercept nor divide by a zero deviation. Before any row, the model
-        // therefore predicts its intercept, not weight_fill times raw values.
-        xInverseScale = (0..<xm.columns).map { xm.isConstant($0) ? 0 : Float(1 / xm.scale($0)) }
-        yShift = ym.mean.map { Float($0) }
-        yScale = (0..<ym.columns).map { ym.scale($0) }
-        yInverseScale = yScale.map { Float(1 / $0) }
+    /// Runs `body` on the batch the optimiser learns from: the standardised copy when `standardize` is on
+    /// (``Standardizer/standardize(x:y:rows:)`` must have run), else the raw rows.
+    @inline(__always)
+    private func withLearningBatch(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
+                                   _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) {
+        if let standardizer { standardizer.withStandardizedBatch(rows: rows, body) } else { body(x, y) }
     }
 
     /// One optimiser step; returns ½Σe² at the weights before it, and whether it was taken: a step that would

@@ -80,6 +80,20 @@ import HebbTestSupport
         #expect(back.circuit.xMoments?.count == 3 && back.pendingRows == 1 && back.model.circuit.interceptLearningRate == 0.25)
     }
 
+    static let versionThree = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/checkpoint-v3")
+
+    /// A version-3 file written before the configuration's key table existed is written again, from its decoded
+    /// snapshot, byte for byte: the header (every key of the model's configuration set away from its default) and
+    /// the payload are what the earlier writer produced. Its configuration is what its config file decodes to today.
+    @Test func versionThreeFileIsRewrittenByteForByte() throws {
+        let bytes = try Array(Data(contentsOf: Self.versionThree.appendingPathComponent("golden.hebb")))
+        #expect(bytes[8] == 3)
+        let decoded = try CheckpointFormat.decode(bytes, path: "golden")
+        #expect(try CheckpointFormat.encode(decoded.snapshot, software: decoded.header.software) == bytes)
+        let toml = try String(contentsOf: Self.versionThree.appendingPathComponent("golden.toml"), encoding: .utf8)
+        #expect(try DaemonConfiguration.parse(toml: toml, file: "golden.toml").models[0] == decoded.snapshot.model)
+    }
+
     static let versionTwo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/checkpoint-v2")
 
     /// A version-2 file written by the format-2 build (a fitted per-coefficient Gaussian prior, Adam, intercept,

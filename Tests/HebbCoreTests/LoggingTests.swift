@@ -70,7 +70,7 @@ import HebbTestSupport
 
     @Test func wireValuesEscapeAndTruncate() {
         #expect(Logger.MetadataValue.wire("a\"b\\c\td").description == #"a\"b\\c\td"#)
-        #expect(Logger.MetadataValue.wire("line\u{2028}sep").description == #"line\u{2028}sep"#)
+        #expect(Logger.MetadataValue.wire("line\u{2028}sep").description == #"line\u2028sep"#)
         #expect(Logger.MetadataValue.wire(String(repeating: "é", count: 10), limit: 3).description == "ééé…(10 characters)")
     }
 }

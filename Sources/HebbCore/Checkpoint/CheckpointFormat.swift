@@ -1,4 +1,3 @@
-import Foundation
 import HebbianRegression
 #if canImport(Glibc)
 import Glibc
@@ -163,8 +162,9 @@ package enum CheckpointFormat {
         return .object([("action", .string(alarm.action.rawValue)), ("detector", codableJSON(alarm.detector))])
     }
 
-    /// The names a circuit configuration's fields have in the header. Version 2 uses the config file's own
-    /// keys; version 1 files (written before the header was explicit) carry the Swift property names of the
+    /// The names a circuit configuration's fields have in the header, for reading. Versions 2 and 3 use the config
+    /// file's own keys (written through ``ModelConfiguration/configurationKeys``, which a test holds equal to
+    /// ``current``); version 1 files (written before the header was explicit) carry the Swift property names of the
     /// time, frozen here so that they keep loading.
     struct CircuitKeys {
         var kind = "kind", dictDim = "dict_dim", sysDim = "sys_dim", epochs = "epochs", optimizer = "optim"
@@ -180,21 +180,9 @@ package enum CheckpointFormat {
 
     /// The header as JSON, keys in a fixed order, so equal snapshots give identical files.
     static func json(_ h: Header) -> JSON {
+        // The circuit's keys as the one configuration key table writes them for checkpoints (frozen format).
         func circuit(_ c: CircuitConfiguration) -> JSON {
-            let k = CircuitKeys.current
-            var members: [(String, JSON)] = [
-                (k.kind, .string(c.kind.rawValue)), (k.dictDim, .integer(Int64(c.dictDim))), (k.sysDim, .integer(Int64(c.sysDim))),
-                (k.epochs, .integer(Int64(c.epochs))), (k.optimizer, .string(c.optimizer.rawValue)),
-                // Informational copies: the exact bits are in the payload (`*.scalars`).
-                (k.learningRate, .number(Double(c.learningRate))), (k.lmbda, .number(Double(c.lmbda))),
-                (k.l1Ratio, .number(Double(c.l1Ratio))), (k.threshold, .number(Double(c.threshold))),
-                (k.weightFill, .number(Double(c.weightFill))), (k.update, .string(c.update.rawValue)), (k.prune, .bool(c.prune)),
-                (k.initialization, .string(c.initialization.rawValue)), (k.seed, .string(String(c.seed))),
-                (k.standardize!, .bool(c.standardize)), (k.intercept!, .bool(c.intercept)),
-            ]
-            // The configured prior, kind and brainstate arguments (numbers are doubles, exact in JSON).
-            members.append((k.prior, c.prior.map { codableJSON($0) } ?? .null))
-            return .object(members)
+            .object(ModelConfiguration.configurationKeys.compactMap { key in key.checkpoint.map { (key.name, $0(c)) } })
         }
         let arrays: [JSON] = h.arrays.map {
             .object([("name", .string($0.name)), ("dtype", .string($0.dtype)), ("count", .integer(Int64($0.count))), ("offset", .integer(Int64($0.offset)))])
@@ -364,7 +352,7 @@ package enum CheckpointFormat {
         let header = Header(
             format: formatName, software: software, model: snapshot.name, kind: c.kind.rawValue,
             shape: [c.dictDim, c.sysDim], updates: state.updates, samples: state.samples, seq: snapshot.sequence,
-            pendingRows: snapshot.pendingRows, created: rfc3339(snapshot.wallClockSeconds),
+            pendingRows: snapshot.pendingRows, created: Timestamp.rfc3339(snapshot.wallClockSeconds),
             wallClock: snapshot.wallClockSeconds, optimizer: state.optimizer.kind.rawValue,
             prior: nil, priorState: state.prior.map { codableJSON($0) } ?? .null, drift: json(snapshot.drift),
             modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
@@ -626,23 +614,6 @@ package enum CheckpointFormat {
             return "\(what) has \(count) values, expected 1 or \(weightCount)"
         }
         return nil
-    }
-
-    /// RFC 3339 UTC with milliseconds, e.g. `2025-11-25T00:12:03.250Z`.
-    static func rfc3339(_ seconds: Double) -> String {
-        guard seconds.isFinite, abs(seconds) < 1e15 else { return "invalid" }
-        let whole = seconds.rounded(.down)
-        var millis = Int(((seconds - whole) * 1000).rounded(.down))
-        millis = min(max(millis, 0), 999)
-        var t = time_t(whole)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 }
 

@@ -1,5 +1,9 @@
-import Foundation
 import HebbianRegression
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A verified checkpoint file summarised for `hebbd checkpoint inspect FILE [--json]`.
 ///
@@ -78,7 +82,7 @@ package struct CheckpointInspection: Sendable, Equatable {
         samples = s.circuit.samples
         sequence = s.sequence
         wallClockSeconds = s.wallClockSeconds
-        created = CheckpointFormat.rfc3339(s.wallClockSeconds)
+        created = Timestamp.rfc3339(s.wallClockSeconds)
         pendingRows = s.pendingRows
         windowCount = s.window.count
         bytes = decoded.bytes
@@ -129,11 +133,21 @@ package struct CheckpointInspection: Sendable, Equatable {
             out += cell(String(i))
             for j in 0..<sysDim {
                 let v = coefficients[i * sysDim + j]
-                out += cell(v == 0 ? "0" : String(format: "%.6g", Double(v)))
+                out += cell(v == 0 ? "0" : Self.sixSignificantDigits(Double(v)))
             }
             out += "\n"
         }
         return out
+    }
+
+    /// C's `%.6g` (what a table of coefficients wants: six significant digits, exponent only when needed),
+    /// through `vsnprintf` rather than Foundation's `String(format:)`.
+    static func sixSignificantDigits(_ value: Double) -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
+            let written = withVaList([value]) { vsnprintf(buffer.baseAddress!, buffer.count, "%.6g", $0) }
+            let bytes = UnsafeRawBufferPointer(start: buffer.baseAddress!, count: max(0, min(Int(written), buffer.count - 1)))
+            return String(decoding: bytes, as: UTF8.self)
+        }
     }
 
     /// Machine-readable, one JSON object: `format_version`, `model`, `kind`, `shape`, `updates`, `samples`,

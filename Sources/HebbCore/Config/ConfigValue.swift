@@ -1,4 +1,3 @@
-import Foundation
 import TOMLKit
 
 /// A format-neutral configuration value.
@@ -53,19 +52,8 @@ package indirect enum ConfigValue: Sendable, Equatable {
         }
     }
 
-    static func quoted(_ s: String) -> String { "\"" + s.unicodeScalars.map { ConfigValue.escape($0) }.joined() + "\"" }
-
-    private static func escape(_ u: Unicode.Scalar) -> String {
-        switch u {
-        case "\"": return "\\\""
-        case "\\": return "\\\\"
-        case "\n": return "\\n"
-        case "\r": return "\\r"
-        case "\t": return "\\t"
-        case _ where u.value < 0x20: return String(format: "\\u%04x", u.value)
-        default: return String(u)
-        }
-    }
+    /// `s` as a JSON string literal, for messages (``JSONEscaping``).
+    static func quoted(_ s: String) -> String { JSONEscaping.quoted(s) }
 }
 
 /// A table of ``ConfigValue``s that remembers the order in which keys were inserted.

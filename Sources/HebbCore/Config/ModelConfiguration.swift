@@ -34,10 +34,6 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
             && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)) }
     }
 
-    static let keys = ["name", "kind", "dict_dim", "sys_dim", "batch_size", "epochs", "optim", "lr", "lmbda", "l1_ratio",
-                       "threshold", "weight_fill", "update", "prune", "init", "seed", "standardize", "intercept",
-                       "intercept_lr", "prior", "drift"]
-
     /// Decodes one model table, e.g. the JSON object of a control `add` after ``ConfigValue/parse(json:source:)``;
     /// `source` (e.g. `control request`) stands for the file name in errors.
     package static func decode(_ value: ConfigValue, source: String) throws(ConfigError) -> ModelConfiguration {
@@ -67,39 +63,11 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
             label = "[[model]]" + (index.map { " #\($0 + 1)" } ?? "")
         }
         let r = try TableReader(entries, file: file, table: label, known: keys)
-        let name = try r.string("name")
-        guard isValidName(name) else {
-            throw r.invalid("name", "1–64 characters from A–Z a–z 0–9 _ . - (the name is a topic segment)", ConfigValue.quoted(name))
-        }
-        // Sizes are bounded by Int32 because CBLAS takes `int` dimensions.
-        let sizes: ClosedRange<Int64> = 1...Int64(Int32.max)
-        let kind: RegressionKind = try r.choice("kind")
-        let dictDim = try r.integer("dict_dim", in: sizes)
-        let sysDim = try r.integer("sys_dim", default: 1, in: sizes)
-        guard dictDim * sysDim <= Int(Int32.max) else {
-            throw r.invalid("sys_dim", "dict_dim × sys_dim ≤ \(Int32.max)", "\(sysDim) (with dict_dim = \(dictDim))")
-        }
-        var circuit = CircuitConfiguration(kind: kind, dictDim: dictDim, sysDim: sysDim)
-        let batchSize = try r.integer("batch_size", default: defaultBatchSize, in: sizes)
-        circuit.epochs = try r.integer("epochs", default: circuit.epochs, in: sizes)
-        circuit.optimizer = try r.choice("optim", default: circuit.optimizer)
-        circuit.learningRate = try r.float("lr", default: circuit.learningRate)
-        circuit.lmbda = try r.float("lmbda", default: circuit.lmbda)
-        circuit.l1Ratio = try r.float("l1_ratio", default: circuit.l1Ratio)
-        circuit.threshold = try r.float("threshold", default: circuit.threshold)
-        circuit.weightFill = try r.float("weight_fill", default: circuit.weightFill)
-        circuit.update = try r.choice("update", default: circuit.update)
-        circuit.prune = try r.bool("prune", default: circuit.prune)
-        circuit.initialization = try r.choice("init", default: circuit.initialization)
-        circuit.seed = UInt64(try r.integer("seed", default: 0, in: 0...Int64.max))
-        circuit.standardize = try r.bool("standardize", default: circuit.standardize)
-        circuit.intercept = try r.bool("intercept", default: circuit.intercept)
-        if r.peek("intercept_lr") != nil { circuit.interceptLearningRate = try r.float("intercept_lr", default: circuit.learningRate) }
-
-        if let prior = r.raw("prior") {
-            circuit.prior = try PriorTable.decode(prior, file: file, label: label, rows: dictDim, columns: sysDim)
-        }
-        let drift = try r.table("drift").map { (table) throws(ConfigError) in try DriftAlarm.decode(table, file: file, label: label) }
+        // Key by key through the one table (ModelConfigurationKeys.swift), each key's default in place first.
+        var model = ModelConfiguration(name: "", circuit: CircuitConfiguration(kind: .lasso, dictDim: 1))
+        let context = ModelTableContext(file: file, label: label)
+        for key in configurationKeys { try key.read(r, &model, context) }
+        let circuit = model.circuit
 
         // The core owns the ranges (lr > 0, l1_ratio in [0, 1], std > 0, …); only its parameter names are
         // translated to the file's table and key.
@@ -131,31 +99,14 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
                 throw .invalidValue(file: file, table: label, key: "(model)", expected: "a valid circuit", got: error.description)
             }
         }
-        return ModelConfiguration(name: name, batchSize: batchSize, circuit: circuit, drift: drift)
+        return model
     }
 
-    /// The model as a config table with every key explicit, for the control `models` reply
-    /// (``ConfigValue/jsonText``) and checkpoints. It decodes back to an equal configuration.
-    ///
-    /// Floats are written through their shortest decimal form (0.01, not 0.009999999776), which converts
-    /// back to the same `Float`. Seeds above `Int64.max` cannot be written in a config; they come out
-    /// negative and are rejected on re-decoding rather than silently changed.
+    /// The model as a config table with every key explicit (``configurationKeys``), for `set` and round trips;
+    /// ``ConfigValue/jsonText`` of it is the model's JSON for logs and tools. It decodes back to an equal configuration.
     package var configValue: ConfigValue {
-        func number(_ x: Float) -> ConfigValue { .float(Double(x.description) ?? Double(x)) }
-        let c = circuit
-        var table: ConfigTable = [
-            "name": .string(name), "kind": .string(c.kind.rawValue),
-            "dict_dim": .integer(Int64(c.dictDim)), "sys_dim": .integer(Int64(c.sysDim)),
-            "batch_size": .integer(Int64(batchSize)), "epochs": .integer(Int64(c.epochs)),
-            "optim": .string(c.optimizer.rawValue), "lr": number(c.learningRate), "lmbda": number(c.lmbda),
-            "l1_ratio": number(c.l1Ratio), "threshold": number(c.threshold), "weight_fill": number(c.weightFill),
-            "update": .string(c.update.rawValue), "prune": .bool(c.prune), "init": .string(c.initialization.rawValue),
-            "seed": .integer(Int64(bitPattern: c.seed)),
-            "standardize": .bool(c.standardize), "intercept": .bool(c.intercept),
-        ]
-        if let rate = c.interceptLearningRate { table["intercept_lr"] = number(rate) }
-        if let p = c.prior { table["prior"] = PriorTable.configValue(p) }
-        if let drift { table["drift"] = drift.configValue }
+        var table = ConfigTable()
+        for key in Self.configurationKeys { if let value = key.value(self) { table[key.name] = value } }
         return .table(table)
     }
 }

@@ -220,27 +220,9 @@ extension EngineCore {
     }
 
     private func writeModelDescription(_ r: ModelRunner, _ w: inout JSONWriter) {
-        let c = r.configuration.circuit
+        // Every configuration key, as the one key table writes it for this reply; then the model's progress.
         w.beginObject()
-        w.key("name"); w.string(r.name)
-        w.key("kind"); w.string(c.kind.rawValue)
-        w.key("dict_dim"); w.int(c.dictDim)
-        w.key("sys_dim"); w.int(c.sysDim)
-        w.key("batch_size"); w.int(r.configuration.batchSize)
-        w.key("epochs"); w.int(c.epochs)
-        w.key("optim"); w.string(c.optimizer.rawValue)
-        w.key("lr"); w.float(c.learningRate)
-        w.key("lmbda"); w.float(c.lmbda)
-        w.key("l1_ratio"); w.float(c.l1Ratio)
-        w.key("threshold"); w.float(c.threshold)
-        w.key("update"); w.string(c.update.rawValue)
-        w.key("prior"); w.bool(c.prior != nil)
-        w.key("standardize"); w.bool(c.standardize)
-        w.key("intercept"); w.bool(c.intercept)
-        w.key("intercept_lr"); w.float(c.interceptLearningRate ?? c.learningRate)
-        // The prior and the drift alarm as their config tables (a chain as an array of tables), null when absent.
-        w.key("prior_config"); w.value(c.prior.map { PriorTable.configValue($0).json } ?? .null)
-        w.key("drift"); w.value(r.configuration.drift.map { $0.configValue.json } ?? .null)
+        for (key, value) in r.configuration.replyMembers { w.key(key); w.value(value) }
         w.key("step"); w.int(r.circuit.updates)
         w.endObject()
     }

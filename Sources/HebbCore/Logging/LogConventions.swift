@@ -7,30 +7,17 @@ import Logging
 
 extension Logger.MetadataValue {
     /// A value that came from outside (a model name, a control request, an error text quoting them, a peer
-    /// address): control characters, quotes and backslashes are escaped, and the value is cut to `limit`
-    /// characters with the original length noted. A hostile client can therefore neither forge a log line
+    /// address): control characters, quotes and backslashes are escaped as in JSON (``JSONEscaping``, plus DEL,
+    /// C1 controls and line separators), and the value is cut to `limit` characters with the original length noted. A hostile client can therefore neither forge a log line
     /// (a `\n` in a model name) nor write megabyte lines.
     package static func wire(_ text: some StringProtocol, limit: Int = 200) -> Logger.MetadataValue {
-        var out = ""
-        var count = 0
-        for scalar in text.unicodeScalars {
-            if count == limit {
-                out += "…(\(text.unicodeScalars.count) characters)"
-                break
-            }
-            switch scalar {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
-                || scalar.properties.generalCategory == .lineSeparator || scalar.properties.generalCategory == .paragraphSeparator:
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-            count += 1
+        var bytes: [UInt8] = []
+        let complete = JSONEscaping.append(text, to: &bytes, limit: limit) { scalar in
+            scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+                || scalar.properties.generalCategory == .lineSeparator || scalar.properties.generalCategory == .paragraphSeparator
         }
+        var out = String(decoding: bytes, as: UTF8.self)
+        if !complete { out += "…(\(text.unicodeScalars.count) characters)" }
         return .string(out)
     }
 }

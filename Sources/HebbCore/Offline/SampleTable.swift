@@ -1,5 +1,3 @@
-import Foundation
-
 /// Rows of samples read from a CSV file: the first `dictDim` columns are features, the last
 /// `sysDim` targets. A first line with any non-numeric cell is a header. Used by `hebbd fit` and
 /// `hebbd feed`.
@@ -42,9 +40,9 @@ package struct SampleTable: Sendable, Equatable {
         var lineNumber = 0
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {   // "\r\n" is one Character
             lineNumber += 1
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = line.trimmingWhitespace
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            let cells = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingWhitespace) }
             if table.rows == 0 && table.header == nil && cells.contains(where: { Double($0) == nil && !$0.lowercased().contains("nan") && !$0.lowercased().contains("inf") }) {
                 guard cells.count == columns else { throw .columnCount(file: file, line: lineNumber, found: cells.count, expected: columns) }
                 table.header = cells
@@ -85,13 +83,13 @@ extension SampleTable {
         let header = String(decoding: data[headerStart..<(headerStart + headerLength)], as: UTF8.self)
         let width: Int
         if header.contains("'<f4'") { width = 4 } else if header.contains("'<f8'") { width = 8 } else {
-            throw .npy(file: path, reason: "dtype must be '<f4' or '<f8' (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            throw .npy(file: path, reason: "dtype must be '<f4' or '<f8' (header: \(header.trimmingWhitespace))")
         }
         guard header.contains("'fortran_order': False") else { throw .npy(file: path, reason: "Fortran order is not supported; save np.ascontiguousarray(a)") }
-        guard let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
+        guard let open = header.firstRange(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
             throw .npy(file: path, reason: "no shape in header")
         }
-        let dims = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let dims = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingWhitespace) }
         let columns = dictDim + sysDim
         guard dims.count == 2, dims[1] == columns else {
             throw .npy(file: path, reason: "shape \(dims) is not (rows, \(columns)) for dict_dim \(dictDim) + sys_dim \(sysDim)")
@@ -122,5 +120,16 @@ extension SampleTable {
             throw .nonFinite(file: path, line: bad.row + 1, column: bad.column + 1, cell: "\(bad.value)")
         }
         return table
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing white space (newlines included), as Foundation's
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)` but without Foundation (the core does not import it).
+    var trimmingWhitespace: SubSequence {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else {
+            return self[endIndex...]
+        }
+        return self[first...last]
     }
 }

@@ -438,19 +438,62 @@ package struct JSONWriter {
 
     private mutating func writeString(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+        JSONEscaping.append(s, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// The one JSON string escaper: replies, published messages, events, checkpoint headers, config error texts
+/// (``ConfigValue``'s quoting) and log metadata (`Logger.MetadataValue.wire`) all escape through it, so every
+/// `\u` escape hebbd writes has the one JSON syntax, `\u001b`.
+///
+/// `"` and `\` are escaped, LF, CR and TAB by name, the other C0 controls as `\u00xx` (lower-case hex): exactly
+/// what the wire and checkpoint formats have always contained. Everything else is copied as UTF-8, unless the
+/// caller asks for more (logs also escape DEL, the C1 controls and the Unicode line and paragraph separators,
+/// which terminals and log viewers treat as line breaks).
+package enum JSONEscaping {
+    /// Appends the escaped text of `text` (without quotes) to `bytes`, at most `limit` Unicode scalars of it;
+    /// returns whether the whole text fitted. `alsoEscape` picks further scalars (≥ U+007F) to write as `\uxxxx`.
+    @discardableResult
+    package static func append(_ text: some StringProtocol, to bytes: inout [UInt8], limit: Int = .max,
+                               alsoEscape: ((Unicode.Scalar) -> Bool)? = nil) -> Bool {
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count == limit { return false }
+            count += 1
+            let value = scalar.value
+            switch value {
+            case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
             case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
             case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(c >> 4)], hex[Int(c & 15)]])
-            default: bytes.append(c)
+            case 0..<0x20: appendUnicodeEscape(UInt16(value), to: &bytes)
+            case 0x20..<0x7F: bytes.append(UInt8(value))
+            default:
+                if let alsoEscape, alsoEscape(scalar) {
+                    // Beyond the BMP, JSON's \u syntax takes the UTF-16 surrogate pair.
+                    for unit in String(scalar).utf16 { appendUnicodeEscape(unit, to: &bytes) }
+                } else {
+                    UTF8.encode(scalar) { bytes.append($0) }
+                }
             }
         }
+        return true
+    }
+
+    /// `text` escaped (see ``append(_:to:limit:alsoEscape:)``) between double quotes.
+    package static func quoted(_ text: some StringProtocol) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "\"")]
+        append(text, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func appendUnicodeEscape(_ unit: UInt16, to bytes: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        let digits = hex.utf8Start
+        bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), digits[Int(unit >> 12)], digits[Int((unit >> 8) & 15)],
+                                  digits[Int((unit >> 4) & 15)], digits[Int(unit & 15)]])
     }
 }

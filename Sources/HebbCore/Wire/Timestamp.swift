@@ -14,12 +14,17 @@ package enum Timestamp {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// `2026-11-25T00:00:00.000Z`.
+    /// RFC 3339 in UTC with milliseconds (rounded down), e.g. `2026-11-25T00:12:03.250Z`: the one formatter for
+    /// published messages, events, heartbeats, logs and checkpoint headers. A time that is not finite or beyond
+    /// any calendar (|seconds| ≥ 1e15) gives `invalid` rather than trapping, since checkpoint files and replies
+    /// may carry such a value from a damaged clock.
     package static func rfc3339(_ seconds: Double) -> String {
-        var t = time_t(seconds.rounded(.down))
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return "invalid" }
+        let whole = seconds.rounded(.down)
+        let millis = min(max(Int(((seconds - whole) * 1000).rounded(.down)), 0), 999)
+        var t = time_t(whole)
         var parts = tm()
         gmtime_r(&t, &parts)
-        let millis = Int((seconds - seconds.rounded(.down)) * 1000)
         func pad(_ v: Int32, _ width: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, width - s.count)) + s

@@ -83,27 +83,9 @@ enum CheckpointFiles {
         if close(fd) != 0 && errno != EINTR { throw fail(path, "close") }
     }
 
-    /// The whole content of `path`.
+    /// The whole content of `path` (``FileReading/bytes(_:)``), its failure as a checkpoint I/O error.
     static func readFile(_ path: String) throws(CheckpointError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail(path, "open") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw fail(path, "fstat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .io(path: path, operation: "open", code: EISDIR) }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(max(Int(st.st_size), 0))
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw fail(path, "read")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return bytes
+        do { return try FileReading.bytes(path) } catch { throw .io(path: error.path, operation: error.operation, code: error.code) }
     }
 
     /// The names in a directory, without `.` and `..`. `nil` when the directory does not exist.

@@ -23,7 +23,7 @@ struct CurveServerKeys {
     }
 
     static func readKey(_ path: String) throws -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = try? FileReading.text(path) else {
             throw ZeroMQError.invalidArgument("cannot read key file \(path)")
         }
         // The first non-empty line is the key (what `hebbd keygen --out` writes). z85 uses characters
