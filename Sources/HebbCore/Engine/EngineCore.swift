@@ -163,9 +163,16 @@ package final class EngineCore {
     /// Counters.
     package private(set) var counters = EngineCounters()
     /// Finds the newest usable checkpoint of a model added at run time (`add`, reload), so a model that
-    /// comes back resumes instead of starting over and overwriting its learned state. Set by the driver,
-    /// which owns the disk; nil keeps the core free of I/O (and models start fresh).
-    package var checkpointLookup: ((ModelConfiguration) -> ModelSnapshot?)?
+    /// comes back resumes instead of starting over and overwriting its learned state; the `Bool` is an explicit
+    /// reset (`add` with `"reset": true`). It throws when the learned state may not be discarded implicitly
+    /// (incompatible, unreadable): the model is refused. Set by the driver, which owns the disk; nil keeps the core
+    /// free of I/O (and models start fresh).
+    package var checkpointLookup: ((ModelConfiguration, Bool) throws(ResumeRefusal) -> ModelSnapshot?)?
+    /// Told about every `add`, `set` and `remove` that succeeded, before the reply: the driver keeps them across
+    /// restarts (``RuntimeState``). Not called for reloads and start-up models (the driver reconciles those itself).
+    package var runtimeChange: ((RuntimeChange) -> Void)?
+    /// Where each value of a model came from (`config` or `runtime`), listed by `models` as `"sources"`.
+    package var valueSources: ((ModelConfiguration) -> [String: ValueSource])?
     /// Names of the models the config file defines (set by the driver at start, by ``reload(_:)`` after).
     package var configuredNames: Set<String> = []
     /// Snapshots of models removed by `remove` or a reload, waiting for their final checkpoint
@@ -704,6 +711,7 @@ package final class EngineCore {
             let new: ModelConfiguration
             do { new = try ModelConfiguration.decode(.table(table), source: "control request") } catch { throw ControlError("\(error)") }
             do { try runner.reconfigure(new) } catch { throw ControlError("\(error)") }
+            runtimeChange?(.running(new))
             publishEvent(model: runner.name, event: "set", extra: [("changed", JSON.array(changed.map { .string($0) }).serialized)])
             w.key("model"); writeModelDescription(runner, &w)
         case "add":
@@ -712,11 +720,20 @@ package final class EngineCore {
             do { configuration = try ModelConfiguration.decode(json: table, source: "control request") } catch {
                 throw ControlError("\(error)")
             }
-            do { try addModel(configuration, restoring: checkpointLookup?(configuration)) } catch { throw ControlError("\(error)") }
+            let reset: Bool
+            switch request["reset"] {
+            case nil: reset = false
+            case let .bool(b)?: reset = b
+            case let other?: throw ControlError("\"reset\" must be true or false, not \(other.typeName)")
+            }
+            guard runners[configuration.name] == nil else { throw ControlError(ModelAdmissionError.duplicate(configuration.name).description) }
+            do { try addModel(configuration, restoring: checkpointLookup?(configuration, reset)) } catch { throw ControlError("\(error)") }
+            runtimeChange?(.running(configuration))
             w.key("model"); writeModelDescription(runners[configuration.name]!, &w)
         case "remove":
             let runner = try model()
             removeModel(runner.name)
+            runtimeChange?(.removed(runner.name))
             w.key("model"); w.string(runner.name)
         default:
             throw ControlError("unknown cmd \"\(cmd)\" (status, models, snapshot, predict, checkpoint, reset, set, add, remove)")
@@ -805,6 +822,12 @@ package final class EngineCore {
         w.key("prior_config"); w.value(c.prior.map { PriorTable.configValue($0).json } ?? .null)
         w.key("drift"); w.value(r.configuration.drift.map { $0.configValue.json } ?? .null)
         w.key("step"); w.int(r.circuit.updates)
+        if let sources = valueSources?(r.configuration) {
+            w.key("sources")
+            w.beginObject()
+            for key in sources.keys.sorted() { w.key(key); w.string(sources[key]!.rawValue) }
+            w.endObject()
+        }
         w.endObject()
     }
 }
@@ -829,6 +852,7 @@ extension EngineCore {
     /// Everything is checked first, so an invalid configuration is rejected whole and the running one stays.
     package func reload(_ configuration: DaemonConfiguration) -> Result<ReloadEffects, ReloadRejection> {
         let wanted = configuration.models
+        var restored: [String: ModelSnapshot] = [:]
         // Dry run: every change must be acceptable before any is made.
         for model in wanted {
             if let runner = runners[model.name] {
@@ -842,6 +866,10 @@ extension EngineCore {
                 }
             } else {
                 do { try model.circuit.validate() } catch { return .failure(ReloadRejection(model: model.name, reason: "\(error)")) }
+                // The same resume rule as `add` and a start: learned state that cannot be taken over refuses the reload.
+                do { restored[model.name] = try checkpointLookup?(model, false) } catch {
+                    return .failure(ReloadRejection(model: model.name, reason: error.description))
+                }
             }
         }
         let wantedNames = Set(wanted.map(\.name))
@@ -855,7 +883,7 @@ extension EngineCore {
         configuredNames = wantedNames
         for model in wanted {
             do {
-                if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model, restoring: checkpointLookup?(model)) }
+                if runners[model.name] != nil { try reconfigureModel(model) } else { try addModel(model, restoring: restored[model.name]) }
             } catch {
                 // Unreachable after the dry run; logged rather than trapping.
                 logger.error("reload failed after validation", metadata: ["model": .wire(model.name), "error": .wire("\(error)")])

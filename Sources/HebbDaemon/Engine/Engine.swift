@@ -86,13 +86,15 @@ package final class Engine: Sendable {
     private let observer: (any EngineObserver)?
     private let checkpointer: CheckpointWriter?
     private let metrics: DaemonMetrics?
+    private let runtimeState: RuntimeStateKeeper?
     private let wakeEndpoint: String
     private let shared = Mutex(Shared())
 
     /// An engine for `configuration`; models start from their snapshot when one is given.
     package init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)],
                 checkpointer: CheckpointWriter? = nil, observer: (any EngineObserver)? = nil,
-                metrics: DaemonMetrics? = nil, logger: Logger = Logger(label: "hebbd.engine")) throws {
+                metrics: DaemonMetrics? = nil, runtimeState: RuntimeStateKeeper? = nil,
+                logger: Logger = Logger(label: "hebbd.engine")) throws {
         context = try Context(ioThreads: 1)
         self.configuration = configuration
         self.initialModels = models
@@ -100,6 +102,7 @@ package final class Engine: Sendable {
         self.observer = observer
         self.checkpointer = checkpointer
         self.metrics = metrics
+        self.runtimeState = runtimeState
         wakeEndpoint = "inproc://hebbd-engine-\(UInt(bitPattern: ObjectIdentifier(context).hashValue))"
     }
 
@@ -263,8 +266,19 @@ package final class Engine: Sendable {
         if let checkpointer {
             core.schedule.enabled = true
             let store = checkpointer.store, logger = self.logger
-            // Not strict: a run-time model never refuses, it starts afresh (and says why).
-            core.checkpointLookup = { model in (try? store.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil }
+            core.checkpointLookup = { (model, reset) throws(ResumeRefusal) in
+                try store.resumable(model, resetRequested: reset, unwritten: checkpointer.unwritten(model: model.name), logger: logger)
+            }
+        }
+        if let runtimeState {
+            // Stored before the reply goes out: an acknowledged add/set/remove survives a crash.
+            core.runtimeChange = { change in
+                switch change {
+                case let .running(model): runtimeState.recordRunning(model)
+                case let .removed(name): runtimeState.recordRemoved(name)
+                }
+            }
+            core.valueSources = { runtimeState.sources(of: $0) }
         }
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         // Process-wide, and only the engine thread runs BLAS: set before the first product.
@@ -447,12 +461,15 @@ package final class Engine: Sendable {
                     switch command {
                     case .stop:
                         running = false
-                    case let .reload(new):
-                        switch core.reload(new) {
+                    case let .reload(file):
+                        // The same rule as at start: the file wins for what it changed, run-time changes stay otherwise.
+                        let reconciled = runtimeState?.reconcile(file)
+                        switch core.reload(reconciled?.0 ?? file) {
                         case let .failure(rejection):
                             logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
                             observer?.engineReloaded(error: rejection.description)
                         case let .success(effects):
+                            if let reconciled { runtimeState?.commitReload(file, reconciled.1) }
                             // New models need their names on every SUB tap.
                             for tap in sockets.taps { for name in effects.modelNames { try? tap.subscribe(name) } }
                             if let level = effects.logLevel {
