@@ -30,7 +30,9 @@ import HebbTestSupport
         #expect(m.circuit.learningRate == 0.5 && m.circuit.threshold == 0.2)
         let lr = try #require(result.decisions.first { $0.key == "lr" })
         #expect(lr.outcome == .runtimeKept && lr.winner == .runtime && lr.value == "0.5" && lr.overridden == "0.01")
-        #expect(result.decisions.first { $0.key == "threshold" } == nil)  // no conflict: the run time never touched it
+        let threshold = try #require(result.decisions.first { $0.key == "threshold" })
+        #expect(threshold.outcome == .configChanged && threshold.winner == .config && threshold.value == "0.2")
+        #expect(result.decisions.count == 2)  // the keys neither side changed are not decisions
         // The file's edit of a key the run time also changed wins over the run-time value.
         var both = RuntimeState()
         both.recordRunning(model("m", lr: 0.5), fileModel: model("m"))
