@@ -265,10 +265,7 @@ package final class Engine: Sendable {
         let core = EngineCore(configuration: configuration, logger: logger)
         if let checkpointer {
             core.schedule.enabled = true
-            let store = checkpointer.store, logger = self.logger
-            core.checkpointLookup = { (model, reset) throws(ResumeRefusal) in
-                try store.resumable(model, resetRequested: reset, unwritten: checkpointer.unwritten(model: model.name), logger: logger)
-            }
+            core.looksUpCheckpoints = true
         }
         if let runtimeState {
             // Stored before the reply goes out: an acknowledged add/set/remove survives a crash.
@@ -337,6 +334,19 @@ package final class Engine: Sendable {
         _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
     }
 
+    /// The newest usable checkpoint of a model added at run time (`add`, reload), so that a model that comes back
+    /// resumes instead of starting over — from the writer's unwritten snapshot first (`remove` then `add` at once).
+    /// The same rule as at start: learned state that cannot be resumed refuses the model unless `reset`.
+    private func lookUpCheckpoint(_ model: ModelConfiguration, reset: Bool = false) -> Result<ModelSnapshot?, ResumeRefusal> {
+        guard let checkpointer else { return .success(nil) }
+        do throws(ResumeRefusal) {
+            return .success(try checkpointer.store.resumable(model, resetRequested: reset, unwritten: checkpointer.unwritten(model: model.name),
+                                                             logger: logger))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     private func markStopped() {
         let waiters = shared.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.stopped = true
@@ -377,7 +387,6 @@ package final class Engine: Sendable {
         var refusalLog = LogRateLimiter(interval: 10)
         var frames: [Message] = []
         var framePointers: [UnsafeRawBufferPointer] = []
-        var checkpointWait: CheckpointWait?
         var running = true
         // One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
         // `ingestBurst` messages, then serves control, subscriptions and the outbox again: a backlog of big
@@ -424,26 +433,22 @@ package final class Engine: Sendable {
                                                                  "checkpoint.bytes": "\(written.bytes)", "checkpoint.seconds": "\(written.seconds)"])
                     metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
                     observer?.engineCheckpointed(model: outcome.model, path: written.path)
-                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates)
+                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates, taken: outcome.taken)
                 case let .failure(error):
                     logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                     metrics?.recordCheckpointFailure()
-                    core.checkpointFailed(model: outcome.model, error: "\(error)")
+                    core.checkpointFailed(model: outcome.model, error: "\(error)", taken: outcome.taken)
                 }
-                checkpointWait?.record(outcome)
             }
-            if let wait = checkpointWait, wait.isComplete || wait.isExpired {
-                _ = try? sockets.control.send(wait.reply(), flags: .dontWait)
-                checkpointWait = nil
-            }
+            if let reply = core.takeCheckpointReply() { _ = try? sockets.control.send(reply, flags: .dontWait) }
         }
 
         while running {
             // A REP socket must answer before it reads again: while a checkpoint reply is pending the control
             // socket is parked, so a waiting request neither spins the loop nor gets read.
-            poller.setEvents(checkpointWait == nil ? .readable : [], at: controlIndex)
+            poller.setEvents(core.awaitsCheckpointReply ? [] : .readable, at: controlIndex)
             // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
-            var timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
+            var timeout = !core.outbox.isEmpty ? 0 : (core.awaitsCheckpointReply ? 5 : 100)
             // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
             if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
@@ -464,7 +469,22 @@ package final class Engine: Sendable {
                     case let .reload(file):
                         // The same rule as at start: the file wins for what it changed, run-time changes stay otherwise.
                         let reconciled = runtimeState?.reconcile(file)
-                        switch core.reload(reconciled?.0 ?? file) {
+                        let new = reconciled?.0 ?? file
+                        var snapshots: [String: ModelSnapshot] = [:]
+                        var refusal: ResumeRefusal?
+                        for model in core.modelsToAdd(by: new) {
+                            switch lookUpCheckpoint(model) {
+                            case let .success(snapshot): snapshots[model.name] = snapshot
+                            case let .failure(why): refusal = refusal ?? why
+                            }
+                        }
+                        if let refusal {
+                            // A model the reload would add has learned state it cannot take over: refused whole, like a start.
+                            logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(refusal.model), "error": .wire(refusal.description)])
+                            observer?.engineReloaded(error: refusal.description)
+                            continue
+                        }
+                        switch core.reload(new, restoring: snapshots) {
                         case let .failure(rejection):
                             logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
                             observer?.engineReloaded(error: rejection.description)
@@ -510,7 +530,7 @@ package final class Engine: Sendable {
                     core.handleSubscription(frames[0].unsafeBytes)
                 }
             }
-            if checkpointWait == nil, poller.isReadable(controlIndex) {
+            if !core.awaitsCheckpointReply, poller.isReadable(controlIndex) {
                 if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
                     let outcome: ControlOutcome = count == 1
                         ? frames[0].withUnsafeBytes { core.handleControl($0) }
@@ -520,7 +540,8 @@ package final class Engine: Sendable {
                         _ = try? sockets.control.send(bytes, flags: .dontWait)
                     case let .checkpoint(snapshots):
                         submitCheckpoint(snapshots)
-                        checkpointWait = CheckpointWait(snapshots: snapshots)
+                    case let .lookUpCheckpoint(model, reset):
+                        _ = try? sockets.control.send(core.completeAdd(model, lookedUp: lookUpCheckpoint(model, reset: reset)), flags: .dontWait)
                     }
                 }
             }
@@ -544,46 +565,3 @@ package final class Engine: Sendable {
         flushOutbox(of: core, to: sockets.publish)
     }
 }
-
-/// A pending `checkpoint` control request: the reply waits until every model's write of a snapshot taken
-/// at or after the request has finished (an older periodic write still in flight does not count).
-struct CheckpointWait {
-    /// Model → when its requested snapshot was taken.
-    var models: [String: Double]
-    var written: [(String, String)] = []
-    var failed: [(String, String)] = []
-    let deadline = Date().addingTimeInterval(30)
-
-    init(snapshots: [ModelSnapshot]) {
-        models = Dictionary(snapshots.map { ($0.model.name, $0.wallClockSeconds) }, uniquingKeysWith: max)
-    }
-
-    mutating func record(_ outcome: CheckpointWriteOutcome) {
-        guard let taken = models[outcome.model], outcome.taken >= taken else { return }
-        models[outcome.model] = nil
-        switch outcome.result {
-        case let .success(result): written.append((outcome.model, result.path))
-        case let .failure(error): failed.append((outcome.model, "\(error)"))
-        }
-    }
-
-    var isComplete: Bool { models.isEmpty }
-    var isExpired: Bool { Date() > deadline }
-
-    func reply() -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("ok"); w.bool(failed.isEmpty && models.isEmpty)
-        if !failed.isEmpty || !models.isEmpty {
-            w.key("error")
-            w.string((failed.map { "\($0.0): \($0.1)" } + models.keys.sorted().map { "\($0): timed out" }).joined(separator: "; "))
-        }
-        w.key("written")
-        w.beginObject()
-        for (model, path) in written { w.key(model); w.string(path) }
-        w.endObject()
-        w.endObject()
-        return w.bytes
-    }
-}
-
