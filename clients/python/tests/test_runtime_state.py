@@ -8,8 +8,11 @@ repeated quickly, resuming each time from the removed model's final state.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import struct
+import subprocess
 import time
 import zlib
 from pathlib import Path
@@ -182,6 +185,18 @@ def test_a_newer_format_checkpoint_refuses_the_start_and_is_left_untouched(make_
     assert str(newest) in str(refused.value) and "format version 99" in str(refused.value)
     assert sorted(p.name for p in (d.state_dir / "a").iterdir()) == listing, "nothing renamed, nothing written"
     assert newest.read_bytes() == content
+    # systemd is told why (a fake NOTIFY_SOCKET: a datagram socket of this test, never a real systemd).
+    notify_path = d.directory / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(str(notify_path))
+        receiver.settimeout(20)
+        env = {k: v for k, v in os.environ.items() if k not in ("WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY")}
+        env["NOTIFY_SOCKET"] = str(notify_path)
+        run = subprocess.run([d.binary, "run", "--config", str(d.config_path), "--state-dir", str(d.state_dir)], env=env,
+                             capture_output=True, timeout=60)
+        assert run.returncode != 0
+        status = receiver.recv(65536).decode()
+    assert status.startswith("STATUS=refused to start:") and str(newest) in status and "format version 99" in status, status
     # The explicit way out.
     d.start(args=["--reset-model", "a"])
     with Control(d.control) as c:
