@@ -141,6 +141,13 @@ def test_a_config_edit_wins_for_the_key_it_changed_and_not_for_another(make_daem
             time.sleep(0.1)
         m = described(c)
         assert m["b"]["lr"] == pytest.approx(0.03) and m["a"]["lr"] == pytest.approx(0.05)
+    # --reset-model drops that model's run-time changes too: the file's table applies whole.
+    assert d.stop() == 0
+    d.start(args=["--reset-model", "a"])
+    with Control(d.control) as c:
+        m = described(c)
+        assert m["a"]["lr"] == pytest.approx(0.01) and m["a"]["threshold"] == pytest.approx(0.2)
+        assert all(v == "config" for v in m["a"]["sources"].values())
 
 
 def test_remove_then_add_at_once_resumes_from_the_final_state_every_time(make_daemon: Callable[..., LocalDaemon]) -> None:
