@@ -119,8 +119,9 @@ package struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringC
 /// rename it over the final name, fsync the directory. A crash at any point leaves either the previous
 /// set of checkpoints or the new one — never a partial file under a checkpoint name (a stale `.tmp-*`
 /// file at worst, removed by the next ``loadLatest(model:)``). Every file carries a CRC, and loading falls
-/// back to older checkpoints past any that fail verification, which are renamed `*.broken` (kept for
-/// inspection, never pruned, never loaded).
+/// back to older checkpoints past any that are corrupt, which are renamed `*.broken` (kept for inspection,
+/// never pruned, never loaded); a file that is not corrupt but cannot be read (a newer format version, an
+/// I/O error) stops the load untouched (``CheckpointLoadResult/unreadable``).
 ///
 /// Thread-safe: writes are serialised by an internal lock (the name of a new checkpoint depends on the
 /// ones already there). Use one store per directory per process; two daemons must not share a directory.
