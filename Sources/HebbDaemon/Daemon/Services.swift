@@ -51,14 +51,18 @@ package struct ReloadService: Service, CustomStringConvertible {
         observer.signalsTrapped()
         for await _ in hangups.cancelOnGracefulShutdown() {
             _ = notifier.reloading()
-            do {
-                let configuration = try DaemonConfiguration.load(path: configPath)
-                logger.info("SIGHUP: reloading", metadata: ["config.path": "\(configPath)"])
-                engine.send(.reload(configuration))
-                // READY=1 follows once the engine has applied (or refused) it: see DaemonObserver.
-            } catch {
-                logger.error("SIGHUP: config rejected, keeping the running one", metadata: ["config.path": "\(configPath)", "error": .wire("\(error)", limit: 1000)])
-                _ = notifier.ready()
+            // The file is read on the engine's file thread, not here: no blocking read in async code.
+            let (configPath, engine, notifier, logger) = (configPath, engine, notifier, logger)
+            engine.readConfiguration(at: configPath) { result in
+                switch result {
+                case let .success(configuration):
+                    logger.info("SIGHUP: reloading", metadata: ["config.path": "\(configPath)"])
+                    engine.send(.reload(configuration))
+                    // READY=1 follows once the engine has applied (or refused) it: see DaemonObserver.
+                case let .failure(error):
+                    logger.error("SIGHUP: config rejected, keeping the running one", metadata: ["config.path": "\(configPath)", "error": .wire("\(error)", limit: 1000)])
+                    _ = notifier.ready()
+                }
             }
         }
     }

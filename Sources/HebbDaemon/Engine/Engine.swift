@@ -13,6 +13,23 @@ package enum EngineCommand: Sendable {
     case reload(DaemonConfiguration)
     /// Write a checkpoint of every model now.
     case checkpoint
+    /// A reload's checkpoint look-ups are done (on the file thread): apply it with the checkpoints found.
+    case reloadLookedUp(DaemonConfiguration, CheckpointLookups)
+    /// A control `add`'s checkpoint look-up is done: add the model (resumed from the snapshot found) and reply, or
+    /// refuse it (learned state it cannot take over).
+    case addLookedUp(ModelConfiguration, Result<ModelSnapshot?, ResumeRefusal>)
+}
+
+/// The checkpoints the file thread looked up for models added at run time, by model name.
+package struct CheckpointLookups: Sendable {
+    /// Every model looked up, found or not.
+    package var searched: Set<String> = []
+    /// The newest usable checkpoint of each model that has one.
+    package var found: [String: ModelSnapshot] = [:]
+    /// Models whose learned state can neither be resumed nor discarded implicitly (incompatible, unreadable).
+    package var refused: [String: ResumeRefusal] = [:]
+
+    package init() {}
 }
 
 /// Endpoints as actually bound (a `tcp://127.0.0.1:*` in the config becomes a real port here).
@@ -67,10 +84,7 @@ extension EngineObserver {
 /// which the rest of the process wakes it with ``EngineCommand``s. It is a dedicated `Thread`, not a
 /// Swift concurrency task, because `zmq_poll` blocks.
 package final class Engine: Sendable {
-    /// Received frames at least this large are freed as soon as the core is done with them (see `drain`).
-    static let releasedFrameBytes = 64 * 1024
-
-    private struct Shared {
+    struct Shared {
         var commands: [EngineCommand] = []
         var waker: Socket?
         var stopped = false
@@ -82,11 +96,14 @@ package final class Engine: Sendable {
     private let context: Context
     private let configuration: DaemonConfiguration
     private let initialModels: [(ModelConfiguration, ModelSnapshot?)]
-    private let logger: Logger
-    private let observer: (any EngineObserver)?
-    private let checkpointer: CheckpointWriter?
-    private let metrics: DaemonMetrics?
-    private let runtimeState: RuntimeStateKeeper?
+    let logger: Logger
+    let observer: (any EngineObserver)?
+    let checkpointer: CheckpointWriter?
+    let metrics: DaemonMetrics?
+    /// The run-time state (models added, removed, set at run time), kept across restarts.
+    let runtimeState: RuntimeStateKeeper?
+    /// The thread that reads files for the engine (checkpoint look-ups, the reloaded config file).
+    let files = BlockingWorker(name: "hebbd-files")
     private let wakeEndpoint: String
     private let shared = Mutex(Shared())
 
@@ -168,7 +185,7 @@ package final class Engine: Sendable {
 
     // MARK: The engine thread
 
-    private struct Sockets {
+    struct Sockets {
         let ingest: Socket, publish: Socket, control: Socket, wake: Socket
         var taps: [Socket]
         /// The ZAP handler (`inproc://zeromq.zap.01`) when CURVE is on, and the client keys it admits.
@@ -280,17 +297,19 @@ package final class Engine: Sendable {
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         // Process-wide, and only the engine thread runs BLAS: set before the first product.
         BLASThreads.set(configuration.daemon.blasThreads)
-        var sockets: Sockets
+        let sockets: Sockets
         do {
             for (model, snapshot) in initialModels {
                 do { try core.addModel(model, restoring: snapshot) } catch { throw EngineError.model(name: model.name, underlying: error) }
             }
             sockets = try makeSockets(configuration.endpoints, configuration.limits, configuration.publish, modelNames: core.modelNames)
         } catch let error as EngineError {
+            files.stop()
             markStopped()
             started(.failure(error))
             return
         } catch {
+            files.stop()
             markStopped()
             started(.failure(.notStarted("\(error)")))
             return
@@ -304,10 +323,12 @@ package final class Engine: Sendable {
         // The start-up messages (each model's initial state, "added"/"restored") go out before anyone can be
         // told the endpoints: a subscriber that connects later gets the state once, from the last-value
         // resend its subscription triggers, never a second copy from this first flush.
-        flushOutbox(of: core, to: sockets.publish)
+        let loop = EngineLoop(engine: self, core: core, sockets: sockets)
+        loop.flushOutbox()
         observer?.engineReady(endpoints)
         started(.success(endpoints))
-        loop(core: core, sockets: &sockets)
+        loop.run()
+        files.stop()
         for s in sockets.all { s.close() }
         shared.withLock { $0.waker?.close(); $0.waker = nil }
         context.terminate()
@@ -315,37 +336,47 @@ package final class Engine: Sendable {
         markStopped()
     }
 
-    /// Answers one ZAP request (RFC 27): admit a CURVE client whose package key is authorized.
-    private func authenticate(_ zap: Socket, authorizedKeys: Set<String>, frames: inout [Message], refusalLog: inout LogRateLimiter) {
-        guard let count = try? zap.receiveMultipart(into: &frames, dontWait: true), count >= 6 else { return }
-        let requestID = frames[1].bytes
-        let mechanism = frames[5].string
-        var status = "400", text = "client key not authorized"
-        var user = ""
-        if mechanism == "CURVE", count >= 7, let key = try? Curve.z85Encode(frames[6].bytes), authorizedKeys.contains(key) {
-            (status, text, user) = ("200", "OK", key)
-        } else if let suppressed = refusalLog.admit(mechanism, now: EngineClock.system.monotonic()) {
-            // Rate-limited like rejections: a client retrying its handshake in a loop costs a line per interval.
-            var metadata: Logger.Metadata = ["peer.address": .wire(frames[3].string), "security.mechanism": .wire(mechanism),
-                                             "reason": .string(text)]
-            if suppressed > 0 { metadata["connection.suppressed"] = "\(suppressed)" }
-            logger.warning("connection refused", metadata: metadata)
-        }
-        _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
+    /// Queues a read of the config file at `path` on the file thread, which calls `completion` with the
+    /// configuration or why it was refused: SIGHUP's reload never reads the disk in async code.
+    package func readConfiguration(at path: String, completion: @escaping @Sendable (Result<DaemonConfiguration, any Error>) -> Void) {
+        files.submit { completion(Result { try DaemonConfiguration.load(path: path) }) }
     }
 
-    /// The newest usable checkpoint of a model added at run time (`add`, reload), so that a model that comes back
-    /// resumes instead of starting over — from the writer's unwritten snapshot first (`remove` then `add` at once).
-    /// The same rule as at start: learned state that cannot be resumed refuses the model unless `reset`.
-    private func lookUpCheckpoint(_ model: ModelConfiguration, reset: Bool = false) -> Result<ModelSnapshot?, ResumeRefusal> {
-        guard let checkpointer else { return .success(nil) }
-        do throws(ResumeRefusal) {
-            return .success(try checkpointer.store.resumable(model, resetRequested: reset, unwritten: checkpointer.unwritten(model: model.name),
-                                                             logger: logger))
-        } catch {
-            return .failure(error)
+    /// Looks up the newest usable checkpoint of each of `models` on the file thread, adds them to `lookups`, and
+    /// sends the engine the command `then` makes of the result. The same rule as at start: learned state that cannot
+    /// be resumed (incompatible, unreadable) goes to `refused` unless `reset` (`add` with `"reset": true`). The
+    /// writer's unwritten snapshot of a model comes first: `remove` then `add` resumes from the final state.
+    func lookUpCheckpoints(of models: [ModelConfiguration], into lookups: CheckpointLookups, reset: Bool = false,
+                           then command: @escaping @Sendable (CheckpointLookups) -> EngineCommand) {
+        let checkpointer = self.checkpointer, logger = self.logger
+        files.submit { [self] in
+            var result = lookups
+            for model in models {
+                result.searched.insert(model.name)
+                guard let checkpointer else { continue }
+                do throws(ResumeRefusal) {
+                    if let snapshot = try checkpointer.store.resumable(model, resetRequested: reset, unwritten: checkpointer.unwritten(model: model.name),
+                                                                        logger: logger) {
+                        result.found[model.name] = snapshot
+                    }
+                } catch {
+                    result.refused[model.name] = error
+                }
+            }
+            send(command(result))
         }
     }
+
+    /// The commands queued since the last call (engine thread).
+    func takeCommands() -> [EngineCommand] {
+        shared.withLock { state in
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+    }
+
+    /// The loop ended on its own: `failure` says why.
+    func recordFailure(_ why: String) { shared.withLock { $0.failure = why } }
 
     private func markStopped() {
         let waiters = shared.withLock { state -> [CheckedContinuation<Void, Never>] in
@@ -354,214 +385,5 @@ package final class Engine: Sendable {
             return state.waiters
         }
         for w in waiters { w.resume() }
-    }
-
-    /// Sends the core's queued messages on the publish socket without blocking (XPUB drops for slow
-    /// subscribers) and empties the queue.
-    private func flushOutbox(of core: EngineCore, to publish: Socket) {
-        core.drainOutbox { message in
-            do {
-                if let binary = message.binary {
-                    _ = try publish.send(parts: [message.topic, message.json, binary], dontWait: true)
-                } else {
-                    _ = try publish.send(parts: [message.topic, message.json], dontWait: true)
-                }
-            } catch {
-                logger.error("publish failed", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    private func loop(core: EngineCore, sockets: inout Sockets) {
-        let poller = Poller()
-        let ingestIndex = poller.add(sockets.ingest)
-        let controlIndex = poller.add(sockets.control)
-        let publishIndex = poller.add(sockets.publish)
-        let wakeIndex = poller.add(sockets.wake)
-        let tapIndices = sockets.taps.map { poller.add($0) }
-        let zapIndex = sockets.zap.map { poller.add($0) }
-        let monitorIndices = sockets.monitors.map { poller.add($0.pair) }
-        // Peer addresses by connection file descriptor, learnt when libzmq accepts the connection (the fd is
-        // closed by the time its disconnect is reported).
-        var peers: [String: [UInt32: String]] = [:]
-        var refusalLog = LogRateLimiter(interval: 10)
-        var frames: [Message] = []
-        var framePointers: [UnsafeRawBufferPointer] = []
-        var running = true
-        // One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
-        // `ingestBurst` messages, then serves control, subscriptions and the outbox again: a backlog of big
-        // messages delays a control reply by a few milliseconds, not by 512 messages' worth of updates.
-        let ingestBurst = 512
-        let ingestBudget = Duration.milliseconds(5)
-        let clock = ContinuousClock()
-
-        func drain(_ socket: Socket, tap: Bool) {
-            let burstStart = clock.now
-            for received in 0..<ingestBurst {
-                if received > 0, burstStart.duration(to: clock.now) > ingestBudget { return }
-                let count: Int
-                do { count = try socket.receiveMultipart(into: &frames, dontWait: true) } catch {
-                    logger.error("ingest receive failed", metadata: ["error": "\(error)"])
-                    return
-                }
-                if count == 0 { return }
-                framePointers.removeAll(keepingCapacity: true)
-                for i in 0..<count { framePointers.append(frames[i].unsafeBytes) }
-                // A SUB tap's prefix filter `m1` also lets `m10` through; such messages are not ours
-                // (another shard's) and are dropped silently rather than counted as rejections.
-                let ours = !tap || String(validating: framePointers[0], as: UTF8.self).map { core.runners[$0] != nil } ?? true
-                if ours { core.handleSample(framePointers) }
-                // The core has learnt from or copied the rows: free a large frame now rather than at the next
-                // receive, so a batch-sized message is not held while the next one is allocated beside it (one
-                // 4096×64 batch is 17 MB; Benchmarks/README.md, memory).
-                framePointers.removeAll(keepingCapacity: true)
-                for i in 0..<count where frames[i].count >= Engine.releasedFrameBytes { frames[i].release() }
-            }
-        }
-
-        func submitCheckpoint(_ snapshots: [ModelSnapshot]) {
-            guard let checkpointer else { return }
-            for snapshot in snapshots { _ = checkpointer.submit(snapshot) }
-        }
-
-        func handleCheckpointResults() {
-            guard let checkpointer else { return }
-            for outcome in checkpointer.drainResults() {
-                switch outcome.result {
-                case let .success(written):
-                    logger.info("checkpoint written", metadata: ["model": "\(outcome.model)", "checkpoint.path": "\(written.path)",
-                                                                 "checkpoint.bytes": "\(written.bytes)", "checkpoint.seconds": "\(written.seconds)"])
-                    metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
-                    observer?.engineCheckpointed(model: outcome.model, path: written.path)
-                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates, taken: outcome.taken)
-                case let .failure(error):
-                    logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
-                    metrics?.recordCheckpointFailure()
-                    core.checkpointFailed(model: outcome.model, error: "\(error)", taken: outcome.taken)
-                }
-            }
-            if let reply = core.takeCheckpointReply() { _ = try? sockets.control.send(reply, flags: .dontWait) }
-        }
-
-        while running {
-            // A REP socket must answer before it reads again: while a checkpoint reply is pending the control
-            // socket is parked, so a waiting request neither spins the loop nor gets read.
-            poller.setEvents(core.awaitsCheckpointReply ? [] : .readable, at: controlIndex)
-            // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
-            var timeout = !core.outbox.isEmpty ? 0 : (core.awaitsCheckpointReply ? 5 : 100)
-            // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
-            if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
-            do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
-                logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
-                shared.withLock { $0.failure = "poll failed: \(error)" }
-                break
-            }
-            if poller.isReadable(wakeIndex) {
-                while (try? sockets.wake.receiveMultipart(into: &frames, dontWait: true)) ?? 0 > 0 {}
-                let commands = shared.withLock { state -> [EngineCommand] in
-                    defer { state.commands.removeAll() }
-                    return state.commands
-                }
-                for command in commands {
-                    switch command {
-                    case .stop:
-                        running = false
-                    case let .reload(file):
-                        // The same rule as at start: the file wins for what it changed, run-time changes stay otherwise.
-                        let reconciled = runtimeState?.reconcile(file)
-                        let new = reconciled?.0 ?? file
-                        var snapshots: [String: ModelSnapshot] = [:]
-                        var refusal: ResumeRefusal?
-                        for model in core.modelsToAdd(by: new) {
-                            switch lookUpCheckpoint(model) {
-                            case let .success(snapshot): snapshots[model.name] = snapshot
-                            case let .failure(why): refusal = refusal ?? why
-                            }
-                        }
-                        if let refusal {
-                            // A model the reload would add has learned state it cannot take over: refused whole, like a start.
-                            logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(refusal.model), "error": .wire(refusal.description)])
-                            observer?.engineReloaded(error: refusal.description)
-                            continue
-                        }
-                        switch core.reload(new, restoring: snapshots) {
-                        case let .failure(rejection):
-                            logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
-                            observer?.engineReloaded(error: rejection.description)
-                        case let .success(effects):
-                            if let reconciled { runtimeState?.commitReload(file, reconciled.1) }
-                            // New models need their names on every SUB tap.
-                            for tap in sockets.taps { for name in effects.modelNames { try? tap.subscribe(name) } }
-                            if let level = effects.logLevel {
-                                DaemonLogging.setLogLevel(level)
-                                logger.notice("log level changed", metadata: ["daemon.log_level": "\(level)"])
-                            }
-                            if let keep = effects.checkpointKeep { checkpointer?.store.setKeep(keep) }
-                            if !effects.restartOnly.isEmpty {
-                                logger.warning("reload: settings apply only after a restart", metadata: ["reload.restart_only": "\(effects.restartOnly.joined(separator: ","))"])
-                            }
-                            logger.info("reloaded", metadata: ["models": .wire(effects.modelNames.joined(separator: ","), limit: 2000)])
-                            observer?.engineReloaded(error: nil)
-                        }
-                    case .checkpoint:
-                        submitCheckpoint(core.checkpointAllModels())
-                    }
-                }
-            }
-            for ((name, pair), index) in zip(sockets.monitors, monitorIndices) where poller.isReadable(index) {
-                while let count = try? pair.receiveMultipart(into: &frames, dontWait: true), count > 0 {
-                    guard let event = SocketEvent(frames: frames, count: count) else { continue }
-                    if event.event == .accepted {
-                        let peer = SocketEvent.peerAddress(fileDescriptor: Int32(bitPattern: event.value))
-                        if peers[name, default: [:]].count < 65_536 { peers[name, default: [:]][event.value] = peer }
-                        core.handleConnectionEvent(socket: name, event: .accepted, peer: peer)
-                    } else if event.event == .disconnected {
-                        core.handleConnectionEvent(socket: name, event: .disconnected, peer: peers[name]?.removeValue(forKey: event.value))
-                    } else {
-                        core.handleConnectionEvent(socket: name, event: .handshakeFailed, peer: nil)   // the value is an error code
-                    }
-                }
-            }
-            if let zapIndex, let zap = sockets.zap, poller.isReadable(zapIndex) {
-                authenticate(zap, authorizedKeys: sockets.authorizedKeys, frames: &frames, refusalLog: &refusalLog)
-            }
-            if poller.isReadable(publishIndex) {
-                while let count = try? sockets.publish.receiveMultipart(into: &frames, dontWait: true), count > 0 {
-                    core.handleSubscription(frames[0].unsafeBytes)
-                }
-            }
-            if !core.awaitsCheckpointReply, poller.isReadable(controlIndex) {
-                if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
-                    let outcome: ControlOutcome = count == 1
-                        ? frames[0].withUnsafeBytes { core.handleControl($0) }
-                        : .reply(core.malformedControlRequest(frames: count))
-                    switch outcome {
-                    case let .reply(bytes):
-                        _ = try? sockets.control.send(bytes, flags: .dontWait)
-                    case let .checkpoint(snapshots):
-                        submitCheckpoint(snapshots)
-                    case let .lookUpCheckpoint(model, reset):
-                        _ = try? sockets.control.send(core.completeAdd(model, lookedUp: lookUpCheckpoint(model, reset: reset)), flags: .dontWait)
-                    }
-                }
-            }
-            // Ingest last: a subscription or control request that was waiting is served before the next
-            // burst of updates, so it waits for the update in hand at most, not for one more burst.
-            if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
-            for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
-            submitCheckpoint(core.dueCheckpoints())
-            handleCheckpointResults()
-            core.tick()
-            observer?.engineLoopTick(core)
-            flushOutbox(of: core, to: sockets.publish)
-        }
-        // Shutdown: the message in hand is done; write every model's final state and wait for it.
-        if let checkpointer {
-            submitCheckpoint(core.finalCheckpoints())
-            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "60"]) }
-            handleCheckpointResults()
-        }
-        core.publishEvent(model: "*", event: "stopping")
-        flushOutbox(of: core, to: sockets.publish)
     }
 }

@@ -13,6 +13,8 @@ package final class RuntimeStateKeeper: Sendable {
     private struct Current: Sendable {
         var file: DaemonConfiguration
         var state: RuntimeState
+        /// The reload being applied: its file and reconcile, stored by ``commitReload()`` once the engine accepted it.
+        var pendingReload: (file: DaemonConfiguration, result: RuntimeReconciliation)?
     }
 
     /// Where the state is stored.
@@ -48,20 +50,30 @@ package final class RuntimeStateKeeper: Sendable {
     }
 
     /// A reloaded config file (SIGHUP): the same rule as at start. Returns the configuration for the engine to apply;
-    /// the state is stored once the engine has accepted it (``commitReload(_:)``).
-    package func reconcile(_ file: DaemonConfiguration) -> (DaemonConfiguration, RuntimeReconciliation) {
+    /// the state is stored once the engine has accepted it (``commitReload()``).
+    package func reconcile(_ file: DaemonConfiguration) -> DaemonConfiguration {
+        let (merged, result) = merge(file)
+        current.withLock { $0.pendingReload = (file, result) }
+        return merged
+    }
+
+    /// Records the reload ``reconcile(_:)`` prepared, now applied: logs its decisions and stores the reconciled state.
+    package func commitReload() {
+        guard let pending = current.withLock({ c -> (file: DaemonConfiguration, result: RuntimeReconciliation)? in
+            defer { c.pendingReload = nil }
+            return c.pendingReload
+        }) else { return }
+        log(pending.result.decisions)
+        current.withLock { $0 = Current(file: pending.file, state: pending.result.state) }
+        persist(pending.result.state)
+    }
+
+    private func merge(_ file: DaemonConfiguration) -> (DaemonConfiguration, RuntimeReconciliation) {
         let state = current.withLock { $0.state }
         let result = state.reconcile(file: file.models)
         var merged = file
         merged.models = result.models
         return (merged, result)
-    }
-
-    /// Records an applied reload: logs its decisions and stores the reconciled state.
-    package func commitReload(_ file: DaemonConfiguration, _ result: RuntimeReconciliation) {
-        log(result.decisions)
-        current.withLock { $0 = Current(file: file, state: result.state) }
-        persist(result.state)
     }
 
     /// `add` or `set` left `model` running so.
@@ -88,7 +100,7 @@ package final class RuntimeStateKeeper: Sendable {
     }
 
     private func apply(_ file: DaemonConfiguration, stored: RuntimeState) throws(RuntimeStateError) -> DaemonConfiguration {
-        let (merged, result) = reconcile(file)
+        let (merged, result) = merge(file)
         log(result.decisions)
         current.withLock { $0.state = result.state }
         if result.state != stored { try store.save(result.state) }
