@@ -39,8 +39,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "The TOML config file.")
     var config: String = defaultConfigPath
 
-    @Option(name: .customLong("reset-model"), help: "Discard this model's checkpoints (e.g. after changing its shape). Repeatable.")
+    @Option(name: .customLong("reset-model"), help: "Discard this model's checkpoints (e.g. after changing its shape) and its run-time changes. Repeatable.")
     var resetModels: [String] = []
+
+    @Flag(name: .customLong("reset-runtime"), help: "Discard every run-time change (models added, removed or set with control commands): the state file is set aside as .runtime-state.json.discarded-<time>.")
+    var resetRuntime = false
 
     @Option(name: .customLong("state-dir"), help: "Override daemon.state_dir (and $STATE_DIRECTORY).")
     var stateDirectory: String?
@@ -51,6 +54,7 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "hebbd")
         var options = Launcher.Options(configPath: config)
         options.resetModels = Set(resetModels)
+        options.resetRuntime = resetRuntime
         if let stateDirectory { options.environment["STATE_DIRECTORY"] = stateDirectory }
         do {
             try await Launcher.run(options, logger: logger)

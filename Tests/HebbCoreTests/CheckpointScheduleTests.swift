@@ -116,23 +116,34 @@ import HebbTestSupport
         let model = EngineFixtures.model("m")
         let source = try EngineFixtures.core([model])
         let snapshot = source.runners["m"]!.snapshot(wallClock: 0)
-        #expect(model.resumeDecision(from: nil, path: "", resetRequested: false, strict: true) == .fresh(warning: nil))
-        #expect(model.resumeDecision(from: snapshot, path: "p", resetRequested: false, strict: true) == .resume(snapshot))
+        #expect(model.resumeDecision(from: .none, resetRequested: false) == .fresh(warning: nil))
+        #expect(model.resumeDecision(from: .found(snapshot, path: "p"), resetRequested: false) == .resume(snapshot))
         var changedLR = model
         changedLR.circuit.learningRate = 0.5
-        #expect(changedLR.resumeDecision(from: snapshot, path: "p", resetRequested: false, strict: true) == .resume(snapshot))
+        #expect(changedLR.resumeDecision(from: .found(snapshot, path: "p"), resetRequested: false) == .resume(snapshot))
+        // An incompatible checkpoint refuses the model, at start-up and at run time alike, naming the ways out.
         let reshaped = EngineFixtures.model("m", dictDim: 4)
-        guard case let .refuse(why) = reshaped.resumeDecision(from: snapshot, path: "p", resetRequested: false, strict: true) else {
-            Issue.record("an incompatible checkpoint must refuse the start"); return
+        guard case let .refuse(refusal) = reshaped.resumeDecision(from: .found(snapshot, path: "p"), resetRequested: false),
+              case .incompatible(model: "m", path: "p", _) = refusal else {
+            Issue.record("an incompatible checkpoint must refuse the model"); return
         }
-        #expect(why.contains("--reset-model m") && why.contains("shape"))
-        guard case .fresh(let warning?) = reshaped.resumeDecision(from: snapshot, path: "p", resetRequested: false, strict: false) else {
-            Issue.record("a run-time model starts afresh"); return
+        #expect(refusal.description.contains("--reset-model m") && refusal.description.contains("\"reset\": true")
+                && refusal.description.contains("shape"))
+        guard case .fresh(let reset?) = reshaped.resumeDecision(from: .found(snapshot, path: "p"), resetRequested: true) else {
+            Issue.record("a reset starts afresh"); return
         }
-        #expect(warning.contains("incompatible"))
-        guard case .fresh(let reset?) = model.resumeDecision(from: snapshot, path: "p", resetRequested: true, strict: true) else {
-            Issue.record("--reset-model starts afresh"); return
+        #expect(reset.contains("reset requested") && reset.contains("incompatible"))
+    }
+
+    /// Learned state this build cannot read (a newer format, an I/O error) is refused, never replaced implicitly.
+    @Test func unreadableStateIsRefusedUnlessAResetIsRequested() {
+        let model = EngineFixtures.model("m")
+        let error = CheckpointError.unsupportedVersion(path: "/s/m/ckpt-1.hebb", version: 9, supported: 3)
+        #expect(model.resumeDecision(from: .unreadable(error), resetRequested: false) == .refuse(.unreadable(model: "m", error: error)))
+        #expect(ResumeRefusal.unreadable(model: "m", error: error).description.contains("/s/m/ckpt-1.hebb"))
+        guard case .fresh(let warning?) = model.resumeDecision(from: .unreadable(error), resetRequested: true) else {
+            Issue.record("a reset starts afresh"); return
         }
-        #expect(reset.contains("--reset-model"))
+        #expect(warning.contains("format version 9"))
     }
 }

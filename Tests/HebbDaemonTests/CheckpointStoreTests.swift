@@ -3,6 +3,7 @@ import Testing
 @testable import HebbCore
 @testable import HebbDaemon
 import HebbianRegression
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -162,7 +163,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             let loaded = store.loadLatest(model: "demo")
             #expect(loaded.snapshot == original)
             #expect(loaded.path == written.path)
-            #expect(loaded.quarantined.isEmpty && loaded.error == nil)
+            #expect(loaded.quarantined.isEmpty && loaded.unreadable == nil)
 
             let resumed = try HebbianCircuit(restoring: read.circuit)
             for b in data.dropFirst(4) {
@@ -344,6 +345,60 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         }
     }
 
+    /// A checkpoint written by a newer hebbd is valid, just not ours: never renamed, never skipped for an older one;
+    /// the model is refused with the file and the cause, and a reset is the only way past it.
+    @Test func aNewerFormatVersionIsLeftUntouchedAndRefusesTheModel() throws {
+        try withTemporaryDirectory { dir in
+            let store = CheckpointStore(directory: dir)
+            let (_, olderPath, newestPath) = try olderAndNewest(in: store)
+            var bytes = try fileBytes(newestPath)
+            bytes[8] = 4
+            fixCRC(&bytes)
+            try writeBytes(bytes, to: newestPath)
+            let before = names(in: dir + "/demo")
+
+            let loaded = store.loadLatest(model: "demo")
+            #expect(loaded.snapshot == nil && loaded.quarantined.isEmpty)
+            #expect(loaded.unreadable == .unsupportedVersion(path: newestPath, version: 4, supported: 3))
+            #expect(!loaded.unreadable!.isCorruption)
+            let after = try fileBytes(newestPath)
+            #expect(names(in: dir + "/demo") == before && after == bytes && exists(olderPath))
+            let model = ModelConfiguration(name: "demo", batchSize: 16, circuit: testConfiguration())
+            #expect {
+                _ = try store.resumable(model, resetRequested: false, logger: .init(label: "test"))
+            } throws: { error in
+                guard case let .unreadable(model: "demo", error: cause)? = error as? ResumeRefusal else { return false }
+                return cause == loaded.unreadable && (error as! ResumeRefusal).description.contains(newestPath)
+                    && (error as! ResumeRefusal).description.contains("--reset-model demo")
+            }
+            #expect(names(in: dir + "/demo") == before)
+            #expect(try store.resumable(model, resetRequested: true, logger: .init(label: "test")) == nil)
+        }
+    }
+
+    /// A read that fails for a reason other than the content (tests run as root, where chmod 000 does not stop a
+    /// read: a directory stands where the newest file should be, so open+read fails with EISDIR) is an I/O error,
+    /// not corruption: nothing is renamed and no older checkpoint is loaded in its place.
+    @Test func anUnreadableFileIsNotCorruptionAndIsLeftUntouched() throws {
+        try withTemporaryDirectory { dir in
+            let store = CheckpointStore(directory: dir)
+            let (_, olderPath, _) = try olderAndNewest(in: store)
+            let blocking = dir + "/demo/" + CheckpointFileName(generation: 99, updates: 9, samples: 72).description
+            try FileManager.default.createDirectory(atPath: blocking, withIntermediateDirectories: false)
+            let before = names(in: dir + "/demo")
+            let loaded = store.loadLatest(model: "demo")
+            #expect(loaded.snapshot == nil && loaded.quarantined.isEmpty)
+            guard case let .io(path, _, code)? = loaded.unreadable else {
+                Issue.record("expected an I/O error, got \(String(describing: loaded.unreadable))"); return
+            }
+            #expect(path == blocking && code == EISDIR)
+            #expect(names(in: dir + "/demo") == before && exists(olderPath) && CheckpointFiles.isDirectory(blocking))
+            // An unlistable model directory is unreadable learned state too.
+            let unlistable = CheckpointStore(directory: olderPath)
+            #expect(unlistable.loadLatest(model: "x").unreadable != nil)
+        }
+    }
+
     /// An index entry whose count disagrees with the shape (CRC fixed) is reported precisely.
     @Test func arrayCountMismatchIsReported() throws {
         try withTemporaryDirectory { dir in
@@ -417,7 +472,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         try withTemporaryDirectory { dir in
             let store = CheckpointStore(directory: dir + "/not/yet")
             let loaded = store.loadLatest(model: "demo")
-            #expect(loaded.snapshot == nil && loaded.path == nil && loaded.error == nil && loaded.quarantined.isEmpty)
+            #expect(loaded.snapshot == nil && loaded.path == nil && loaded.unreadable == nil && loaded.quarantined.isEmpty)
             #expect(store.models().isEmpty && store.checkpoints(model: "demo").isEmpty)
 
             var s = try trainedSnapshot(name: "../escape")
@@ -516,6 +571,33 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             #expect(stats.written + stats.discarded == 20)
             let stopped = outcomes.filter { $0.result == .failure(.writerStopped(model: $0.model)) }
             #expect(stopped.count == stats.discarded)
+        }
+    }
+
+    /// A snapshot the writer has not written yet is handed out by `unwritten(model:)` (so `add` right after `remove`
+    /// resumes from it), and a write that fails with an I/O error is retried until it succeeds.
+    @Test func writerRetriesAFailedWriteAndHandsOutTheUnwrittenSnapshot() throws {
+        try withTemporaryDirectory { dir in
+            let writer = CheckpointWriter(store: CheckpointStore(directory: dir))
+            defer { writer.stop() }
+            // A regular file where the model's directory must go: mkdir fails with ENOTDIR until it is removed.
+            try writeBytes([1], to: dir + "/demo")
+            let final = try trainedSnapshot(updates: 3)
+            writer.submit(final)
+            #expect(writer.unwritten(model: "demo") == final)
+            #expect(writer.flush(timeout: .seconds(30)))
+            let failed = writer.drainResults()
+            #expect(failed.count == 1)
+            guard case .failure(.io(_, "mkdir", ENOTDIR))? = failed.first?.result else { Issue.record("\(failed)"); return }
+            #expect(writer.retryingCount == 1 && writer.unwritten(model: "demo") == final)
+            try FileManager.default.removeItem(atPath: dir + "/demo")
+            let deadline = Date().addingTimeInterval(20)
+            while writer.statistics.written == 0 && Date() < deadline { usleep(50_000) }
+            #expect(writer.statistics.written == 1 && writer.statistics.retried >= 1)
+            #expect(writer.unwritten(model: "demo") == nil && writer.retryingCount == 0)
+            #expect(CheckpointStore(directory: dir).loadLatest(model: "demo").snapshot == final)
+            #expect(CheckpointWriter.retryDelay(attempt: 1) == 1 && CheckpointWriter.retryDelay(attempt: 3) == 4
+                    && CheckpointWriter.retryDelay(attempt: 40) == 60)
         }
     }
 

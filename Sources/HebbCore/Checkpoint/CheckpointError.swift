@@ -7,9 +7,9 @@ import Darwin
 /// Everything that can go wrong writing, reading or verifying a checkpoint.
 ///
 /// Every case carries the file (or model) it is about and what exactly was wrong, so the caller can
-/// log one self-explanatory line without extra context. Reading failures that mean "this file is not
-/// a valid checkpoint" (``isCorruption``) make ``CheckpointStore/loadLatest(model:)`` quarantine the
-/// file and fall back to the previous one.
+/// log one self-explanatory line without extra context. Reading failures that mean "this file is damaged"
+/// (``isCorruption``) make ``CheckpointStore/loadLatest(model:)`` quarantine the file and fall back to the
+/// previous one; any other reading failure stops the load with the file untouched.
 package enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A system call failed. `operation` names it (`open`, `fsync`, `rename`, …); `code` is `errno`.
     case io(path: String, operation: String, code: Int32)
@@ -46,14 +46,17 @@ package enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertibl
     /// The ``CheckpointWriter`` was stopped before this snapshot was written.
     case writerStopped(model: String)
 
-    /// True when the error means the file's content is not a valid checkpoint (as opposed to a failing
-    /// system call or a bad argument). Such files are quarantined as `*.broken` by `loadLatest`.
+    /// True when the error means the file's content is damaged: not a valid checkpoint of this model. Such files
+    /// are quarantined as `*.broken` by `loadLatest`. False for a file this build cannot read for another reason —
+    /// a newer format version (``unsupportedVersion(path:version:supported:)``, written by a newer hebbd: valid,
+    /// just not ours to read) or a failing system call (EIO, EACCES, EMFILE, a directory in its place): those hold
+    /// learned state and are left untouched (see ``ResumeRefusal/unreadable(model:error:)``).
     package var isCorruption: Bool {
         switch self {
-        case .truncated, .trailingBytes, .badMagic, .unsupportedVersion, .crcMismatch, .malformedHeader,
+        case .truncated, .trailingBytes, .badMagic, .crcMismatch, .malformedHeader,
              .missingArray, .arrayCountMismatch, .arrayTypeMismatch, .arrayOutOfBounds, .invalidState, .modelMismatch:
             return true
-        case .io, .invalidModelName, .invalidSnapshot, .encodingFailed, .writerStopped:
+        case .io, .unsupportedVersion, .invalidModelName, .invalidSnapshot, .encodingFailed, .writerStopped:
             return false
         }
     }

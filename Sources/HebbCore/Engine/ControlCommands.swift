@@ -155,6 +155,7 @@ extension EngineCore {
         // `epochs` 1 → 2 adds the divergence guard's copies: the model must still fit, as for `add` and a reload.
         if let limit = models.violation(replacing: new) { throw ControlError(limit.description) }
         do { try runner.reconfigure(new) } catch { throw ControlError("\(error)") }
+        runtimeChange?(.running(new))
         publisher.publishEvent(model: runner.name, event: "set", fields: [("changed", .array(changed.map { .string($0) }))])
         w.key("model"); writeModelDescription(runner, &w)
     }
@@ -167,12 +168,19 @@ extension EngineCore {
         do { configuration = try ModelConfiguration.decode(json: table, source: "control request") } catch {
             throw ControlError("\(error)")
         }
+        let reset: Bool
+        switch request["reset"] {
+        case nil: reset = false
+        case let .bool(b)?: reset = b
+        case let other?: throw ControlError("\"reset\" must be true or false, not \(other.typeName)")
+        }
         if looksUpCheckpoints {
             // Refused now if it cannot be added whatever its checkpoints hold: no disk read for nothing.
             do { try checkAdmission(configuration) } catch { throw ControlError("\(error)") }
-            return .lookUpCheckpoint(configuration)
+            return .lookUpCheckpoint(configuration, reset: reset)
         }
         do { try addModel(configuration) } catch { throw ControlError("\(error)") }
+        runtimeChange?(.running(configuration))
         w.key("model"); writeModelDescription(models[configuration.name]!, &w)
         return nil
     }
@@ -180,12 +188,19 @@ extension EngineCore {
     /// Finishes an `add` whose checkpoint look-up is done: adds the model (resumed from `snapshot` when there is one)
     /// and returns the reply.
     package func completeAdd(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot?) -> [UInt8] {
+        completeAdd(configuration, lookedUp: .success(snapshot))
+    }
+
+    /// Finishes an `add` whose checkpoint look-up is done: a refusal (learned state that cannot be resumed and may
+    /// not be discarded implicitly) is the reply's error and nothing changes; otherwise as ``completeAdd(_:restoring:)``.
+    package func completeAdd(_ configuration: ModelConfiguration, lookedUp: Result<ModelSnapshot?, ResumeRefusal>) -> [UInt8] {
         do {
-            try addModel(configuration, restoring: snapshot)
+            try addModel(configuration, restoring: lookedUp.get())
         } catch {
             tallies.controlErrors += 1
             return control.failure("\(error)", now: clock.monotonic(), logger: logger)
         }
+        runtimeChange?(.running(configuration))
         var w = JSONWriter(capacity: 512)
         w.beginObject()
         w.key("ok"); w.bool(true)
@@ -198,6 +213,7 @@ extension EngineCore {
     func removeCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
         let runner = try request.model(in: models)
         removeModel(runner.name)
+        runtimeChange?(.removed(runner.name))
         w.key("model"); w.string(runner.name)
     }
 
@@ -224,6 +240,12 @@ extension EngineCore {
         w.beginObject()
         for (key, value) in r.configuration.replyMembers { w.key(key); w.value(value) }
         w.key("step"); w.int(r.circuit.updates)
+        if let sources = valueSources?(r.configuration) {
+            w.key("sources")
+            w.beginObject()
+            for key in sources.keys.sorted() { w.key(key); w.string(sources[key]!.rawValue) }
+            w.endObject()
+        }
         w.endObject()
     }
 }

@@ -8,8 +8,9 @@ package enum ControlOutcome {
     /// checkpoint writer and the core's ``CheckpointWait`` says when the reply is complete).
     case checkpoint([ModelSnapshot])
     /// Look for this model's checkpoint off the engine thread (a disk read), then finish the `add` with
-    /// ``EngineCore/completeAdd(_:restoring:)``, whose result is the reply.
-    case lookUpCheckpoint(ModelConfiguration)
+    /// ``EngineCore/completeAdd(_:lookedUp:)``, whose result is the reply. `reset`: `add` with `"reset": true`, the
+    /// explicit way to discard learned state the model cannot resume (incompatible, unreadable).
+    case lookUpCheckpoint(ModelConfiguration, reset: Bool)
 }
 
 /// A control failure, with the text for the reply.

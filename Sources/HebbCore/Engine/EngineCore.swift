@@ -32,6 +32,11 @@ package final class EngineCore {
     /// reads the disk, so the driver does it off the engine thread; false keeps the core free of I/O (and
     /// models start fresh).
     package var looksUpCheckpoints = false
+    /// Told about every `add`, `set` and `remove` that succeeded, before the reply: the driver keeps them across
+    /// restarts (``RuntimeState``). Not called for reloads and start-up models (the driver reconciles those itself).
+    package var runtimeChange: ((RuntimeChange) -> Void)?
+    /// Where each value of a model came from (`config` or `runtime`), listed by `models` (and `add`, `set`) as `"sources"`.
+    package var valueSources: ((ModelConfiguration) -> [String: ValueSource])?
     /// The configuration the daemon started with and the one in force after reloads (nil for a bare core).
     package internal(set) var startConfiguration: DaemonConfiguration?
     package internal(set) var liveConfiguration: DaemonConfiguration?

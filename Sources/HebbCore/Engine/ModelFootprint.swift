@@ -14,6 +14,10 @@ import HebbianRegression
 /// sent (~2 × 14 bytes of JSON text; 8 in binary). Per batch row: the batch buffer (allocated only when a message
 /// brings part of a batch, counted anyway), the residual and, with `standardize`, the standardised copy. The largest
 /// ingest message in flight, which glibc keeps for the next one once it is freed, belongs to the fixed base.
+///
+/// Re-measured against real daemons by `Benchmarks/footprint.py` (VmHWM growth after `add` and 3 updates, per shape
+/// and kind), which prints docs/OPERATIONS.md's memory table and marks ✘ where this estimate falls below what a model
+/// costs (alone, and with the scratch all models share).
 package enum ModelFootprint {
     /// Bytes per coefficient for the state that scales with W.
     package static func bytesPerWeight(adam: Bool, fittedPrior: Bool, jsonPublish: Bool = true, guardCopies: Bool = false) -> Int {

@@ -43,8 +43,18 @@ package struct CheckpointLoadResult: Sendable {
     package var quarantined: [QuarantinedCheckpoint]
     /// Stale temporary files (left by a write interrupted by a crash) that were deleted.
     package var removedTemporaryFiles: [String]
-    /// Set when the model's directory exists but could not be listed (or the model name is invalid).
-    package var error: CheckpointError?
+    /// Set when learned state exists but cannot be read: the model's directory could not be listed (or the name is
+    /// invalid), or the newest file that is not corrupt failed to read for another reason (a newer format version,
+    /// EIO, EACCES, a directory in its place). That file is left as it is and no older one is loaded: the model
+    /// must be refused, not started afresh or from an older state (see ``ResumeRefusal/unreadable(model:error:)``).
+    package var unreadable: CheckpointError?
+
+    /// What the resume rule (``ModelConfiguration/resumeDecision(from:resetRequested:)``) decides on.
+    package var candidate: CheckpointCandidate {
+        if let unreadable { return .unreadable(unreadable) }
+        if let snapshot, let path { return .found(snapshot, path: path) }
+        return .none
+    }
 }
 
 /// The parts of a checkpoint file name: `ckpt-<generation>-<updates>-<samples>.hebb`, each number
@@ -109,8 +119,9 @@ package struct CheckpointFileName: Sendable, Hashable, Comparable, CustomStringC
 /// rename it over the final name, fsync the directory. A crash at any point leaves either the previous
 /// set of checkpoints or the new one — never a partial file under a checkpoint name (a stale `.tmp-*`
 /// file at worst, removed by the next ``loadLatest(model:)``). Every file carries a CRC, and loading falls
-/// back to older checkpoints past any that fail verification, which are renamed `*.broken` (kept for
-/// inspection, never pruned, never loaded).
+/// back to older checkpoints past any that are corrupt, which are renamed `*.broken` (kept for inspection,
+/// never pruned, never loaded); a file that is not corrupt but cannot be read (a newer format version, an
+/// I/O error) stops the load untouched (``CheckpointLoadResult/unreadable``).
 ///
 /// Thread-safe: writes are serialised by an internal lock (the name of a new checkpoint depends on the
 /// ones already there). Use one store per directory per process; two daemons must not share a directory.
@@ -237,13 +248,15 @@ package final class CheckpointStore: Sendable {
 
     /// The newest checkpoint of `model` that verifies and decodes.
     ///
-    /// Scans newest first. Each file that fails (truncated, CRC mismatch, unknown format version,
-    /// unreadable, another model's…) is renamed `<name>.broken` — kept for inspection, but out of the way
-    /// of pruning and of every later load — and reported in ``CheckpointLoadResult/quarantined``; the scan
-    /// goes on to the next older file. Stale `.tmp-*` files (interrupted writes) are deleted; they are
-    /// never loaded. No checkpoint at all is not an error: the model starts fresh.
+    /// Scans newest first. Each corrupt file (``CheckpointError/isCorruption``: truncated, CRC mismatch, bad
+    /// magic, another model's…) is renamed `<name>.broken` — kept for inspection, but out of the way of pruning
+    /// and of every later load — and reported in ``CheckpointLoadResult/quarantined``; the scan goes on to the
+    /// next older file. A file that fails for any other reason (a newer format version, an I/O or permission
+    /// error) stops the scan and is reported in ``CheckpointLoadResult/unreadable``, untouched. Stale `.tmp-*`
+    /// files (interrupted writes) are deleted; they are never loaded. No checkpoint at all is not an error: the
+    /// model starts fresh.
     package func loadLatest(model: String) -> CheckpointLoadResult {
-        var result = CheckpointLoadResult(snapshot: nil, path: nil, quarantined: [], removedTemporaryFiles: [], error: nil)
+        var result = CheckpointLoadResult(snapshot: nil, path: nil, quarantined: [], removedTemporaryFiles: [], unreadable: nil)
         let modelDirectory: String
         let names: [String]
         do throws(CheckpointError) {
@@ -251,7 +264,7 @@ package final class CheckpointStore: Sendable {
             guard let listed = try CheckpointFiles.list(modelDirectory) else { return result }
             names = listed
         } catch {
-            result.error = error
+            result.unreadable = error
             return result
         }
         let active = inFlight.withLock { $0 }
@@ -269,9 +282,18 @@ package final class CheckpointStore: Sendable {
                 result.snapshot = snapshot
                 result.path = path
                 return result
+            } catch .io(_, "open", ENOENT) {
+                // Pruned by a write of this model that finished meanwhile (`add` right after `remove`): not learned
+                // state any more, the newer file that replaced it is in the next scan.
+                continue
+            } catch where !error.isCorruption {
+                // Not damaged, just not readable by this build now (a newer format version, EIO, EACCES, EISDIR).
+                // Neither renamed nor skipped: falling back would resume an older model, and the next writes would
+                // take higher generations and prune this one away. The caller refuses the model instead.
+                result.unreadable = error
+                return result
             } catch {
-                // Quarantine whatever the reason, even an I/O error: the next writes get higher generations,
-                // and a skipped-but-kept file would sooner or later be pruned. A `.broken` file is never deleted.
+                // Damaged: set aside as `.broken` (never loaded, never pruned, never deleted) and fall back.
                 let target = path + CheckpointFileName.quarantineSuffix
                 do throws(CheckpointError) {
                     try CheckpointFiles.renameFile(path, target)

@@ -31,6 +31,8 @@ package struct CheckpointWriterStatistics: Sendable, Equatable {
     package var discarded: Int = 0
     /// Outcomes dropped because the engine did not drain the mailbox (it keeps the newest `mailboxCapacity`).
     package var droppedOutcomes: Int = 0
+    /// Failed writes queued again after their back-off (see ``CheckpointWriter/retryDelay(attempt:)``).
+    package var retried: Int = 0
 }
 
 /// Writes checkpoints on a dedicated background thread, so fsync never stalls the engine thread.
@@ -45,6 +47,11 @@ package struct CheckpointWriterStatistics: Sendable, Equatable {
 /// mailbox the engine drains with ``drainResults()`` (to log and count them) on its own schedule.
 /// At shutdown: ``flush(timeout:)``, then ``stop()``. The writer must be stopped explicitly (its thread
 /// holds a reference to it until then).
+///
+/// A write that fails with an I/O error (disk full, EIO) is retried after a back-off unless a newer snapshot of the
+/// same model arrives first: for a removed model its final snapshot is the only copy of its learned state, and it
+/// stays here — readable through ``unwritten(model:)``, so that an `add` of the same name resumes from it — until
+/// it is on disk.
 package final class CheckpointWriter: Sendable {
     /// The store written to.
     package let store: CheckpointStore
@@ -56,14 +63,28 @@ package final class CheckpointWriter: Sendable {
         var order: [String] = []
         /// The newest queued snapshot per model.
         var queued: [String: ModelSnapshot] = [:]
-        /// The model being written right now.
+        /// The model being written right now, and its snapshot.
         var writing: String?
+        var writingSnapshot: ModelSnapshot?
+        /// Snapshots whose write failed with an I/O error, waiting to be queued again at `due`.
+        var retries: [String: Retry] = [:]
         var outcomes: [CheckpointWriteOutcome] = []
         var statistics = CheckpointWriterStatistics()
         var stopping = false
         var finished = false
 
         var idle: Bool { order.isEmpty && writing == nil }
+    }
+
+    private struct Retry: Sendable {
+        var snapshot: ModelSnapshot
+        var attempts: Int
+        var due: Date
+    }
+
+    /// The back-off before retrying a write that failed `attempt` times: 1 s doubling up to 60 s.
+    package static func retryDelay(attempt: Int) -> Double {
+        min(60, Double(1 << min(max(attempt - 1, 0), 6)))
     }
 
     private let state = Mutex(State())
@@ -87,6 +108,7 @@ package final class CheckpointWriter: Sendable {
         let accepted = state.withLock { s -> Bool in
             guard !s.stopping else { return false }
             s.statistics.submitted += 1
+            s.retries[snapshot.name] = nil  // superseded by a newer state
             if s.queued.updateValue(snapshot, forKey: snapshot.name) != nil {
                 s.statistics.coalesced += 1
             } else {
@@ -105,6 +127,17 @@ package final class CheckpointWriter: Sendable {
             return s.outcomes
         }
     }
+
+    /// The newest snapshot of `model` that is not durably written yet — queued, being written, or waiting for a
+    /// retry after a failed write — or nil. It is newer than any of the model's checkpoint files.
+    package func unwritten(model: String) -> ModelSnapshot? {
+        state.withLock { s in
+            s.queued[model] ?? (s.writing == model ? s.writingSnapshot : nil) ?? s.retries[model]?.snapshot
+        }
+    }
+
+    /// Snapshots waiting for a retry after a failed write.
+    package var retryingCount: Int { state.withLock { $0.retries.count } }
 
     /// Snapshots waiting to be written (not counting one being written).
     package var queuedCount: Int { state.withLock { $0.order.count } }
@@ -140,8 +173,14 @@ package final class CheckpointWriter: Sendable {
                                               taken: snapshot.wallClockSeconds, result: .failure(.writerStopped(model: name))), in: &s)
                 s.statistics.discarded += 1
             }
+            for (name, retry) in s.retries.sorted(by: { $0.key < $1.key }) {
+                record(CheckpointWriteOutcome(model: name, updates: retry.snapshot.circuit.updates, sequence: retry.snapshot.sequence,
+                                              taken: retry.snapshot.wallClockSeconds, result: .failure(.writerStopped(model: name))), in: &s)
+                s.statistics.discarded += 1
+            }
             s.order.removeAll()
             s.queued.removeAll()
+            s.retries.removeAll()
         }
         ring()
         condition.lock()
@@ -172,10 +211,19 @@ package final class CheckpointWriter: Sendable {
                 result = .failure(error)
             }
             state.withLock { s in
+                let attempts = s.retries[snapshot.name]?.attempts ?? 0
                 s.writing = nil
+                s.writingSnapshot = nil
+                s.retries[snapshot.name] = nil
                 switch result {
                 case .success: s.statistics.written += 1
-                case .failure: s.statistics.failed += 1
+                case let .failure(error):
+                    s.statistics.failed += 1
+                    // Retry what may succeed later (an I/O error), unless a newer snapshot is queued already.
+                    if case .io = error, s.queued[snapshot.name] == nil, !s.stopping {
+                        let delay = Self.retryDelay(attempt: attempts + 1)
+                        s.retries[snapshot.name] = Retry(snapshot: snapshot, attempts: attempts + 1, due: Date(timeIntervalSinceNow: delay))
+                    }
                 }
                 record(CheckpointWriteOutcome(model: snapshot.name, updates: snapshot.circuit.updates,
                                               sequence: snapshot.sequence, taken: snapshot.wallClockSeconds, result: result), in: &s)
@@ -191,17 +239,25 @@ package final class CheckpointWriter: Sendable {
         condition.lock()
         defer { condition.unlock() }
         while true {
-            let (job, stop) = state.withLock { s -> (ModelSnapshot?, Bool) in
+            let (job, stop, nextRetry) = state.withLock { s -> (ModelSnapshot?, Bool, Date?) in
+                let now = Date()
+                for (name, retry) in s.retries where retry.due <= now && s.queued[name] == nil {
+                    // Back in the queue; the retry entry stays (with its attempt count) until the write ends.
+                    s.queued[name] = retry.snapshot
+                    s.order.append(name)
+                    s.statistics.retried += 1
+                }
                 if !s.order.isEmpty {
                     let name = s.order.removeFirst()
                     s.writing = name
-                    return (s.queued.removeValue(forKey: name), false)
+                    s.writingSnapshot = s.queued.removeValue(forKey: name)
+                    return (s.writingSnapshot, false, nil)
                 }
-                return (nil, s.stopping)
+                return (nil, s.stopping, s.retries.values.filter { s.queued[$0.snapshot.name] == nil }.map(\.due).min())
             }
             if let job { return job }
             if stop { return nil }
-            condition.wait()
+            if let nextRetry { _ = condition.wait(until: nextRetry) } else { condition.wait() }
         }
     }
 }

@@ -6,14 +6,19 @@ import ServiceLifecycle
 
 /// Why the daemon refused to start.
 package enum LaunchError: Error, CustomStringConvertible {
-    /// A checkpoint's model differs from the config in kind, shape, optimiser or prior.
-    case incompatibleCheckpoint(ResumeRefusal)
+    /// A model's learned state can neither be resumed nor discarded implicitly: its checkpoint differs from the
+    /// config in kind, shape, optimiser or prior, or cannot be read for a reason other than corruption.
+    case refused(ResumeRefusal)
+    /// The run-time state file (models added, removed or set at run time) cannot be read or stored.
+    case runtimeState(RuntimeStateError)
     /// The engine could not start.
     case engine(EngineError)
 
     package var description: String {
         switch self {
-        case let .incompatibleCheckpoint(refusal): return refusal.description
+        case let .refused(refusal): return refusal.description
+        case let .runtimeState(error):
+            return "\(error); fix the cause, or start with --reset-runtime to discard the run-time changes (the file is kept aside)"
         case let .engine(e): return e.description
         }
     }
@@ -25,20 +30,22 @@ package enum Launcher {
     package struct Options: Sendable {
         package var configPath: String
         package var resetModels: Set<String> = []
+        /// `--reset-runtime`: discard every run-time change (the state file is set aside, not deleted).
+        package var resetRuntime = false
         package var environment: [String: String] = ProcessInfo.processInfo.environment
 
         package init(configPath: String) { self.configPath = configPath }
     }
 
-    /// Pairs each configured model with the checkpoint it resumes from (see ``CheckpointStore/resumable(_:resetRequested:strict:logger:)``).
+    /// Pairs each configured model with the checkpoint it resumes from (see ``CheckpointStore/resumable(_:resetRequested:unwritten:logger:)``).
     package static func loadModels(_ configuration: DaemonConfiguration, store: CheckpointStore, resetModels: Set<String>,
                                    logger: Logger) throws(LaunchError) -> [(ModelConfiguration, ModelSnapshot?)] {
         var result: [(ModelConfiguration, ModelSnapshot?)] = []
         for model in configuration.models {
             do {
-                result.append((model, try store.resumable(model, resetRequested: resetModels.contains(model.name), strict: true, logger: logger)))
+                result.append((model, try store.resumable(model, resetRequested: resetModels.contains(model.name), logger: logger)))
             } catch {
-                throw .incompatibleCheckpoint(error)
+                throw .refused(error)
             }
         }
         return result
@@ -46,12 +53,29 @@ package enum Launcher {
 
     /// Runs the daemon until it is told to stop. Logging must already be bootstrapped.
     package static func run(_ options: Options, logger: Logger) async throws {
-        let configuration = try DaemonConfiguration.load(path: options.configPath)
-        let stateDirectory = configuration.daemon.effectiveStateDirectory(environment: options.environment)
-        let store = CheckpointStore(directory: stateDirectory, keep: configuration.daemon.checkpointKeep)
-        let models = try loadModels(configuration, store: store, resetModels: options.resetModels, logger: logger)
-        let writer = CheckpointWriter(store: store)
+        let fileConfiguration = try DaemonConfiguration.load(path: options.configPath)
+        let stateDirectory = fileConfiguration.daemon.effectiveStateDirectory(environment: options.environment)
+        let store = CheckpointStore(directory: stateDirectory, keep: fileConfiguration.daemon.checkpointKeep)
         let notifier = SystemdNotifier(environment: options.environment)
+        let configuration: DaemonConfiguration
+        let runtimeState: RuntimeStateKeeper
+        let models: [(ModelConfiguration, ModelSnapshot?)]
+        do {
+            do throws(RuntimeStateError) {
+                // The config file with what was added, removed and set at run time before the restart.
+                (configuration, runtimeState) = try RuntimeStateKeeper.start(
+                    file: fileConfiguration, store: RuntimeStateStore(directory: stateDirectory), resetRuntime: options.resetRuntime,
+                    resetModels: options.resetModels, now: Int(Timestamp.now()), logger: logger)
+            } catch {
+                throw LaunchError.runtimeState(error)
+            }
+            models = try loadModels(configuration, store: store, resetModels: options.resetModels, logger: logger)
+        } catch {
+            // `systemctl status` shows why the unit keeps failing: the model, the file and the cause.
+            notifier.status("refused to start: \(error)")
+            throw error
+        }
+        let writer = CheckpointWriter(store: store)
         let metrics = DaemonMetrics()
         let observer = DaemonObserver(notifier: notifier, chained: [metrics])
         // Bind the metrics port before anything is announced, so a taken port fails the start cleanly.
@@ -61,7 +85,7 @@ package enum Launcher {
         let engine: Engine
         do {
             engine = try Engine(configuration: configuration, models: models, checkpointer: writer, observer: observer,
-                                metrics: metrics, logger: logger)
+                                metrics: metrics, runtimeState: runtimeState, logger: logger)
             try engine.start()
         } catch let e as EngineError {
             throw LaunchError.engine(e)

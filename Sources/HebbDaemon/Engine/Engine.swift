@@ -15,8 +15,9 @@ package enum EngineCommand: Sendable {
     case checkpoint
     /// A reload's checkpoint look-ups are done (on the file thread): apply it with the checkpoints found.
     case reloadLookedUp(DaemonConfiguration, CheckpointLookups)
-    /// A control `add`'s checkpoint look-up is done: add the model (resumed from the snapshot found) and reply.
-    case addLookedUp(ModelConfiguration, ModelSnapshot?)
+    /// A control `add`'s checkpoint look-up is done: add the model (resumed from the snapshot found) and reply, or
+    /// refuse it (learned state it cannot take over).
+    case addLookedUp(ModelConfiguration, Result<ModelSnapshot?, ResumeRefusal>)
 }
 
 /// The checkpoints the file thread looked up for models added at run time, by model name.
@@ -25,6 +26,8 @@ package struct CheckpointLookups: Sendable {
     package var searched: Set<String> = []
     /// The newest usable checkpoint of each model that has one.
     package var found: [String: ModelSnapshot] = [:]
+    /// Models whose learned state can neither be resumed nor discarded implicitly (incompatible, unreadable).
+    package var refused: [String: ResumeRefusal] = [:]
 
     package init() {}
 }
@@ -99,6 +102,8 @@ package final class Engine: Sendable {
     let observer: (any EngineObserver)?
     let checkpointer: CheckpointWriter?
     let metrics: DaemonMetrics?
+    /// The run-time state (models added, removed, set at run time), kept across restarts.
+    let runtimeState: RuntimeStateKeeper?
     /// The thread that reads files for the engine (checkpoint look-ups, the reloaded config file).
     let files = BlockingWorker(name: "hebbd-files")
     private let wakeEndpoint: String
@@ -107,7 +112,8 @@ package final class Engine: Sendable {
     /// An engine for `configuration`; models start from their snapshot when one is given.
     package init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)],
                 checkpointer: CheckpointWriter? = nil, observer: (any EngineObserver)? = nil,
-                metrics: DaemonMetrics? = nil, logger: Logger = Logger(label: "hebbd.engine")) throws {
+                metrics: DaemonMetrics? = nil, runtimeState: RuntimeStateKeeper? = nil,
+                logger: Logger = Logger(label: "hebbd.engine")) throws {
         context = try Context(ioThreads: 1)
         self.configuration = configuration
         self.initialModels = models
@@ -115,6 +121,7 @@ package final class Engine: Sendable {
         self.observer = observer
         self.checkpointer = checkpointer
         self.metrics = metrics
+        self.runtimeState = runtimeState
         wakeEndpoint = "inproc://hebbd-engine-\(UInt(bitPattern: ObjectIdentifier(context).hashValue))"
     }
 
@@ -279,6 +286,16 @@ package final class Engine: Sendable {
             core.schedule.enabled = true
             core.looksUpCheckpoints = true
         }
+        if let runtimeState {
+            // Stored before the reply goes out: an acknowledged add/set/remove survives a crash.
+            core.runtimeChange = { change in
+                switch change {
+                case let .running(model): runtimeState.recordRunning(model)
+                case let .removed(name): runtimeState.recordRemoved(name)
+                }
+            }
+            core.valueSources = { runtimeState.sources(of: $0) }
+        }
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         // Process-wide, and only the engine thread runs BLAS: set before the first product.
         BLASThreads.set(configuration.daemon.blasThreads)
@@ -328,17 +345,24 @@ package final class Engine: Sendable {
     }
 
     /// Looks up the newest usable checkpoint of each of `models` on the file thread, adds them to `lookups`, and
-    /// sends the engine the command `then` makes of the result. Not strict: a model added at run time never
-    /// refuses, it starts afresh (and the store says why).
-    func lookUpCheckpoints(of models: [ModelConfiguration], into lookups: CheckpointLookups,
+    /// sends the engine the command `then` makes of the result. The same rule as at start: learned state that cannot
+    /// be resumed (incompatible, unreadable) goes to `refused` unless `reset` (`add` with `"reset": true`). The
+    /// writer's unwritten snapshot of a model comes first: `remove` then `add` resumes from the final state.
+    func lookUpCheckpoints(of models: [ModelConfiguration], into lookups: CheckpointLookups, reset: Bool = false,
                            then command: @escaping @Sendable (CheckpointLookups) -> EngineCommand) {
-        let store = checkpointer?.store, logger = self.logger
+        let checkpointer = self.checkpointer, logger = self.logger
         files.submit { [self] in
             var result = lookups
             for model in models {
                 result.searched.insert(model.name)
-                if let snapshot = (try? store?.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil {
-                    result.found[model.name] = snapshot
+                guard let checkpointer else { continue }
+                do throws(ResumeRefusal) {
+                    if let snapshot = try checkpointer.store.resumable(model, resetRequested: reset, unwritten: checkpointer.unwritten(model: model.name),
+                                                                        logger: logger) {
+                        result.found[model.name] = snapshot
+                    }
+                } catch {
+                    result.refused[model.name] = error
                 }
             }
             send(command(result))

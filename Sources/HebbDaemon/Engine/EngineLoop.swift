@@ -102,13 +102,14 @@ final class EngineLoop {
             switch command {
             case .stop:
                 running = false
-            case let .reload(configuration):
-                reload(configuration, lookups: CheckpointLookups())
+            case let .reload(file):
+                // The same rule as at start: the file wins for what it changed, run-time changes stay otherwise.
+                reload(engine.runtimeState?.reconcile(file) ?? file, lookups: CheckpointLookups())
             case let .reloadLookedUp(configuration, lookups):
                 reload(configuration, lookups: lookups)
-            case let .addLookedUp(model, snapshot):
+            case let .addLookedUp(model, lookedUp):
                 addAwaitingLookup = false
-                _ = try? sockets.control.send(core.completeAdd(model, restoring: snapshot), flags: .dontWait)
+                _ = try? sockets.control.send(core.completeAdd(model, lookedUp: lookedUp), flags: .dontWait)
             case .checkpoint:
                 submit(core.checkpointAllModels())
             }
@@ -125,11 +126,18 @@ final class EngineLoop {
                 return
             }
         }
+        if let (name, refusal) = lookups.refused.min(by: { $0.key < $1.key }) {
+            // A model the reload would add holds learned state it cannot take over: rejected whole, like a start.
+            logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(name), "error": .wire(refusal.description)])
+            engine.observer?.engineReloaded(error: refusal.description)
+            return
+        }
         switch core.reload(configuration, restoring: lookups.found) {
         case let .failure(rejection):
             logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
             engine.observer?.engineReloaded(error: rejection.description)
         case let .success(effects):
+            engine.runtimeState?.commitReload()
             apply(effects)
             logger.info("reloaded", metadata: ["models": .wire(effects.modelNames.joined(separator: ","), limit: 2000)])
             engine.observer?.engineReloaded(error: nil)
@@ -206,9 +214,11 @@ final class EngineLoop {
             _ = try? sockets.control.send(bytes, flags: .dontWait)
         case let .checkpoint(snapshots):
             submit(snapshots)
-        case let .lookUpCheckpoint(model):
+        case let .lookUpCheckpoint(model, reset):
             addAwaitingLookup = true
-            engine.lookUpCheckpoints(of: [model], into: CheckpointLookups()) { .addLookedUp(model, $0.found[model.name]) }
+            engine.lookUpCheckpoints(of: [model], into: CheckpointLookups(), reset: reset) { lookups in
+                .addLookedUp(model, lookups.refused[model.name].map { .failure($0) } ?? .success(lookups.found[model.name]))
+            }
         }
     }
 
