@@ -255,9 +255,9 @@ def e2e_hebbd(args, work, case, publish, reader):
 
 def probe(args, work, transport, d, s, per_message):
     """How many messages make `--seconds` of traffic through the null sink (the fastest receiver; the daemon's runs
-    last longer): a short run of ~256 MiB (at least 30 messages) first."""
+    last longer): a short run of ~256 MiB (at least 30 messages, at most 200 000) first."""
     size = per_message * (d + s) * 4
-    first = max(30, (256 << 20) // size)
+    first = max(30, min(200_000, (256 << 20) // size))
     case = {"transport": transport, "shape": (d, s, per_message), "file": data_file(work, d, s, per_message, first)}
     rate = e2e_null(args, work, case)
     return max(first, int(rate * args.seconds)), rate
