@@ -62,11 +62,12 @@ def free_port() -> int:
 
 
 def find_binary(binary: Optional[str] = None) -> str:
-    """``binary``, else ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``; raises FileNotFoundError."""
+    """``binary``, else ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``, as an absolute path (the daemon runs in its
+    own directory, so a relative path would not find it there); raises FileNotFoundError."""
     path = binary or os.environ.get("HEBBD_BIN") or shutil.which("hebbd")
     if not path or not os.access(path, os.X_OK):
         raise FileNotFoundError(f"no hebbd binary at {path!r} (build it with `swift build`, set HEBBD_BIN)")
-    return str(path)
+    return os.path.abspath(path)
 
 
 class LocalDaemon:
