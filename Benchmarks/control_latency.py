@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from bench_daemon import BenchDaemon
+from hebbd.testing import benchmark_daemon
 
 
 def percentiles(values):
@@ -44,7 +44,7 @@ dict_dim = {args.dict_dim}
 sys_dim = {args.sys_dim}
 batch_size = {args.batch}
 """
-    with BenchDaemon(binary, model) as daemon:
+    with benchmark_daemon(binary, model) as daemon:
         def status():
             started = time.monotonic()
             reply = daemon.request({"cmd": "status"})

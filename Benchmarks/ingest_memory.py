@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from bench_daemon import BenchDaemon
+from hebbd.testing import benchmark_daemon
 
 
 def measure(binary, form, rows, dict_dim):
@@ -32,7 +32,7 @@ dict_dim = {dict_dim}
 sys_dim = 1
 batch_size = {rows + 1}
 """
-    with BenchDaemon(binary, model) as daemon:
+    with benchmark_daemon(binary, model) as daemon:
         def buffered():
             return daemon.request({"cmd": "status"})["models"]["m"]["buffered"]
 

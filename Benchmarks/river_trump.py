@@ -28,7 +28,7 @@ import time
 import numpy as np
 import zmq
 
-from bench_daemon import BenchDaemon
+from hebbd.testing import benchmark_daemon
 
 
 def river_rows():
@@ -62,7 +62,7 @@ lr = {lr}
 standardize = true
 intercept = true
 """
-    with BenchDaemon(binary, model) as daemon:
+    with benchmark_daemon(binary, model) as daemon:
         sub = daemon.context.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.RCVTIMEO, 5000)

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""All of hebbd's speed and memory benchmarks (issue 10) in one run, each figure beside its baseline from the same run.
+"""All of hebbd's speed and memory benchmarks (issues 10 and 18) in one run, each figure beside its baseline from the same run.
 
     swift build -c release --product hebbd
-    python3 Benchmarks/run_all.py [--quick] [--only core,e2e,latency,checkpoint,memory] [--minutes N] [--json FILE]
+    python3 -m pip install ./clients/python        # the support library (hebbd.testing); scripts/setup.sh --test does it
+    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,latency,checkpoint,memory] [--transport tcp,ipc]
+                                  [--seconds S] [--repeat N] [--minutes N] [--json FILE]
 
 Sections (Benchmarks/README.md says what each baseline is and why):
   core        `hebbd bench` (the circuit's update in-process) against the same lasso/Adam step in numpy
               (Benchmarks/numpy_lasso.py) and, when Benchmarks/.venv-ngclearn exists, ngclearn's Iterative_Lasso
-  e2e         `hebbd feed` → `hebbd run` (binary and JSON publish, no subscriber, completion read from `status`)
-              against `hebbd feed` → a bare libzmq PULL that discards (Benchmarks/null_sink.c, compiled here with cc)
+  engine      `hebbd bench --path engine` at the e2e shapes, binary and JSON publish: the in-process ceiling
+  e2e         `hebbd feed` → `hebbd run` against `hebbd feed` → a bare libzmq PULL that discards (Benchmarks/null_sink.c),
+              at steady state: each side timed at the receiver from its first message to its last, with at least
+              --seconds of traffic (the message count per shape sized by a short probe through the null sink). hebbd
+              runs four ways: binary and JSON publish, each with no subscriber (rows learned, from `status` polled every
+              millisecond between the first learned batch and the last) and with a reader that keeps up
+              (Benchmarks/null_subscriber.c: first to last coefficient message). `--transport tcp,ipc` runs the ingest
+              over both and compares them.
   latency     a batch's last row sent → its coefficient message received by a subscriber, against the same round
               trip through the null sink publishing a small message per message received (the transport floor)
   checkpoint  the longest gap between coefficient messages of a busy 4096×64 model while it is checkpointed over and
@@ -17,8 +25,9 @@ Sections (Benchmarks/README.md says what each baseline is and why):
               sustained run (`--minutes`), sampled over time
 
 Every ratio is "hebbd over baseline" for rates and "hebbd / baseline" for memory; each repeated measurement
-(--repeat, default 3, 1 with --quick) is reported as its median and range. Needs a C compiler and libzmq3-dev
-(for the null sink), pyzmq and numpy.
+(--repeat, default 3, 1 with --quick) is reported as its median and range over the repetitions, and a target is
+marked ✓ or ✘ by the median. The C receivers are compiled here (`cc -O2 … -lzmq`): a C compiler and libzmq3-dev.
+Needs pyzmq, numpy and the client package.
 """
 
 import argparse
@@ -34,7 +43,7 @@ import time
 import numpy as np
 import zmq
 
-from bench_daemon import BenchDaemon, free_port
+from hebbd.testing import benchmark_daemon, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "Benchmarks")
@@ -45,7 +54,7 @@ def report(section, case, value, baseline, ratio, target, met, unit=""):
     row = {"section": section, "case": case, "hebbd": value, "baseline": baseline, "ratio": ratio, "target": target,
            "met": met, "unit": unit}
     ROWS.append(row)
-    flag = "" if met is None else ("  ok" if met else "  MISSED")
+    flag = "" if met is None else ("  ✓" if met else "  ✘")
     print(f"  {case:<44} {value:>22} {baseline:>26} {ratio:>14}  target {target}{flag}", flush=True)
 
 
@@ -113,34 +122,40 @@ def core(args):
 
 # MARK: end to end
 
-E2E_SHAPES = [  # dict_dim, sys_dim, rows per message, batch_size, samples to send (full run), json target
-    (64, 1, 64, 64, 4_000_000, 0.8),
-    (256, 1, 64, 64, 2_000_000, 0.8),
-    (1024, 16, 256, 256, 500_000, 0.5),
-    (4096, 64, 1024, 1024, 60_000, 0.5),
-    (16, 1, 1, 32, 500_000, None),  # one row per message: messages/s
+E2E_SHAPES = [  # dict_dim, sys_dim, rows per message (= batch_size), issue 18's targets: binary, JSON with a reader
+    (64, 1, 64, 0.85, None),
+    (256, 1, 64, 0.85, 0.8),
+    (1024, 16, 256, 0.75, 0.6),
+    (4096, 64, 1024, 0.6, 0.45),
 ]
+ONE_ROW = (16, 1, 1, 32)  # one row per message, batch 32: messages/s (issue 10's target, ≥ 0.8 of the null sink)
+NO_SUBSCRIBER_NOISE = 0.9  # "with no subscriber, JSON equals binary within noise": JSON/binary ≥ this
 
 
-def null_sink_binary(work):
-    path = os.path.join(work, "null_sink")
+def c_binary(work, name):
+    """Benchmarks/NAME.c compiled into the work directory (cc -O2 … -lzmq), once per run."""
+    path = os.path.join(work, name)
     if not os.path.exists(path):
-        subprocess.run(["cc", "-O2", "-o", path, os.path.join(HERE, "null_sink.c"), "-lzmq"], check=True)
+        subprocess.run(["cc", "-O2", "-o", path, os.path.join(HERE, f"{name}.c"), "-lzmq"], check=True)
     return path
 
 
-def data_file(work, d, s, rows_per_message, total):
-    """An .npy file of at most ~64 MiB and the passes over it that send `total` rows."""
-    messages_in_file = max(1, min(total // rows_per_message, (64 << 20) // (rows_per_message * (d + s) * 4)))
-    rows = messages_in_file * rows_per_message
+def null_sink_binary(work):
+    return c_binary(work, "null_sink")
+
+
+def data_file(work, d, s, rows_per_message, messages):
+    """An .npy file of at most ~64 MiB (whole messages) and the passes over it that send at least `messages`
+    messages; (path, messages in the file, passes)."""
+    in_file = max(1, min(messages, (64 << 20) // (rows_per_message * (d + s) * 4)))
+    rows = in_file * rows_per_message
     path = os.path.join(work, f"data-{d}x{s}-{rows}.npy")
     if not os.path.exists(path):
         rng = np.random.default_rng(3)
         x = rng.standard_normal((rows, d), dtype=np.float32)
         w = np.where(rng.random((d, s)) < 0.05, 1.0, 0.0).astype(np.float32)
         np.save(path, np.hstack([x, x @ w + np.float32(0.1) * rng.standard_normal((rows, s), dtype=np.float32)]))
-    passes = max(1, round(total / rows))
-    return path, rows, passes
+    return path, in_file, -(-messages // in_file)
 
 
 def feed_command(args, endpoint, path, d, s, rows_per_message, passes):
@@ -158,62 +173,158 @@ batch_size = {batch}
 """
 
 
-def e2e_hebbd(args, path, rows, passes, d, s, per_message, batch, publish):
-    total = rows * passes
-    with BenchDaemon(args.hebbd, f'[publish]\nformat = "{publish}"\n' + model_table(d, s, batch),
-                     daemon_toml=args.daemon_toml) as daemon:
-        started = time.monotonic()
-        feed = subprocess.Popen(feed_command(args, daemon.ingest, path, d, s, per_message, passes), stdout=subprocess.DEVNULL)
-        def taken():
-            model = daemon.request({"cmd": "status"})["models"]["bench"]
-            return model["samples"] + model["buffered"]
-
-        while taken() < total:
-            if time.monotonic() - started > 600:
-                raise SystemExit("e2e: hebbd did not take the rows within 600 s")
-            time.sleep(0.01)
-        elapsed = time.monotonic() - started
-        feed.wait()
-    return total / elapsed, total / per_message / elapsed
+def start_daemon(args, models, publish="json", transport="tcp"):
+    return benchmark_daemon(args.hebbd, models, publish_format=publish, transport=transport,
+                            extra_daemon=args.daemon_toml)
 
 
-def e2e_null(args, sink, path, rows, passes, d, s, per_message):
-    messages = rows * passes // per_message
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    process = subprocess.Popen([sink, endpoint, str(messages)], stdout=subprocess.PIPE, text=True)
-    assert process.stdout.readline().strip() == "ready"
-    started = time.monotonic()
-    feed = subprocess.Popen(feed_command(args, endpoint, path, d, s, per_message, passes), stdout=subprocess.DEVNULL)
-    process.wait(timeout=600)
-    elapsed = time.monotonic() - started
+def sink_endpoint(work, transport):
+    if transport == "ipc":
+        return f"ipc://{work}/sink-{time.monotonic_ns()}.sock"
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+def receiver_line(process, what, timeout=900):
+    """The JSON line a C receiver prints when it is done (its first-to-last seconds)."""
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise SystemExit(f"e2e: {what} did not finish within {timeout} s")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def e2e_null(args, work, case):
+    """`hebbd feed` → the null sink: messages/s from the sink's first message to its last."""
+    path, messages, passes = case["file"]
+    total = messages * passes
+    endpoint = sink_endpoint(work, case["transport"])
+    sink = subprocess.Popen([c_binary(work, "null_sink"), endpoint, str(total)], stdout=subprocess.PIPE, text=True)
+    assert sink.stdout.readline().strip() == "ready"
+    feed = subprocess.Popen(feed_command(args, endpoint, path, *case["shape"], passes), stdout=subprocess.DEVNULL)
+    got = receiver_line(sink, "the null sink")
     feed.wait()
-    return rows * passes / elapsed, messages / elapsed
+    return (got["messages"] - 1) / got["seconds"]
+
+
+def learned_rate_by_status(d, total_rows, deadline_s=900):
+    """Rows/s learned from the first learned batch to the last, from `status` polled every millisecond."""
+    first = last = None
+    started = time.monotonic()
+    while True:
+        m = d.request({"cmd": "status"}, timeout=30)["models"]["bench"]
+        now = time.monotonic()
+        rows = m["samples"] + m["buffered"]
+        if first is None and m["samples"] > 0:
+            first = (now, rows)
+        if rows >= total_rows:
+            last = (now, rows)
+            break
+        if now - started > deadline_s:
+            raise SystemExit(f"e2e: hebbd did not take the rows within {deadline_s} s")
+        time.sleep(0.001)
+    if first is None or last[0] <= first[0]:
+        return float("nan")
+    return (last[1] - first[1]) / (last[0] - first[0])
+
+
+def e2e_hebbd(args, work, case, publish, reader):
+    """`hebbd feed` → `hebbd run`: messages/s at steady state. With `reader`, a null subscriber on coef/bench/
+    times the daemon's coefficient messages (first to last); without, `status` polled every millisecond."""
+    path, messages, passes = case["file"]
+    total = messages * passes
+    d, s, per_message = case["shape"]
+    with start_daemon(args, model_table(d, s, case["batch"]), publish, case["transport"]) as hebbd:
+        sub = None
+        if reader:
+            sub = subprocess.Popen([c_binary(work, "null_subscriber"), hebbd.publish, "coef/bench/",
+                                    str(total * per_message // case["batch"]), "20"], stdout=subprocess.PIPE, text=True)
+            if sub.stdout.readline().strip() != "ready":
+                raise SystemExit("e2e: the null subscriber got no first message")
+        feed = subprocess.Popen(feed_command(args, hebbd.ingest, path, d, s, per_message, passes), stdout=subprocess.DEVNULL)
+        if sub is not None:
+            got = receiver_line(sub, "the null subscriber")
+            if not got["complete"]:
+                print(f"    (the subscriber received {got['messages']} of {total} messages: the rest were dropped)", flush=True)
+            rate = (got["messages"] - 1) * case["batch"] / per_message / got["seconds"]
+        else:
+            rate = learned_rate_by_status(hebbd, total * per_message) / per_message
+        feed.wait()
+    return rate
+
+
+def probe(args, work, transport, d, s, per_message):
+    """How many messages make `--seconds` of traffic through the null sink (the fastest receiver; the daemon's runs
+    last longer): a short run of ~256 MiB (at least 30 messages, at most 200 000) first."""
+    size = per_message * (d + s) * 4
+    first = max(30, min(200_000, (256 << 20) // size))
+    case = {"transport": transport, "shape": (d, s, per_message), "file": data_file(work, d, s, per_message, first)}
+    rate = e2e_null(args, work, case)
+    return max(first, int(rate * args.seconds)), rate
 
 
 def e2e(args, work):
-    print("e2e: hebbd feed → hebbd run (no subscriber) vs hebbd feed → null sink, samples/s", flush=True)
-    sink = null_sink_binary(work)
-    scale = 0.3 if args.quick else 1.0
-    for d, s, per_message, batch, total, json_target in E2E_SHAPES:
-        path, rows, passes = data_file(work, d, s, per_message, int(total * scale))
-        figures = {"null": [], "binary": [], "json": []}
-        for _ in range(args.repeat):
-            figures["null"].append(e2e_null(args, sink, path, rows, passes, d, s, per_message))
-            figures["binary"].append(e2e_hebbd(args, path, rows, passes, d, s, per_message, batch, "binary"))
-            if json_target is not None:
-                figures["json"].append(e2e_hebbd(args, path, rows, passes, d, s, per_message, batch, "json"))
-        index = 1 if per_message == 1 else 0  # one row per message: messages/s
-        unit = "msg/s" if index else "samples/s"
-        base = [f[index] for f in figures["null"]]
-        label = f"{d}×{s} {per_message} rows/msg batch {batch}"
-        for publish, target in (("binary", 0.8), ("json", json_target)):
-            if target is None:
-                continue
-            ours = [f[index] for f in figures[publish]]
-            ratios = [o / b for o, b in zip(ours, base)]
-            report("e2e", f"{label} {publish} ({unit})", human(statistics.median(ours)),
-                   f"null sink {human(statistics.median(base))}", spread(ratios), f"≥ {target:g}",
-                   statistics.median(ratios) >= target)
+    print(f"e2e: hebbd feed → hebbd run vs hebbd feed → null sink, steady state (first to last message at the receiver,"
+          f" ≥ {args.seconds:g} s each); ratios per repetition: median (range)", flush=True)
+    transports = args.transport.split(",")
+    shapes = [(d, s, n, n, bt, jt) for d, s, n, bt, jt in E2E_SHAPES] + [(*ONE_ROW, 0.8, None)]
+    for d, s, per_message, batch, binary_target, json_target in shapes:
+        by_transport = {}
+        for transport in transports:
+            one_row = per_message == 1
+            messages, probed = probe(args, work, transport, d, s, per_message)
+            case = {"transport": transport, "shape": (d, s, per_message), "batch": batch,
+                    "file": data_file(work, d, s, per_message, messages)}
+            runs = [("binary", False), ("binary", True)] + ([] if one_row else [("json", False), ("json", True)])
+            figures = {"null": []}
+            for _ in range(args.repeat):
+                figures["null"].append(e2e_null(args, work, case))
+                for publish, reader in runs:
+                    figures.setdefault((publish, reader), []).append(e2e_hebbd(args, work, case, publish, reader))
+            by_transport[transport] = figures
+            scale = 1 if one_row else per_message
+            unit = "msg/s" if one_row else "samples/s"
+            label = f"{d}×{s} {per_message} rows/msg {transport}"
+            base = figures["null"]
+            total = case["file"][1] * case["file"][2]
+            print(f"  {label}: {total} messages per run (probe {human(probed * scale)} {unit})", flush=True)
+            for (publish, reader), ours in ((k, v) for k, v in figures.items() if k != "null"):
+                ratios = [o / b for o, b in zip(ours, base)]
+                target = binary_target if publish == "binary" else (json_target if reader else None)
+                who = "reader" if reader else "no subscriber"
+                report("e2e", f"{label} {publish}, {who} ({unit})", human(statistics.median(ours) * scale),
+                       f"null sink {human(statistics.median(base) * scale)}", spread(ratios),
+                       f"≥ {target:g}" if target else "—", statistics.median(ratios) >= target if target else None)
+            if not one_row:
+                json_alone = [j / b for j, b in zip(figures[("json", False)], figures[("binary", False)])]
+                report("e2e", f"{label} JSON / binary, no subscriber", "", "", spread(json_alone),
+                       f"= 1 within noise (≥ {NO_SUBSCRIBER_NOISE:g})", statistics.median(json_alone) >= NO_SUBSCRIBER_NOISE)
+        if "ipc" in by_transport and "tcp" in by_transport:
+            tcp, ipc = by_transport["tcp"], by_transport["ipc"]
+            for key, what in (("null", "null sink"), (("binary", True), "hebbd binary, reader")):
+                report("e2e", f"{d}×{s} {per_message} rows/msg {what}: ipc / tcp (msg/s)", human(statistics.median(ipc[key])),
+                       f"tcp {human(statistics.median(tcp[key]))}",
+                       f"{statistics.median(ipc[key]) / statistics.median(tcp[key]):.2f}×", "—", None, unit="msg/s")
+
+
+def engine(args, work):
+    """`hebbd bench --path engine` (binary frames through an in-memory engine: decode, validate, copy, update,
+    publish encoding) at the e2e shapes: the daemon's in-process ceiling, no sockets. Each run is sized from a short
+    probe to last ≥ --seconds; the range is over repetitions."""
+    print(f"engine: hebbd bench --path engine, samples/s (≥ {args.seconds:g} s per run)", flush=True)
+    for d, s, n, *_ in E2E_SHAPES:
+        for publish in ("binary", "json"):
+            common = [args.hebbd, "bench", "--json", "--path", "engine", "--publish", publish, "--dict-dim", str(d),
+                      "--sys-dim", str(s), "--batch", str(n)] + args.bench_args
+            probe_run = run_json(common + ["--updates", "20"])
+            updates = max(20, int(probe_run["updates_per_s"] * args.seconds))
+            rates, p50 = [], []
+            for _ in range(args.repeat):
+                r = run_json(common + ["--updates", str(updates)])
+                rates.append(r["samples_per_s"])
+                p50.append(r["p50_us"])
+            report("engine", f"{d}×{s} batch {n} {publish} ({updates} updates, p50 {statistics.median(p50):.0f} µs)",
+                   f"{human(statistics.median(rates))} ({human(min(rates))}–{human(max(rates))})", "—", "—", "—", None)
 
 
 # MARK: latency
@@ -261,7 +372,7 @@ def latency(args, work):
         process.wait()
         push.close()
         sub.close()
-        with BenchDaemon(args.hebbd, '[publish]\nformat = "json"\n' + model_table(d, s, n), daemon_toml=args.daemon_toml) as daemon:
+        with start_daemon(args, model_table(d, s, n), "json") as daemon:
             push = daemon.push()
             sub = daemon.context.socket(zmq.SUB)
             sub.setsockopt(zmq.LINGER, 0)
@@ -311,7 +422,7 @@ def checkpoint(args, work):
     rng = np.random.default_rng(9)
     frames = [b"bench", json.dumps({"dtype": "<f4", "rows": n}).encode(),
               rng.standard_normal((n, d), dtype=np.float32).tobytes(), rng.standard_normal((n, s), dtype=np.float32).tobytes()]
-    with BenchDaemon(args.hebbd, '[publish]\nformat = "binary"\n' + model_table(d, s, n), daemon_toml=args.daemon_toml) as daemon:
+    with start_daemon(args, model_table(d, s, n), "binary") as daemon:
         stop = threading.Event()
 
         def produce():
@@ -415,18 +526,18 @@ def memory(args, work):
         push.close(linger=-1)
         return taken + n * count
 
-    with BenchDaemon(args.hebbd, small.replace('"bench"', '"base"'), daemon_toml=args.daemon_toml) as daemon:
+    with start_daemon(args, small.replace('"bench"', '"base"')) as daemon:
         base = settle(daemon, "base", feed_messages(daemon, "base", 16, 1, 32, 20))
     d, s, n = 4096, 64, 1024
     expected = (4 * d * s + n * (d + s)) * 4 / 2**20
-    with BenchDaemon(args.hebbd, small.replace('"bench"', '"base"') + model_table(d, s, n), daemon_toml=args.daemon_toml) as daemon:
+    with start_daemon(args, small.replace('"bench"', '"base"') + model_table(d, s, n)) as daemon:
         feed_messages(daemon, "base", 16, 1, 32, 20)
         big = settle(daemon, "bench", feed_messages(daemon, "bench", d, s, n, 20))
     report("memory", f"one {d}×{s} batch {n} model (after 20 updates)", f"+{big - base:.1f} MiB",
            f"4W+batch {expected:.1f} MiB", f"{(big - base) / expected:.2f}×", "≈ 1×", (big - base) / expected <= 1.5)
     models = "".join(model_table(64, 1, 64, name=f"m{i}") for i in range(100))
     expected_small = (4 * 64 + 64 * 65) * 4 / 2**20
-    with BenchDaemon(args.hebbd, small.replace('"bench"', '"base"') + models, daemon_toml=args.daemon_toml) as daemon:
+    with start_daemon(args, small.replace('"bench"', '"base"') + models) as daemon:
         feed_messages(daemon, "base", 16, 1, 32, 20)
         for i in range(100):
             feed_messages(daemon, f"m{i}", 64, 1, 64, 3)
@@ -440,9 +551,9 @@ def memory(args, work):
 def sustained(args, work, base):
     minutes = args.minutes
     d, s, n = 4096, 64, 1024
-    path, rows, _ = data_file(work, d, s, n, 8 * n)
+    path, _, _ = data_file(work, d, s, n, 8)
     print(f"memory: sustained {minutes:g} min, {d}×{s} batch {n} fed continuously, JSON publish to a subscriber", flush=True)
-    with BenchDaemon(args.hebbd, '[publish]\nformat = "json"\n' + model_table(d, s, n), daemon_toml=args.daemon_toml) as daemon:
+    with start_daemon(args, model_table(d, s, n), "json") as daemon:
         sub = daemon.context.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"coef/")
@@ -486,7 +597,10 @@ def main():
     parser.add_argument("--hebbd", default=os.path.join(ROOT, ".build/release/hebbd"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, one repetition")
     parser.add_argument("--repeat", type=int, help="repetitions per figure (default 3, 1 with --quick)")
-    parser.add_argument("--only", default="core,e2e,latency,checkpoint,memory")
+    parser.add_argument("--only", default="core,engine,e2e,latency,checkpoint,memory")
+    parser.add_argument("--seconds", type=float, help="traffic per e2e and engine run, steady state (default 3, 2 with --quick)")
+    parser.add_argument("--transport", default="tcp",
+                        help="ingest transport of the e2e section: tcp, ipc, or tcp,ipc (both, with an ipc/tcp comparison)")
     parser.add_argument("--minutes", type=float, help="sustained memory run (default 1, 0.5 with --quick; the issue asks for 10)")
     parser.add_argument("--daemon-toml", default="", help="extra [daemon] keys for every hebbd run, e.g. 'blas_threads = 2'")
     parser.add_argument("--bench-arg", action="append", default=[], dest="bench_args",
@@ -496,13 +610,17 @@ def main():
     args = parser.parse_args()
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.minutes = args.minutes if args.minutes is not None else (0.5 if args.quick else 1.0)
+    args.seconds = args.seconds if args.seconds is not None else (2.0 if args.quick else 3.0)
+    if not set(args.transport.split(",")) <= {"tcp", "ipc"}:
+        sys.exit(f"--transport {args.transport}: tcp, ipc or tcp,ipc")
     args.daemon_toml = args.daemon_toml.replace("\\n", "\n")
     if not os.access(args.hebbd, os.X_OK):
         sys.exit(f"{args.hebbd}: no hebbd binary (swift build -c release --product hebbd)")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"hebbd {args.hebbd}; {os.cpu_count()} cores, {cpu}; repeat {args.repeat}; "
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"hebbd {args.hebbd}; {os.cpu_count()} cores, {cpu}; repeat {args.repeat}; load average {load}; "
           f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}", flush=True)
-    sections = {"core": core, "e2e": e2e, "latency": latency, "checkpoint": checkpoint, "memory": memory}
+    sections = {"core": core, "engine": engine, "e2e": e2e, "latency": latency, "checkpoint": checkpoint, "memory": memory}
     with tempfile.TemporaryDirectory(prefix="hebbd-run-all-") as work:
         for name in args.only.split(","):
             if name == "core":
@@ -510,7 +628,9 @@ def main():
             else:
                 sections[name](args, work)
     met = [r for r in ROWS if r["met"] is not None]
-    print(f"targets met: {sum(r['met'] for r in met)} of {len(met)}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"targets met: {sum(r['met'] for r in met)} of {len(met)} (✘: {', '.join(r['case'] for r in met if not r['met']) or 'none'}); "
+          f"load average at the end {load}")
     if args.json:
         with open(args.json, "w") as f:
             for r in ROWS:

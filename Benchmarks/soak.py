@@ -3,7 +3,7 @@
 
 For --minutes N, a producer sends --rate valid messages per second (binary float32 and float64 and inline JSON,
 1–32 rows, to two models) with --bad-rate malformed ones per second among them (every kind of the end-to-end
-hostile campaign, Tests/EndToEndTests/Scripts/hostile_campaign.py, in turn), a subscriber reads every
+hostile campaign, hebbd.malformed, in turn), a subscriber reads every
 coefficient message, and a control client sends `status`, `snapshot`, `predict` and malformed requests. Every
 --every seconds (default 10) it prints the daemon's resident set (VmRSS, /proc), its peak (VmHWM), the rows
 learned, updates per second and rejections so far. At the end it prints the growth of VmRSS after warm-up (the
@@ -26,11 +26,12 @@ import time
 import numpy as np
 import zmq
 
-from bench_daemon import BenchDaemon
+from hebbd.testing import benchmark_daemon
+
+from hebbd.malformed import DROPPED, ingest_kinds   # the hostile campaign's malformed kinds, one definition
+from hebbd.proc import memory_mib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "Tests", "EndToEndTests", "Scripts"))
-from hostile_campaign import DROPPED, ingest_kinds  # noqa: E402  (the campaign's malformed kinds, one definition)
 
 MODELS = """[[model]]
 name = "s"
@@ -57,16 +58,6 @@ LIMITS = """
 max_message_bytes = 1048576
 max_rows_per_message = 1000
 """
-
-
-def vm(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0]) / 1024.0
-    return out
 
 
 def valid_message(rng, i):
@@ -103,7 +94,7 @@ def main():
     print(f"soak: {binary}, {args.minutes:g} min, {args.rate:g} valid + {args.bad_rate:g} malformed messages/s "
           f"({len(kinds)} malformed kinds), warm-up {warmup:.0f} s, target growth ≤ {args.target:g} %", flush=True)
     rng = np.random.default_rng(11)
-    with BenchDaemon(binary, LIMITS + MODELS) as daemon:
+    with benchmark_daemon(binary, LIMITS + MODELS) as daemon:
         pid = daemon.process.pid
         push = daemon.push(hwm=1000)
         sub = daemon.context.socket(zmq.SUB)
@@ -131,7 +122,7 @@ def main():
             elapsed = now - t0
             if now >= next_sample:
                 status = daemon.request({"cmd": "status"})
-                m = vm(pid)
+                m = memory_mib(pid)
                 updates = status["updates"]
                 rate = (updates - last_updates) / max(now - last_t, 1e-9)
                 last_updates, last_t = updates, now

@@ -6,17 +6,14 @@
 sample_decoder and control_request seeds use the targets' frame scheme (a 2-byte little-endian length before each
 frame, FuzzSupport.swift); config_loader seeds are the repository's configs; checkpoint_reader's seed is a real
 checkpoint written by `hebbd run` (with --hebbd: a daemon on a temporary directory and free loopback ports, fed
-10 rows, asked for a checkpoint, stopped). Deterministic: the same files every time (but the checkpoint's time).
+10 rows, asked for a checkpoint, stopped — through hebbd.testing.LocalDaemon, so --hebbd needs the client package:
+`pip install ./clients/python`, as scripts/setup.sh --test does). Deterministic: the same files every time (but the checkpoint's time).
 """
 import argparse
 import json
 import os
 import shutil
-import socket
 import struct
-import subprocess
-import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,27 +94,10 @@ def config_seeds():
     shutil.copy(os.path.join(ROOT, "Examples", "data", "sparse20.toml"), os.path.join(CORPUS, s, "sparse20.toml"))
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def checkpoint_seed(hebbd):
-    import zmq  # only this part needs pyzmq
+    from hebbd.testing import LocalDaemon  # only this part needs the client package (and pyzmq)
 
-    with tempfile.TemporaryDirectory(prefix="hebbd-fuzz-seed-") as tmp:
-        ports = [free_port() for _ in range(3)]
-        config = os.path.join(tmp, "seed.toml")
-        with open(config, "w") as f:
-            f.write(f"""[daemon]
-checkpoint_interval = "0s"
-[endpoints]
-ingest = "tcp://127.0.0.1:{ports[0]}"
-publish = "tcp://127.0.0.1:{ports[1]}"
-control = "tcp://127.0.0.1:{ports[2]}"
-metrics = ""
-[[model]]
+    model = """[[model]]
 name = "seed"
 kind = "elastic_net"
 dict_dim = 3
@@ -131,49 +111,20 @@ mean = 0.0
 std = 1.0
 weight = 0.01
 fit_hyper = true
-""")
-        state = os.path.join(tmp, "state")
-        daemon = subprocess.Popen([hebbd, "run", "--config", config, "--state-dir", state],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ctx = zmq.Context()
-        try:
-            req = ctx.socket(zmq.REQ)
-            req.setsockopt(zmq.RCVTIMEO, 500)
-            req.setsockopt(zmq.LINGER, 0)
-            req.connect(f"tcp://127.0.0.1:{ports[2]}")
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    req.send(b'{"cmd":"status"}')
-                    req.recv()
-                    break
-                except zmq.Again:
-                    req.close()
-                    if time.monotonic() > deadline:
-                        sys.exit("make_corpus: hebbd did not answer")
-                    req = ctx.socket(zmq.REQ)
-                    req.setsockopt(zmq.RCVTIMEO, 500)
-                    req.setsockopt(zmq.LINGER, 0)
-                    req.connect(f"tcp://127.0.0.1:{ports[2]}")
-            push = ctx.socket(zmq.PUSH)
-            push.setsockopt(zmq.LINGER, 2000)
-            push.connect(f"tcp://127.0.0.1:{ports[0]}")
-            push.send_multipart([b"seed", b'{"dtype":"float32","rows":10}', f32(*[i / 10 for i in range(30)]),
-                                 f32(*[(i % 5) - 2 for i in range(20)])])
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:   # 10 rows: 2 updates and 2 rows buffered
-                req.send(b'{"cmd":"status"}')
-                m = json.loads(req.recv())["models"]["seed"]
-                if m["step"] == 2 and m["buffered"] == 2:
-                    break
-                time.sleep(0.05)
-            req.send(b'{"cmd":"checkpoint"}')
-            written = json.loads(req.recv())["written"]["seed"]
-            shutil.copy(written, os.path.join(CORPUS, "checkpoint_reader", "elastic_net_prior_standardized.hebb"))
-        finally:
-            daemon.terminate()
-            daemon.wait(10)
-            ctx.destroy(linger=0)
+"""
+    with LocalDaemon(model, binary=hebbd, checkpoint_interval="0s", metrics=False, log_level="warning") as daemon:
+        push = daemon.push()
+        push.send_multipart([b"seed", b'{"dtype":"float32","rows":10}', f32(*[i / 10 for i in range(30)]),
+                             f32(*[(i % 5) - 2 for i in range(20)])])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:   # 10 rows: 2 updates and 2 rows buffered
+            m = daemon.request({"cmd": "status"}, check=True)["models"]["seed"]
+            if m["step"] == 2 and m["buffered"] == 2:
+                break
+            time.sleep(0.05)
+        written = daemon.request({"cmd": "checkpoint"}, check=True)["written"]["seed"]
+        shutil.copy(written, os.path.join(CORPUS, "checkpoint_reader", "elastic_net_prior_standardized.hebb"))
+        push.close()
 
 
 def main():

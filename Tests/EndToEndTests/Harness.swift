@@ -22,6 +22,20 @@ enum Paths {
     static let examples = packageRoot.appendingPathComponent("Examples/python")
 
     static func script(_ name: String) -> String { scripts.appendingPathComponent(name).path }
+
+    /// The Python support library (`hebbd`, `hebbd.testing`, …: clients/python) the scripts import. Every Python
+    /// process started here gets it first on `PYTHONPATH`, so a script runs against this tree's client package
+    /// rather than whichever copy `scripts/setup.sh --test` installed last. This harness's own Swift counterparts
+    /// (`Ports`, `Daemon`, `Spawned`) serve the Swift tests; the Python side starts daemons through
+    /// `hebbd.testing` (clients/python/hebbd/testing.py).
+    static let pythonLibrary = packageRoot.appendingPathComponent("clients/python")
+
+    /// `environment` with `pythonLibrary` put first on `PYTHONPATH`.
+    static func withPythonLibrary(_ environment: [String: String]) -> [String: String] {
+        var env = environment
+        env["PYTHONPATH"] = [pythonLibrary.path, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
+        return env
+    }
 }
 
 struct HarnessError: Error, CustomStringConvertible {
@@ -97,12 +111,13 @@ enum Executables {
         return nil
     }()
 
-    /// Whether python3 can import zmq and numpy (checked once).
+    /// Whether python3 can import zmq, numpy and the support library hebbd.testing (checked once).
     static let pythonReady: Bool = {
         guard let python else { return false }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-c", "import zmq, numpy"]
+        p.arguments = ["-c", "import zmq, numpy, hebbd.testing"]
+        p.environment = Paths.withPythonLibrary(ProcessInfo.processInfo.environment)
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         guard (try? p.run()) != nil else { return false }
@@ -238,7 +253,7 @@ final class Spawned: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
         process.standardError = err
-        var env = environment ?? ProcessInfo.processInfo.environment
+        var env = Paths.withPythonLibrary(environment ?? ProcessInfo.processInfo.environment)
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["OPENBLAS_NUM_THREADS"] = "1"

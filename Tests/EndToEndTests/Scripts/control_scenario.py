@@ -25,16 +25,14 @@ Exit 0 with a JSON summary on stdout, or 1 with `FAIL: …` on stderr.
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 import zmq
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (RFC3339, Failure, coefficient_error, control, decode_coefficients,  # noqa: E402
+from e2e_common import (RFC3339, Failure, coefficient_error, control, control_frames, decode_coefficients,
                         load_fixture, receive_until, rel_err, reporting, run_parameters, succeed)
-from stream_sys1 import ModelCheck  # noqa: E402
+from stream_sys1 import ModelCheck
 
 TOL = 1e-4
 
@@ -261,10 +259,10 @@ def main():
 
         # 8. malformed requests, and the REP socket still answers.
         for raw in (b"not json", b"[1, 2]", b'{"model": "ctl"}', b'{"cmd": "fly"}'):
-            r = raw_request(s.ctx, args.control, [raw])
+            r = control_frames(args.control, [raw])
             if r.get("ok") is not False or not r.get("error"):
                 raise Failure(f"request {raw!r} → {r}")
-        r = raw_request(s.ctx, args.control, [b'{"cmd": "status"}', b"second frame"])
+        r = control_frames(args.control, [b'{"cmd": "status"}', b"second frame"])
         if r.get("ok") is not False:
             raise Failure(f"two-frame request → {r}")
         s.request({"cmd": "status"})
@@ -281,21 +279,6 @@ def main():
 
         summary["events"] = sorted({f"{m}:{b.get('event')}" for m, b in s.events})
         succeed(summary)
-
-
-def raw_request(ctx, endpoint, frames, timeout=5.0):
-    sock = ctx.socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
-    try:
-        sock.connect(endpoint)
-        sock.send_multipart(frames)
-        try:
-            return json.loads(sock.recv())
-        except zmq.Again:
-            raise Failure(f"no reply to {frames!r} within {timeout} s")
-    finally:
-        sock.close()
 
 
 if __name__ == "__main__":

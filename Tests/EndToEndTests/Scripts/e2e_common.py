@@ -15,6 +15,8 @@ import time
 import numpy as np
 import zmq
 
+from hebbd import Control, HebbdError, HebbdTimeout, Update
+
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 RUNS = ["lasso_adam", "lasso_sgd", "ridge_adam", "ridge_sgd", "elastic_net_adam", "elastic_net_sgd"]
@@ -143,7 +145,10 @@ def coefficient_error(got, w_ref, threshold):
 
 def decode_coefficients(frames):
     """(topic, body, coefficients as a dict_dim × sys_dim float64 array) of a `coef/<model>/` message,
-    JSON format (2 frames) or binary format (3 frames: the float32 little-endian, row-major matrix)."""
+    JSON format (2 frames) or binary format (3 frames: the float32 little-endian, row-major matrix).
+
+    The decoding is the client's (hebbd.Update.from_frames); the checks here are the wire format's, stricter
+    than a client needs to be (the frame count, the shape, no inline coefficients beside a binary frame)."""
     if len(frames) not in (2, 3):
         raise Failure(f"coefficient message has {len(frames)} frames; expected 2 (json) or 3 (binary)")
     topic = frames[0].decode()
@@ -151,38 +156,36 @@ def decode_coefficients(frames):
     shape = body.get("shape")
     if not (isinstance(shape, list) and len(shape) == 2):
         raise Failure(f"{topic}: bad shape {shape!r}")
-    if len(frames) == 3:
-        if "coefficients" in body:
-            raise Failure(f"{topic}: binary format but the JSON still carries coefficients")
-        raw = frames[2]
-        if len(raw) != shape[0] * shape[1] * 4:
-            raise Failure(f"{topic}: binary frame of {len(raw)} bytes for shape {shape}")
-        coef = np.frombuffer(raw, dtype="<f4").astype(np.float64).reshape(shape)
-    else:
+    if len(frames) == 3 and "coefficients" in body:
+        raise Failure(f"{topic}: binary format but the JSON still carries coefficients")
+    if len(frames) == 2:
         rows = body.get("coefficients")
         if not isinstance(rows, list) or len(rows) != shape[0] or any(len(r) != shape[1] for r in rows):
             raise Failure(f"{topic}: coefficients do not have shape {shape}")
-        coef = np.asarray(rows, dtype=np.float64).reshape(shape)
-    return topic, body, coef
+    try:
+        update = Update.from_frames(frames)
+    except ValueError as error:
+        raise Failure(f"{topic}: {error}")
+    return topic, body, update.coefficients.astype(np.float64)
 
 
 def control(endpoint, request, timeout=5.0, context=None):
-    """One control request (a dict) → the reply (a dict). Raises Failure on timeout."""
-    ctx = context or zmq.Context.instance()
-    sock = ctx.socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.SNDTIMEO, int(timeout * 1000))
-    sock.setsockopt(zmq.RCVTIMEO, int(timeout * 1000))
-    try:
-        sock.connect(endpoint)
-        sock.send(json.dumps(request).encode())
+    """One control request (a dict) → the reply (a dict, `ok` false included), through the client's Control.
+    Raises Failure on timeout."""
+    with Control(endpoint, timeout=timeout, context=context) as c:
         try:
-            reply = sock.recv()
-        except zmq.Again:
+            return c.request(request, check=False)
+        except HebbdTimeout:
             raise Failure(f"no control reply from {endpoint} to {request.get('cmd')} within {timeout} s")
-        return json.loads(reply)
-    finally:
-        sock.close()
+
+
+def control_frames(endpoint, frames, timeout=5.0, context=None):
+    """One control request of raw frames (malformed on purpose) → the reply (a dict). Raises Failure on timeout."""
+    with Control(endpoint, timeout=timeout, context=context) as c:
+        try:
+            return json.loads(c.exchange(frames, what=repr(frames)[:80])[0])
+        except HebbdTimeout:
+            raise Failure(f"no reply to {frames!r} within {timeout} s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +198,7 @@ def reporting(summary, ctx):
     summary so far, and the zmq context is destroyed on every path, so that no open socket delays the exit."""
     try:
         yield
-    except Failure as e:
+    except (Failure, HebbdError, HebbdTimeout) as e:   # a check failed, or a control request did
         die(str(e), summary)
     finally:
         ctx.destroy(linger=0)

@@ -18,45 +18,25 @@ import time
 import numpy as np
 import zmq
 
-from e2e_common import Failure, reporting, succeed
+from e2e_common import Failure, control, reporting, succeed
+from hebbd.proc import rss_mib
 
 
-def request(ctx, endpoint, obj, timeout=10.0):
-    s = ctx.socket(zmq.REQ)
-    s.setsockopt(zmq.LINGER, 0)
-    s.connect(endpoint)
-    try:
-        s.send(json.dumps(obj).encode())
-        if not s.poll(timeout * 1000):
-            raise Failure(f"no reply to {obj['cmd']} within {timeout} s")
-        return json.loads(s.recv())
-    finally:
-        s.close()
-
-
-def model_rows(ctx, control, model):
-    m = request(ctx, control, {"cmd": "status"})["models"][model]
+def model_rows(ctx, endpoint, model):
+    m = control(endpoint, {"cmd": "status"}, timeout=10.0, context=ctx)["models"][model]
     return m["samples"] + m["buffered"], m
 
 
-def wait_for_rows(ctx, control, model, start, want, timeout, interval):
+def wait_for_rows(ctx, endpoint, model, start, want, timeout, interval):
     """Polls `status` until the model holds `want` rows (learned + buffered); (rows, its status entry)."""
     deadline = time.monotonic() + timeout
     while True:
-        have, m = model_rows(ctx, control, model)
+        have, m = model_rows(ctx, endpoint, model)
         if have >= want:
             return have, m
         if time.monotonic() > deadline:
             raise Failure(f"after {timeout} s the model has {have - start} of {want - start} rows")
         time.sleep(interval)
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def events(args):

@@ -10,14 +10,11 @@ initial state has seq 0 and loss null). With --control, each message's coefficie
 """
 
 import argparse
-import os
-import sys
 
 import numpy as np
 import zmq
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import control, die, late_join, reporting, succeed  # noqa: E402
+from e2e_common import control, die, late_join, reporting, succeed
 
 
 def main():

@@ -20,53 +20,18 @@ import hashlib
 import json
 import struct
 import sys
-import zlib
 
-DTYPES = {"f32": ("<f4", 4), "f64": ("<f8", 8), "u64": ("<u8", 8)}
+from hebbd.checkpoint import DTYPES, CheckpointError, load as load_checkpoint, payload_span
+
 IGNORED_ARRAYS = {"wall_clock"}
 IGNORED_HEADER = {"created", "wall_clock", "software", "arrays"}
 
 
-class Bad(Exception):
-    pass
-
-
 def load(path):
-    """(header, {name: (dtype, count, raw bytes)}, facts) of a verified file; raises Bad with the reason."""
-    with open(path, "rb") as f:
-        b = f.read()
-    if len(b) < 28:
-        raise Bad(f"truncated: {len(b)} bytes")
-    magic, version, hlen, plen = struct.unpack_from("<8sIIQ", b, 0)
-    if magic != b"HEBBCKPT":
-        raise Bad(f"bad magic {magic!r}")
-    if version not in (1, 2, 3):   # docs/CHECKPOINTS.md: 3 is written, 1 and 2 still read
-        raise Bad(f"format version {version}")
-    if len(b) != 28 + hlen + plen:
-        raise Bad(f"size {len(b)} != 28 + {hlen} + {plen}")
-    if (24 + hlen) % 8 != 0:
-        raise Bad(f"payload offset {24 + hlen} is not 8-byte aligned")
-    stored = struct.unpack_from("<I", b, len(b) - 4)[0]
-    computed = zlib.crc32(b[:-4]) & 0xFFFFFFFF
-    if stored != computed:
-        raise Bad(f"CRC mismatch: stored {stored:08x}, computed {computed:08x}")
-    header = json.loads(b[24:24 + hlen])
-    if header.get("format") != "hebbd-checkpoint":
-        raise Bad(f"format {header.get('format')!r}")
-    arrays = {}
-    start = 24 + hlen
-    for a in header["arrays"]:
-        if a["dtype"] not in DTYPES:
-            raise Bad(f"array {a['name']}: dtype {a['dtype']}")
-        size = DTYPES[a["dtype"]][1]
-        if a["offset"] % 8 != 0:
-            raise Bad(f"array {a['name']}: offset {a['offset']} not 8-byte aligned")
-        end = a["offset"] + a["count"] * size
-        if end > plen:
-            raise Bad(f"array {a['name']}: bytes {a['offset']}..{end} beyond the payload of {plen}")
-        arrays[a["name"]] = (a["dtype"], a["count"], b[start + a["offset"]:start + end])
-    facts = {"bytes": len(b), "header_bytes": hlen, "payload_bytes": plen, "crc32": f"{stored:08x}"}
-    return header, arrays, facts
+    """(header, {name: (dtype, count, raw bytes)}, facts) of a verified file (hebbd.checkpoint); raises
+    CheckpointError with the reason."""
+    cp = load_checkpoint(path)
+    return cp.header, {name: (a.dtype, a.count, a.raw) for name, a in cp.arrays.items()}, cp.facts
 
 
 def describe(header, arrays, facts, with_values):
@@ -83,7 +48,7 @@ def describe(header, arrays, facts, with_values):
 def cmd_read(args):
     try:
         header, arrays, facts = load(args.file)
-    except Bad as e:
+    except CheckpointError as e:
         print(json.dumps({"ok": False, "error": str(e)}))
         return 1
     print(json.dumps(describe(header, arrays, facts, args.values), sort_keys=True))
@@ -94,7 +59,7 @@ def cmd_compare(args):
     try:
         ha, aa, _ = load(args.a)
         hb, ab, _ = load(args.b)
-    except Bad as e:
+    except CheckpointError as e:
         print(json.dumps({"ok": False, "equal": False, "error": str(e)}))
         return 2
     differences = []
@@ -131,10 +96,10 @@ def cmd_corrupt(args):
         b = b[:max(0, n)]
         what = f"truncated to {len(b)} bytes"
     else:
-        _, _, hlen, plen = struct.unpack_from("<8sIIQ", b, 0)
-        offset = 24 + hlen + plen // 2
+        payload = payload_span(bytes(b))
+        offset = payload.start + len(payload) // 2
         b[offset] ^= 0x5A
-        what = f"flipped byte {offset} (payload byte {plen // 2})"
+        what = f"flipped byte {offset} (payload byte {len(payload) // 2})"
     with open(args.file, "wb") as f:
         f.write(b)
     print(json.dumps({"ok": True, "file": args.file, "did": what, "bytes": len(b)}))

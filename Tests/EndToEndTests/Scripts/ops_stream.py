@@ -26,14 +26,12 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 
 import numpy as np
 import zmq
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Failure, control, die, receive_until, reporting, succeed  # noqa: E402
+from e2e_common import Failure, control, die, receive_until, reporting, succeed
 
 
 def dataset(seed, total, d, s, raw_units=False):

@@ -1,25 +1,22 @@
 #!/usr/bin/env python3
-"""Streams Examples/python/producer.py's synthetic system to one hebbd model through real sockets and reports
+"""Streams Examples/python/producer.py's synthetic system (hebbd.testing.sparse_system: the same draws) to one hebbd model through real sockets and reports
 what the daemon published: every coefficient message and event of the model, the prior term of each update
 recomputed here from the previous message's coefficients (brainstate's formulas, docs/PRIORS.md), and `status`.
 
-The producer's own `true_system` makes the data, so the example's system is what is tested.
+hebbd.testing.sparse_system makes the data with the example's draws, so the example's system is what is tested.
 Prints one JSON summary line (e2e_common.succeed); the Swift test asserts on it.
 """
 
 import argparse
 import json
 import math
-import os
-import sys
 import time
 
 import numpy as np
 import zmq
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Examples", "python"))
-import producer  # noqa: E402  (Examples/python/producer.py)
-from e2e_common import Failure, control, decode_coefficients, reporting, succeed  # noqa: E402
+from e2e_common import Failure, control, decode_coefficients, reporting, succeed
+from hebbd.testing import sparse_system
 
 
 def prior_loss(spec, w):
@@ -96,7 +93,7 @@ def main():
 
         # `updates` in status counts every model's: wait for this stream's on top of what was there before.
         baseline = control(args.control, {"cmd": "status"}, context=ctx)["updates"]
-        w, rows, rng = producer.true_system(args.dict_dim, args.sys_dim, 3, args.seed)
+        w, rows, rng = sparse_system(args.dict_dim, args.sys_dim, 3, args.seed)
         summary["true_support_rows"] = [int(r) for r in rows]
         summary["true_w"] = w.tolist()
         push = ctx.socket(zmq.PUSH)
@@ -105,7 +102,7 @@ def main():
         push.connect(args.ingest)
         for n in range(args.messages):
             if args.shift_at and n == args.shift_at:
-                w, rows, _ = producer.true_system(args.dict_dim, args.sys_dim, 3, args.seed + 1)
+                w, rows, _ = sparse_system(args.dict_dim, args.sys_dim, 3, args.seed + 1)
                 summary["shifted_w"] = w.tolist()
             x = rng.standard_normal((50, args.dict_dim)).astype(np.float32)
             y = (x @ w + 0.1 * rng.standard_normal((50, args.sys_dim))).astype(np.float32)

@@ -24,14 +24,12 @@ Exit 0 with a JSON summary on stdout, or 1 with `FAIL: …` on stderr (and the s
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 import zmq
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import (RFC3339, RUNS, Failure, coefficient_error, control, decode_coefficients, die,  # noqa: E402
+from e2e_common import (RFC3339, RUNS, Failure, coefficient_error, control, decode_coefficients, die,
                         late_join, load_fixture, receive_until, reference_trajectory, rel_err, reporting,
                         run_parameters, succeed)
 

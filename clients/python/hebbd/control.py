@@ -44,36 +44,44 @@ class Control:
         s.connect(self.endpoint)
         self._socket = s
 
-    def request(self, request: Mapping[str, Any], timeout: Optional[float] = None) -> Dict[str, Any]:
+    def request(self, request: Mapping[str, Any], timeout: Optional[float] = None, *,
+                check: bool = True) -> Dict[str, Any]:
         """Sends one request (a dict with ``"cmd"``) and returns the whole reply (``ok`` true).
 
-        Raises :class:`~hebbd.HebbdError` for ``ok: false``, :class:`~hebbd.HebbdTimeout` after
-        ``timeout`` (default: the constructor's) seconds without a reply."""
-        if self._socket is None:
-            raise ValueError("Control is closed")
-        wait = self.timeout if timeout is None else timeout
-        body = json.dumps(request).encode()
-        try:
-            sent = self._socket.poll(int(wait * 1000), zmq.POLLOUT)
-            if sent:
-                self._socket.send(body, zmq.NOBLOCK)
-                got = self._socket.poll(int(wait * 1000), zmq.POLLIN)
-            if not sent or not got:
-                raise zmq.Again()
-            frames = self._socket.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            # A REQ socket that sent without receiving cannot send again: start over with a new one.
-            self._socket.close(0)
-            self._connect()
-            raise HebbdTimeout(f"no reply from {self.endpoint} to {request.get('cmd')!r} within {wait:g} s") from None
+        Raises :class:`~hebbd.HebbdError` for ``ok: false`` (with ``check=False``: returns that reply as it
+        is, for tests of the error replies), :class:`~hebbd.HebbdTimeout` after ``timeout`` (default: the
+        constructor's) seconds without a reply."""
+        frames = self.exchange([json.dumps(request).encode()], timeout, what=repr(request.get("cmd")))
         try:
             reply = json.loads(frames[0])
         except ValueError:
             raise HebbdError(f"reply is not JSON: {frames[0][:200]!r}", request=request) from None
+        if not check and isinstance(reply, dict):
+            return reply
         if not isinstance(reply, dict) or reply.get("ok") is not True:
             message = reply.get("error", "request failed") if isinstance(reply, dict) else str(reply)
             raise HebbdError(str(message), request=request, reply=reply if isinstance(reply, dict) else None)
         return reply
+
+    def exchange(self, frames: List[bytes], timeout: Optional[float] = None, *, what: str = "a request") -> List[bytes]:
+        """Sends ``frames`` as they are (any bytes: the tests' malformed requests) and returns the reply's
+        frames. :class:`~hebbd.HebbdTimeout` after ``timeout`` seconds without a reply, the socket replaced."""
+        if self._socket is None:
+            raise ValueError("Control is closed")
+        wait = self.timeout if timeout is None else timeout
+        try:
+            sent = self._socket.poll(int(wait * 1000), zmq.POLLOUT)
+            if sent:
+                self._socket.send_multipart(frames, zmq.NOBLOCK)
+                got = self._socket.poll(int(wait * 1000), zmq.POLLIN)
+            if not sent or not got:
+                raise zmq.Again()
+            return list(self._socket.recv_multipart(zmq.NOBLOCK))
+        except zmq.Again:
+            # A REQ socket that sent without receiving cannot send again: start over with a new one.
+            self._socket.close(0)
+            self._connect()
+            raise HebbdTimeout(f"no reply from {self.endpoint} to {what} within {wait:g} s") from None
 
     # -- the commands ---------------------------------------------------------------------------------
 

@@ -1,11 +1,18 @@
-"""A real ``hebbd run`` for tests: loopback endpoints on free ports, its own config and state directory,
-bounded start and stop. No mocks — the client's tests (and yours) talk to the actual daemon::
+"""A real ``hebbd run`` for tests and benchmarks: loopback (or ``ipc://``) endpoints, its own config and state
+directory, bounded start and stop. No mocks — the client's tests (and yours) talk to the actual daemon::
 
     with LocalDaemon(models=DEMO_MODEL) as d:
         Producer(d.ingest).send("demo", X, Y)
         Control(d.control).status()
 
 The binary is ``binary=`` or ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``.
+
+This module is the repository's one Python support library (with :mod:`hebbd.proc` for a process's memory,
+:mod:`hebbd.checkpoint` for checkpoint files and :mod:`hebbd.malformed` for the hostile-input kinds): the client's
+tests, the end-to-end scripts of ``Tests/``, ``Benchmarks/`` and ``Fuzz/`` all start daemons, pick ports and read
+memory through it. The Swift end-to-end harness (``Tests/EndToEndTests/Harness.swift``) has its own counterpart
+for the Swift tests (``Ports.free``, its daemon launcher); the two are kept alike (e.g. both retry a start whose
+port was taken meanwhile).
 """
 
 from __future__ import annotations
@@ -19,12 +26,15 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO, List, Optional
+from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
+import numpy as np
+import zmq
 
 from .control import Control
 from .curve import CurveKeys
 from .errors import HebbdError, HebbdTimeout
+from .proc import memory_mib
 
 #: The demo model of Configs/hebbd.toml (lasso, 20 features, 1 target, batches of 50, Adam).
 DEMO_MODEL = """
@@ -52,11 +62,12 @@ def free_port() -> int:
 
 
 def find_binary(binary: Optional[str] = None) -> str:
-    """``binary``, else ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``; raises FileNotFoundError."""
+    """``binary``, else ``$HEBBD_BIN``, else ``hebbd`` on ``$PATH``, as an absolute path (the daemon runs in its
+    own directory, so a relative path would not find it there); raises FileNotFoundError."""
     path = binary or os.environ.get("HEBBD_BIN") or shutil.which("hebbd")
     if not path or not os.access(path, os.X_OK):
         raise FileNotFoundError(f"no hebbd binary at {path!r} (build it with `swift build`, set HEBBD_BIN)")
-    return str(path)
+    return os.path.abspath(path)
 
 
 class LocalDaemon:
@@ -65,13 +76,22 @@ class LocalDaemon:
     same ``state_dir``. ``directory`` (default: a new temporary directory, removed by :meth:`cleanup`)
     holds ``hebbd.toml``, ``state/`` and ``hebbd.log``.
 
-    ``curve_dir``: turn on CURVE with ``server.key`` and ``clients/`` in that directory (see
-    :meth:`enable_curve`).
+    ``models`` is the config's tail: ``[[model]]`` tables, optionally preceded by other tables (``[limits]``).
+    ``transport="ipc"`` puts ``ingest``, ``publish`` and ``control`` on ``ipc://DIR/<name>.sock`` instead
+    (same-host clients; docs/OPERATIONS.md). ``metrics=False`` turns the metrics listener off.
+    ``kill_on_exit=True`` ends the daemon with SIGKILL when the ``with`` block is left (benchmarks: no final
+    checkpoint to wait for). ``umask``: the daemon's file mode creation mask (e.g. ``0o027``, the systemd
+    unit's ``UMask=``; default: inherited), which sets the mode of its ``ipc://`` socket files. ``curve_dir``: turn on CURVE with ``server.key`` and ``clients/`` in that
+    directory (see :meth:`enable_curve`).
     """
 
     def __init__(self, models: str = DEMO_MODEL, *, binary: Optional[str] = None, publish_format: str = "json",
                  checkpoint_interval: str = "30s", heartbeat: str = "5s", directory: Optional[str] = None,
-                 extra_daemon: str = "", curve_dir: Optional[str] = None) -> None:
+                 extra_daemon: str = "", curve_dir: Optional[str] = None, transport: str = "tcp",
+                 log_level: str = "info", metrics: bool = True, kill_on_exit: bool = False,
+                 umask: Optional[int] = None) -> None:
+        if transport not in ("tcp", "ipc"):
+            raise ValueError(f"transport must be 'tcp' or 'ipc', not {transport!r}")
         self.binary = find_binary(binary)
         self._own_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="hebbd-test-"))
@@ -79,6 +99,13 @@ class LocalDaemon:
         self.state_dir = self.directory / "state"
         self.config_path = self.directory / "hebbd.toml"
         self.log_path = self.directory / "hebbd.log"
+        self.transport = transport
+        self.log_level = log_level
+        self.metrics_enabled = metrics
+        self.kill_on_exit = kill_on_exit
+        self.umask = umask
+        self._context: Optional[zmq.Context] = None
+        self._client: Optional[Control] = None
         self._pick_ports()
         self._started_once = False
         self.models = models
@@ -94,10 +121,14 @@ class LocalDaemon:
     # -- configuration --------------------------------------------------------------------------------
 
     def _pick_ports(self) -> None:
-        self.ingest = f"tcp://127.0.0.1:{free_port()}"
-        self.publish = f"tcp://127.0.0.1:{free_port()}"
-        self.control = f"tcp://127.0.0.1:{free_port()}"
-        self.metrics = f"127.0.0.1:{free_port()}"
+        if self.transport == "ipc":
+            self.ingest, self.publish, self.control = (f"ipc://{self.directory / name}.sock"
+                                                       for name in ("ingest", "publish", "control"))
+        else:
+            self.ingest = f"tcp://127.0.0.1:{free_port()}"
+            self.publish = f"tcp://127.0.0.1:{free_port()}"
+            self.control = f"tcp://127.0.0.1:{free_port()}"
+        self.metrics = f"127.0.0.1:{free_port()}" if self.metrics_enabled else ""
 
     def write_config(self) -> None:
         """(Re)writes ``hebbd.toml`` from the current attributes."""
@@ -110,7 +141,7 @@ class LocalDaemon:
 [daemon]
 state_dir = "{self.state_dir}"
 checkpoint_interval = "{self.checkpoint_interval}"
-log_level = "info"
+log_level = "{self.log_level}"
 {self.extra_daemon}
 
 [endpoints]
@@ -185,7 +216,8 @@ heartbeat = "{self.heartbeat}"
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [self.binary, "run", "--config", str(self.config_path), "--state-dir", str(self.state_dir)] + (args or []),
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.directory), env=env)
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.directory), env=env,
+            umask=-1 if self.umask is None else self.umask)
         deadline = time.monotonic() + timeout
         with Control(self.control, timeout=0.5, curve=keys) as c:
             while time.monotonic() < deadline:
@@ -241,6 +273,60 @@ heartbeat = "{self.heartbeat}"
         self.stop()
         return self.start(timeout)
 
+    # -- talking to it (one context and control client per daemon, made on first use) --------------
+
+    @property
+    def pid(self) -> int:
+        """The current run's process id."""
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    @property
+    def context(self) -> zmq.Context:
+        """A ZeroMQ context for this daemon's sockets, destroyed (linger 0) by :meth:`cleanup`."""
+        if self._context is None:
+            self._context = zmq.Context()
+        return self._context
+
+    def request(self, request: Mapping[str, Any], timeout: float = 120.0, *, check: bool = False) -> Dict[str, Any]:
+        """One control request through this daemon's own :class:`~hebbd.Control`; the reply as it is (``ok``
+        false included unless ``check``). Raises :class:`~hebbd.HebbdTimeout`."""
+        if self._client is None:
+            self._client = Control(self.control, timeout=timeout, context=self.context, curve=self.admin_keys())
+        return self._client.request(request, timeout, check=check)
+
+    def push(self, hwm: int = 0) -> zmq.Socket:
+        """A raw PUSH socket on the ingest endpoint (send HWM ``hwm``, 0 = unbounded; linger 0), for sending
+        prepared frames as fast as possible (the :class:`~hebbd.Producer` checks and converts every block)."""
+        s = self.context.socket(zmq.PUSH)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.SNDHWM, hwm)
+        s.connect(self.ingest)
+        return s
+
+    def subscribe(self, *topics: str, hwm: Optional[int] = None) -> zmq.Socket:
+        """A raw SUB socket on the publish endpoint, subscribed to ``topics`` (prefixes such as ``coef/``)."""
+        s = self.context.socket(zmq.SUB)
+        s.setsockopt(zmq.LINGER, 0)
+        if hwm is not None:
+            s.setsockopt(zmq.RCVHWM, hwm)
+        for topic in topics:
+            s.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        s.connect(self.publish)
+        return s
+
+    def memory_mib(self) -> Dict[str, float]:
+        """``{"VmRSS": MiB, "VmHWM": MiB}`` of the running daemon (:func:`hebbd.proc.memory_mib`)."""
+        return memory_mib(self.pid)
+
+    def rss_mib(self) -> float:
+        """The daemon's resident set, MiB."""
+        return self.memory_mib()["VmRSS"]
+
+    def peak_rss_mib(self) -> float:
+        """The daemon's peak resident set (VmHWM), MiB."""
+        return self.memory_mib()["VmHWM"]
+
     def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()
@@ -261,8 +347,16 @@ heartbeat = "{self.heartbeat}"
     def cleanup(self) -> None:
         """Stops the daemon and removes the temporary directory (if this object made it)."""
         try:
+            if self.kill_on_exit:
+                self.kill()
             self.stop()
         finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            if self._context is not None:
+                self._context.destroy(linger=0)
+                self._context = None
             if self._own_directory:
                 shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -273,4 +367,37 @@ heartbeat = "{self.heartbeat}"
         self.cleanup()
 
 
-__all__ = ["DEMO_MODEL", "LocalDaemon", "find_binary", "free_port"]
+def benchmark_daemon(binary: Optional[str], models: str, **options: Any) -> LocalDaemon:
+    """A :class:`LocalDaemon` set up for a benchmark (not started; ``with`` starts it): no periodic checkpoint,
+    ``warning`` logs, no metrics listener, SIGKILL at the end (no final checkpoint to wait for). ``options``
+    go to :class:`LocalDaemon` (``publish_format``, ``transport``, ``extra_daemon``, …) and override these."""
+    settings: Dict[str, Any] = dict(binary=binary, checkpoint_interval="0s", log_level="warning", metrics=False,
+                                    kill_on_exit=True)
+    settings.update(options)
+    return LocalDaemon(models, **settings)
+
+
+# -- data ----------------------------------------------------------------------------------------------
+
+
+def sparse_system(dict_dim: int = 20, sys_dim: int = 1, support: int = 3,
+                  seed: int = 1) -> Tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """(W_true, support rows, rng): ``support`` nonzero rows of ±[0.5, 1.5], the rest exactly 0, float32 — the
+    system Examples/python/producer.py streams (the same draws from the same seed)."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros((dict_dim, sys_dim), dtype=np.float32)
+    rows = np.sort(rng.choice(dict_dim, size=min(support, dict_dim), replace=False))
+    signs = rng.choice([-1.0, 1.0], size=(len(rows), sys_dim))
+    w[rows] = (signs * rng.uniform(0.5, 1.5, size=(len(rows), sys_dim))).astype(np.float32)
+    return w, rows, rng
+
+
+def blocks(w: np.ndarray, rng: np.random.Generator, count: int, rows: int = 50,
+           noise: float = 0.05) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+    """``count`` (X, Y) blocks of the linear system y = X·w + noise."""
+    for _ in range(count):
+        x = rng.standard_normal((rows, w.shape[0]))
+        yield x, x @ w + noise * rng.standard_normal((rows, w.shape[1]))
+
+
+__all__ = ["DEMO_MODEL", "LocalDaemon", "benchmark_daemon", "blocks", "find_binary", "free_port", "sparse_system"]

@@ -13,7 +13,7 @@ import pytest
 
 from hebbd import Control, HebbdError, HebbdTimeout, Producer, Subscriber
 from hebbd.testing import free_port
-from helpers import blocks, sparse_system
+from hebbd.testing import blocks, sparse_system
 
 
 def test_every_command(daemon) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hebbd import Control, CurveKeys, HebbdTimeout, NotTakingSamples, Producer, Subscriber, read_key
-from helpers import blocks, sparse_system
+from hebbd.testing import blocks, sparse_system
 
 
 def test_keygen_keys_as_files_and_as_strings(make_daemon) -> None:

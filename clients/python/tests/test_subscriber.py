@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hebbd import Control, HebbdTimeout, Producer, Subscriber, Update
-from helpers import blocks, sparse_system
+from hebbd.testing import blocks, sparse_system
 
 
 @pytest.mark.parametrize("publish_format", ["json", "binary"])

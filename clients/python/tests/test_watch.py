@@ -13,7 +13,7 @@ import numpy as np
 
 from hebbd import Producer, Subscriber
 from hebbd.testing import LocalDaemon
-from helpers import blocks, sparse_system
+from hebbd.testing import blocks, sparse_system
 
 SPARK = set("▁▂▃▄▅▆▇█")
 
