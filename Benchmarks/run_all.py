@@ -237,15 +237,17 @@ def e2e_hebbd(args, work, case, publish, reader):
     with start_daemon(args, model_table(d, s, case["batch"]), publish, case["transport"]) as hebbd:
         sub = None
         if reader:
-            sub = subprocess.Popen([c_binary(work, "null_subscriber"), hebbd.publish, "coef/bench/",
-                                    str(total * per_message // case["batch"]), "20"], stdout=subprocess.PIPE, text=True)
+            updates = total * per_message // case["batch"]
+            sub = subprocess.Popen([c_binary(work, "null_subscriber"), hebbd.publish, "coef/bench/", str(updates), "20"],
+                                   stdout=subprocess.PIPE, text=True)
             if sub.stdout.readline().strip() != "ready":
                 raise SystemExit("e2e: the null subscriber got no first message")
         feed = subprocess.Popen(feed_command(args, hebbd.ingest, path, d, s, per_message, passes), stdout=subprocess.DEVNULL)
         if sub is not None:
             got = receiver_line(sub, "the null subscriber")
             if not got["complete"]:
-                print(f"    (the subscriber received {got['messages']} of {total} messages: the rest were dropped)", flush=True)
+                print(f"    (the subscriber received {got['messages']} of {updates} coefficient messages: the rest were dropped)",
+                      flush=True)
             rate = (got["messages"] - 1) * case["batch"] / per_message / got["seconds"]
         else:
             rate = learned_rate_by_status(hebbd, total * per_message) / per_message
