@@ -166,7 +166,13 @@ package struct SampleDecoder: Sendable {
     ) throws(Rejection) -> DecodedSamples {
         guard !frames.isEmpty else { throw Rejection(.frameCount, model: nil, "empty message") }
         let total = frames.reduce(0) { $0 + $1.count }
-        guard let model = String(validating: frames[0], as: UTF8.self), !model.isEmpty else {
+        // Model names are ASCII (ModelConfiguration.isValidName): a frame 0 of ASCII bytes, every message for a
+        // model of this daemon, is valid UTF-8 and becomes its String without `String(validating:)`, whose generic
+        // code instantiated type metadata on every call (JSONParser.parseString measured it); only other bytes,
+        // already no model's name, are validated for the rejection's text.
+        let asciiName = frames[0].allSatisfy { $0 < 0x80 }
+        let name = asciiName ? String(decoding: frames[0], as: UTF8.self) : String(validating: frames[0], as: UTF8.self)
+        guard let model = name, !model.isEmpty else {
             throw Rejection(.unknownModel, model: nil, "frame 0 is not a UTF-8 model name")
         }
         guard total <= maxMessageBytes else {
@@ -175,10 +181,9 @@ package struct SampleDecoder: Sendable {
         guard frames.count == 2 || frames.count == 4 else {
             throw Rejection(.frameCount, model: model, "\(frames.count) frames; expected 2 (inline JSON) or 4 (binary)")
         }
-        // Model names are ASCII (ModelConfiguration.isValidName), so a name with any other byte is no model's. This
-        // also makes the lookup byte for byte: Swift's String equality is canonical equivalence, under which
-        // U+212A KELVIN SIGN + "1" would find model "K1". One pass over a few bytes, not the full name check.
-        guard frames[0].allSatisfy({ $0 < 0x80 }), let shape = shape(model) else {
+        // A name with a non-ASCII byte is no model's. This also makes the lookup byte for byte: Swift's String
+        // equality is canonical equivalence, under which U+212A KELVIN SIGN + "1" would find model "K1".
+        guard asciiName, let shape = shape(model) else {
             throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"")
         }
         // JSON is parsed into a tree several times its size: an inline message has its own, small bound.
