@@ -329,8 +329,8 @@ package final class EngineCore {
             return error
         }
         guard let runner = runners[decoded.model] else { return nil }
-        counters.samplesReceived += decoded.rows
-        runner.ingest(decoded) { report, nanoseconds in
+        // A NaN or ±Inf in a binary float32 message is found by the pass that reads it (ModelRunner.ingest).
+        let refused = runner.ingest(decoded) { report, nanoseconds in
             updateDurationObserver?(Int64(nanoseconds))
             guard !report.diverged else {
                 // Rolled back: nothing changed, so nothing is published but the news, once per episode.
@@ -351,6 +351,11 @@ package final class EngineCore {
             let sequence = publishUpdate(runner, report: report) ?? runner.sequence
             if checkDrift(runner, report: report, sequence: sequence) { counters.drifts += 1 }
         }
+        if let refused {
+            reject(refused)
+            return refused
+        }
+        counters.samplesReceived += decoded.rows
         return nil
     }
 
