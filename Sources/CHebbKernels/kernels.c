@@ -15,6 +15,7 @@
 typedef float hebb_v16 __attribute__((vector_size(64)));
 typedef int hebb_i16 __attribute__((vector_size(64)));
 typedef float hebb_v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float hebb_v16b __attribute__((vector_size(64), aligned(1), may_alias));
 
 // One instruction set's kernels; kernel_body.h defines one of these per set (`kernels_<suffix>`).
 typedef struct {
@@ -26,7 +27,8 @@ typedef struct {
                                float, float, float, float, float);
     void (*norms)(const float *, ptrdiff_t, double *, double *);
     void (*penalty_gradient)(const float *, float *, ptrdiff_t, float, float, float);
-    int (*all_finite)(const float *, ptrdiff_t);
+    int (*all_finite)(const void *, ptrdiff_t);
+    int (*copy_finite)(float *, const void *, ptrdiff_t);
 } hebb_kernel_set;
 
 // Rows per pass of the product kernels: for s = 16·V as many accumulators as the register file holds beside one row
@@ -306,7 +308,9 @@ void hebb_penalty_gradient(const float *w, float *g, ptrdiff_t n, float scale, f
     hebb_kernels()->penalty_gradient(w, g, n, scale, a, b);
 }
 
-int hebb_all_finite(const float *values, ptrdiff_t n) { return hebb_kernels()->all_finite(values, n); }
+int hebb_all_finite(const void *values, ptrdiff_t n) { return hebb_kernels()->all_finite(values, n); }
+
+int hebb_copy_finite(float *out, const void *values, ptrdiff_t n) { return hebb_kernels()->copy_finite(out, values, n); }
 
 int hebb_available_cpus(void) {
 #if defined(__linux__)

@@ -163,16 +163,47 @@ public final class HebbianCircuit {
     public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
                        stepLoss: (Double) -> Void = { _ in }) throws(CircuitError) -> UpdateReport {
         try checkShapes(x: x, y: y, rows: rows)
+        return guardedUpdate(x: x, y: y, rows: rows, refusingNonFiniteInput: false, stepLoss: stepLoss)!
+    }
+
+    /// ``update(x:y:rows:stepLoss:)`` on a batch not yet checked for NaN and ±Inf (X read in place from an ingest
+    /// frame): nil, and nothing learnt — the state exactly as before, ``diverged`` untouched — when X or Y holds one.
+    ///
+    /// The check costs no pass of its own. A non-finite value in X or Y makes a residual non-finite (NaN and ±Inf
+    /// survive every product and sum of the fused kernels, and the standardisation: ∞·0 is NaN), hence gradient
+    /// entries — all of them for a value of X, its output's column for one of Y — so the divergence guard refuses the
+    /// step before W or its moments are written (StepKernelTests checks the kernels' part on every instruction set). Only a
+    /// refused update scans X and Y to tell bad input from a divergence. OpenBLAS (shapes the kernels do not take)
+    /// makes no such promise about a NaN met with a zero, so there X and Y are scanned first.
+    public func updateRefusingNonFinite(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>,
+                                        rows: Int) throws(CircuitError) -> UpdateReport? {
+        try checkShapes(x: x, y: y, rows: rows)
+        guard LinearAlgebra.fusedKernelApplies(dictDim: configuration.dictDim, sysDim: configuration.sysDim) else {
+            guard Self.allFinite(x), Self.allFinite(y) else { return nil }
+            return guardedUpdate(x: x, y: y, rows: rows, refusingNonFiniteInput: false, stepLoss: { _ in })
+        }
+        return guardedUpdate(x: x, y: y, rows: rows, refusingNonFiniteInput: true, stepLoss: { _ in })
+    }
+
+    /// One update under the divergence guard; nil when `refusingNonFiniteInput` and the refused update's input was
+    /// not finite (then not a divergence: ``diverged`` stays as it was).
+    private func guardedUpdate(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,
+                               refusingNonFiniteInput: Bool, stepLoss: (Double) -> Void) -> UpdateReport? {
         saveForRollback(copyingWeights: configuration.epochs > 1)
         let report = learn(x: x, y: y, rows: rows, stepLoss: stepLoss)
         if report.diverged {
             rollBack()
+            if refusingNonFiniteInput && !(Self.allFinite(x) && Self.allFinite(y)) { return nil }
             diverged = true
         } else {
             diverged = false
         }
         assert(stateIsFinite(), "a step judged finite left the state non-finite")
         return report
+    }
+
+    private static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        values.isEmpty || hebb_all_finite(values.baseAddress!, values.count) != 0
     }
 
     private func learn(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int,

@@ -227,4 +227,72 @@ import Testing
             }
         }
     }
+
+    /// Unaligned input (an ingest frame lies where libzmq put it): the same answers at every byte offset.
+    @Test func finitenessIsFoundAtAnyAlignment() {
+        Self.onEveryInstructionSet { isa in
+            for count in [1, 17, 40] {
+                let clean = Self.gaussian(count, seed: 13)
+                for shift in 1..<4 {
+                    for position in [0, count / 2, count - 1] {
+                        var bytes = [UInt8](repeating: 0, count: shift)
+                        var values = clean
+                        values[position] = .infinity
+                        for v in values { withUnsafeBytes(of: v) { bytes.append(contentsOf: $0) } }
+                        #expect(bytes.withUnsafeBytes { hebb_all_finite($0.baseAddress! + shift, count) } == 0, "\(isa) \(shift) \(position)")
+                        var copy = [Float](repeating: 0, count: count)
+                        #expect(bytes.withUnsafeBytes { hebb_copy_finite(&copy, $0.baseAddress! + shift, count) } == 0)
+                        #expect(copy.map(\.bitPattern) == values.map(\.bitPattern), "\(isa): the copy is whole, bad value included")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The copy that checks: the values bit for bit, and the same verdict as the check alone, in every lane.
+    @Test func copyingChecksEveryLane() {
+        Self.onEveryInstructionSet { isa in
+            for count in [1, 16, 35] {
+                let clean = Self.gaussian(count, seed: 14, scale: 1e30)
+                var copy = [Float](repeating: 0, count: count)
+                #expect(hebb_copy_finite(&copy, clean, count) != 0)
+                #expect(copy.map(\.bitPattern) == clean.map(\.bitPattern))
+                for position in 0..<count {
+                    for bad: Float in [.nan, .infinity, -.infinity] {
+                        var values = clean
+                        values[position] = bad
+                        #expect(hebb_copy_finite(&copy, values, count) == 0, "\(isa) \(bad) at \(position) of \(count)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// What lets the step check its own input (HebbianCircuit.updateRefusingNonFinite): a NaN or ±Inf in a row of X
+    /// makes every residual of that row and every gradient entry non-finite, one in Y its residual and its output's
+    /// gradient column, on every instruction set and kernel shape — also where W is zero (∞·0 is NaN).
+    @Test(arguments: [(5, 7, 1), (9, 37, 1), (13, 33, 16), (7, 9, 32), (3, 5, 48), (11, 20, 64)])
+    func aNonFiniteInputMakesItsRowsResidualNonFinite(shape: (Int, Int, Int)) {
+        let (rows, d, s) = shape
+        let x = Self.gaussian(rows * d, seed: 15), y = Self.gaussian(rows * s, seed: 16)
+        var e = [Float](repeating: 0, count: rows * s), g = [Float](repeating: 0, count: d * s)
+        Self.onEveryInstructionSet { isa in
+            for weights in [[Float](repeating: 0, count: d * s), Self.gaussian(d * s, seed: 17)] {
+                for bad: Float in [.nan, .infinity, -.infinity] {
+                    for (inX, position) in [(true, 0), (true, rows * d / 2), (true, rows * d - 1), (false, 0), (false, rows * s - 1)] {
+                        var xb = x, yb = y
+                        if inX { xb[position] = bad } else { yb[position] = bad }
+                        hebb_products(xb, yb, weights, nil, &e, &g, rows, d, s)
+                        let place = "\(isa) \(bad) in \(inX ? "x" : "y")[\(position)]"
+                        // A bad x poisons its whole row of residuals and so every gradient entry; a bad y its own
+                        // output's residual and that output's column of the gradient. Either way the step is refused.
+                        let row = inX ? position / d : position / s
+                        let outputs = inX ? Array(0..<s) : [position % s]
+                        #expect(outputs.allSatisfy { !e[row * s + $0].isFinite }, "\(place)")
+                        #expect((0..<d).allSatisfy { k in outputs.allSatisfy { !g[k * s + $0].isFinite } }, "\(place): the gradient")
+                    }
+                }
+            }
+        }
+    }
 }

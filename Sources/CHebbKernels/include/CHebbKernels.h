@@ -67,7 +67,12 @@ void hebb_norms(const float *w, ptrdiff_t n, double *l1, double *l2);
 /// term adds an exact ±0, so each is bit for bit its own scalar expression.
 void hebb_penalty_gradient(const float *w, float *g, ptrdiff_t n, float scale, float a, float b);
 
-/// Whether all n values are finite: one OR-reduced pass, no branch per element.
-int hebb_all_finite(const float *values, ptrdiff_t n);
+/// Whether all n float32 values at `values` (native byte order, any alignment) are finite: one OR-reduced pass over
+/// the raw bits, no branch per element.
+int hebb_all_finite(const void *values, ptrdiff_t n);
+
+/// Copies n float32 values from `values` (any alignment) to `out` and returns whether all are finite, in the same one
+/// pass: an ingest frame is checked as it is copied into the batch buffer.
+int hebb_copy_finite(float *out, const void *values, ptrdiff_t n);
 
 #endif

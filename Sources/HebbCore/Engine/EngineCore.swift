@@ -191,8 +191,8 @@ package final class EngineCore {
             return error
         }
         guard let runner = models[decoded.model] else { return nil }
-        tallies.samplesReceived += decoded.rows
-        runner.ingest(decoded) { report, nanoseconds in
+        // A NaN or ±Inf in a binary float32 message is found by the pass that reads it (ModelRunner.ingest).
+        let refused = runner.ingest(decoded) { report, nanoseconds in
             updateDurationObserver?(Int64(nanoseconds))
             guard !report.diverged else {
                 noteDivergence(runner, report: report)
@@ -204,6 +204,11 @@ package final class EngineCore {
             let sequence = publisher.publishUpdate(runner, report: report) ?? runner.sequence
             if checkDrift(runner, report: report, sequence: sequence) { tallies.drifts += 1 }
         }
+        if let refused {
+            reject(refused)
+            return refused
+        }
+        tallies.samplesReceived += decoded.rows
         return nil
     }
 

@@ -113,11 +113,25 @@ package final class ModelRunner: PublishableModel {
 
     /// Buffers the message's rows; every time the buffer holds `batch_size` rows, runs one update and
     /// calls `onUpdate` with its report and duration in nanoseconds. The message must have been
-    /// validated against ``shape``.
-    package func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) {
-        noteSequence(producer: samples.producer, sequence: samples.sequence)
-        revision += 1
+    /// validated against ``shape``. Returns the rejection of a message with a NaN or ±Inf value, which changes
+    /// nothing (no row buffered or learnt, no counter moved).
+    ///
+    /// A binary float32 message comes unchecked for those (``DecodedSamples/isCheckedFinite``) and is checked in
+    /// the pass that first reads it: by the step itself when it is one whole batch learnt in place, by the copy into
+    /// the batch buffer when it fits there; only a message that would complete a batch before its last row is read
+    /// is scanned first.
+    package func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) -> Rejection? {
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
+        var checkInStep = false, checkInCopy = false
+        if !samples.isCheckedFinite {
+            if pendingRows == 0, samples.rows == batch, samples.float32X(0..<batch) != nil {
+                checkInStep = true
+            } else if pendingRows + samples.rows <= batch {
+                checkInCopy = true
+            } else if let rejection = samples.nonFiniteRejection() {
+                return rejection
+            }
+        }
         var row = 0
         while row < samples.rows {
             // A whole batch in the message and none buffered: learn from X in its frame, no copy (Y too when it is
@@ -126,26 +140,31 @@ package final class ModelRunner: PublishableModel {
                 let wasDiverged = circuit.diverged
                 let started = clock.monotonic()
                 let rows = row..<(row + batch)
-                let report: UpdateReport
+                let learnt: UpdateReport?
                 if let y = samples.float32Y(rows) {
-                    report = try! circuit.update(x: x, y: y, rows: batch)
+                    learnt = checkInStep ? try! circuit.updateRefusingNonFinite(x: x, y: y, rows: batch) : try! circuit.update(x: x, y: y, rows: batch)
                 } else {
-                    report = pendingY.withUnsafeMutableBufferPointer { y in
+                    learnt = pendingY.withUnsafeMutableBufferPointer { y in
                         samples.copyTargets(rows, y: y.baseAddress!)
-                        return try! circuit.update(x: x, y: UnsafeBufferPointer(rebasing: y[0..<(batch * s)]), rows: batch)
+                        let y = UnsafeBufferPointer(rebasing: y[0..<(batch * s)])
+                        return checkInStep ? try! circuit.updateRefusingNonFinite(x: x, y: y, rows: batch) : try! circuit.update(x: x, y: y, rows: batch)
                     }
                 }
+                guard let report = learnt else { return samples.nonFiniteRejection() }
                 row += batch
                 finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
                 continue
             }
             let take = min(batch - pendingRows, samples.rows - row)
             if pendingX.count < batch * d { pendingX += [Float](repeating: 0, count: batch * d - pendingX.count) }
-            pendingX.withUnsafeMutableBufferPointer { x in
+            let finite = pendingX.withUnsafeMutableBufferPointer { x in
                 pendingY.withUnsafeMutableBufferPointer { y in
-                    samples.copyRows(row..<(row + take), x: x.baseAddress! + pendingRows * d, y: y.baseAddress! + pendingRows * s)
+                    samples.copyRows(row..<(row + take), x: x.baseAddress! + pendingRows * d, y: y.baseAddress! + pendingRows * s,
+                                     checkingFiniteness: checkInCopy)
                 }
             }
+            // Only the rows beyond pendingRows were written: dropping them leaves the buffer as it was.
+            guard finite else { return samples.nonFiniteRejection() }
             pendingRows += take
             row += take
             if pendingRows == batch {
@@ -161,6 +180,9 @@ package final class ModelRunner: PublishableModel {
                 finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
             }
         }
+        noteSequence(producer: samples.producer, sequence: samples.sequence)
+        revision += 1
+        return nil
     }
 
     /// After an update (from the batch buffer or in place): the window, the divergence bookkeeping, the callback.

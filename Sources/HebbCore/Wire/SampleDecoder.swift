@@ -1,3 +1,5 @@
+import CHebbKernels
+
 /// Why an ingest message was rejected. The raw value is the `reason` label of the
 /// `hebbd_rejected_messages_total` metric and of `status` replies.
 package enum RejectionReason: String, Sendable, CaseIterable, Codable {
@@ -50,8 +52,12 @@ package struct SampleShape: Sendable, Equatable {
     }
 }
 
-/// A validated ingest message. Its rows are read with ``copyRows(_:x:y:)`` while the frames it was
-/// decoded from are still alive (binary data is read in place, never copied twice).
+/// A validated ingest message. Its rows are read with ``copyRows(_:x:y:checkingFiniteness:)`` while the frames it
+/// was decoded from are still alive (binary data is read in place, never copied twice).
+///
+/// Every value of a float64 or inline message has been checked finite; a binary float32 message's values have not
+/// (``isCheckedFinite`` is false): they are checked by the pass that first reads them, and
+/// ``nonFiniteRejection()`` names the first bad one (see ``ModelRunner/ingest(_:onUpdate:)``).
 package struct DecodedSamples {
     /// The model the rows are for.
     package var model: String
@@ -71,13 +77,44 @@ package struct DecodedSamples {
     }
     var storage: Storage
 
-    /// Copies rows `range` into `x` (range.count × dictDim) and `y` (range.count × sysDim), as float32.
-    package func copyRows(_ range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+    /// Whether every value is known to be finite (all but binary float32 messages, see the type's comment).
+    package var isCheckedFinite: Bool {
+        if case .float32 = storage { return false }
+        return true
+    }
+
+    /// The rejection of a message with a NaN or ±Inf in X or Y, naming the first (X before Y, as the decoder
+    /// checks every other kind of message); nil when all values are finite.
+    package func nonFiniteRejection() -> Rejection? {
+        guard case let .float32(xb, yb) = storage else { return nil }
+        for (frame, bytes) in [("X", xb), ("Y", yb)] {
+            if let index = FiniteCheck.firstNonFinite32(bytes) {
+                return Rejection(.nonFinite, model: model, "\(frame) value \(index) is NaN or ±Inf")
+            }
+        }
+        return nil
+    }
+
+    /// Copies rows `range` into `x` (range.count × dictDim) and `y` (range.count × sysDim), as float32. With
+    /// `checkingFiniteness`, a binary float32 message is checked in the same pass; returns false when a copied value
+    /// is NaN or ±Inf (the copies are then incomplete garbage to be dropped), true otherwise.
+    @discardableResult
+    package func copyRows(_ range: Range<Int>, x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
+                          checkingFiniteness: Bool = false) -> Bool {
         let d = shape.dictDim, s = shape.sysDim
         switch storage {
         case let .float32(xb, yb):
+            #if _endian(little)
+            if checkingFiniteness {
+                return hebb_copy_finite(x, xb.baseAddress! + range.lowerBound * d * 4, range.count * d) != 0
+                    && hebb_copy_finite(y, yb.baseAddress! + range.lowerBound * s * 4, range.count * s) != 0
+            }
+            #endif
             DecodedSamples.copyFloat32(xb, from: range.lowerBound * d, count: range.count * d, into: x)
             DecodedSamples.copyFloat32(yb, from: range.lowerBound * s, count: range.count * s, into: y)
+            if checkingFiniteness {
+                return hebb_all_finite(x, range.count * d) != 0 && hebb_all_finite(y, range.count * s) != 0
+            }
         case let .float64(xb, yb):
             DecodedSamples.copyFloat64(xb, from: range.lowerBound * d, count: range.count * d, into: x)
             DecodedSamples.copyFloat64(yb, from: range.lowerBound * s, count: range.count * s, into: y)
@@ -85,11 +122,12 @@ package struct DecodedSamples {
             xs.withUnsafeBufferPointer { x.update(from: $0.baseAddress! + range.lowerBound * d, count: range.count * d) }
             ys.withUnsafeBufferPointer { y.update(from: $0.baseAddress! + range.lowerBound * s, count: range.count * s) }
         }
+        return true
     }
 
     /// X of rows `range` read in place, without a copy, when the message is binary float32 and the X frame is
     /// 4-byte aligned (libzmq gives a frame larger than its 8 KiB receive batch its own allocation, so a big X is);
-    /// nil otherwise, and the rows must be copied with ``copyRows(_:x:y:)``.
+    /// nil otherwise, and the rows must be copied with ``copyRows(_:x:y:checkingFiniteness:)``.
     package func float32X(_ range: Range<Int>) -> UnsafeBufferPointer<Float>? {
         guard case let .float32(xb, _) = storage else { return nil }
         return Self.inPlace(xb, from: range.lowerBound * shape.dictDim, count: range.count * shape.dictDim)
@@ -144,7 +182,9 @@ package struct DecodedSamples {
 /// Decodes and validates protocol v1 sample messages (docs/PROTOCOL.md).
 ///
 /// A message is validated **completely** — frame count, model, header, dimensions, byte sizes,
-/// finiteness — before the caller buffers any row, so a rejected message changes nothing.
+/// finiteness — before the caller buffers any row, so a rejected message changes nothing. The one exception is the
+/// finiteness of binary float32 frames, the bulk of the ingest bytes: it is left to the pass that first reads them
+/// (``DecodedSamples/isCheckedFinite``), which rejects the message whole just the same.
 package struct SampleDecoder: Sendable {
     /// `limits.max_message_bytes`: the sum of all frame sizes.
     package var maxMessageBytes: Int
@@ -166,7 +206,13 @@ package struct SampleDecoder: Sendable {
     ) throws(Rejection) -> DecodedSamples {
         guard !frames.isEmpty else { throw Rejection(.frameCount, model: nil, "empty message") }
         let total = frames.reduce(0) { $0 + $1.count }
-        guard let model = String(validating: frames[0], as: UTF8.self), !model.isEmpty else {
+        // Model names are ASCII (ModelConfiguration.isValidName): a frame 0 of ASCII bytes, every message for a
+        // model of this daemon, is valid UTF-8 and becomes its String without `String(validating:)`, whose generic
+        // code instantiated type metadata on every call (JSONParser.parseString measured it); only other bytes,
+        // already no model's name, are validated for the rejection's text.
+        let asciiName = frames[0].allSatisfy { $0 < 0x80 }
+        let name = asciiName ? String(decoding: frames[0], as: UTF8.self) : String(validating: frames[0], as: UTF8.self)
+        guard let model = name, !model.isEmpty else {
             throw Rejection(.unknownModel, model: nil, "frame 0 is not a UTF-8 model name")
         }
         guard total <= maxMessageBytes else {
@@ -175,10 +221,9 @@ package struct SampleDecoder: Sendable {
         guard frames.count == 2 || frames.count == 4 else {
             throw Rejection(.frameCount, model: model, "\(frames.count) frames; expected 2 (inline JSON) or 4 (binary)")
         }
-        // Model names are ASCII (ModelConfiguration.isValidName), so a name with any other byte is no model's. This
-        // also makes the lookup byte for byte: Swift's String equality is canonical equivalence, under which
-        // U+212A KELVIN SIGN + "1" would find model "K1". One pass over a few bytes, not the full name check.
-        guard frames[0].allSatisfy({ $0 < 0x80 }), let shape = shape(model) else {
+        // A name with a non-ASCII byte is no model's. This also makes the lookup byte for byte: Swift's String
+        // equality is canonical equivalence, under which U+212A KELVIN SIGN + "1" would find model "K1".
+        guard asciiName, let shape = shape(model) else {
             throw Rejection(.unknownModel, model: model, "no model named \"\(model)\"")
         }
         // JSON is parsed into a tree several times its size: an inline message has its own, small bound.
@@ -246,8 +291,7 @@ package struct SampleDecoder: Sendable {
         }
         let storage: DecodedSamples.Storage
         if width == 4 {
-            try SampleDecoder.checkFinite32(x, model: model, frame: "X")
-            try SampleDecoder.checkFinite32(y, model: model, frame: "Y")
+            // Not checked for NaN and ±Inf here: see ``DecodedSamples/isCheckedFinite``.
             storage = .float32(x: x, y: y)
         } else {
             try SampleDecoder.checkFinite64(x, model: model, frame: "X")
@@ -255,12 +299,6 @@ package struct SampleDecoder: Sendable {
             storage = .float64(x: x, y: y)
         }
         return DecodedSamples(model: model, rows: rows, shape: shape, storage: storage)
-    }
-
-    /// Non-finite ⇔ all exponent bits set; checked on the raw bits, no float conversion.
-    private static func checkFinite32(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
-        guard let index = FiniteCheck.firstNonFinite32(b) else { return }
-        throw Rejection(.nonFinite, model: model, "\(frame) value \(index) is NaN or ±Inf")
     }
 
     private static func checkFinite64(_ b: UnsafeRawBufferPointer, model: String, frame: String) throws(Rejection) {
