@@ -330,16 +330,17 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         try withTemporaryDirectory { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             var bytes = try fileBytes(path)
-            #expect(Array(bytes[8..<12]) == [3, 0, 0, 0])
-            bytes[8] = 4
+            #expect(Array(bytes[8..<12]) == [UInt8(CheckpointFormat.version), 0, 0, 0])
+            let newer = CheckpointFormat.version + 1
+            bytes[8] = UInt8(newer)
             fixCRC(&bytes)
             try writeBytes(bytes, to: path)
             #expect {
                 _ = try CheckpointStore.read(path: path)
             } throws: { error in
                 let e = error as? CheckpointError
-                return e == .unsupportedVersion(path: path, version: 4, supported: 3)
-                    && e!.description.contains("unsupported checkpoint format version 4")
+                return e == .unsupportedVersion(path: path, version: newer, supported: CheckpointFormat.version)
+                    && e!.description.contains("unsupported checkpoint format version \(newer)")
             }
         }
     }

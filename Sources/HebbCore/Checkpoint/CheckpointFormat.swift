@@ -6,13 +6,13 @@ import Glibc
 import Darwin
 #endif
 
-/// # hebbd checkpoint file format, version 3 (reads 1, 2 and 3)
+/// # hebbd checkpoint file format, version 4 (reads 1, 2, 3 and 4)
 ///
 /// One file holds one ``ModelSnapshot``. All integers are little-endian. Layout:
 ///
 ///     offset      size  field
 ///     0           8     magic, the ASCII bytes "HEBBCKPT"
-///     8           4     format version, UInt32 = 3
+///     8           4     format version, UInt32 = 4
 ///     12          4     header length H, UInt32 (bytes of the JSON header, including its padding)
 ///     16          8     payload length P, UInt64
 ///     24          H     header: UTF-8 JSON object, padded with spaces so that 24 + H is a multiple of 8
@@ -39,6 +39,8 @@ import Darwin
 ///     prior                 null, or the circuit's WeightPrior in its explicit-key Codable JSON (version 3; versions
 ///                           1 and 2: {"fit_hyper", "optimizer"} of a Gaussian prior whose values are payload arrays)
 ///     drift                 null, or {"detector": AnyDriftDetector's Codable JSON, "drifts", "last_drift_step"} (version 3)
+///     journal               null, or {"position": {"segment", "offset"}, "producers": {name: mark}}: the journal position
+///                           the state covers and the reliable producers' high-water marks there (version 4, docs/JOURNAL.md)
 ///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON, "drift": null or
 ///                           {"action", "detector": DriftDetectorConfiguration's flat table}}; the circuit's "prior"
 ///                           is the PriorConfiguration's Codable JSON (version 3)
@@ -78,10 +80,10 @@ package enum CheckpointFormat {
     /// "HEBBCKPT".
     package static let magic: [UInt8] = Array("HEBBCKPT".utf8)
     /// The format version this build writes.
-    package static let version: UInt32 = 3
+    package static let version: UInt32 = 4
     /// The versions it reads: 1 (before intercepts, standardisation and the explicit header keys), 2 (a
-    /// Gaussian prior only, in payload arrays) and 3.
-    package static let readableVersions: ClosedRange<UInt32> = 1...3
+    /// Gaussian prior only, in payload arrays), 3 (before the journal position) and 4.
+    package static let readableVersions: ClosedRange<UInt32> = 1...4
     /// Magic, version, header length, payload length.
     package static let prefixBytes = 24
     /// The trailing CRC.
@@ -125,6 +127,8 @@ package enum CheckpointFormat {
         var priorState: JSON = .null
         /// Version 3: the drift alarm's state, `{"detector", "drifts", "last_drift_step"}`, or null.
         var drift: JSON = .null
+        /// Version 4: the journal coverage (``JournalCoverage/json``), or null.
+        var journal: JSON = .null
         var modelName: String
         var batchSize: Int
         var modelCircuit: CircuitConfiguration
@@ -205,7 +209,7 @@ package enum CheckpointFormat {
             ("samples", .integer(Int64(h.samples))), ("seq", .string(String(h.seq))), ("pending_rows", .integer(Int64(h.pendingRows))),
             ("created", .string(h.created)), ("wall_clock", .number(h.wallClock.isFinite ? h.wallClock : 0)),
             ("optimizer", .string(h.optimizer)),
-            ("prior", h.priorState), ("drift", h.drift),
+            ("prior", h.priorState), ("drift", h.drift), ("journal", h.journal),
             ("model_configuration", .object([("name", .string(h.modelName)), ("batch_size", .integer(Int64(h.batchSize))),
                                              ("circuit", circuit(h.modelCircuit)), ("drift", json(h.modelDrift))])),
             ("circuit_configuration", h.circuitConfiguration.map(circuit) ?? .null),
@@ -297,7 +301,14 @@ package enum CheckpointFormat {
         guard let shape = try field(json, "shape", "").array?.compactMap(\.int), shape.count == 2 else {
             throw HeaderError("\"shape\" is not two integers")
         }
-        return Header(
+        var journal = JSON.null
+        if version >= 4 {
+            journal = try field(json, "journal", "")
+            if journal != .null, JournalCoverage(json: journal) == nil {
+                throw HeaderError("\"journal\" is not {\"position\": {\"segment\", \"offset\"}, \"producers\": {name: mark}}")
+            }
+        }
+        var header = Header(
             format: try string(json, "format"), software: try string(json, "software"), model: try string(json, "model"),
             kind: try string(json, "kind"), shape: shape, updates: try int(json, "updates"), samples: try int(json, "samples"),
             seq: try word(json, "seq"), pendingRows: try int(json, "pending_rows"), created: try string(json, "created"),
@@ -308,6 +319,8 @@ package enum CheckpointFormat {
             modelDrift: modelDrift,
             circuitConfiguration: separate == .null ? nil : try circuit(separate, "circuit_configuration"),
             arrays: arrays)
+        header.journal = journal
+        return header
     }
 
     /// A header field that is missing or of the wrong type.
@@ -361,7 +374,7 @@ package enum CheckpointFormat {
         }
 
         let c = state.configuration
-        let header = Header(
+        var header = Header(
             format: formatName, software: software, model: snapshot.name, kind: c.kind.rawValue,
             shape: [c.dictDim, c.sysDim], updates: state.updates, samples: state.samples, seq: snapshot.sequence,
             pendingRows: snapshot.pendingRows, created: rfc3339(snapshot.wallClockSeconds),
@@ -370,6 +383,7 @@ package enum CheckpointFormat {
             modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
             modelDrift: snapshot.model.drift,
             circuitConfiguration: separateCircuitConfiguration ? c : nil, arrays: payload.index)
+        header.journal = snapshot.journal?.json ?? .null
         var headerBytes = json(header).serialized
         // Pad with spaces (insignificant JSON whitespace) so the payload starts 8-byte aligned.
         while (prefixBytes + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }
@@ -389,7 +403,7 @@ package enum CheckpointFormat {
                                                                          index: payload.index, path: ""), path: "", version: version)
         // The arrays round-trip by construction (raw bytes, NaN included); what could be lost is a field of the configuration.
         guard reread.model == snapshot.model, reread.circuit.configuration == snapshot.circuit.configuration,
-              reread.circuit.prior == snapshot.circuit.prior, reread.drift == snapshot.drift else {
+              reread.circuit.prior == snapshot.circuit.prior, reread.drift == snapshot.drift, reread.journal == snapshot.journal else {
             throw .encodingFailed(model: snapshot.name, reason: "the snapshot does not read back identical; the checkpoint format misses one of its fields")
         }
 
@@ -591,10 +605,12 @@ package enum CheckpointFormat {
             }
         }
         if let reason = restorationProblem(state) { throw .invalidState(path: path, reason: reason) }
-        return ModelSnapshot(
+        var snapshot = ModelSnapshot(
             model: model, circuit: state, sequence: h.seq, pendingRows: h.pendingRows,
             pendingX: try payload.floats("pending.x", count: px), pendingY: try payload.floats("pending.y", count: py),
             window: try payload.doubles("window"), wallClockSeconds: try payload.doubles("wall_clock", count: 1)[0], drift: drift)
+        snapshot.journal = JournalCoverage(json: h.journal)
+        return snapshot
     }
 
     /// Why `HebbianCircuit(restoring:)` would reject `state`, or could crash on it later; nil when it is fine.

@@ -210,13 +210,15 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var limits = Limits()
     /// `[security]`.
     package var security = Security()
+    /// `[journal]` (JournalTable.swift).
+    package var journal = Journal()
     /// `[[model]]` tables, in file order. May be empty: models can be added at run time.
     package var models: [ModelConfiguration] = []
 
     /// The defaults, without models.
     package init() {}
 
-    static let keys = ["daemon", "endpoints", "publish", "limits", "security", "model"]
+    static let keys = ["daemon", "endpoints", "publish", "limits", "security", "journal", "model"]
 
     /// The settings that differ from `running` and that a reload cannot apply (they shape sockets or files
     /// made at start-up), named as in the file; empty when a reload applies everything.
@@ -225,6 +227,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         if endpoints != running.endpoints { changed.append("endpoints") }
         if limits != running.limits { changed.append("limits") }
         if security != running.security { changed.append("security") }
+        if journal != running.journal { changed.append("journal") }
         if publish.format != running.publish.format { changed.append("publish.format") }
         if publish.highWaterMark != running.publish.highWaterMark { changed.append("publish.hwm") }
         if daemon.stateDirectory != running.daemon.stateDirectory { changed.append("daemon.state_dir") }
@@ -249,6 +252,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         config.publish = try Publish(section("publish", Publish.keys))
         config.limits = try Limits(section("limits", Limits.keys))
         config.security = try Security(section("security", Security.keys))
+        config.journal = try Journal(section("journal", Journal.keys))
 
         switch top.raw("model") {
         case nil: break

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads hebbd checkpoint files (format versions 1–3, docs/CHECKPOINTS.md) independently of the daemon's code.
+"""Reads hebbd checkpoint files (format versions 1–4, docs/CHECKPOINTS.md) independently of the daemon's code.
 
     ops_checkpoint.py read FILE                 # verify + print the header and a digest of every payload array
     ops_checkpoint.py compare A B               # byte-for-byte comparison of two checkpoints' state
@@ -40,7 +40,7 @@ def load(path):
     magic, version, hlen, plen = struct.unpack_from("<8sIIQ", b, 0)
     if magic != b"HEBBCKPT":
         raise Bad(f"bad magic {magic!r}")
-    if version not in (1, 2, 3):   # docs/CHECKPOINTS.md: 3 is written, 1 and 2 still read
+    if version not in (1, 2, 3, 4):   # docs/CHECKPOINTS.md: 4 is written, 1 to 3 still read
         raise Bad(f"format version {version}")
     if len(b) != 28 + hlen + plen:
         raise Bad(f"size {len(b)} != 28 + {hlen} + {plen}")
