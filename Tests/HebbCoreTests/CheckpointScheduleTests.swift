@@ -57,7 +57,7 @@ import HebbTestSupport
         let (core, clock) = try core(interval: 10)
         clock.advance(10)
         #expect(core.dueCheckpoints().count == 2)
-        core.checkpointFailed(model: "a", error: "disk full")
+        core.checkpointFailed(model: "a", error: "disk full", taken: clock.now)
         #expect(core.outbox.contains { $0.topic == Array("event/a/".utf8) && EngineFixtures.body($0)["event"] == .string("checkpoint_failed") })
         clock.advance(10)
         #expect(core.dueCheckpoints().map(\.name) == ["a"])    // retried though unchanged; b is not rewritten

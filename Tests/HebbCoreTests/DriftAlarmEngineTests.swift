@@ -79,6 +79,40 @@ import HebbTestSupport
     }
 
     /// Drift settings are hyper-parameters: a reload may change them, a changed detector restarts, history stays.
+    /// A drift reset goes through the same reset path as the control `reset`: with `publish.max_rate` holding back
+    /// the message of the update that raised the alarm, that message describes the state before the reset and must
+    /// never be published after it (the old drift reset left it held back, to go out at the next interval).
+    @Test func aDriftResetDropsTheMessageMaxRateHeldBack() throws {
+        let clock = ManualClock()
+        var settings = EngineSettings()
+        settings.heartbeat = 0
+        settings.window = 3
+        settings.pacing.maxRate = 1
+        let core = EngineCore(settings: settings, clock: clock.engineClock)
+        try core.addModel(Self.model(action: .reset))
+        core.drainOutbox { _ in }
+        // One update per message and a clock that stands still: after the first, every update's message is held
+        // back. Stop at the message whose update raised the alarm.
+        var afterAlarm: [(String, JSON)] = []
+        for start in stride(from: 0, to: 3000, by: 10) {
+            let messages = Self.stream(core, rows: start..<(start + 10), shiftAt: 2000).map { (Self.topic($0), EngineFixtures.body($0)) }
+            if let index = messages.firstIndex(where: { $0.0 == "event/d/" && $0.1["event"]?.string == "drift" }) {
+                afterAlarm = Array(messages[(index + 1)...])
+                break
+            }
+        }
+        // The reset state went out at once...
+        try #require(afterAlarm.count == 1)
+        #expect(afterAlarm[0].0 == "coef/d/" && afterAlarm[0].1["step"] == .integer(0) && afterAlarm[0].1["loss"] == .null)
+        // ...and nothing from before the reset is waiting behind it.
+        #expect(core.heldBackDueIn == nil)
+        clock.advance(2)
+        core.tick()
+        var later: [JSON] = []
+        core.drainOutbox { if Self.topic($0) == "coef/d/" { later.append(EngineFixtures.body($0)) } }
+        #expect(later.isEmpty, "published after the reset: \(later)")
+    }
+
     @Test func reconfiguringTheDetectorRestartsItAndKeepsTheHistory() throws {
         let core = try EngineFixtures.core([Self.model(action: .alert)])
         _ = Self.stream(core, rows: 0..<2500, shiftAt: 2000)

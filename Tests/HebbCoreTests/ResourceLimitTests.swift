@@ -45,6 +45,28 @@ import HebbTestSupport
         #expect(status["memory"]?["models"] == .integer(3))
     }
 
+    /// `set` goes through the same limit check as `add` and a reload: `epochs` 1 → 2 adds the divergence guard's
+    /// copies of W and the moments, and a model at the memory budget must not grow past it that way.
+    @Test func setIsRefusedWhenTheNewValuesWouldExceedTheLimits() throws {
+        var model = EngineFixtures.model("a", dictDim: 100, sysDim: 10)
+        model.circuit.optimizer = .adam
+        var grown = model
+        grown.circuit.epochs = 2
+        let before = ModelFootprint.bytes(of: model, publishFormat: .json), after = ModelFootprint.bytes(of: grown, publishFormat: .json)
+        try #require(after > before)
+        let core = core { $0.maxMemoryBytes = before }
+        try core.addModel(model)
+        core.drainOutbox { _ in }
+        let reply = EngineFixtures.control(core, #"{"cmd":"set","model":"a","epochs":2}"#)
+        #expect(reply["ok"] == .bool(false))
+        #expect(reply["error"]?.string?.contains("limits.max_memory_bytes") == true, "\(reply)")
+        // Nothing changed: the model keeps its epochs, and no `set` event went out.
+        #expect(core.runners["a"]!.configuration.circuit.epochs == 1)
+        #expect(core.outbox.isEmpty)
+        // A change that does not grow the model is still accepted at the limit.
+        #expect(EngineFixtures.control(core, #"{"cmd":"set","model":"a","lr":0.05}"#)["ok"] == .bool(true))
+    }
+
     @Test func aReloadOverTheLimitsIsRejectedWhole() throws {
         var configuration = DaemonConfiguration()
         configuration.limits.maxModels = 2

@@ -77,16 +77,12 @@ extension EngineCore {
             "model": "\(runner.name)", "drift.detector": "\(alarm.detector.rawValue)", "step": "\(alarm.step)",
             "seq": "\(sequence)", "mse": "\(report.mse)", "action": "\(alarm.action.rawValue)",
         ])
-        publishEvent(model: runner.name, event: "drift", extra: [
-            ("detector", JSON.string(alarm.detector.rawValue).serialized), ("step", Array(String(alarm.step).utf8)),
-            ("seq", Array(String(sequence).utf8)), ("mse", JSON.number(report.mse).serialized),
-            ("action", JSON.string(alarm.action.rawValue).serialized),
+        publisher.publishEvent(model: runner.name, event: "drift", fields: [
+            ("detector", .string(alarm.detector.rawValue)), ("step", .integer(Int64(alarm.step))),
+            ("seq", .integer(Int64(clamping: sequence))), ("mse", .number(report.mse)), ("action", .string(alarm.action.rawValue)),
         ])
-        if alarm.action == .reset {
-            // Back to the prior (its reset value or a fresh draw, per `init`), exactly as the control `reset`.
-            runner.reset()
-            publishLatest(runner, report: nil, sequence: runner.nextSequence())
-        }
+        // Back to the prior (its reset value or a fresh draw, per `init`), by the one reset path.
+        if alarm.action == .reset { resetModel(runner, cause: .driftAlarm) }
         return true
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import HebbianRegression
 
 /// One live model: its circuit, the rows buffered toward the next mini-batch, its publish sequence,
@@ -60,10 +59,14 @@ package final class ModelRunner: PublishableModel {
 
     /// The `coef/<name>/` topic.
     package let topic: [UInt8]
+    /// Times each update (the update-duration histogram): the engine's injected clock, like every reading of time
+    /// in the core.
+    private let clock: EngineClock
 
     /// A fresh model.
-    package init(configuration: ModelConfiguration, windowSize: Int) throws(CircuitError) {
+    package init(configuration: ModelConfiguration, windowSize: Int, clock: EngineClock = .system) throws(CircuitError) {
         self.configuration = configuration
+        self.clock = clock
         circuit = try HebbianCircuit(configuration.circuit)
         self.windowSize = max(windowSize, 1)
         pendingY = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.sysDim)
@@ -72,8 +75,9 @@ package final class ModelRunner: PublishableModel {
     }
 
     /// A model resumed from a checkpoint snapshot.
-    package init(restoring snapshot: ModelSnapshot, windowSize: Int) throws(CircuitError) {
+    package init(restoring snapshot: ModelSnapshot, windowSize: Int, clock: EngineClock = .system) throws(CircuitError) {
         configuration = snapshot.model
+        self.clock = clock
         circuit = try HebbianCircuit(restoring: snapshot.circuit)
         self.windowSize = max(windowSize, 1)
         let c = snapshot.model.circuit, b = snapshot.model.batchSize
@@ -120,7 +124,7 @@ package final class ModelRunner: PublishableModel {
             // aligned; else its few values go through the empty batch buffer).
             if pendingRows == 0, samples.rows - row >= batch, let x = samples.float32X(row..<(row + batch)) {
                 let wasDiverged = circuit.diverged
-                let started = DispatchTime.now().uptimeNanoseconds
+                let started = clock.monotonic()
                 let rows = row..<(row + batch)
                 let report: UpdateReport
                 if let y = samples.float32Y(rows) {
@@ -146,7 +150,7 @@ package final class ModelRunner: PublishableModel {
             row += take
             if pendingRows == batch {
                 let wasDiverged = circuit.diverged
-                let started = DispatchTime.now().uptimeNanoseconds
+                let started = clock.monotonic()
                 let report = pendingX.withUnsafeBufferPointer { x in
                     pendingY.withUnsafeBufferPointer { y in
                         // Shapes were validated by the decoder and the buffers are sized by batch_size.
@@ -160,8 +164,8 @@ package final class ModelRunner: PublishableModel {
     }
 
     /// After an update (from the batch buffer or in place): the window, the divergence bookkeeping, the callback.
-    private func finish(_ report: UpdateReport, started: UInt64, wasDiverged: Bool, onUpdate: (UpdateReport, UInt64) -> Void) {
-        let elapsed = DispatchTime.now().uptimeNanoseconds - started
+    private func finish(_ report: UpdateReport, started: Double, wasDiverged: Bool, onUpdate: (UpdateReport, UInt64) -> Void) {
+        let elapsed = UInt64(max(0, (clock.monotonic() - started) * 1e9))
         newlyDiverged = report.diverged && !wasDiverged
         if report.diverged {
             divergences += 1   // rolled back: the state and the window are as they were

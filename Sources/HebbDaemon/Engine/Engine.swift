@@ -262,9 +262,7 @@ package final class Engine: Sendable {
         let core = EngineCore(configuration: configuration, logger: logger)
         if let checkpointer {
             core.schedule.enabled = true
-            let store = checkpointer.store, logger = self.logger
-            // Not strict: a run-time model never refuses, it starts afresh (and says why).
-            core.checkpointLookup = { model in (try? store.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil }
+            core.looksUpCheckpoints = true
         }
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         // Process-wide, and only the engine thread runs BLAS: set before the first product.
@@ -323,6 +321,13 @@ package final class Engine: Sendable {
         _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
     }
 
+    /// The newest usable checkpoint of a model added at run time (`add`, reload), so that a model that comes back
+    /// resumes instead of starting over. Not strict: a run-time model never refuses, it starts afresh (and says why).
+    private func lookUpCheckpoint(_ model: ModelConfiguration) -> ModelSnapshot? {
+        guard let store = checkpointer?.store else { return nil }
+        return (try? store.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil
+    }
+
     private func markStopped() {
         let waiters = shared.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.stopped = true
@@ -363,7 +368,6 @@ package final class Engine: Sendable {
         var refusalLog = LogRateLimiter(interval: 10)
         var frames: [Message] = []
         var framePointers: [UnsafeRawBufferPointer] = []
-        var checkpointWait: CheckpointWait?
         var running = true
         // One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
         // `ingestBurst` messages, then serves control, subscriptions and the outbox again: a backlog of big
@@ -410,26 +414,22 @@ package final class Engine: Sendable {
                                                                  "checkpoint.bytes": "\(written.bytes)", "checkpoint.seconds": "\(written.seconds)"])
                     metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
                     observer?.engineCheckpointed(model: outcome.model, path: written.path)
-                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates)
+                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates, taken: outcome.taken)
                 case let .failure(error):
                     logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                     metrics?.recordCheckpointFailure()
-                    core.checkpointFailed(model: outcome.model, error: "\(error)")
+                    core.checkpointFailed(model: outcome.model, error: "\(error)", taken: outcome.taken)
                 }
-                checkpointWait?.record(outcome)
             }
-            if let wait = checkpointWait, wait.isComplete || wait.isExpired {
-                _ = try? sockets.control.send(wait.reply(), flags: .dontWait)
-                checkpointWait = nil
-            }
+            if let reply = core.takeCheckpointReply() { _ = try? sockets.control.send(reply, flags: .dontWait) }
         }
 
         while running {
             // A REP socket must answer before it reads again: while a checkpoint reply is pending the control
             // socket is parked, so a waiting request neither spins the loop nor gets read.
-            poller.setEvents(checkpointWait == nil ? .readable : [], at: controlIndex)
+            poller.setEvents(core.awaitsCheckpointReply ? [] : .readable, at: controlIndex)
             // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
-            var timeout = !core.outbox.isEmpty ? 0 : (checkpointWait != nil ? 5 : 100)
+            var timeout = !core.outbox.isEmpty ? 0 : (core.awaitsCheckpointReply ? 5 : 100)
             // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
             if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
@@ -448,7 +448,9 @@ package final class Engine: Sendable {
                     case .stop:
                         running = false
                     case let .reload(new):
-                        switch core.reload(new) {
+                        var snapshots: [String: ModelSnapshot] = [:]
+                        for model in core.modelsToAdd(by: new) { snapshots[model.name] = lookUpCheckpoint(model) }
+                        switch core.reload(new, restoring: snapshots) {
                         case let .failure(rejection):
                             logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
                             observer?.engineReloaded(error: rejection.description)
@@ -493,7 +495,7 @@ package final class Engine: Sendable {
                     core.handleSubscription(frames[0].unsafeBytes)
                 }
             }
-            if checkpointWait == nil, poller.isReadable(controlIndex) {
+            if !core.awaitsCheckpointReply, poller.isReadable(controlIndex) {
                 if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
                     let outcome: ControlOutcome = count == 1
                         ? frames[0].withUnsafeBytes { core.handleControl($0) }
@@ -503,7 +505,8 @@ package final class Engine: Sendable {
                         _ = try? sockets.control.send(bytes, flags: .dontWait)
                     case let .checkpoint(snapshots):
                         submitCheckpoint(snapshots)
-                        checkpointWait = CheckpointWait(snapshots: snapshots)
+                    case let .lookUpCheckpoint(model):
+                        _ = try? sockets.control.send(core.completeAdd(model, restoring: lookUpCheckpoint(model)), flags: .dontWait)
                     }
                 }
             }
@@ -527,46 +530,3 @@ package final class Engine: Sendable {
         flushOutbox(of: core, to: sockets.publish)
     }
 }
-
-/// A pending `checkpoint` control request: the reply waits until every model's write of a snapshot taken
-/// at or after the request has finished (an older periodic write still in flight does not count).
-struct CheckpointWait {
-    /// Model → when its requested snapshot was taken.
-    var models: [String: Double]
-    var written: [(String, String)] = []
-    var failed: [(String, String)] = []
-    let deadline = Date().addingTimeInterval(30)
-
-    init(snapshots: [ModelSnapshot]) {
-        models = Dictionary(snapshots.map { ($0.model.name, $0.wallClockSeconds) }, uniquingKeysWith: max)
-    }
-
-    mutating func record(_ outcome: CheckpointWriteOutcome) {
-        guard let taken = models[outcome.model], outcome.taken >= taken else { return }
-        models[outcome.model] = nil
-        switch outcome.result {
-        case let .success(result): written.append((outcome.model, result.path))
-        case let .failure(error): failed.append((outcome.model, "\(error)"))
-        }
-    }
-
-    var isComplete: Bool { models.isEmpty }
-    var isExpired: Bool { Date() > deadline }
-
-    func reply() -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("ok"); w.bool(failed.isEmpty && models.isEmpty)
-        if !failed.isEmpty || !models.isEmpty {
-            w.key("error")
-            w.string((failed.map { "\($0.0): \($0.1)" } + models.keys.sorted().map { "\($0): timed out" }).joined(separator: "; "))
-        }
-        w.key("written")
-        w.beginObject()
-        for (model, path) in written { w.key(model); w.string(path) }
-        w.endObject()
-        w.endObject()
-        return w.bytes
-    }
-}
-

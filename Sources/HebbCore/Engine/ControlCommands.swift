@@ -1,0 +1,246 @@
+import HebbianRegression
+
+/// The handlers of the control commands (``ControlHandler/commands`` lists them): each reads the request, acts
+/// through the core's one path for that action, and writes its reply members.
+extension EngineCore {
+    /// The model keys `set` may change live: hyper-parameters that do not change what W means.
+    static let settableKeys = ["lr", "lmbda", "l1_ratio", "threshold", "epochs", "intercept_lr"]
+
+    // MARK: Reading
+
+    /// `status`: counters, connections, memory and each model's progress.
+    func writeStatus(_ w: inout JSONWriter) {
+        let counters = self.counters
+        w.key("uptime"); w.double(uptime)
+        w.key("messages"); w.int(counters.messagesReceived)
+        w.key("samples"); w.int(counters.samplesReceived)
+        w.key("updates"); w.int(counters.updates)
+        w.key("published"); w.int(counters.published)
+        w.key("rejected"); Self.writeCounts(counters.rejected, &w)
+        w.key("connections")
+        w.beginObject()
+        for socket in ["ingest", "control"] {
+            w.key(socket)
+            w.beginObject()
+            for event in ConnectionEvent.allCases {
+                w.key(event.rawValue); w.int(counters.connections[ConnectionEventKey(socket: socket, event: event)] ?? 0)
+            }
+            w.endObject()
+        }
+        w.endObject()
+        w.key("memory")
+        w.beginObject()
+        w.key("models_bytes"); w.int(models.memoryInUse)
+        w.key("limit_bytes"); w.int(settings.maxMemoryBytes)
+        w.key("models"); w.int(models.runners.count)
+        w.key("max_models"); w.int(settings.maxModels)
+        w.endObject()
+        w.key("models")
+        w.beginObject()
+        for r in models.ordered {
+            w.key(r.name)
+            w.beginObject()
+            w.key("step"); w.int(r.circuit.updates)
+            w.key("samples"); w.int(r.circuit.samples)
+            w.key("seq"); w.int(r.sequence)
+            w.key("loss"); if let l = r.lastReport?.loss { w.double(l) } else { w.null() }
+            w.key("prequential_mse"); if let p = r.prequentialMSE { w.double(p) } else { w.null() }
+            w.key("buffered"); w.int(r.pendingRows)
+            w.key("batch_size"); w.int(r.configuration.batchSize)
+            w.key("rejected"); Self.writeCounts(r.rejected, &w)
+            w.key("diverged"); w.bool(r.circuit.diverged)
+            w.key("divergences"); w.int(r.divergences)
+            w.key("gaps"); w.int(r.gaps)
+            w.key("sequence_resets"); w.int(r.sequenceResets)
+            w.key("drifts"); w.int(r.drift?.drifts ?? 0)
+            w.key("last_drift_step"); if let step = r.drift?.lastDriftStep { w.int(step) } else { w.null() }
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    /// `models`: every model's description.
+    func writeModels(_ w: inout JSONWriter) {
+        w.key("models")
+        w.beginArray()
+        for r in models.ordered { writeModelDescription(r, &w) }
+        w.endArray()
+    }
+
+    /// `snapshot`: the latest coefficient message with the coefficients inline, and the standardisation in force.
+    func writeSnapshot(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+        let runner = try request.model(in: models)
+        let c = runner.configuration.circuit
+        try checkReply(values: runner.circuit.weights.count, "snapshot of \(c.dictDim)×\(c.sysDim) coefficients",
+                       hint: "subscribe to coef/\(runner.name)/ with publish.format = \"binary\", or read a checkpoint")
+        w.key("snapshot")
+        w.raw(publisher.inlineSnapshot(of: runner))
+        if let xm = runner.circuit.xMoments, let ym = runner.circuit.yMoments {
+            // What standardisation is in force: the running mean and population variance of every column.
+            w.key("statistics")
+            w.beginObject()
+            w.key("count"); w.int(xm.count)
+            w.key("x_mean"); w.beginArray(); for v in xm.mean { w.double(v) }; w.endArray()
+            w.key("x_var"); w.beginArray(); for j in 0..<xm.columns { w.double(xm.variance(j)) }; w.endArray()
+            w.key("y_mean"); w.beginArray(); for v in ym.mean { w.double(v) }; w.endArray()
+            w.key("y_var"); w.beginArray(); for k in 0..<ym.columns { w.double(ym.variance(k)) }; w.endArray()
+            w.endObject()
+        }
+    }
+
+    /// `predict`: `y` for the rows `x`, with the published (thresholded) coefficients: the model consumers see.
+    func writePrediction(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+        let runner = try request.model(in: models)
+        let c = runner.configuration.circuit
+        guard let x = request["x"] else { throw ControlError("predict needs \"x\" (rows of dict_dim numbers)") }
+        let rows: (rows: Int, values: [Float])
+        do { rows = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name) } catch {
+            throw ControlError(error.detail)
+        }
+        try checkReply(values: rows.rows * c.sysDim, "predict of \(rows.rows) rows", hint: "send fewer rows per request")
+        let y: [Float]
+        do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.rows, thresholded: true) } } catch {
+            throw ControlError("\(error)")
+        }
+        w.key("y")
+        y.withUnsafeBufferPointer { w.matrix($0, rows: rows.rows, columns: c.sysDim) }
+    }
+
+    // MARK: Acting
+
+    /// `checkpoint`: the snapshots to write (one model's, or every model's, which restarts the interval).
+    func requestCheckpoint(_ request: ControlRequest) throws(ControlError) -> ControlOutcome {
+        guard schedule.enabled else { throw ControlError("checkpoints are disabled") }
+        guard request["model"] != nil else { return .checkpoint(checkpointAllModels()) }
+        let runner = try request.model(in: models)
+        schedule.markSubmitted(runner)
+        return .checkpoint([runner.snapshot(wallClock: clock.wall())])
+    }
+
+    /// `reset`: the model back to its initial state, through ``resetModel(_:keepStatistics:cause:)``.
+    func resetCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+        let runner = try request.model(in: models)
+        // The standardisation statistics describe the stream, not the model: `"keep_statistics": true` keeps
+        // them so the reset model learns in a well-scaled space from its first batch; by default a reset is
+        // a fresh start, as for a new model.
+        let keep: Bool
+        switch request["keep_statistics"] {
+        case nil: keep = false
+        case let .bool(b)?: keep = b
+        case let other?: throw ControlError("\"keep_statistics\" must be true or false, not \(other.typeName)")
+        }
+        resetModel(runner, keepStatistics: keep, cause: .request)
+        w.key("model"); w.string(runner.name)
+    }
+
+    /// `set`: new hyper-parameters, checked like a reload's (``reconfigureRefusal(_:to:)``) and against `[limits]`.
+    func setCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+        let runner = try request.model(in: models)
+        // The new values go through the config decoder, so `set` accepts exactly what a config file would
+        // (types, ranges, error messages) and nothing else.
+        guard case var .table(table) = runner.configuration.configValue else { throw ControlError("internal: model table") }
+        var changed: [String] = []
+        for (key, value) in request.json.object! where key != "cmd" && key != "model" {
+            guard Self.settableKeys.contains(key) else {
+                throw ControlError("set cannot change \"\(key)\" (\(Self.settableKeys.joined(separator: ", ")))")
+            }
+            do { table[key] = try ConfigValue(json: value, source: "control request") } catch { throw ControlError("\(error)") }
+            changed.append(key)
+        }
+        guard !changed.isEmpty else { throw ControlError("set needs at least one of \(Self.settableKeys.joined(separator: ", "))") }
+        let new: ModelConfiguration
+        do { new = try ModelConfiguration.decode(.table(table), source: "control request") } catch { throw ControlError("\(error)") }
+        if let why = models.reconfigureRefusal(runner, to: new) { throw ControlError(why) }
+        // `epochs` 1 → 2 adds the divergence guard's copies: the model must still fit, as for `add` and a reload.
+        if let limit = models.violation(replacing: new) { throw ControlError(limit.description) }
+        do { try runner.reconfigure(new) } catch { throw ControlError("\(error)") }
+        publisher.publishEvent(model: runner.name, event: "set", fields: [("changed", .array(changed.map { .string($0) }))])
+        w.key("model"); writeModelDescription(runner, &w)
+    }
+
+    /// `add`: a new model from its table; resumed from its checkpoints when the driver looks them up (off the
+    /// engine thread: the outcome asks for the look-up, ``completeAdd(_:restoring:)`` finishes).
+    func addCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) -> ControlOutcome? {
+        guard let table = request["model"], table.object != nil else { throw ControlError("add needs \"model\": a model table as a JSON object") }
+        let configuration: ModelConfiguration
+        do { configuration = try ModelConfiguration.decode(json: table, source: "control request") } catch {
+            throw ControlError("\(error)")
+        }
+        if looksUpCheckpoints {
+            // Refused now if it cannot be added whatever its checkpoints hold: no disk read for nothing.
+            do { try checkAdmission(configuration) } catch { throw ControlError("\(error)") }
+            return .lookUpCheckpoint(configuration)
+        }
+        do { try addModel(configuration) } catch { throw ControlError("\(error)") }
+        w.key("model"); writeModelDescription(models[configuration.name]!, &w)
+        return nil
+    }
+
+    /// Finishes an `add` whose checkpoint look-up is done: adds the model (resumed from `snapshot` when there is one)
+    /// and returns the reply.
+    package func completeAdd(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot?) -> [UInt8] {
+        do {
+            try addModel(configuration, restoring: snapshot)
+        } catch {
+            tallies.controlErrors += 1
+            return control.failure("\(error)", now: clock.monotonic(), logger: logger)
+        }
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        w.key("ok"); w.bool(true)
+        w.key("model"); writeModelDescription(models[configuration.name]!, &w)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// `remove`: the model goes; its final state is checkpointed.
+    func removeCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+        let runner = try request.model(in: models)
+        removeModel(runner.name)
+        w.key("model"); w.string(runner.name)
+    }
+
+    // MARK: Helpers
+
+    /// Refuses a reply that would exceed `limits.max_reply_bytes`, estimated at 16 bytes per number of JSON, before
+    /// it is built: one request must not hold the engine for a second while it formats a 100 MB reply.
+    private func checkReply(values: Int, _ what: String, hint: String) throws(ControlError) {
+        let estimate = values.multipliedReportingOverflow(by: 16)
+        if estimate.overflow || estimate.partialValue > settings.maxReplyBytes {
+            throw ControlError("\(what) would make a reply of about \(estimate.overflow ? Int.max : estimate.partialValue) bytes, "
+                               + "over limits.max_reply_bytes = \(settings.maxReplyBytes); \(hint)")
+        }
+    }
+
+    private static func writeCounts(_ counts: [RejectionReason: Int], _ w: inout JSONWriter) {
+        w.beginObject()
+        for reason in RejectionReason.allCases { if let n = counts[reason] { w.key(reason.rawValue); w.int(n) } }
+        w.endObject()
+    }
+
+    private func writeModelDescription(_ r: ModelRunner, _ w: inout JSONWriter) {
+        let c = r.configuration.circuit
+        w.beginObject()
+        w.key("name"); w.string(r.name)
+        w.key("kind"); w.string(c.kind.rawValue)
+        w.key("dict_dim"); w.int(c.dictDim)
+        w.key("sys_dim"); w.int(c.sysDim)
+        w.key("batch_size"); w.int(r.configuration.batchSize)
+        w.key("epochs"); w.int(c.epochs)
+        w.key("optim"); w.string(c.optimizer.rawValue)
+        w.key("lr"); w.float(c.learningRate)
+        w.key("lmbda"); w.float(c.lmbda)
+        w.key("l1_ratio"); w.float(c.l1Ratio)
+        w.key("threshold"); w.float(c.threshold)
+        w.key("update"); w.string(c.update.rawValue)
+        w.key("prior"); w.bool(c.prior != nil)
+        w.key("standardize"); w.bool(c.standardize)
+        w.key("intercept"); w.bool(c.intercept)
+        w.key("intercept_lr"); w.float(c.interceptLearningRate ?? c.learningRate)
+        // The prior and the drift alarm as their config tables (a chain as an array of tables), null when absent.
+        w.key("prior_config"); w.value(c.prior.map { PriorTable.configValue($0).json } ?? .null)
+        w.key("drift"); w.value(r.configuration.drift.map { $0.configValue.json } ?? .null)
+        w.key("step"); w.int(r.circuit.updates)
+        w.endObject()
+    }
+}
