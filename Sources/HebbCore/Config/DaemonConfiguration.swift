@@ -59,6 +59,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package var publish = "tcp://127.0.0.1:5556"
         /// `control`: the REP socket the daemon binds for control commands.
         package var control = "tcp://127.0.0.1:5557"
+        /// `reliable`: the ROUTER socket the daemon binds for acknowledged ingest (docs/PROTOCOL.md, "Reliable ingest");
+        /// `""` (the default) does not open it. Needs `[journal] enabled`.
+        package var reliable = ""
         /// `subscribe`: PUB streams the daemon connects SUB sockets to (lossy tap), none by default.
         package var subscribe: [String] = []
         /// `metrics`: `host:port` of the Prometheus `/metrics` HTTP endpoint; nil (`metrics = ""`) disables it.
@@ -67,7 +70,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         /// The defaults.
         package init() {}
 
-        static let keys = ["ingest", "publish", "control", "subscribe", "metrics"]
+        static let keys = ["ingest", "publish", "control", "reliable", "subscribe", "metrics"]
 
         init(_ r: TableReader) throws(ConfigError) {
             let zmq = TableReader.isZeroMQEndpoint, expected = TableReader.endpointExpected
@@ -77,6 +80,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
             ingest = try endpoint("ingest", ingest)
             publish = try endpoint("publish", publish)
             control = try endpoint("control", control)
+            reliable = try r.read("reliable", reliable, expected + ", or \"\" for none", { if case let .string(s) = $0 { s } else { nil } },
+                                  check: { $0.isEmpty || zmq($0) })
             subscribe = try r.strings("subscribe", default: subscribe, check: zmq,
                                    expected: "an array of ZeroMQ endpoints (tcp://host:port, ipc://path or inproc://name)")
             let address = try r.read("metrics", metrics ?? "", "host:port, or \"\" to disable metrics",

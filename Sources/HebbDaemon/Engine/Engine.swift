@@ -20,6 +20,8 @@ package struct BoundEndpoints: Sendable, Equatable {
     package var ingest: String
     package var publish: String
     package var control: String
+    /// The reliable ingest ROUTER's endpoint, when `endpoints.reliable` is set and the journal is on.
+    package var reliable: String? = nil
 }
 
 /// Errors of the engine's start-up.
@@ -168,13 +170,15 @@ package final class Engine: Sendable {
     private struct Sockets {
         let ingest: Socket, publish: Socket, control: Socket, wake: Socket
         var taps: [Socket]
+        /// The reliable ingest ROUTER (`endpoints.reliable`, with the journal on).
+        var reliable: Socket? = nil
         /// The ZAP handler (`inproc://zeromq.zap.01`) when CURVE is on, and the client keys it admits.
         var zap: Socket?
         var authorizedKeys: Set<String> = []
         /// PAIR sockets reading libzmq's monitor events of ingest and of control, with the socket each watches.
         var monitors: [(socket: String, pair: Socket)] = []
 
-        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) + monitors.map(\.pair) }
+        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) + (reliable.map { [$0] } ?? []) + monitors.map(\.pair) }
     }
 
     private func makeSockets(_ endpoints: DaemonConfiguration.Endpoints, _ limits: DaemonConfiguration.Limits,
@@ -268,11 +272,35 @@ package final class Engine: Sendable {
         // Process-wide, and only the engine thread runs BLAS: set before the first product.
         BLASThreads.set(configuration.daemon.blasThreads)
         var sockets: Sockets
+        var journal: EngineJournal?
         do {
             for (model, snapshot) in initialModels {
                 do { try core.addModel(model, restoring: snapshot) } catch { throw EngineError.model(name: model.name, underlying: error) }
             }
             sockets = try makeSockets(configuration.endpoints, configuration.limits, configuration.publish, modelNames: core.modelNames)
+            if configuration.journal.enabled, let checkpointer {
+                do {
+                    journal = try EngineJournal(stateDirectory: checkpointer.store.directory, configuration: configuration, core: core,
+                                                snapshots: Dictionary(initialModels.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a }),
+                                                logger: logger)
+                } catch {
+                    for s in sockets.all { s.close() }
+                    throw EngineError.failed("journal: \(error)")
+                }
+                if !configuration.endpoints.reliable.isEmpty {
+                    let endpoint = configuration.endpoints.reliable
+                    do {
+                        let s = try context.makeSocket(.router, lingerMilliseconds: 0)
+                        try s.set(.maxMessageSize, Int64(configuration.limits.maxMessageBytes))
+                        try s.set(.receiveHighWaterMark, Int32(clamping: configuration.limits.effectiveIngestHighWaterMark))
+                        try s.bind(endpoint)
+                        sockets.reliable = s
+                    } catch let error as ZeroMQError {
+                        for s in sockets.all { s.close() }
+                        throw EngineError.socket(endpoint: endpoint, role: "reliable", underlying: error)
+                    }
+                }
+            }
         } catch let error as EngineError {
             markStopped()
             started(.failure(error))
@@ -284,9 +312,10 @@ package final class Engine: Sendable {
         }
         let endpoints = BoundEndpoints(ingest: (try? sockets.ingest.lastEndpoint) ?? configuration.endpoints.ingest,
                                        publish: (try? sockets.publish.lastEndpoint) ?? configuration.endpoints.publish,
-                                       control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control)
+                                       control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control,
+                                       reliable: sockets.reliable.map { (try? $0.lastEndpoint) ?? configuration.endpoints.reliable })
         logger.info("engine listening", metadata: ["ingest": "\(endpoints.ingest)", "publish": "\(endpoints.publish)",
-                                                   "control": "\(endpoints.control)", "models": "\(core.modelNames.joined(separator: ","))",
+                                                   "control": "\(endpoints.control)", "reliable": "\(endpoints.reliable ?? "")", "models": "\(core.modelNames.joined(separator: ","))",
                                                    "kernels.isa": "\(StepKernels.current)", "products.threads": "\(BLASThreads.current)"])
         // The start-up messages (each model's initial state, "added"/"restored") go out before anyone can be
         // told the endpoints: a subscriber that connects later gets the state once, from the last-value
@@ -294,7 +323,8 @@ package final class Engine: Sendable {
         flushOutbox(of: core, to: sockets.publish)
         observer?.engineReady(endpoints)
         started(.success(endpoints))
-        loop(core: core, sockets: &sockets)
+        loop(core: core, sockets: &sockets, journal: journal)
+        journal?.close()
         for s in sockets.all { s.close() }
         shared.withLock { $0.waker?.close(); $0.waker = nil }
         context.terminate()
@@ -353,7 +383,7 @@ package final class Engine: Sendable {
         }
     }
 
-    private func loop(core: EngineCore, sockets: inout Sockets) {
+    private func loop(core: EngineCore, sockets: inout Sockets, journal: EngineJournal?) {
         let poller = Poller()
         let ingestIndex = poller.add(sockets.ingest)
         let controlIndex = poller.add(sockets.control)
@@ -362,6 +392,7 @@ package final class Engine: Sendable {
         let tapIndices = sockets.taps.map { poller.add($0) }
         let zapIndex = sockets.zap.map { poller.add($0) }
         let monitorIndices = sockets.monitors.map { poller.add($0.pair) }
+        let reliableIndex = sockets.reliable.map { poller.add($0) }
         // Peer addresses by connection file descriptor, learnt when libzmq accepts the connection (the fd is
         // closed by the time its disconnect is reported).
         var peers: [String: [UInt32: String]] = [:]
@@ -391,7 +422,11 @@ package final class Engine: Sendable {
                 // A SUB tap's prefix filter `m1` also lets `m10` through; such messages are not ours
                 // (another shard's) and are dropped silently rather than counted as rejections.
                 let ours = !tap || String(validating: framePointers[0], as: UTF8.self).map { core.runners[$0] != nil } ?? true
-                if ours { core.handleSample(framePointers) }
+                if ours {
+                    // Journaled before it is learned (docs/JOURNAL.md): what the engine took is replayed after a crash.
+                    journal?.journalPlain(framePointers)
+                    core.handleSample(framePointers)
+                }
                 // The core has learnt from or copied the rows: free a large frame now rather than at the next
                 // receive, so a batch-sized message is not held while the next one is allocated beside it (one
                 // 4096×64 batch is 17 MB; Benchmarks/README.md, memory).
@@ -402,7 +437,21 @@ package final class Engine: Sendable {
 
         func submitCheckpoint(_ snapshots: [ModelSnapshot]) {
             guard let checkpointer else { return }
-            for snapshot in snapshots { _ = checkpointer.submit(snapshot) }
+            for snapshot in journal?.stamp(snapshots) ?? snapshots { _ = checkpointer.submit(snapshot) }
+        }
+
+        /// Reliable requests: routing id, then the request's frames (docs/PROTOCOL.md, "Reliable ingest").
+        func drainReliable(_ socket: Socket, _ journal: EngineJournal) {
+            let burstStart = clock.now
+            for received in 0..<ingestBurst {
+                if received > 0, burstStart.duration(to: clock.now) > ingestBudget { return }
+                guard let count = try? socket.receiveMultipart(into: &frames, dontWait: true), count > 0 else { return }
+                framePointers.removeAll(keepingCapacity: true)
+                for i in 1..<count { framePointers.append(frames[i].unsafeBytes) }
+                journal.receiveReliable(from: frames[0].bytes, framePointers, core: core)
+                framePointers.removeAll(keepingCapacity: true)
+                for i in 0..<count where frames[i].count >= Engine.releasedFrameBytes { frames[i].release() }
+            }
         }
 
         func handleCheckpointResults() {
@@ -415,6 +464,7 @@ package final class Engine: Sendable {
                     metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
                     observer?.engineCheckpointed(model: outcome.model, path: written.path)
                     core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates, taken: outcome.taken)
+                    journal?.checkpointWritten(model: outcome.model, taken: outcome.taken, modelNames: core.modelNames)
                 case let .failure(error):
                     logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                     metrics?.recordCheckpointFailure()
@@ -432,6 +482,14 @@ package final class Engine: Sendable {
             var timeout = !core.outbox.isEmpty ? 0 : (core.awaitsCheckpointReply ? 5 : 100)
             // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
             if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
+            if let journal {
+                // A full journal pauses plain ingest (producers block at their HWM) until checkpoints free segments.
+                let events: PollEvents = journal.isFull ? [] : .readable
+                poller.setEvents(events, at: ingestIndex)
+                for index in tapIndices { poller.setEvents(events, at: index) }
+                // Replies wait for the journal thread's sync (`batch`): look again soon.
+                if journal.pendingReplies > 0 { timeout = min(timeout, 2) }
+            }
             do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
                 logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
                 shared.withLock { $0.failure = "poll failed: \(error)" }
@@ -514,6 +572,12 @@ package final class Engine: Sendable {
             // burst of updates, so it waits for the update in hand at most, not for one more burst.
             if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
             for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
+            if let journal {
+                if let reliable = sockets.reliable, let reliableIndex, poller.isReadable(reliableIndex) { drainReliable(reliable, journal) }
+                if journal.takeForcedCheckpoint() { submitCheckpoint(core.checkpointAllModels()) }
+                // Group commit: one sync (with `always`) for the whole burst, then the acknowledgements it made durable.
+                journal.flushReplies { peer, reply in _ = try? sockets.reliable?.send(parts: [peer, reply], dontWait: true) }
+            }
             submitCheckpoint(core.dueCheckpoints())
             handleCheckpointResults()
             core.tick()
