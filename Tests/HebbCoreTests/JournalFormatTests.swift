@@ -141,16 +141,18 @@ private let threeRecords = [
 }
 
 @Suite struct ProducerWatermarkTests {
-    @Test func aSequenceAboveTheMarkIsAcceptedWithItsGapAndOneAtOrBelowIsADuplicate() {
+    @Test func onlyTheNextSequenceIsAcceptedBelowIsADuplicateAndAboveIsOutOfOrder() {
         var marks = ProducerWatermarks()
-        #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 1)) == .accept(gap: 0))
+        #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 1_700_000)) == .accept)  // first contact: any number
+        #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 1)) == .accept)
         marks.record(ReliableOrigin(producer: "p", sequence: 1))
         #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 1)) == .duplicate(highWaterMark: 1))
-        #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 5)) == .accept(gap: 3))
+        #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 5)) == .outOfOrder(expected: 2))
+        #expect(marks.admit(ReliableOrigin(producer: "p", sequence: 2)) == .accept)
         marks.record(ReliableOrigin(producer: "p", sequence: 5))
         marks.record(ReliableOrigin(producer: "p", sequence: 3))  // a replayed older record never lowers it
         #expect(marks.highWaterMark(of: "p") == 5)
-        #expect(marks.admit(ReliableOrigin(producer: "q", sequence: 1)) == .accept(gap: 0))
+        #expect(marks.admit(ReliableOrigin(producer: "q", sequence: 1)) == .accept)
     }
 
     @Test func mergeKeepsTheLargerMarkAndJSONRoundTrips() {

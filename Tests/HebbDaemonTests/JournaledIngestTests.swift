@@ -33,9 +33,9 @@ private func message(_ i: Int) -> [[UInt8]] {
     return EngineFixtures.binary(i % 4 == 3 ? "b" : "a", x: x, y: y, rows: rows)
 }
 
-/// The reliable request of message `i` from producer "p" (sequence i + 1).
+/// The reliable request of message `i` (even) from producer "p": sequence i / 2 + 1, consecutive.
 private func request(_ i: Int) -> [[UInt8]] {
-    [ReliableProtocol.requestHeader(ReliableOrigin(producer: "p", sequence: UInt64(i + 1)))] + message(i)
+    [ReliableProtocol.requestHeader(ReliableOrigin(producer: "p", sequence: UInt64(i / 2 + 1)))] + message(i)
 }
 
 private func settings(_ fsync: DaemonConfiguration.Journal.FsyncPolicy = .off) -> DaemonConfiguration.Journal {
@@ -125,7 +125,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             #expect(recovered.recovery.records == 40 && recovered.recovery.tornTail == nil)
             #expect(recovered.replayed.values.reduce(0, +) == 22)  // messages 18…39
             #expect(learned(restarted) == learned(uninterrupted))
-            #expect(again.watermarks.highWaterMark(of: "p") == 39)
+            #expect(again.watermarks.highWaterMark(of: "p") == 20)
             // The producer did not see the last acknowledgements and resends everything from message 30.
             for i in stride(from: 30, to: 40, by: 2) { #expect(try send(i, again, restarted) == .duplicate) }
             #expect(learned(restarted) == learned(uninterrupted))
@@ -151,7 +151,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             let (again, startup) = try openJournal(state, restarted, [:])
             defer { again.writer.close() }
             #expect(startup.recovery.tornTail?.bytesCut == 11)
-            #expect(again.watermarks.highWaterMark(of: "p") == 19)
+            #expect(again.watermarks.highWaterMark(of: "p") == 10)
             #expect(try send(20, again, restarted) == .acknowledged)
             #expect(learned(restarted) == learned(uninterrupted))
         }
@@ -180,6 +180,24 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
         }
     }
 
+    /// A message above its producer's mark + 1 (one before it was lost in flight) is refused, not accepted: the mark
+    /// of a later acknowledgement must never cover the missing one.
+    @Test func aMessageAfterAMissingOneIsRefusedUntilTheMissingOneComes() throws {
+        try withStateDirectory { state in
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:], .off)
+            defer { ingest.writer.close() }
+            try send(0, ingest, live)                                       // seq 1
+            let outcome = try send(4, ingest, live)                          // seq 3: seq 2 is missing
+            #expect(outcome == .refused(.outOfOrder(producer: "p", expected: 2)))
+            #expect(try send(2, ingest, live) == .acknowledged)              // seq 2
+            #expect(try send(4, ingest, live) == .acknowledged)              // seq 3, resent
+            let replies = try ingest.commit()
+            #expect(replies.map(\.reply.status) == [.acknowledged, .refused, .acknowledged, .acknowledged])
+            #expect(replies[1].reply.highWaterMark == 1 && replies[1].reply.reason.contains("next message is 2"))
+        }
+    }
+
     /// Replies wait for durability: with `always` they leave at the burst's commit, not before.
     @Test func acknowledgementsLeaveOnlyWhenTheirRecordIsDurable() throws {
         try withStateDirectory { state in
@@ -190,7 +208,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             #expect(ingest.releasable().isEmpty && ingest.pendingReplies == 5)
             let replies = try ingest.commit()
             #expect(replies.map(\.peer) == [0, 2, 4, 6, 8] && replies.allSatisfy { $0.reply.status == .acknowledged })
-            #expect(replies.map(\.reply.highWaterMark) == [1, 3, 5, 7, 9])
+            #expect(replies.map(\.reply.highWaterMark) == [1, 2, 3, 4, 5])
             #expect(ingest.counters.acknowledged == 5)
             // Malformed requests are answered at once (nothing to wait for) and say why.
             let outcome = pointers([Array("nope".utf8), Array("a".utf8)]) { ingest.receiveReliable(from: 99, $0) { _ in nil } }

@@ -1,10 +1,12 @@
 /// What the daemon does with a reliable message, decided by ``ProducerWatermarks/admit(_:)``.
 package enum ReliableAdmission: Sendable, Equatable {
-    /// A new message: journal it, learn it. `gap` counts the sequence numbers skipped since the last one (0 when it
-    /// is the next one; a producer that lost its outbox resumes with a gap).
-    case accept(gap: UInt64)
+    /// The next message of its producer (its mark + 1, or any number for a producer never seen): journal it, learn it.
+    case accept
     /// Its sequence number is at or below the producer's high-water mark: already journaled, dropped.
     case duplicate(highWaterMark: UInt64)
+    /// Above mark + 1: a message before it is missing (lost in flight by a daemon that crashed, or refused). Refused;
+    /// the producer resends from `expected`.
+    case outOfOrder(expected: UInt64)
 }
 
 /// Per producer, the highest sequence number the daemon has journaled: the duplicate filter of the reliable
@@ -16,8 +18,10 @@ package enum ReliableAdmission: Sendable, Equatable {
 /// (``merge(_:)``, the larger mark wins) of every model's checkpointed table: segments are only deleted once every
 /// checkpoint covers them, so every deleted record's mark is in every table.
 ///
-/// A sequence number is accepted when it is above the mark (gaps allowed: counted, not refused), a duplicate
-/// otherwise. Sequence 0 is never accepted (a fresh producer's mark is 0, its first message is 1).
+/// A sequence number is accepted when it is exactly the mark + 1 (any number ≥ 1 for a producer without a mark), a
+/// duplicate at or below the mark, and out of order above mark + 1: so an acknowledgement's cumulative mark never
+/// covers a message the daemon did not journal — a message queued in a producer's socket when the daemon restarted
+/// can reach the new daemon before the resends of the ones lost in flight, and must not overtake them.
 package struct ProducerWatermarks: Sendable, Equatable {
     /// Producer → highest sequence number journaled.
     package private(set) var marks: [String: UInt64]
@@ -31,9 +35,9 @@ package struct ProducerWatermarks: Sendable, Equatable {
 
     /// Whether `origin` is new or a duplicate; does not change the table (``record(_:)`` does, once it is journaled).
     package func admit(_ origin: ReliableOrigin) -> ReliableAdmission {
-        let mark = highWaterMark(of: origin.producer)
+        guard let mark = marks[origin.producer] else { return .accept }
         guard origin.sequence > mark else { return .duplicate(highWaterMark: mark) }
-        return .accept(gap: origin.sequence - mark - 1)
+        return origin.sequence == mark + 1 ? .accept : .outOfOrder(expected: mark + 1)
     }
 
     /// Records a journaled message (live or replayed): the mark becomes at least its sequence number.

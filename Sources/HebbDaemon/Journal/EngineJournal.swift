@@ -21,7 +21,11 @@ package final class EngineJournal {
                  snapshots: [String: ModelSnapshot?], logger: Logger) throws(JournalError) {
         self.logger = logger
         var coverages: [String: JournalCoverage?] = [:]
-        for name in core.modelNames { coverages[name] = (snapshots[name] ?? nil)?.journal }
+        for name in core.modelNames {
+            let snapshot: ModelSnapshot? = snapshots[name] ?? nil
+            // updateValue, not a subscript assignment: a nil coverage must stay as a key ("no checkpoint: replay all").
+            coverages.updateValue(snapshot?.journal, forKey: name)
+        }
         checkpointPositions = coverages.mapValues { $0?.position }
         let started = ContinuousClock.now
         let (ingest, startup) = try JournaledIngest<[UInt8]>.open(
@@ -54,7 +58,9 @@ package final class EngineJournal {
     package func receiveReliable(from peer: [UInt8], _ frames: [UnsafeRawBufferPointer], core: EngineCore) {
         let outcome = ingest.receiveReliable(from: peer, frames) { core.handleSample($0) }
         switch outcome {
-        case let .refused(error): logFailure(error, path: "reliable")
+        case let .refused(error):
+            if case .outOfOrder = error { break }  // a restarted daemon or producer; the producer resends in order
+            logFailure(error, path: "reliable")
         case let .malformed(error):
             if failureLog.admit("malformed", now: EngineClock.system.monotonic()) != nil {
                 logger.warning("reliable request malformed", metadata: ["error": .wire("\(error)")])

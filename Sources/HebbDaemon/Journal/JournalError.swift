@@ -21,6 +21,8 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     case full(bytes: Int, limit: Int)
     /// The writer was closed.
     case closed
+    /// A reliable message above its producer's mark + 1: the messages before it must come first, from `expected`.
+    case outOfOrder(producer: String, expected: UInt64)
 
     package var description: String {
         switch self {
@@ -32,6 +34,8 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
             "journal segment \(path) is corrupt at offset \(position.offset): \(damage)"
         case let .full(bytes, limit): "journal full: \(bytes) bytes would exceed max_journal_bytes = \(limit)"
         case .closed: "journal closed"
+        case let .outOfOrder(producer, expected):
+            "out of order: producer \(producer)'s next message is \(expected); resend from it"
         }
     }
 

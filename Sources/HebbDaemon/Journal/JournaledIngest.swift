@@ -12,8 +12,8 @@ package struct JournaledIngestCounters: Sendable, Equatable {
     package var refused = 0
     /// Reliable requests whose header could not be read.
     package var malformed = 0
-    /// Sequence numbers skipped by producers (accepted gaps).
-    package var gaps: UInt64 = 0
+    /// Reliable messages refused because an earlier one of their producer is missing (resent from it).
+    package var outOfOrder = 0
     /// Records replayed into models at start.
     package var replayed = 0
 }
@@ -112,7 +112,13 @@ package final class JournaledIngest<Peer: Sendable> {
             counters.duplicates += 1
             pending.enqueue(ReliableReply(status: .duplicate, sequence: origin.sequence, highWaterMark: mark), to: peer, after: writer.written)
             return .duplicate
-        case let .accept(gap):
+        case let .outOfOrder(expected):
+            counters.outOfOrder += 1
+            let error = JournalError.outOfOrder(producer: origin.producer, expected: expected)
+            pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: expected - 1, reason: error.description),
+                            to: peer, after: writer.written)
+            return .refused(error)
+        case .accept:
             let end: JournalPosition
             do {
                 end = try writer.append(JournalRecord(frames: sample.map { Array($0) }, origin: origin))
@@ -122,7 +128,6 @@ package final class JournaledIngest<Peer: Sendable> {
                                               reason: error.description), to: peer, after: writer.written)
                 return .refused(error)
             }
-            counters.gaps += gap
             watermarks.record(origin)
             let mark = watermarks.highWaterMark(of: origin.producer)
             if let rejection = learn(sample) {

@@ -98,6 +98,7 @@ class LocalDaemon:
         self.publish = f"tcp://127.0.0.1:{free_port()}"
         self.control = f"tcp://127.0.0.1:{free_port()}"
         self.metrics = f"127.0.0.1:{free_port()}"
+        self.reliable = f"tcp://127.0.0.1:{free_port()}"
 
     def write_config(self) -> None:
         """(Re)writes ``hebbd.toml`` from the current attributes."""
@@ -117,6 +118,7 @@ log_level = "info"
 ingest = "{self.ingest}"
 publish = "{self.publish}"
 control = "{self.control}"
+reliable = "{self.reliable}"
 subscribe = []
 metrics = "{self.metrics}"
 
