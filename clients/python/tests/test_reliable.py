@@ -111,3 +111,32 @@ def test_kill_9_during_a_reliable_stream_learns_every_row_exactly_once(make_daem
     assert got["updates"] == expected["updates"]
     assert got["weights"] == expected["weights"]
     print(f"{len(kills)} kills, {producer.resends} resends, {producer.duplicates} duplicates")
+
+
+def test_a_corrupt_journal_refuses_the_start_and_a_torn_tail_is_cut_off(make_daemon: Callable[..., LocalDaemon]) -> None:
+    d = make_daemon(MODEL).start()
+    data = batches(20)
+    p = stream(d, data, "p", kills=lambda: KILLS)
+    p.close()
+    d.kill()
+    segment = sorted((Path(d.state_dir) / "journal").glob("journal-*.log"))[0]
+    whole = segment.read_bytes()
+
+    # A torn tail (the last 5 bytes of the last record never reached the file): cut off, logged, the rest replayed.
+    segment.write_bytes(whole[:-5])
+    d.start()
+    log = d.log()
+    assert "journal torn tail cut off" in log and "journal.bytes_cut=" in log
+    assert "journal.replayed=19" in log
+    d.kill()
+
+    # A flipped byte in the first record, valid records after it: the start is refused, naming file and offset.
+    damaged = bytearray(segment.read_bytes())
+    damaged[40] ^= 0x10
+    segment.write_bytes(bytes(damaged))
+    run = subprocess.run([d.binary, "run", "--config", str(d.config_path), "--state-dir", str(d.state_dir)],
+                         capture_output=True, timeout=60)
+    assert run.returncode != 0
+    message = run.stderr.decode()
+    assert f"journal segment {segment} is corrupt at offset 24" in message and "CRC mismatch" in message
+    assert segment.read_bytes() == bytes(damaged), "a corrupt segment is left as it is"
