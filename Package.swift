@@ -9,12 +9,15 @@ let package = Package(
         .library(name: "HebbianRegression", targets: ["HebbianRegression"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
     ],
+    // Every dependency is pinned to the exact version the project is built and tested with (README.md,
+    // "Dependencies": how to move a pin). Package.resolved stays out of git: the local mirror's commit ids
+    // are not GitHub's.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", exact: "0.6.0"),
     ],
     targets: [
         // C shims over Debian's libraries, each in its own C… module (docs/ARCHITECTURE.md).
@@ -29,7 +32,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // The learning step's inner loops in C, compiled per instruction set and chosen at run time
-        // (docs/ARCHITECTURE.md, "The step kernels").
+        // (docs/ARCHITECTURE.md, §9 "The step kernels").
         .target(name: "CHebbKernels"),
         // Thin, safe wrapper over libzmq. No policy.
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
@@ -56,6 +59,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -67,12 +71,11 @@ let package = Package(
                 "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "HebbianRegressionTests",
-            dependencies: ["HebbianRegression"],
+            dependencies: ["HebbianRegression", "CHebbKernels"],
             exclude: ["Fixtures", "Scripts"]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),

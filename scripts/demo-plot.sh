@@ -3,6 +3,8 @@
 # with a fresh state directory, Examples/python/plot.py headless, Examples/python/producer.py's default system
 # (seed 1) as fast as it goes, 400 updates. Needs the config's ports (5555-5557, 9464) free and matplotlib.
 #   scripts/demo-plot.sh [OUT.png]        (binary: $HEBBD_BIN, default .build/debug/hebbd)
+# It prints the nnz of the last update drawn (the number in the image's title) and fails unless it is the
+# README's claim, exactly 3 nonzero coefficients ($EXPECT_NNZ to check another count).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-docs/images/demo.png}"
@@ -19,3 +21,7 @@ plot=$!
 for _ in $(seq 100); do grep -q subscribed "$state/plot.log" && break; sleep 0.1; done
 timeout 60 python3 Examples/python/producer.py --model demo --messages 400 --rate 0
 wait "$plot"
+drawn="$(sed -n 's/^wrote .*, nnz \([0-9]*\)$/\1/p' "$state/plot.log")"
+expected="${EXPECT_NNZ:-3}"
+echo "demo-plot.sh: the image shows nnz ${drawn:-?} (expected $expected)"
+[ "$drawn" = "$expected" ] || { echo "demo-plot.sh: ✘ nnz ${drawn:-?} drawn, README says $expected" >&2; exit 1; }

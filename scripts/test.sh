@@ -7,6 +7,10 @@
 #   3. Fuzz/run.sh --runs $FUZZ_RUNS — a short libFuzzer pass over every fuzz target (default 10000 inputs each,
 #      a few seconds per target; Fuzz/README.md). FUZZ_RUNS=0 skips it explicitly. Without clang's libFuzzer
 #      runtime (shipped in the Swift toolchain) it fails with a message saying so; it never skips silently.
+#   4. Opt-in, HEBBD_FIXTURE_CHECK=1: Tests/Fixtures/generate/regenerate.sh --check — regenerates the ngclearn and
+#      brainstate reference fixtures with the real libraries (Python 3.12, pinned in its requirements.txt) and
+#      compares them with the committed ones. Off by default: making its environment downloads and installs JAX,
+#      ngclearn and brainstate (many minutes), and the generators run for minutes more.
 # All always run; the exit status is non-zero if any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +39,15 @@ else
     Fuzz/run.sh --runs "${FUZZ_RUNS:-10000}" || fuzz_status=$?
 fi
 
+fixture_status=0
+if [ "${HEBBD_FIXTURE_CHECK:-0}" = 1 ]; then
+    Tests/Fixtures/generate/regenerate.sh --check || fixture_status=$?
+else
+    echo "test.sh: the reference-fixture check is opt-in (HEBBD_FIXTURE_CHECK=1): not run"
+fi
+
 [ "$swift_status" = 0 ] || echo "test.sh: swift test failed (exit $swift_status)"
 [ "$py_status" = 0 ] || echo "test.sh: pytest failed (exit $py_status)"
 [ "$fuzz_status" = 0 ] || echo "test.sh: Fuzz/run.sh failed (exit $fuzz_status)"
-[ "$swift_status" = 0 ] && [ "$py_status" = 0 ] && [ "$fuzz_status" = 0 ]
+[ "$fixture_status" = 0 ] || echo "test.sh: the reference-fixture check failed (exit $fixture_status)"
+[ "$swift_status" = 0 ] && [ "$py_status" = 0 ] && [ "$fuzz_status" = 0 ] && [ "$fixture_status" = 0 ]

@@ -140,7 +140,8 @@ def main():
     draw(fig, history, args.label)
     if args.out:
         fig.savefig(args.out)
-        print(f"wrote {args.out}: {len(history.steps)} messages of {args.model}, up to step {history.latest.step}")
+        print(f"wrote {args.out}: {len(history.steps)} messages of {args.model}, up to step {history.latest.step}, "
+              f"nnz {history.latest.nnz}")
     else:
         plt.ioff()
         plt.show()

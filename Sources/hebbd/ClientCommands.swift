@@ -246,19 +246,34 @@ struct Control: ParsableCommand {
         abstract: "Send one control request and print the reply.",
         discussion: """
         REQUEST is a command name (status, models, snapshot, predict, checkpoint, reset, set, add, remove) or a whole JSON request.
-        Examples: hebbd control status · hebbd control snapshot --model demo · hebbd control '{"cmd":"set","model":"demo","lr":0.05}'
+        predict takes its rows with --x: a JSON row or array of rows, or - to read rows from stdin, one per line \
+        (numbers separated by commas or spaces).
+        The reply is printed indented when stdout is a terminal, as one line otherwise (for pipes and scripts).
+        Examples: hebbd control status · hebbd control snapshot --model demo · hebbd control predict --model demo --x '[[0.1,0.2,0.3]]' \
+        · hebbd control '{"cmd":"set","model":"demo","lr":0.05}'
         """
     )
 
     @Argument(help: "A command name or a JSON request.") var request: String
     @Option(help: "The model, for commands that take one.") var model: String?
+    @Option(name: .customLong("x"), help: "predict: the rows, as JSON ([[…],…] or one row […]), or - to read rows from stdin, one per line.")
+    var rows: String?
     @Option(help: "The daemon's control endpoint.") var endpoint: String = "tcp://127.0.0.1:5557"
     @Option(help: "Seconds to wait for the reply.") var timeout: Double = 10
 
     func run() throws {
         var body = request
         if !request.hasPrefix("{") {
-            body = String(decoding: JSON.object([("cmd", .string(request))] + (model.map { [("model", .string($0))] } ?? [])).serialized, as: UTF8.self)
+            var members: [(String, JSON)] = [("cmd", .string(request))] + (model.map { [("model", .string($0))] } ?? [])
+            if request == "predict" {
+                guard let rows else { fail("predict needs its rows: --x '[[…],…]' (JSON) or --x - (rows on stdin)", code: 2) }
+                members.append(("x", Self.predictRows(rows)))
+            } else if rows != nil {
+                fail("--x is for predict only", code: 2)
+            }
+            body = String(decoding: JSON.object(members).serialized, as: UTF8.self)
+        } else if rows != nil {
+            fail("--x goes with the command name predict, not with a JSON request (put \"x\" in the request)", code: 2)
         }
         let context = try Context()
         let req = try context.makeSocket(.req)
@@ -270,8 +285,57 @@ struct Control: ParsableCommand {
         req.close()
         context.terminate()
         guard let first = reply.first else { fail("no reply from \(endpoint) within \(timeout) s") }
-        print(String(decoding: first, as: UTF8.self))
-        if let parsed = try? JSONParser.parse(first), parsed["ok"]?.bool == false { throw ExitCode(1) }
+        let parsed = try? JSONParser.parse(first)
+        if isatty(STDOUT_FILENO) == 1, let parsed {
+            print(IndentedJSON.render(parsed))
+        } else {
+            print(String(decoding: first, as: UTF8.self))
+        }
+        if parsed?["ok"]?.bool == false { throw ExitCode(1) }
+    }
+
+    /// `--x`: a JSON row or array of rows as given, or with `-` the rows of stdin (one per line, numbers separated
+    /// by commas or white space; empty lines skipped). The daemon checks the shape and the values.
+    static func predictRows(_ argument: String) -> JSON {
+        if argument == "-" {
+            var rows: [JSON] = []
+            var line = 0
+            while let text = readLine() {
+                line += 1
+                let fields = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" })
+                if fields.isEmpty { continue }
+                rows.append(.array(fields.map { field -> JSON in
+                    guard let value = Double(field) else { fail("stdin line \(line): \"\(field)\" is not a number", code: 2) }
+                    return .number(value)
+                }))
+            }
+            guard !rows.isEmpty else { fail("--x -: no rows on stdin", code: 2) }
+            return .array(rows)
+        }
+        let parsed: JSON
+        do { parsed = try JSONParser.parse(Array(argument.utf8)) } catch { fail("--x: not JSON (\(error))", code: 2) }
+        guard let elements = parsed.array, !elements.isEmpty else { fail("--x: expected a row [x₀,…] or rows [[…],…]", code: 2) }
+        // One row given without the outer brackets.
+        return elements.allSatisfy({ $0.array == nil }) ? .array([parsed]) : parsed
+    }
+}
+
+/// A reply laid out for a person at a terminal: one member per line, indented by depth; arrays of numbers or
+/// strings (coefficient rows, `x`) stay on one line so a matrix reads as one row per line.
+enum IndentedJSON {
+    static func render(_ value: JSON, depth: Int = 0) -> String {
+        let inner = String(repeating: "  ", count: depth + 1), outer = String(repeating: "  ", count: depth)
+        switch value {
+        case let .object(members) where !members.isEmpty:
+            let lines = members.map { key, member in
+                inner + String(decoding: JSON.string(key).serialized, as: UTF8.self) + ": " + render(member, depth: depth + 1)
+            }
+            return "{\n" + lines.joined(separator: ",\n") + "\n" + outer + "}"
+        case let .array(elements) where elements.contains(where: { $0.array != nil || $0.object != nil }):
+            return "[\n" + elements.map { inner + render($0, depth: depth + 1) }.joined(separator: ",\n") + "\n" + outer + "]"
+        default:
+            return String(decoding: value.serialized, as: UTF8.self)
+        }
     }
 }
 

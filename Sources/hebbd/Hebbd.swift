@@ -11,6 +11,7 @@ struct Hebbd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hebbd",
         abstract: "A streaming online-learning daemon: Hebbian sparse regression (lasso, ridge, elastic net) over ZeroMQ.",
+        version: HebbdVersion.current,
         subcommands: [Run.self, Fit.self, Bench.self, Feed.self, Watch.self, Control.self, CheckpointCommand.self, Keygen.self],
         defaultSubcommand: Run.self
     )
@@ -62,14 +63,19 @@ struct Run: AsyncParsableCommand {
 
 struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train one model offline on a CSV file, exactly as the daemon would (blocks of batch_size rows, epochs steps each)."
+        abstract: "Train one model offline on a CSV file, exactly as the daemon learns the same rows streamed to it.",
+        discussion: """
+        The passes form one stream of rows, as `hebbd feed --passes P` sends them: every batch_size rows make one update of \
+        epochs steps (a block may run on from the end of one pass into the next); the last (passes × rows) mod batch_size \
+        rows are not learned from — the daemon would keep them buffered until more rows arrive. The output says how many.
+        """
     )
 
     @Option(help: "The TOML config that defines the model.") var config: String
     @Option(help: "The model's name in the config.") var model: String
     @Option(help: "CSV: dict_dim feature columns then sys_dim target columns; an optional header line.") var data: String
     @Option(help: "Passes over the data.") var passes: Int = 1
-    @Flag(help: "Print one JSON object: model, steps, weights, coefficients, intercept, standardized, loss (per step), prior (per update, with a prior).") var json = false
+    @Flag(help: "Print one JSON object: model, steps, updates, buffered_rows, weights, coefficients, intercept, standardized, loss (per step), prior (per update, with a prior).") var json = false
 
     func run() throws {
         let configuration = loadConfiguration(config)
@@ -90,7 +96,7 @@ struct Fit: ParsableCommand {
             w.key("model"); w.string(result.model)
             w.key("steps"); w.int(result.steps)
             w.key("updates"); w.int(result.updates)
-            w.key("tail_rows"); w.int(result.tailRows)
+            w.key("buffered_rows"); w.int(result.bufferedRows)
             for (key, values) in [("weights", result.weights), ("coefficients", result.coefficients)] {
                 w.key(key)
                 values.withUnsafeBufferPointer { w.matrix($0, rows: c.dictDim, columns: c.sysDim) }
@@ -112,7 +118,9 @@ struct Fit: ParsableCommand {
         } else {
             print("model \(result.model): \(c.kind.rawValue), \(c.dictDim)×\(c.sysDim), \(c.optimizer.rawValue), update \(c.update.rawValue)")
             print("data: \(table.rows) rows × \(passes) pass(es), batch_size \(m.batchSize)"
-                + (result.tailRows > 0 ? " (each pass ends with a short block of \(result.tailRows) rows)" : ""))
+                + (result.bufferedRows > 0
+                    ? "; the last \(result.bufferedRows) rows stay buffered, not learned from (as in the daemon: a partial batch waits for more rows)"
+                    : ""))
             print("steps: \(result.steps) (\(result.updates) updates × \(c.epochs) epochs)")
             if let first = result.loss.first, let last = result.loss.last {
                 print("loss (½Σe² of a block before its step): first \(first), final \(last)")

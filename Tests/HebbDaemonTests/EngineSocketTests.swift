@@ -257,4 +257,40 @@ import HebbTestSupport
         let status = try JSONParser.parse(try req.receiveMultipart()[0])
         #expect(status["models"]?["m"]?["samples"]?.int == 0 && status["samples"]?.int == 0)
     }
+
+    /// A control `add` of a model that has checkpoints resumes from the newest one. The look-up reads the disk, so
+    /// it runs on the file thread (``BlockingWorker``), and the reply comes when the engine has the result: the
+    /// requester sees the same reply as when the engine read the file itself, with the restored step.
+    @Test func anAddedModelResumesFromTheCheckpointTheFileThreadFound() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-add-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A model that learnt 3 updates, checkpointed.
+        let model = EngineFixtures.model("r", batch: 2)
+        let learner = try EngineFixtures.core([model])
+        let rows = EngineFixtures.rows(0..<6)
+        #expect(EngineFixtures.send(learner, EngineFixtures.binary("r", x: rows.x, y: rows.y, rows: 6)) == nil)
+        let store = CheckpointStore(directory: dir, keep: 3)
+        for snapshot in learner.checkpointAllModels() { _ = try store.write(snapshot) }
+
+        let writer = CheckpointWriter(store: store)
+        defer { writer.stop() }
+        let engine = try Engine(configuration: Self.configuration(models: []), models: [], checkpointer: writer)
+        let endpoints = try engine.start()
+        defer { engine.send(.stop); _ = engine.waitUntilStopped(timeout: 5) }
+        let context = try Context()
+        defer { context.terminate() }
+        let req = try context.makeSocket(.req, lingerMilliseconds: 0)
+        defer { req.close() }
+        try req.connect(endpoints.control)
+        try req.set(.receiveTimeout, Int32(5000))
+        _ = try req.send(#"{"cmd":"add","model":{"name":"r","kind":"lasso","dict_dim":3,"sys_dim":1,"batch_size":2,"optim":"sgd","lr":0.01}}"#)
+        let reply = try JSONParser.parse(try req.receiveMultipart()[0])
+        #expect(reply["ok"] == .bool(true), "\(reply)")
+        #expect(reply["model"]?["step"]?.int == 3, "\(reply)")
+        // The socket is served again after the deferred reply.
+        _ = try req.send(#"{"cmd":"add","model":{"name":"r","kind":"lasso","dict_dim":3,"sys_dim":1}}"#)
+        let duplicate = try JSONParser.parse(try req.receiveMultipart()[0])
+        #expect(duplicate["ok"] == .bool(false) && duplicate["error"]?.string?.contains("exists") == true, "\(duplicate)")
+    }
 }

@@ -289,6 +289,23 @@ struct SystemdTests {
         #expect(receiver.drain().isEmpty)
     }
 
+    @Test("a stop asks systemd, in the STOPPING=1 datagram, for the final checkpoint's time", arguments: SocketKind.allCases)
+    func stoppingExtendsTheTimeout(kind: SocketKind) throws {
+        let dir = try TempDir()
+        let receiver = try DatagramReceiver(kind: kind, in: dir)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": receiver.notifySocket])
+        // What EngineService sends on SIGTERM/SIGINT: the engine's wait for its final checkpoints plus 15 s.
+        #expect(EngineService.stopAllowance == Engine.finalCheckpointTimeout + .seconds(15))
+        #expect(notifier.stopping(extendingTimeoutBy: EngineService.stopAllowance))
+        #expect(receiver.receive() == "STOPPING=1\nEXTEND_TIMEOUT_USEC=75000000")
+        // Whole microseconds, a negative allowance as 0.
+        #expect(notifier.stopping(extendingTimeoutBy: .microseconds(1_500_001) + .nanoseconds(999)))
+        #expect(receiver.receive() == "STOPPING=1\nEXTEND_TIMEOUT_USEC=1500001")
+        #expect(notifier.extendTimeout(by: .seconds(-3)))
+        #expect(receiver.receive() == "EXTEND_TIMEOUT_USEC=0")
+        #expect(notifier.failureCount == 0 && receiver.drain().isEmpty)
+    }
+
     @Test("the notifier is usable from many threads at once (Sendable)")
     func concurrentUse() async throws {
         let dir = try TempDir()

@@ -1,7 +1,8 @@
 // The learning step's inner loops, in C so they can be compiled for the vector units the machine has
 // (AVX-512, AVX2+FMA, or the x86-64/arm64 baseline), chosen once at run time. Swift code is compiled for the
 // baseline only, which keeps its loops to 128-bit vectors without FMA; OpenBLAS, the other option, spends most of a
-// small product packing its operands (see docs/ARCHITECTURE.md, "The step kernels").
+// small product packing its operands. docs/ARCHITECTURE.md, §9 "The step kernels", explains what each computes, the
+// include-once-per-instruction-set technique, the run-time dispatch, which kernels are bit-exact, and the threads.
 //
 // All matrices are row-major and contiguous; sizes are element counts.
 #ifndef C_HEBB_KERNELS_H

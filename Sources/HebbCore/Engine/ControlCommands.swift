@@ -11,6 +11,7 @@ extension EngineCore {
     /// `status`: counters, connections, memory and each model's progress.
     func writeStatus(_ w: inout JSONWriter) {
         let counters = self.counters
+        w.key("version"); w.string(HebbdVersion.current)
         w.key("uptime"); w.double(uptime)
         w.key("messages"); w.int(counters.messagesReceived)
         w.key("samples"); w.int(counters.samplesReceived)

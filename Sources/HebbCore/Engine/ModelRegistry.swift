@@ -1,5 +1,36 @@
 import HebbianRegression
 
+/// A `[limits]` value a model (or a set of models) would exceed.
+package struct ResourceLimitViolation: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The config key, e.g. `limits.max_memory_bytes`.
+    package var limit: String
+    /// Its value.
+    package var maximum: Int
+    /// What would be needed.
+    package var needed: Int
+    /// What is counted.
+    package var what: String
+    package var description: String { "\(limit) = \(maximum) is exceeded: \(needed) \(what) would be needed" }
+}
+
+/// Why a model cannot be added.
+package enum ModelAdmissionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A model of that name exists.
+    case duplicate(String)
+    /// It would exceed a `[limits]` value (checked before anything is allocated).
+    case limit(ResourceLimitViolation)
+    /// The configuration or snapshot is not a valid circuit.
+    case invalid(CircuitError)
+
+    package var description: String {
+        switch self {
+        case let .duplicate(name): return "a model named \"\(name)\" exists"
+        case let .limit(violation): return violation.description
+        case let .invalid(error): return error.description
+        }
+    }
+}
+
 /// The `[limits]` every set of running models must fit, and the figures they are checked with.
 package struct ModelLimits: Sendable, Equatable {
     /// `limits.max_models`.

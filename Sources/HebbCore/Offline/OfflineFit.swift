@@ -1,7 +1,10 @@
 import HebbianRegression
 
-/// `hebbd fit`: a model trained offline exactly as the daemon would train it — rows in order, blocks of
-/// `batch_size`, `epochs` steps per block, for `passes` passes. A short tail block is used as it is.
+/// `hebbd fit`: a model trained offline exactly as the daemon trains it on the same rows streamed to it
+/// (`hebbd feed --passes P`): the passes form one stream of rows, in order; every `batch_size` rows of it make
+/// one update of `epochs` steps, a block running on across the end of one pass into the next as the daemon's
+/// batch buffer does; the last `(passes × rows) mod batch_size` rows are never learned from — the daemon
+/// would hold them in its batch buffer (`status` → `buffered`) until more rows arrive.
 package struct OfflineFit {
     /// The result.
     package struct Result: Sendable {
@@ -11,8 +14,9 @@ package struct OfflineFit {
         package var steps: Int
         /// Mini-batch updates (blocks).
         package var updates: Int
-        /// Rows in the short tail block of each pass (0 if batch_size divides the rows).
-        package var tailRows: Int
+        /// Rows left in the batch buffer at the end, not learned from (the daemon's partial batch; 0 if
+        /// batch_size divides passes × rows).
+        package var bufferedRows: Int
         /// ½Σe² of each step, at the weights before it, in the target's units (the first step of a block: scored
         /// before the block's rows joined the standardisation statistics, as the daemon publishes it).
         package var loss: [Double]
@@ -31,35 +35,48 @@ package struct OfflineFit {
         package var nonzero: Int
     }
 
-    /// Trains a fresh circuit of `model` on `table`.
+    /// Trains a fresh circuit of `model` on `passes` passes over `table`.
     package static func run(model: ModelConfiguration, table: SampleTable, passes: Int) throws(CircuitError) -> Result {
         let circuit = try HebbianCircuit(model.circuit)
         let d = model.circuit.dictDim, s = model.circuit.sysDim, batch = model.batchSize
+        let streamRows = table.rows * max(passes, 1)
         var losses: [Double] = []
         var priors: [Double] = []
-        var updates = 0
-        for _ in 0..<max(passes, 1) {
-            var start = 0
-            while start < table.rows {
-                let end = min(start + batch, table.rows)
-                let rows = end - start
-                try table.x.withUnsafeBufferPointer { x throws(CircuitError) in
+        // A block that runs across the end of a pass is gathered here, as the daemon gathers it in its batch buffer.
+        var blockX = [Float](), blockY = [Float]()
+        var start = 0
+        while start + batch <= streamRows {
+            let first = start % table.rows
+            let report: UpdateReport
+            if first + batch <= table.rows {
+                report = try table.x.withUnsafeBufferPointer { x throws(CircuitError) in
                     try table.y.withUnsafeBufferPointer { y throws(CircuitError) in
-                        let xb = UnsafeBufferPointer(rebasing: x[(start * d)..<(end * d)])
-                        let yb = UnsafeBufferPointer(rebasing: y[(start * s)..<(end * s)])
-                        let report = try circuit.update(x: xb, y: yb, rows: rows) { losses.append($0) }
-                        if circuit.prior != nil { priors.append(report.prior) }
+                        try circuit.update(x: UnsafeBufferPointer(rebasing: x[(first * d)..<((first + batch) * d)]),
+                                           y: UnsafeBufferPointer(rebasing: y[(first * s)..<((first + batch) * s)]),
+                                           rows: batch) { losses.append($0) }
                     }
                 }
-                updates += 1
-                start = end
+            } else {
+                blockX.removeAll(keepingCapacity: true)
+                blockY.removeAll(keepingCapacity: true)
+                for row in (start..<(start + batch)).lazy.map({ $0 % table.rows }) {
+                    blockX += table.x[(row * d)..<((row + 1) * d)]
+                    blockY += table.y[(row * s)..<((row + 1) * s)]
+                }
+                report = try blockX.withUnsafeBufferPointer { x throws(CircuitError) in
+                    try blockY.withUnsafeBufferPointer { y throws(CircuitError) in
+                        try circuit.update(x: x, y: y, rows: batch) { losses.append($0) }
+                    }
+                }
             }
+            if circuit.prior != nil { priors.append(report.prior) }
+            start += batch
         }
         var coefficients = [Float](repeating: 0, count: circuit.weights.count), intercept = [Float](repeating: 0, count: s)
         let nonzero = coefficients.withUnsafeMutableBufferPointer { w in
             intercept.withUnsafeMutableBufferPointer { b in circuit.coefficients(into: w, intercept: b) }
         }
-        return Result(model: model.name, steps: losses.count, updates: updates, tailRows: table.rows % batch,
+        return Result(model: model.name, steps: losses.count, updates: start / batch, bufferedRows: streamRows - start,
                       loss: losses, prior: priors, weights: circuit.weights, coefficients: coefficients, intercept: intercept,
                       standardized: model.circuit.standardize, nonzero: nonzero)
     }

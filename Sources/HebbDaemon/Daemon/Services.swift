@@ -9,6 +9,11 @@ package struct EngineService: Service, CustomStringConvertible {
     let engine: Engine
     let notifier: SystemdNotifier
 
+    /// What systemd is asked for when a stop begins (`EXTEND_TIMEOUT_USEC`, with `STOPPING=1`): the engine's
+    /// wait for the final checkpoints (``Engine/finalCheckpointTimeout``) plus 15 s for the rest of the
+    /// shutdown, so a large final checkpoint is not SIGKILLed by a shorter `TimeoutStopSec=`.
+    package static let stopAllowance = Engine.finalCheckpointTimeout + .seconds(15)
+
     package init(engine: Engine, notifier: SystemdNotifier) {
         self.engine = engine
         self.notifier = notifier
@@ -18,7 +23,7 @@ package struct EngineService: Service, CustomStringConvertible {
         await withGracefulShutdownHandler {
             await engine.waitUntilStopped()
         } onGracefulShutdown: {
-            _ = notifier.stopping()
+            _ = notifier.stopping(extendingTimeoutBy: Self.stopAllowance)
             engine.send(.stop)
         }
         if let failure = engine.failure { throw EngineError.failed(failure) }
@@ -51,14 +56,18 @@ package struct ReloadService: Service, CustomStringConvertible {
         observer.signalsTrapped()
         for await _ in hangups.cancelOnGracefulShutdown() {
             _ = notifier.reloading()
-            do {
-                let configuration = try DaemonConfiguration.load(path: configPath)
-                logger.info("SIGHUP: reloading", metadata: ["config.path": "\(configPath)"])
-                engine.send(.reload(configuration))
-                // READY=1 follows once the engine has applied (or refused) it: see DaemonObserver.
-            } catch {
-                logger.error("SIGHUP: config rejected, keeping the running one", metadata: ["config.path": "\(configPath)", "error": .wire("\(error)", limit: 1000)])
-                _ = notifier.ready()
+            // The file is read on the engine's file thread, not here: no blocking read in async code.
+            let (configPath, engine, notifier, logger) = (configPath, engine, notifier, logger)
+            engine.readConfiguration(at: configPath) { result in
+                switch result {
+                case let .success(configuration):
+                    logger.info("SIGHUP: reloading", metadata: ["config.path": "\(configPath)"])
+                    engine.send(.reload(configuration))
+                    // READY=1 follows once the engine has applied (or refused) it: see DaemonObserver.
+                case let .failure(error):
+                    logger.error("SIGHUP: config rejected, keeping the running one", metadata: ["config.path": "\(configPath)", "error": .wire("\(error)", limit: 1000)])
+                    _ = notifier.ready()
+                }
             }
         }
     }

@@ -13,6 +13,20 @@ package enum EngineCommand: Sendable {
     case reload(DaemonConfiguration)
     /// Write a checkpoint of every model now.
     case checkpoint
+    /// A reload's checkpoint look-ups are done (on the file thread): apply it with the checkpoints found.
+    case reloadLookedUp(DaemonConfiguration, CheckpointLookups)
+    /// A control `add`'s checkpoint look-up is done: add the model (resumed from the snapshot found) and reply.
+    case addLookedUp(ModelConfiguration, ModelSnapshot?)
+}
+
+/// The checkpoints the file thread looked up for models added at run time, by model name.
+package struct CheckpointLookups: Sendable {
+    /// Every model looked up, found or not.
+    package var searched: Set<String> = []
+    /// The newest usable checkpoint of each model that has one.
+    package var found: [String: ModelSnapshot] = [:]
+
+    package init() {}
 }
 
 /// Endpoints as actually bound (a `tcp://127.0.0.1:*` in the config becomes a real port here).
@@ -69,10 +83,9 @@ extension EngineObserver {
 /// which the rest of the process wakes it with ``EngineCommand``s. It is a dedicated `Thread`, not a
 /// Swift concurrency task, because `zmq_poll` blocks.
 package final class Engine: Sendable {
-    /// Received frames at least this large are freed as soon as the core is done with them (see `drain`).
-    static let releasedFrameBytes = 64 * 1024
-
-    private struct Shared {
+    /// How long shutdown waits for the final checkpoints (systemd is asked for this and more: ``EngineService/stopAllowance``).
+    package static let finalCheckpointTimeout: Duration = .seconds(60)
+    struct Shared {
         var commands: [EngineCommand] = []
         var waker: Socket?
         var stopped = false
@@ -84,10 +97,12 @@ package final class Engine: Sendable {
     private let context: Context
     private let configuration: DaemonConfiguration
     private let initialModels: [(ModelConfiguration, ModelSnapshot?)]
-    private let logger: Logger
-    private let observer: (any EngineObserver)?
-    private let checkpointer: CheckpointWriter?
-    private let metrics: DaemonMetrics?
+    let logger: Logger
+    let observer: (any EngineObserver)?
+    let checkpointer: CheckpointWriter?
+    let metrics: DaemonMetrics?
+    /// The thread that reads files for the engine (checkpoint look-ups, the reloaded config file).
+    let files = BlockingWorker(name: "hebbd-files")
     private let wakeEndpoint: String
     private let shared = Mutex(Shared())
 
@@ -167,7 +182,7 @@ package final class Engine: Sendable {
 
     // MARK: The engine thread
 
-    private struct Sockets {
+    struct Sockets {
         let ingest: Socket, publish: Socket, control: Socket, wake: Socket
         var taps: [Socket]
         /// The reliable ingest ROUTER (`endpoints.reliable`, with the journal on).
@@ -302,10 +317,12 @@ package final class Engine: Sendable {
                 }
             }
         } catch let error as EngineError {
+            files.stop()
             markStopped()
             started(.failure(error))
             return
         } catch {
+            files.stop()
             markStopped()
             started(.failure(.notStarted("\(error)")))
             return
@@ -320,11 +337,13 @@ package final class Engine: Sendable {
         // The start-up messages (each model's initial state, "added"/"restored") go out before anyone can be
         // told the endpoints: a subscriber that connects later gets the state once, from the last-value
         // resend its subscription triggers, never a second copy from this first flush.
-        flushOutbox(of: core, to: sockets.publish)
+        let loop = EngineLoop(engine: self, core: core, sockets: sockets, journal: journal)
+        loop.flushOutbox()
         observer?.engineReady(endpoints)
         started(.success(endpoints))
-        loop(core: core, sockets: &sockets, journal: journal)
+        loop.run()
         journal?.close()
+        files.stop()
         for s in sockets.all { s.close() }
         shared.withLock { $0.waker?.close(); $0.waker = nil }
         context.terminate()
@@ -332,31 +351,40 @@ package final class Engine: Sendable {
         markStopped()
     }
 
-    /// Answers one ZAP request (RFC 27): admit a CURVE client whose package key is authorized.
-    private func authenticate(_ zap: Socket, authorizedKeys: Set<String>, frames: inout [Message], refusalLog: inout LogRateLimiter) {
-        guard let count = try? zap.receiveMultipart(into: &frames, dontWait: true), count >= 6 else { return }
-        let requestID = frames[1].bytes
-        let mechanism = frames[5].string
-        var status = "400", text = "client key not authorized"
-        var user = ""
-        if mechanism == "CURVE", count >= 7, let key = try? Curve.z85Encode(frames[6].bytes), authorizedKeys.contains(key) {
-            (status, text, user) = ("200", "OK", key)
-        } else if let suppressed = refusalLog.admit(mechanism, now: EngineClock.system.monotonic()) {
-            // Rate-limited like rejections: a client retrying its handshake in a loop costs a line per interval.
-            var metadata: Logger.Metadata = ["peer.address": .wire(frames[3].string), "security.mechanism": .wire(mechanism),
-                                             "reason": .string(text)]
-            if suppressed > 0 { metadata["connection.suppressed"] = "\(suppressed)" }
-            logger.warning("connection refused", metadata: metadata)
-        }
-        _ = try? zap.send(parts: [Array("1.0".utf8), requestID, Array(status.utf8), Array(text.utf8), Array(user.utf8), []], dontWait: true)
+    /// Queues a read of the config file at `path` on the file thread, which calls `completion` with the
+    /// configuration or why it was refused: SIGHUP's reload never reads the disk in async code.
+    package func readConfiguration(at path: String, completion: @escaping @Sendable (Result<DaemonConfiguration, any Error>) -> Void) {
+        files.submit { completion(Result { try DaemonConfiguration.load(path: path) }) }
     }
 
-    /// The newest usable checkpoint of a model added at run time (`add`, reload), so that a model that comes back
-    /// resumes instead of starting over. Not strict: a run-time model never refuses, it starts afresh (and says why).
-    private func lookUpCheckpoint(_ model: ModelConfiguration) -> ModelSnapshot? {
-        guard let store = checkpointer?.store else { return nil }
-        return (try? store.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil
+    /// Looks up the newest usable checkpoint of each of `models` on the file thread, adds them to `lookups`, and
+    /// sends the engine the command `then` makes of the result. Not strict: a model added at run time never
+    /// refuses, it starts afresh (and the store says why).
+    func lookUpCheckpoints(of models: [ModelConfiguration], into lookups: CheckpointLookups,
+                           then command: @escaping @Sendable (CheckpointLookups) -> EngineCommand) {
+        let store = checkpointer?.store, logger = self.logger
+        files.submit { [self] in
+            var result = lookups
+            for model in models {
+                result.searched.insert(model.name)
+                if let snapshot = (try? store?.resumable(model, resetRequested: false, strict: false, logger: logger)) ?? nil {
+                    result.found[model.name] = snapshot
+                }
+            }
+            send(command(result))
+        }
     }
+
+    /// The commands queued since the last call (engine thread).
+    func takeCommands() -> [EngineCommand] {
+        shared.withLock { state in
+            defer { state.commands.removeAll() }
+            return state.commands
+        }
+    }
+
+    /// The loop ended on its own: `failure` says why.
+    func recordFailure(_ why: String) { shared.withLock { $0.failure = why } }
 
     private func markStopped() {
         let waiters = shared.withLock { state -> [CheckedContinuation<Void, Never>] in
@@ -365,232 +393,5 @@ package final class Engine: Sendable {
             return state.waiters
         }
         for w in waiters { w.resume() }
-    }
-
-    /// Sends the core's queued messages on the publish socket without blocking (XPUB drops for slow
-    /// subscribers) and empties the queue.
-    private func flushOutbox(of core: EngineCore, to publish: Socket) {
-        core.drainOutbox { message in
-            do {
-                if let binary = message.binary {
-                    _ = try publish.send(parts: [message.topic, message.json, binary], dontWait: true)
-                } else {
-                    _ = try publish.send(parts: [message.topic, message.json], dontWait: true)
-                }
-            } catch {
-                logger.error("publish failed", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    private func loop(core: EngineCore, sockets: inout Sockets, journal: EngineJournal?) {
-        let poller = Poller()
-        let ingestIndex = poller.add(sockets.ingest)
-        let controlIndex = poller.add(sockets.control)
-        let publishIndex = poller.add(sockets.publish)
-        let wakeIndex = poller.add(sockets.wake)
-        let tapIndices = sockets.taps.map { poller.add($0) }
-        let zapIndex = sockets.zap.map { poller.add($0) }
-        let monitorIndices = sockets.monitors.map { poller.add($0.pair) }
-        let reliableIndex = sockets.reliable.map { poller.add($0) }
-        // Peer addresses by connection file descriptor, learnt when libzmq accepts the connection (the fd is
-        // closed by the time its disconnect is reported).
-        var peers: [String: [UInt32: String]] = [:]
-        var refusalLog = LogRateLimiter(interval: 10)
-        var frames: [Message] = []
-        var framePointers: [UnsafeRawBufferPointer] = []
-        var running = true
-        // One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
-        // `ingestBurst` messages, then serves control, subscriptions and the outbox again: a backlog of big
-        // messages delays a control reply by a few milliseconds, not by 512 messages' worth of updates.
-        let ingestBurst = 512
-        let ingestBudget = Duration.milliseconds(5)
-        let clock = ContinuousClock()
-
-        func drain(_ socket: Socket, tap: Bool) {
-            let burstStart = clock.now
-            for received in 0..<ingestBurst {
-                if received > 0, burstStart.duration(to: clock.now) > ingestBudget { return }
-                let count: Int
-                do { count = try socket.receiveMultipart(into: &frames, dontWait: true) } catch {
-                    logger.error("ingest receive failed", metadata: ["error": "\(error)"])
-                    return
-                }
-                if count == 0 { return }
-                framePointers.removeAll(keepingCapacity: true)
-                for i in 0..<count { framePointers.append(frames[i].unsafeBytes) }
-                // A SUB tap's prefix filter `m1` also lets `m10` through; such messages are not ours
-                // (another shard's) and are dropped silently rather than counted as rejections.
-                let ours = !tap || String(validating: framePointers[0], as: UTF8.self).map { core.runners[$0] != nil } ?? true
-                if ours {
-                    // Journaled before it is learned (docs/JOURNAL.md): what the engine took is replayed after a crash.
-                    journal?.journalPlain(framePointers)
-                    core.handleSample(framePointers)
-                }
-                // The core has learnt from or copied the rows: free a large frame now rather than at the next
-                // receive, so a batch-sized message is not held while the next one is allocated beside it (one
-                // 4096×64 batch is 17 MB; Benchmarks/README.md, memory).
-                framePointers.removeAll(keepingCapacity: true)
-                for i in 0..<count where frames[i].count >= Engine.releasedFrameBytes { frames[i].release() }
-            }
-        }
-
-        func submitCheckpoint(_ snapshots: [ModelSnapshot]) {
-            guard let checkpointer else { return }
-            for snapshot in journal?.stamp(snapshots) ?? snapshots { _ = checkpointer.submit(snapshot) }
-        }
-
-        /// Reliable requests: routing id, then the request's frames (docs/PROTOCOL.md, "Reliable ingest").
-        func drainReliable(_ socket: Socket, _ journal: EngineJournal) {
-            let burstStart = clock.now
-            for received in 0..<ingestBurst {
-                if received > 0, burstStart.duration(to: clock.now) > ingestBudget { return }
-                guard let count = try? socket.receiveMultipart(into: &frames, dontWait: true), count > 0 else { return }
-                framePointers.removeAll(keepingCapacity: true)
-                for i in 1..<count { framePointers.append(frames[i].unsafeBytes) }
-                journal.receiveReliable(from: frames[0].bytes, framePointers, core: core)
-                framePointers.removeAll(keepingCapacity: true)
-                for i in 0..<count where frames[i].count >= Engine.releasedFrameBytes { frames[i].release() }
-            }
-        }
-
-        func handleCheckpointResults() {
-            guard let checkpointer else { return }
-            for outcome in checkpointer.drainResults() {
-                switch outcome.result {
-                case let .success(written):
-                    logger.info("checkpoint written", metadata: ["model": "\(outcome.model)", "checkpoint.path": "\(written.path)",
-                                                                 "checkpoint.bytes": "\(written.bytes)", "checkpoint.seconds": "\(written.seconds)"])
-                    metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: Timestamp.now())
-                    observer?.engineCheckpointed(model: outcome.model, path: written.path)
-                    core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates, taken: outcome.taken)
-                    journal?.checkpointWritten(model: outcome.model, taken: outcome.taken, modelNames: core.modelNames)
-                case let .failure(error):
-                    logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
-                    metrics?.recordCheckpointFailure()
-                    core.checkpointFailed(model: outcome.model, error: "\(error)", taken: outcome.taken)
-                }
-            }
-            if let reply = core.takeCheckpointReply() { _ = try? sockets.control.send(reply, flags: .dontWait) }
-        }
-
-        while running {
-            // A REP socket must answer before it reads again: while a checkpoint reply is pending the control
-            // socket is parked, so a waiting request neither spins the loop nor gets read.
-            poller.setEvents(core.awaitsCheckpointReply ? [] : .readable, at: controlIndex)
-            // The writer thread does not wake the loop: poll briefly while a checkpoint reply is pending.
-            var timeout = !core.outbox.isEmpty ? 0 : (core.awaitsCheckpointReply ? 5 : 100)
-            // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
-            if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
-            if let journal {
-                // A full journal pauses plain ingest (producers block at their HWM) until checkpoints free segments.
-                let events: PollEvents = journal.isFull ? [] : .readable
-                poller.setEvents(events, at: ingestIndex)
-                for index in tapIndices { poller.setEvents(events, at: index) }
-                // Replies wait for the journal thread's sync (`batch`): look again soon.
-                if journal.pendingReplies > 0 { timeout = min(timeout, 2) }
-            }
-            do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
-                logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
-                shared.withLock { $0.failure = "poll failed: \(error)" }
-                break
-            }
-            if poller.isReadable(wakeIndex) {
-                while (try? sockets.wake.receiveMultipart(into: &frames, dontWait: true)) ?? 0 > 0 {}
-                let commands = shared.withLock { state -> [EngineCommand] in
-                    defer { state.commands.removeAll() }
-                    return state.commands
-                }
-                for command in commands {
-                    switch command {
-                    case .stop:
-                        running = false
-                    case let .reload(new):
-                        var snapshots: [String: ModelSnapshot] = [:]
-                        for model in core.modelsToAdd(by: new) { snapshots[model.name] = lookUpCheckpoint(model) }
-                        switch core.reload(new, restoring: snapshots) {
-                        case let .failure(rejection):
-                            logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
-                            observer?.engineReloaded(error: rejection.description)
-                        case let .success(effects):
-                            // New models need their names on every SUB tap.
-                            for tap in sockets.taps { for name in effects.modelNames { try? tap.subscribe(name) } }
-                            if let level = effects.logLevel {
-                                DaemonLogging.setLogLevel(level)
-                                logger.notice("log level changed", metadata: ["daemon.log_level": "\(level)"])
-                            }
-                            if let keep = effects.checkpointKeep { checkpointer?.store.setKeep(keep) }
-                            if !effects.restartOnly.isEmpty {
-                                logger.warning("reload: settings apply only after a restart", metadata: ["reload.restart_only": "\(effects.restartOnly.joined(separator: ","))"])
-                            }
-                            logger.info("reloaded", metadata: ["models": .wire(effects.modelNames.joined(separator: ","), limit: 2000)])
-                            observer?.engineReloaded(error: nil)
-                        }
-                    case .checkpoint:
-                        submitCheckpoint(core.checkpointAllModels())
-                    }
-                }
-            }
-            for ((name, pair), index) in zip(sockets.monitors, monitorIndices) where poller.isReadable(index) {
-                while let count = try? pair.receiveMultipart(into: &frames, dontWait: true), count > 0 {
-                    guard let event = SocketEvent(frames: frames, count: count) else { continue }
-                    if event.event == .accepted {
-                        let peer = SocketEvent.peerAddress(fileDescriptor: Int32(bitPattern: event.value))
-                        if peers[name, default: [:]].count < 65_536 { peers[name, default: [:]][event.value] = peer }
-                        core.handleConnectionEvent(socket: name, event: .accepted, peer: peer)
-                    } else if event.event == .disconnected {
-                        core.handleConnectionEvent(socket: name, event: .disconnected, peer: peers[name]?.removeValue(forKey: event.value))
-                    } else {
-                        core.handleConnectionEvent(socket: name, event: .handshakeFailed, peer: nil)   // the value is an error code
-                    }
-                }
-            }
-            if let zapIndex, let zap = sockets.zap, poller.isReadable(zapIndex) {
-                authenticate(zap, authorizedKeys: sockets.authorizedKeys, frames: &frames, refusalLog: &refusalLog)
-            }
-            if poller.isReadable(publishIndex) {
-                while let count = try? sockets.publish.receiveMultipart(into: &frames, dontWait: true), count > 0 {
-                    core.handleSubscription(frames[0].unsafeBytes)
-                }
-            }
-            if !core.awaitsCheckpointReply, poller.isReadable(controlIndex) {
-                if let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 {
-                    let outcome: ControlOutcome = count == 1
-                        ? frames[0].withUnsafeBytes { core.handleControl($0) }
-                        : .reply(core.malformedControlRequest(frames: count))
-                    switch outcome {
-                    case let .reply(bytes):
-                        _ = try? sockets.control.send(bytes, flags: .dontWait)
-                    case let .checkpoint(snapshots):
-                        submitCheckpoint(snapshots)
-                    case let .lookUpCheckpoint(model):
-                        _ = try? sockets.control.send(core.completeAdd(model, restoring: lookUpCheckpoint(model)), flags: .dontWait)
-                    }
-                }
-            }
-            // Ingest last: a subscription or control request that was waiting is served before the next
-            // burst of updates, so it waits for the update in hand at most, not for one more burst.
-            if poller.isReadable(ingestIndex) { drain(sockets.ingest, tap: false) }
-            for (tap, index) in zip(sockets.taps, tapIndices) where poller.isReadable(index) { drain(tap, tap: true) }
-            if let journal {
-                if let reliable = sockets.reliable, let reliableIndex, poller.isReadable(reliableIndex) { drainReliable(reliable, journal) }
-                if journal.takeForcedCheckpoint() { submitCheckpoint(core.checkpointAllModels()) }
-                // Group commit: one sync (with `always`) for the whole burst, then the acknowledgements it made durable.
-                journal.flushReplies { peer, reply in _ = try? sockets.reliable?.send(parts: [peer, reply], dontWait: true) }
-            }
-            submitCheckpoint(core.dueCheckpoints())
-            handleCheckpointResults()
-            core.tick()
-            observer?.engineLoopTick(core)
-            flushOutbox(of: core, to: sockets.publish)
-        }
-        // Shutdown: the message in hand is done; write every model's final state and wait for it.
-        if let checkpointer {
-            submitCheckpoint(core.finalCheckpoints())
-            if !checkpointer.flush(timeout: .seconds(60)) { logger.error("final checkpoints did not finish", metadata: ["timeout.seconds": "60"]) }
-            handleCheckpointResults()
-        }
-        core.publishEvent(model: "*", event: "stopping")
-        flushOutbox(of: core, to: sockets.publish)
     }
 }

@@ -62,6 +62,9 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             byReason[reason] = r.makeCounter(descriptor: rejectedName, labels: [("reason", reason.rawValue)])
         }
         rejected = byReason
+        // The usual build-info idiom: a constant 1 whose labels say what runs (joins in PromQL: `* on() group_left(version)`).
+        r.makeGauge(descriptor: Self.metric("hebbd_build_info", "Always 1; the label version is the running hebbd's version."),
+                    labels: [("version", HebbdVersion.current)]).set(Int64(1))
         subscriptions = r.makeGauge(descriptor: Self.metric("hebbd_publish_subscriptions", "Subscriptions currently active on the publish socket."))
         updateDuration = r.makeDurationHistogram(descriptor: Self.metric("hebbd_update_duration_seconds", "Time one mini-batch update takes (all its optimiser steps)."), buckets: fast)
         checkpointDuration = r.makeDurationHistogram(descriptor: Self.metric("hebbd_checkpoint_duration_seconds", "Time to write and sync one model's checkpoint file."), buckets: slow)

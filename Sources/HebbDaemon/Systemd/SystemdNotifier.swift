@@ -182,6 +182,15 @@ package final class SystemdNotifier: Sendable {
     @discardableResult
     package func stopping() -> Bool { send("STOPPING=1", wait: true) }
 
+    /// `STOPPING=1` and `EXTEND_TIMEOUT_USEC=` in one datagram: shutdown has begun, and the final checkpoint
+    /// may need up to `allowance` — systemd then waits that long even if `TimeoutStopSec=` is shorter (it
+    /// never shortens the stop timeout). The daemon sends this on SIGTERM/SIGINT (``EngineService``), so a
+    /// large model's final checkpoint is not cut off by SIGKILL.
+    @discardableResult
+    package func stopping(extendingTimeoutBy allowance: Duration) -> Bool {
+        send("STOPPING=1\nEXTEND_TIMEOUT_USEC=\(Self.microseconds(allowance))", wait: true)
+    }
+
     /// `STATUS=<line>`: a free-form status line shown by `systemctl status`.
     ///
     /// Newlines (which would start a new assignment) and NULs become spaces,
@@ -199,13 +208,17 @@ package final class SystemdNotifier: Sendable {
     package func watchdog() -> Bool { send("WATCHDOG=1", wait: false) }
 
     /// `EXTEND_TIMEOUT_USEC=`: asks systemd for `duration` more time for the
-    /// current start-up, reload or stop (e.g. while a large final checkpoint
-    /// is written), beyond `TimeoutStartSec=`/`TimeoutStopSec=`.
+    /// current start-up, reload or stop, beyond `TimeoutStartSec=`/`TimeoutStopSec=`
+    /// (at shutdown the daemon sends it with `STOPPING=1`: ``stopping(extendingTimeoutBy:)``).
     @discardableResult
     package func extendTimeout(by duration: Duration) -> Bool {
+        send("EXTEND_TIMEOUT_USEC=\(Self.microseconds(duration))", wait: true)
+    }
+
+    /// A duration in whole microseconds, negative ones as 0 (the unit of `EXTEND_TIMEOUT_USEC`).
+    static func microseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
-        let usec = max(0, seconds) &* 1_000_000 &+ max(0, attoseconds) / 1_000_000_000_000
-        return send("EXTEND_TIMEOUT_USEC=\(usec)", wait: true)
+        return max(0, seconds) &* 1_000_000 &+ max(0, attoseconds) / 1_000_000_000_000
     }
 
     /// Sends several assignments in one datagram, as `KEY=VALUE` lines sorted

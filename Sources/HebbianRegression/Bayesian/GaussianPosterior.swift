@@ -1,0 +1,107 @@
+import CBLAS
+
+/// A Gaussian N(μ, P⁻¹) given by its precision P and natural mean η = P·μ, held as the Cholesky factor of P.
+///
+/// P = L·Lᵀ (LAPACK `dpotrf`), μ = P⁻¹η by two triangular solves, a quadratic form uᵀP⁻¹u = ‖L⁻¹u‖² by one, and
+/// the marginal variances diag(P⁻¹) as the squared column norms of L⁻¹ (one `dtrsm` against I). The factor is
+/// backward stable: the computed μ is the exact solution for a P perturbed by a few ulps of its entries, which is
+/// why hebbd factors the exact accumulators instead of carrying P⁻¹ through rank-one (Sherman–Morrison) updates
+/// (docs/MATH.md §10 has the measurement).
+public struct GaussianPosterior: Sendable {
+    /// The dimension.
+    public let dimension: Int
+    /// The lower Cholesky factor L of P, column-major (the upper triangle is left as it was).
+    private var factor: [Double]
+    /// μ = P⁻¹η.
+    public let mean: [Double]
+
+    /// Factors `precision` (dimension × dimension, symmetric, only its lower triangle in column-major order — the
+    /// upper triangle in row-major — is read) and solves for the mean. Throws when P is not positive definite.
+    public init(precision: [Double], naturalMean: [Double], dimension: Int) throws(PosteriorError) {
+        precondition(precision.count == dimension * dimension && naturalMean.count == dimension, "GaussianPosterior: shapes")
+        self.dimension = dimension
+        var factor = precision
+        var info: Int32 = 0
+        var n = Int32(dimension)
+        var lda = Int32(max(dimension, 1))
+        if dimension > 0 {
+            factor.withUnsafeMutableBufferPointer { a in dpotrf_("L", &n, a.baseAddress, &lda, &info, 1) }
+        }
+        guard info == 0 else { throw .notPositiveDefinite(dimension: dimension, pivot: Int(info)) }
+        var mean = naturalMean
+        if dimension > 0 {
+            cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, n, factor, lda, &mean, 1)
+            cblas_dtrsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, n, factor, lda, &mean, 1)
+        }
+        guard mean.allSatisfy(\.isFinite) else { throw .notPositiveDefinite(dimension: dimension, pivot: 0) }
+        self.factor = factor
+        self.mean = mean
+    }
+
+    /// uᵀP⁻¹u (the posterior variance of uᵀθ).
+    public func quadraticForm(_ u: [Double]) -> Double {
+        precondition(u.count == dimension, "GaussianPosterior.quadraticForm: \(u.count) values for \(dimension)")
+        guard dimension > 0 else { return 0 }
+        var v = u
+        cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(dimension), factor, Int32(dimension), &v, 1)
+        var sum = 0.0
+        for value in v { sum += value * value }
+        return sum
+    }
+
+    /// uᵀμ.
+    public func meanValue(_ u: [Double]) -> Double {
+        var sum = 0.0
+        for i in 0..<dimension { sum += u[i] * mean[i] }
+        return sum
+    }
+
+    /// diag(P⁻¹): each coordinate's posterior variance.
+    public func marginalVariances() -> [Double] {
+        let n = dimension
+        guard n > 0 else { return [] }
+        // L⁻¹ by solving L·Z = I; (P⁻¹)_jj = Σ_i (L⁻¹)_ij².
+        var inverse = [Double](repeating: 0, count: n * n)
+        for j in 0..<n { inverse[j * n + j] = 1 }
+        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
+                    factor, Int32(n), &inverse, Int32(n))
+        var variances = [Double](repeating: 0, count: n)
+        for j in 0..<n {
+            var sum = 0.0
+            for i in j..<n { let v = inverse[j * n + i]; sum += v * v }
+            variances[j] = sum
+        }
+        return variances
+    }
+
+    /// The full covariance P⁻¹ (dimension × dimension, row-major = column-major: it is symmetric).
+    public func covariance() -> [Double] {
+        let n = dimension
+        var inverse = [Double](repeating: 0, count: n * n)
+        for j in 0..<n { inverse[j * n + j] = 1 }
+        guard n > 0 else { return [] }
+        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
+                    factor, Int32(n), &inverse, Int32(n))
+        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(n), Int32(n), 1,
+                    factor, Int32(n), &inverse, Int32(n))
+        return inverse
+    }
+}
+
+/// Why a posterior could not be formed.
+public enum PosteriorError: Error, Equatable, CustomStringConvertible {
+    /// The precision matrix is not (numerically) positive definite: LAPACK's `dpotrf` stopped at `pivot` (1-based;
+    /// 0 means the solve overflowed).
+    case notPositiveDefinite(dimension: Int, pivot: Int)
+    /// Too few rows for the noise variance of an active-set refit: `rows` (effective) for `parameters` coefficients.
+    case insufficientData(rows: Double, parameters: Int)
+
+    public var description: String {
+        switch self {
+        case let .notPositiveDefinite(dimension, pivot):
+            return "posterior precision (\(dimension)×\(dimension)) is not positive definite (Cholesky pivot \(pivot))"
+        case let .insufficientData(rows, parameters):
+            return "\(rows) effective rows cannot estimate the noise of \(parameters) coefficients"
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+@testable import HebbianRegression
+
+@Suite("Bayesian regression: model")
+struct BayesianModelTests {
+    /// A stream with a date-like column (mean 7·10⁵) and a poll-like one, two outputs.
+    static func rawStream(rows: Int, seed: UInt64 = 5) -> (x: [Double], y: [Double]) {
+        var g = SeededGenerator(seed: seed)
+        var x: [Double] = [], y: [Double] = []
+        for _ in 0..<rows {
+            let a = 736_389 + 300 * g.nextGaussian(), b = 43 + 2 * g.nextGaussian(), c = g.nextGaussian()
+            x += [a, b, c]
+            y += [12 + 0.001 * (a - 736_389) + 0.8 * b - c + 0.2 * g.nextGaussian(), -3 + 0.5 * b + 0.2 * g.nextGaussian()]
+        }
+        return (x, y)
+    }
+
+    @Test("the free intercept is the limit of a weak prior on a column of ones")
+    func interceptIsFlatLimit() throws {
+        let (x, y) = Self.rawStream(rows: 50)
+        var centred = BayesianConfiguration(dictDim: 3, sysDim: 2)
+        centred.intercept = true
+        centred.noiseStd = 0.2
+        let free = try BayesianRegression(centred)
+        try free.update(x, y, rows: 50)
+        // The same model with an explicit ones column under an almost flat prior (std 10⁶) and no intercept.
+        var explicit = BayesianConfiguration(dictDim: 4, sysDim: 2)
+        explicit.noiseStd = 0.2
+        explicit.prior = PriorConfiguration(kind: .gaussian, arguments: [.std: .numbers([1, 1, 1, 1, 1, 1, 1e6, 1e6])])
+        let ones = try BayesianRegression(explicit)
+        let withOnes = (0..<50).flatMap { r -> [Double] in Array(x[(r * 3)..<(r * 3 + 3)]) + [1] }
+        try ones.update(withOnes, y, rows: 50)
+        let a = try free.uncertainty(), b = try ones.uncertainty()
+        for k in 0..<2 {
+            #expect(abs(a.intercept[k] - b.coefficients[3 * 2 + k]) <= 1e-5 * abs(a.intercept[k]), "intercept \(k)")
+            #expect(abs(a.interceptStd[k] - b.std[3 * 2 + k]) <= 1e-5 * a.interceptStd[k], "intercept std \(k)")
+            for j in 0..<3 {
+                #expect(abs(a.coefficients[j * 2 + k] - b.coefficients[j * 2 + k]) <= 1e-5 * abs(b.coefficients[j * 2 + k]) + 1e-9)
+                #expect(abs(a.std[j * 2 + k] - b.std[j * 2 + k]) <= 1e-5 * b.std[j * 2 + k])
+            }
+        }
+        let probe = Array(x[0..<3])
+        let pa = try free.predict(probe, rows: 1), pb = try ones.predict(probe + [1], rows: 1)
+        for k in 0..<2 {
+            #expect(abs(pa.mean[k] - pb.mean[k]) <= 1e-7 * abs(pb.mean[k]))
+            #expect(abs(pa.std[k] - pb.std[k]) <= 1e-6 * pb.std[k])
+        }
+    }
+
+    @Test("with standardize, rescaling a column rescales its raw coefficient and std and changes no prediction")
+    func standardizeIsScaleFree() throws {
+        let (x, y) = Self.rawStream(rows: 40)
+        var c = BayesianConfiguration(dictDim: 3, sysDim: 2)
+        c.standardize = true
+        c.noiseStd = 0.3
+        let plain = try BayesianRegression(c), scaled = try BayesianRegression(c)
+        var x1000 = x
+        for r in 0..<40 { x1000[r * 3 + 2] *= 1000 }
+        try plain.update(x, y, rows: 40)
+        try scaled.update(x1000, y, rows: 40)
+        let a = try plain.uncertainty(), b = try scaled.uncertainty()
+        for k in 0..<2 {
+            #expect(abs(a.coefficients[2 * 2 + k] - 1000 * b.coefficients[2 * 2 + k]) <= 1e-9 * abs(a.coefficients[2 * 2 + k]))
+            #expect(abs(a.std[2 * 2 + k] - 1000 * b.std[2 * 2 + k]) <= 1e-9 * a.std[2 * 2 + k])
+        }
+        let pa = try plain.predict(Array(x[3..<6]), rows: 1), pb = try scaled.predict(Array(x1000[3..<6]), rows: 1)
+        for k in 0..<2 {
+            #expect(abs(pa.mean[k] - pb.mean[k]) <= 1e-9 * abs(pa.mean[k]))
+            #expect(abs(pa.std[k] - pb.std[k]) <= 1e-9 * pa.std[k])
+        }
+    }
+
+    @Test("a saved state continues exactly: same predictions, same next update")
+    func stateRoundTrip() throws {
+        let (x, y) = Self.rawStream(rows: 30)
+        var c = BayesianConfiguration(dictDim: 3, sysDim: 2)
+        c.intercept = true
+        c.fitNoise = true
+        c.smoothing = 0.95
+        let model = try BayesianRegression(c)
+        try model.update(Array(x[0..<60]), Array(y[0..<40]), rows: 20)
+        let data = try JSONEncoder().encode(model.state)
+        let restored = try BayesianRegression(restoring: try JSONDecoder().decode(BayesianState.self, from: data))
+        #expect(restored.state == model.state)
+        let a = try model.update(Array(x[60...]), Array(y[40...]), rows: 10)
+        let b = try restored.update(Array(x[60...]), Array(y[40...]), rows: 10)
+        #expect(a == b)
+        #expect(try model.uncertainty() == restored.uncertainty())
+        #expect(model.updates == 2 && model.samples == 30)
+    }
+
+    @Test("non-finite input is refused and leaves the posterior unchanged")
+    func badInput() throws {
+        let (x, y) = Self.rawStream(rows: 10)
+        let model = try BayesianRegression(BayesianConfiguration(dictDim: 3, sysDim: 2))
+        try model.update(x, y, rows: 10)
+        let before = model.state
+        var bad = Array(x[0..<3])
+        bad[1] = .nan
+        #expect(throws: CircuitError.self) { try model.update(bad, [1, 2], rows: 1) }
+        #expect(throws: CircuitError.self) { try model.update(Array(x[0..<3]), [1, .infinity], rows: 1) }
+        #expect(throws: CircuitError.shapeMismatch(what: "x", expected: 3, got: 2)) { try model.update([1, 2], [1, 2], rows: 1) }
+        #expect(model.state == before)
+    }
+
+    @Test("fit_noise converges to the stream's noise from a wrong start")
+    func fitNoise() throws {
+        var g = SeededGenerator(seed: 9)
+        var c = BayesianConfiguration(dictDim: 3)
+        c.fitNoise = true
+        c.noiseStd = 2          // the truth is 0.3
+        let model = try BayesianRegression(c)
+        for _ in 0..<400 {
+            var x: [Double] = [], y: [Double] = []
+            for _ in 0..<10 {
+                let row = (0..<3).map { _ in g.nextGaussian() }
+                x += row
+                y.append(row[0] - 2 * row[1] + 0.5 * row[2] + 0.3 * g.nextGaussian())
+            }
+            try model.update(x, y, rows: 10)
+        }
+        // 4000 rows: the sampling sd of the estimate is about 0.3/√(2·4000) = 0.0034.
+        #expect(abs(model.noiseStd[0] - 0.3) <= 0.015, "estimated noise std \(model.noiseStd[0])")
+    }
+
+    @Test("float32 rows are widened: the same posterior as their Double values")
+    func floatRows() throws {
+        let xf: [Float] = [1.5, -2.25, 0.125, 3, 0.5, -1], yf: [Float] = [0.75, -0.5]
+        let c = BayesianConfiguration(dictDim: 3)
+        let a = try BayesianRegression(c), b = try BayesianRegression(c)
+        _ = try xf.withUnsafeBufferPointer { xp in try yf.withUnsafeBufferPointer { yp in try a.update(x: xp, y: yp, rows: 2) } }
+        try b.update(xf.map(Double.init), yf.map(Double.init), rows: 2)
+        #expect(a.state == b.state)
+    }
+
+    @Test("configuration errors name the parameter")
+    func validation() {
+        var c = BayesianConfiguration(dictDim: 2)
+        c.smoothing = 1
+        #expect(throws: CircuitError.invalidParameter(name: "smoothing", value: "1.0", expected: "a number in (0, 1)")) { try c.validate() }
+        c.smoothing = nil
+        c.noiseStd = 0
+        #expect(throws: CircuitError.self) { try c.validate() }
+        c.noiseStd = 1
+        c.prior = PriorConfiguration(kind: .l1)
+        #expect(throws: CircuitError.invalidParameter(name: "prior.kind", value: "l1", expected: "\"gaussian\" for kind = \"bayesian\"")) { try c.validate() }
+    }
+}
