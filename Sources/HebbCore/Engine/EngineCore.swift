@@ -32,6 +32,8 @@ package final class EngineCore {
     /// reads the disk, so the driver does it off the engine thread; false keeps the core free of I/O (and
     /// models start fresh).
     package var looksUpCheckpoints = false
+    /// The journal's figures for `status`, refreshed by the driver that owns the journal (nil: no journal).
+    package var journalStatus: JournalStatus?
     /// The configuration the daemon started with and the one in force after reloads (nil for a bare core).
     package internal(set) var startConfiguration: DaemonConfiguration?
     package internal(set) var liveConfiguration: DaemonConfiguration?

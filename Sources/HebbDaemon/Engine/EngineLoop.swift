@@ -49,6 +49,7 @@ final class EngineLoop {
         self.core = core
         self.sockets = sockets
         self.journal = journal
+        core.journalStatus = journal?.status
         logger = engine.logger
         let poller = Poller()
         self.poller = poller
@@ -74,6 +75,7 @@ final class EngineLoop {
             submit(core.dueCheckpoints())
             collectCheckpointResults()
             core.tick()
+            if let journal { core.journalStatus = journal.status }
             engine.observer?.engineLoopTick(core)
             flushOutbox()
         }
