@@ -2,20 +2,15 @@ import Foundation
 import Testing
 @testable import HebbCore
 @testable import HebbDaemon
+import HebbTestSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A fresh directory under the system temp dir, removed after `body`.
+/// A fresh journal directory (`<scratch>/journal`, not created yet), removed after `body`.
 private func withJournalDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/hebbd-journal-XXXXXX").utf8CString)
-    let path = try template.withUnsafeMutableBufferPointer { buffer -> String in
-        guard let p = mkdtemp(buffer.baseAddress!) else { throw POSIXError(.EIO) }
-        return String(cString: p)
-    }
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path + "/journal")
+    try withScratchDirectory("hebbd-journal") { try body($0 + "/journal") }
 }
 
 /// An inline sample message for model "m" whose values encode `index`, reliable from producer "p" when `reliable`.

@@ -8,16 +8,6 @@ import HebbianRegression
 import Glibc
 #endif
 
-/// A fresh state directory under the system temp dir, removed after `body`.
-private func withStateDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/hebbd-replay-XXXXXX").utf8CString)
-    let path = try template.withUnsafeMutableBufferPointer { buffer -> String in
-        guard let p = mkdtemp(buffer.baseAddress!) else { throw POSIXError(.EIO) }
-        return String(cString: p)
-    }
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
 
 /// Two models: "a" (Adam, a batch of 5 rows, so messages leave rows buffered between updates) and "b".
 private let models: [ModelConfiguration] = {
@@ -98,7 +88,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
     /// producer's resends are then duplicates and change nothing.
     @Test(arguments: [DaemonConfiguration.Journal.FsyncPolicy.off, .always, .batch])
     func checkpointPlusReplayIsBitIdenticalToAnUninterruptedDaemon(fsync: DaemonConfiguration.Journal.FsyncPolicy) throws {
-        try withStateDirectory { state in
+        try withScratchDirectory("hebbd-replay") { state in
             let uninterrupted = try core()
             for i in 0..<40 { EngineFixtures.send(uninterrupted, message(i)) }
 
@@ -135,7 +125,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
     /// A crash in the middle of an append leaves part of the last record: it is cut off, the model is the one fed
     /// every message before it, and the producer's resend of the lost message makes it whole.
     @Test func aTornLastRecordIsLostOnlyUntilTheProducerResendsIt() throws {
-        try withStateDirectory { state in
+        try withScratchDirectory("hebbd-replay") { state in
             let uninterrupted = try core()
             for i in 0..<21 { EngineFixtures.send(uninterrupted, message(i)) }
             let live = try core()
@@ -159,7 +149,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
 
     /// An invalid reliable message is journaled as received, rejected live and again on replay: no model changes.
     @Test func aRejectedReliableMessageChangesNoModelLiveOrOnReplay() throws {
-        try withStateDirectory { state in
+        try withScratchDirectory("hebbd-replay") { state in
             let live = try core()
             let (ingest, _) = try openJournal(state, live, [:])
             try send(0, ingest, live)
@@ -183,7 +173,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
     /// A message above its producer's mark + 1 (one before it was lost in flight) is refused, not accepted: the mark
     /// of a later acknowledgement must never cover the missing one.
     @Test func aMessageAfterAMissingOneIsRefusedUntilTheMissingOneComes() throws {
-        try withStateDirectory { state in
+        try withScratchDirectory("hebbd-replay") { state in
             let live = try core()
             let (ingest, _) = try openJournal(state, live, [:], .off)
             defer { ingest.writer.close() }
@@ -200,7 +190,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
 
     /// Replies wait for durability: with `always` they leave at the burst's commit, not before.
     @Test func acknowledgementsLeaveOnlyWhenTheirRecordIsDurable() throws {
-        try withStateDirectory { state in
+        try withScratchDirectory("hebbd-replay") { state in
             let live = try core()
             let (ingest, _) = try openJournal(state, live, [:], .always)
             defer { ingest.writer.close() }
@@ -219,7 +209,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
 
     /// Segments every model's checkpoint covers are deleted; a model without a checkpoint keeps them all.
     @Test func coveredSegmentsAreDeletedAndUncoveredOnesKept() throws {
-        try withStateDirectory { state in
+        try withScratchDirectory("hebbd-replay") { state in
             let live = try core()
             var journal = settings(.off)
             journal.segmentBytes = 4096

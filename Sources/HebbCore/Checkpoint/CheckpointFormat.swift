@@ -410,12 +410,12 @@ package enum CheckpointFormat {
         var file = [UInt8]()
         file.reserveCapacity(prefixBytes + headerBytes.count + payload.bytes.count + trailerBytes)
         file.append(contentsOf: magic)
-        appendLE(version, to: &file)
-        appendLE(UInt32(headerBytes.count), to: &file)
-        appendLE(UInt64(payload.bytes.count), to: &file)
+        file.appendLittleEndian(version)
+        file.appendLittleEndian(UInt32(headerBytes.count))
+        file.appendLittleEndian(UInt64(payload.bytes.count))
         file.append(contentsOf: headerBytes)
         file.append(contentsOf: payload.bytes)
-        appendLE(CRC32.checksum(file), to: &file)
+        file.appendLittleEndian(CRC32.checksum(file))
         return file
     }
 
@@ -456,15 +456,15 @@ package enum CheckpointFormat {
         }
         guard Array(bytes[0..<8]) == magic else { throw .badMagic(path: path, found: Array(bytes[0..<8])) }
         guard size >= 12 else { throw .truncated(path: path, expectedBytes: prefixBytes + trailerBytes, actualBytes: size) }
-        let formatVersion = readLE(UInt32.self, bytes, at: 8)
+        let formatVersion = bytes.loadLittleEndian(UInt32.self, at: 8)
         guard readableVersions.contains(formatVersion) else {
             throw .unsupportedVersion(path: path, version: formatVersion, supported: version)
         }
         guard size >= prefixBytes + trailerBytes else {
             throw .truncated(path: path, expectedBytes: prefixBytes + trailerBytes, actualBytes: size)
         }
-        let headerLength = Int(readLE(UInt32.self, bytes, at: 12))
-        let payloadLength64 = readLE(UInt64.self, bytes, at: 16)
+        let headerLength = Int(bytes.loadLittleEndian(UInt32.self, at: 12))
+        let payloadLength64 = bytes.loadLittleEndian(UInt64.self, at: 16)
         // UInt64 lengths beyond Int.max cannot be a real file; treat them as a (very) truncated one.
         guard payloadLength64 <= UInt64(Int.max - prefixBytes - trailerBytes - headerLength) else {
             throw .truncated(path: path, expectedBytes: Int.max, actualBytes: size)
@@ -473,7 +473,7 @@ package enum CheckpointFormat {
         let expected = prefixBytes + headerLength + payloadLength + trailerBytes
         if size < expected { throw .truncated(path: path, expectedBytes: expected, actualBytes: size) }
         if size > expected { throw .trailingBytes(path: path, expectedBytes: expected, actualBytes: size) }
-        let stored = readLE(UInt32.self, bytes, at: size - trailerBytes)
+        let stored = bytes.loadLittleEndian(UInt32.self, at: size - trailerBytes)
         let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(size - trailerBytes)])) }
         guard stored == computed else { throw .crcMismatch(path: path, expected: stored, actual: computed) }
 
@@ -662,17 +662,6 @@ package enum CheckpointFormat {
     }
 }
 
-// MARK: - Little-endian helpers
-
-fileprivate func appendLE<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-    var v = value.littleEndian
-    withUnsafeBytes(of: &v) { bytes.append(contentsOf: $0) }
-}
-
-fileprivate func readLE<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], at offset: Int) -> T {
-    bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-}
-
 /// Builds the payload: arrays appended one after another, each 8-byte aligned, and their index.
 fileprivate struct PayloadBuilder {
     private(set) var bytes: [UInt8] = []
@@ -683,7 +672,7 @@ fileprivate struct PayloadBuilder {
             #if _endian(little)
             values.withUnsafeBytes { out.append(contentsOf: $0) }
             #else
-            for v in values { appendLE(v.bitPattern, to: &out) }
+            for v in values { out.appendLittleEndian(v.bitPattern) }
             #endif
         }
     }
@@ -693,14 +682,14 @@ fileprivate struct PayloadBuilder {
             #if _endian(little)
             values.withUnsafeBytes { out.append(contentsOf: $0) }
             #else
-            for v in values { appendLE(v.bitPattern, to: &out) }
+            for v in values { out.appendLittleEndian(v.bitPattern) }
             #endif
         }
     }
 
     mutating func append(_ name: String, _ values: [UInt64]) {
         appendRaw(name, "u64", values.count) { out in
-            for v in values { appendLE(v, to: &out) }
+            for v in values { out.appendLittleEndian(v) }
         }
     }
 

@@ -183,15 +183,3 @@ package struct JournalPosition: Sendable, Hashable, Comparable, CustomStringConv
         self.init(segment: UInt64(segment), offset: UInt64(offset))
     }
 }
-
-extension Array where Element == UInt8 {
-    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-
-    mutating func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { raw in
-            for (i, b) in raw.enumerated() { self[offset + i] = b }
-        }
-    }
-}

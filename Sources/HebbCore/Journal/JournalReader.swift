@@ -89,9 +89,9 @@ package enum JournalReader {
     package static func checkHeader(_ bytes: UnsafeRawBufferPointer, number: UInt64) throws(JournalSegmentError) {
         guard bytes.count >= JournalFormat.segmentHeaderBytes else { throw .truncatedHeader(bytes: bytes.count) }
         guard Array(bytes[0..<8]) == JournalFormat.magic else { throw .badMagic }
-        let version = load(UInt32.self, bytes, 8)
+        let version = bytes.loadLittleEndian(UInt32.self, at: 8)
         guard version == JournalFormat.version else { throw .unsupportedVersion(version) }
-        let found = load(UInt64.self, bytes, 16)
+        let found = bytes.loadLittleEndian(UInt64.self, at: 16)
         guard found == number else { throw .numberMismatch(expected: number, found: found) }
     }
 
@@ -137,12 +137,12 @@ package enum JournalReader {
         guard available >= JournalFormat.recordPrefixBytes else {
             return .damaged(.cutOff(needed: JournalFormat.recordPrefixBytes, available: available))
         }
-        let length = Int(load(UInt32.self, bytes, offset))
+        let length = Int(bytes.loadLittleEndian(UInt32.self, at: offset))
         guard length > 0, length <= JournalFormat.maxRecordBytes else { return .damaged(.badLength(length)) }
         guard length <= available - JournalFormat.recordPrefixBytes else {
             return .damaged(.cutOff(needed: JournalFormat.recordPrefixBytes + length, available: available))
         }
-        let stored = load(UInt32.self, bytes, offset + 4)
+        let stored = bytes.loadLittleEndian(UInt32.self, at: offset + 4)
         let bodyStart = offset + JournalFormat.recordPrefixBytes
         var crc = CRC32()
         crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]))
@@ -179,7 +179,7 @@ package enum JournalReader {
         var candidate = offset + 1
         while candidate + JournalFormat.recordPrefixBytes + 4 <= bytes.count {
             defer { candidate += 1 }
-            let length = Int(load(UInt32.self, bytes, candidate))
+            let length = Int(bytes.loadLittleEndian(UInt32.self, at: candidate))
             let bodyStart = candidate + JournalFormat.recordPrefixBytes
             guard length >= 4, length <= bytes.count - bodyStart,
                   bytes[bodyStart] == JournalFormat.ingestKind, bytes[bodyStart + 1] & ~JournalFormat.reliableFlag == 0
@@ -200,12 +200,12 @@ package enum JournalReader {
         guard body[0] == JournalFormat.ingestKind else { return .failure(BodyError(text: "unknown record kind \(body[0])")) }
         let flags = body[1]
         guard flags & ~JournalFormat.reliableFlag == 0 else { return .failure(BodyError(text: "unknown flags \(flags)")) }
-        let frameCount = Int(load(UInt16.self, body, 2))
+        let frameCount = Int(body.loadLittleEndian(UInt16.self, at: 2))
         cursor = 4
         var origin: ReliableOrigin?
         if flags & JournalFormat.reliableFlag != 0 {
             if let e = need(9, "the sequence number") { return .failure(e) }
-            let sequence = load(UInt64.self, body, cursor)
+            let sequence = body.loadLittleEndian(UInt64.self, at: cursor)
             let nameLength = Int(body[cursor + 8])
             cursor += 9
             if let e = need(nameLength, "the producer name") { return .failure(e) }
@@ -218,7 +218,7 @@ package enum JournalReader {
         frames.reserveCapacity(frameCount)
         for index in 0..<frameCount {
             if let e = need(4, "frame \(index)'s length") { return .failure(e) }
-            let length = Int(load(UInt32.self, body, cursor))
+            let length = Int(body.loadLittleEndian(UInt32.self, at: cursor))
             cursor += 4
             if let e = need(length, "frame \(index)") { return .failure(e) }
             frames.append(Array(body[cursor..<(cursor + length)]))
@@ -226,9 +226,5 @@ package enum JournalReader {
         }
         guard cursor == body.count else { return .failure(BodyError(text: "\(body.count - cursor) bytes after the last frame")) }
         return .success(JournalRecord(frames: frames, origin: origin))
-    }
-
-    private static func load<T: FixedWidthInteger>(_: T.Type, _ bytes: UnsafeRawBufferPointer, _ offset: Int) -> T {
-        T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 }

@@ -48,7 +48,7 @@ package enum ReliableProtocol {
             throw .headerSize(frame.count)
         }
         guard Array(frame[0..<4]) == requestMagic else { throw .badMagic }
-        let sequence = UInt64(littleEndian: frame.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
+        let sequence = frame.loadLittleEndian(UInt64.self, at: 4)
         guard sequence >= 1, sequence <= maxSequence else { throw .sequenceOutOfRange(sequence) }
         guard let producer = String(validating: UnsafeRawBufferPointer(rebasing: frame[requestFixedBytes...]), as: UTF8.self),
               ReliableOrigin.isValidProducer(producer) else { throw .badProducer }
@@ -137,8 +137,8 @@ package struct ReliableReply: Sendable, Equatable {
         guard frame.count >= ReliableProtocol.replyFixedBytes, Array(frame[0..<4]) == ReliableProtocol.replyMagic,
               let status = Status(rawValue: frame[4]) else { return nil }
         let (sequence, mark) = frame.withUnsafeBytes { raw in
-            (UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 5, as: UInt64.self)),
-             UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 13, as: UInt64.self)))
+            (raw.loadLittleEndian(UInt64.self, at: 5),
+             raw.loadLittleEndian(UInt64.self, at: 13))
         }
         self.init(status: status, sequence: sequence, highWaterMark: mark,
                   reason: String(decoding: frame[ReliableProtocol.replyFixedBytes...], as: UTF8.self))
