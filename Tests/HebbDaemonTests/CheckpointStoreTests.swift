@@ -340,7 +340,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// A checkpoint written by a newer hebbd is valid, just not ours: never renamed, never skipped for an older one;
     /// the model is refused with the file and the cause, and a reset is the only way past it.
     @Test func aNewerFormatVersionIsLeftUntouchedAndRefusesTheModel() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (_, olderPath, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
@@ -372,7 +372,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// read: a directory stands where the newest file should be, so open+read fails with EISDIR) is an I/O error,
     /// not corruption: nothing is renamed and no older checkpoint is loaded in its place.
     @Test func anUnreadableFileIsNotCorruptionAndIsLeftUntouched() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (_, olderPath, _) = try olderAndNewest(in: store)
             let blocking = dir + "/demo/" + CheckpointFileName(generation: 99, updates: 9, samples: 72).description
@@ -569,7 +569,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// A snapshot the writer has not written yet is handed out by `unwritten(model:)` (so `add` right after `remove`
     /// resumes from it), and a write that fails with an I/O error is retried until it succeeds.
     @Test func writerRetriesAFailedWriteAndHandsOutTheUnwrittenSnapshot() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let writer = CheckpointWriter(store: CheckpointStore(directory: dir))
             defer { writer.stop() }
             // A regular file where the model's directory must go: mkdir fails with ENOTDIR until it is removed.
