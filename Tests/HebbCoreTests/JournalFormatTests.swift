@@ -271,6 +271,23 @@ private let threeRecords = [
         let fresh = JournalReplayPlan(positions: ["a": at(200), "new": nil], checkpointMarks: [])
         #expect(fresh.start == nil)
     }
+
+    /// A model whose learned state the operator discarded (`--reset-model`) learns no record from before the start,
+    /// however far back its (absent) checkpoint would put it; its records' producer marks still count, and the other
+    /// models replay as before.
+    @Test func aDiscardedModelLearnsNothingFromTheJournal() {
+        let at = { (offset: UInt64) in JournalPosition(segment: 3, offset: offset) }
+        func message(_ model: String, _ seq: UInt64) -> JournalRecord {
+            JournalRecord(frames: [Array(model.utf8), Array("{}".utf8)], origin: ReliableOrigin(producer: "p", sequence: seq))
+        }
+        var plan = JournalReplayPlan(positions: ["a": nil, "b": at(100)], checkpointMarks: [], discarded: ["a"])
+        #expect(plan.start == at(100))      // "a" has no checkpoint, but reads nothing: replay starts at b's position
+        #expect(plan.offer(message("a", 1), at: at(100), end: at(150)) == false)
+        #expect(plan.offer(message("b", 2), at: at(150), end: at(200)) == true)
+        #expect(plan.offer(message("a", 3), at: at(200), end: at(250)) == false)
+        #expect(plan.replayed == ["b": 1])
+        #expect(plan.watermarks.marks == ["p": 3])
+    }
 }
 
 @Suite struct CheckpointJournalCoverageTests {

@@ -344,14 +344,15 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             let store = CheckpointStore(directory: dir)
             let (_, olderPath, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
-            bytes[8] = 4
+            let newer = CheckpointFormat.version + 1
+            bytes[8] = UInt8(newer)
             fixCRC(&bytes)
             try writeBytes(bytes, to: newestPath)
             let before = names(in: dir + "/demo")
 
             let loaded = store.loadLatest(model: "demo")
             #expect(loaded.snapshot == nil && loaded.quarantined.isEmpty)
-            #expect(loaded.unreadable == .unsupportedVersion(path: newestPath, version: 4, supported: 3))
+            #expect(loaded.unreadable == .unsupportedVersion(path: newestPath, version: newer, supported: CheckpointFormat.version))
             #expect(!loaded.unreadable!.isCorruption)
             let after = try fileBytes(newestPath)
             #expect(names(in: dir + "/demo") == before && after == bytes && exists(olderPath))

@@ -46,12 +46,17 @@ package struct JournalReplayPlan: Sendable {
     package let positions: [String: JournalPosition?]
     /// The producers' marks: the merge of every checkpoint's, then raised by each replayed record.
     package private(set) var watermarks: ProducerWatermarks
+    /// Models whose learned state the operator discarded at this start (`--reset-model`): they learn no record
+    /// written before it — the journal holds learned state too, and it is discarded with the rest.
+    package let discarded: Set<String>
     /// Records offered to a model, per model.
     package private(set) var replayed: [String: Int] = [:]
 
-    /// A plan for models resumed at `positions` (nil: no checkpoint) with the marks `checkpointMarks` recorded.
-    package init(positions: [String: JournalPosition?], checkpointMarks: [ProducerWatermarks]) {
+    /// A plan for models resumed at `positions` (nil: no checkpoint) with the marks `checkpointMarks` recorded;
+    /// `discarded` models learn nothing from the journal.
+    package init(positions: [String: JournalPosition?], checkpointMarks: [ProducerWatermarks], discarded: Set<String> = []) {
         self.positions = positions
+        self.discarded = discarded
         var merged = ProducerWatermarks()
         for marks in checkpointMarks { merged.merge(marks) }
         watermarks = merged
@@ -62,7 +67,7 @@ package struct JournalReplayPlan: Sendable {
     package var start: JournalPosition? {
         guard !positions.isEmpty else { return nil }
         var smallest: JournalPosition?
-        for case let position in positions.values {
+        for (model, position) in positions where !discarded.contains(model) {
             guard let position else { return nil }
             if smallest.map({ position < $0 }) ?? true { smallest = position }
         }
@@ -73,7 +78,7 @@ package struct JournalReplayPlan: Sendable {
     /// A record for a model this daemon no longer has is not learned (its marks still count).
     package mutating func offer(_ record: JournalRecord, at: JournalPosition, end: JournalPosition) -> Bool {
         if let origin = record.origin { watermarks.record(origin) }
-        guard let model = record.model, let position = positions[model] else { return false }
+        guard let model = record.model, let position = positions[model], !discarded.contains(model) else { return false }
         if let position, at < position { return false }
         replayed[model, default: 0] += 1
         return true

@@ -90,7 +90,8 @@ package enum Launcher {
         }
         let engine: Engine
         do {
-            engine = try Engine(configuration: configuration, models: models, checkpointer: writer, observer: observer,
+            engine = try Engine(configuration: configuration, models: models, resetModels: options.resetModels,
+                                checkpointer: writer, observer: observer,
                                 metrics: metrics, runtimeState: runtimeState, logger: logger)
             try engine.start()
         } catch let e as EngineError {

@@ -100,6 +100,8 @@ package final class Engine: Sendable {
     private let context: Context
     private let configuration: DaemonConfiguration
     private let initialModels: [(ModelConfiguration, ModelSnapshot?)]
+    /// Models started with `--reset-model`: their learned state is discarded, the journal's records of it included.
+    private let resetModels: Set<String>
     let logger: Logger
     let observer: (any EngineObserver)?
     let checkpointer: CheckpointWriter?
@@ -112,13 +114,14 @@ package final class Engine: Sendable {
     private let shared = Mutex(Shared())
 
     /// An engine for `configuration`; models start from their snapshot when one is given.
-    package init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)],
+    package init(configuration: DaemonConfiguration, models: [(ModelConfiguration, ModelSnapshot?)], resetModels: Set<String> = [],
                 checkpointer: CheckpointWriter? = nil, observer: (any EngineObserver)? = nil,
                 metrics: DaemonMetrics? = nil, runtimeState: RuntimeStateKeeper? = nil,
                 logger: Logger = Logger(label: "hebbd.engine")) throws {
         context = try Context(ioThreads: 1)
         self.configuration = configuration
         self.initialModels = models
+        self.resetModels = resetModels
         self.logger = logger
         self.observer = observer
         self.checkpointer = checkpointer
@@ -314,7 +317,7 @@ package final class Engine: Sendable {
                 do {
                     journal = try EngineJournal(stateDirectory: checkpointer.store.directory, configuration: configuration, core: core,
                                                 snapshots: Dictionary(initialModels.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a }),
-                                                logger: logger)
+                                                discarded: resetModels, logger: logger)
                 } catch {
                     for s in sockets.all { s.close() }
                     throw EngineError.failed("journal: \(error)")

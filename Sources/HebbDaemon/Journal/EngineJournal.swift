@@ -15,10 +15,11 @@ package final class EngineJournal {
     private var failureLog = LogRateLimiter(interval: 10)
     private var forcedCheckpoint = false
 
-    /// Recovers and replays the journal of `stateDirectory` into `core`, whose models resumed from `snapshots`.
-    /// Throws (the daemon refuses to start) on corruption or an I/O error.
+    /// Recovers and replays the journal of `stateDirectory` into `core`, whose models resumed from `snapshots`;
+    /// `discarded` models (`--reset-model`) learn nothing from it. Throws (the daemon refuses to start) on
+    /// corruption or an I/O error.
     package init(stateDirectory: String, configuration: DaemonConfiguration, core: EngineCore,
-                 snapshots: [String: ModelSnapshot?], logger: Logger) throws(JournalError) {
+                 snapshots: [String: ModelSnapshot?], discarded: Set<String> = [], logger: Logger) throws(JournalError) {
         self.logger = logger
         var coverages: [String: JournalCoverage?] = [:]
         for name in core.modelNames {
@@ -30,7 +31,7 @@ package final class EngineJournal {
         let started = ContinuousClock.now
         let (ingest, startup) = try JournaledIngest<[UInt8]>.open(
             stateDirectory: stateDirectory, configuration: configuration.journal, maxMessageBytes: configuration.limits.maxMessageBytes,
-            coverages: coverages, onDurable: {}, learn: { frames in
+            coverages: coverages, discarded: discarded, onDurable: {}, learn: { frames in
                 _ = core.handleSample(frames)
                 // Nobody is subscribed yet: keep the outbox small during a long replay (the last values stay cached).
                 if core.outbox.count > 1024 { core.drainOutbox { _ in } }

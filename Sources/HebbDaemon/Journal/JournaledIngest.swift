@@ -57,14 +57,14 @@ package final class JournaledIngest<Peer: Sendable> {
 
     /// Recovers the journal of `stateDirectory` and replays it: each model resumed at `coverages[model]` (nil: no
     /// checkpoint, or one without a journal position) is handed, through `learn`, exactly the records after its
-    /// position, in journal order; then a writer is opened on a new segment. Throws on corruption (nothing is learned
+    /// position, in journal order (none to a `discarded` model); then a writer is opened on a new segment. Throws on corruption (nothing is learned
     /// from the damaged segment on; the caller refuses to start).
     package static func open(stateDirectory: String, configuration: DaemonConfiguration.Journal, maxMessageBytes: Int,
-                             coverages: [String: JournalCoverage?], onDurable: @escaping @Sendable () -> Void,
+                             coverages: [String: JournalCoverage?], discarded: Set<String> = [], onDurable: @escaping @Sendable () -> Void,
                              learn: ([UnsafeRawBufferPointer]) -> Void) throws(JournalError) -> (JournaledIngest, JournalStartup) {
         let directory = JournalDirectory.path(stateDirectory: stateDirectory)
         var plan = JournalReplayPlan(positions: coverages.mapValues { $0?.position },
-                                     checkpointMarks: coverages.values.compactMap { $0?.watermarks })
+                                     checkpointMarks: coverages.values.compactMap { $0?.watermarks }, discarded: discarded)
         let recovery = try JournalDirectory.recover(directory, from: plan.start) { record, at, end in
             guard plan.offer(record, at: at, end: end) else { return }
             withPointers(record.frames, learn)

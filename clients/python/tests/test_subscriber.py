@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hebbd import Control, HebbdTimeout, Producer, Subscriber, Update
-from hebbd.testing import blocks, sparse_system
+from hebbd.testing import DEMO_MODEL, blocks, sparse_system
 
 
 @pytest.mark.parametrize("publish_format", ["json", "binary"])
@@ -89,8 +89,13 @@ def test_models_filter_and_topic_prefixes(make_daemon) -> None:
         assert sorted((u.model, u.seq) for u in (every.recv(timeout=10), every.recv(timeout=10))) == [("m1", 1), ("m10", 1)]
 
 
-def test_restarts_are_reported(make_daemon) -> None:
-    d = make_daemon(checkpoint_interval="0s").start()
+@pytest.mark.parametrize("journal", [True, False], ids=["journal", "no-journal"])
+def test_restarts_are_reported(make_daemon, journal: bool) -> None:
+    """A graceful restart resends the restored state (a duplicate, nothing new). After a kill -9 the journal gives
+    back every update learned since the last checkpoint (its resend is a duplicate too); without the journal the
+    state and seq go back to the checkpoint, and the subscriber is told (``restarted``)."""
+    models = DEMO_MODEL if journal else "[journal]\nenabled = false\n\n" + DEMO_MODEL
+    d = make_daemon(models, checkpoint_interval="0s").start()
     w, _, rng = sparse_system()
     control = Control(d.control, timeout=15)
     with Subscriber(d.publish, "demo") as sub, Producer(d.ingest, timeout=15) as p:
@@ -108,17 +113,29 @@ def test_restarts_are_reported(make_daemon) -> None:
         u = sub.recv(timeout=15)
         assert (u.seq, u.step, u.restarted, u.missed) == (11, 11, False, 0)
 
-        # A crash after more updates than the last checkpoint has: the state (and seq) goes back.
+        # A crash after more updates than the last checkpoint has.
         assert "demo" in control.checkpoint()              # seq 11 on disk
         p.send_many("demo", blocks(w, rng, 9))
         assert sub.wait_until(lambda u: u.seq == 20, 15).step == 20
         d.kill()
         d.start()
-        back = sub.recv(timeout=20)
-        assert (back.seq, back.step, back.restarted, back.loss) == (11, 11, True, None)
-        p.send_many("demo", blocks(w, rng, 1))
-        u = sub.recv(timeout=15)
-        assert (u.seq, u.restarted, u.missed) == (12, False, 0)
+        if journal:
+            # Replayed from the journal: back at seq 20, whose resend the subscriber has seen.
+            deadline = time.monotonic() + 20
+            while sub.duplicates == 1 and time.monotonic() < deadline:
+                with pytest.raises(HebbdTimeout):
+                    sub.recv(timeout=0.2)
+            assert sub.duplicates == 2, "the replayed state's resend did not arrive"
+            p.send_many("demo", blocks(w, rng, 1))
+            u = sub.recv(timeout=15)
+            assert (u.seq, u.step, u.restarted, u.missed) == (21, 21, False, 0)
+        else:
+            # The state (and seq) goes back to the checkpoint.
+            back = sub.recv(timeout=20)
+            assert (back.seq, back.step, back.restarted, back.loss) == (11, 11, True, None)
+            p.send_many("demo", blocks(w, rng, 1))
+            u = sub.recv(timeout=15)
+            assert (u.seq, u.restarted, u.missed) == (12, False, 0)
 
 
 def test_events(daemon) -> None:
