@@ -27,27 +27,13 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients" / "python"))
-from hebbd import Control, Producer  # noqa: E402
-from hebbd.testing import LocalDaemon  # noqa: E402
-
-try:  # the one /proc reader (hebbd.proc, branch "bench"); the fallback goes once that is merged
-    from hebbd.proc import memory_mib  # type: ignore
-except ImportError:  # pragma: no cover
-    def memory_mib(pid: int, *keys: str) -> Dict[str, float]:
-        wanted = keys or ("VmRSS", "VmHWM")
-        out: Dict[str, float] = {}
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in wanted:
-                    out[key] = int(value.split()[0]) / 1024.0
-        return out
+from hebbd import Control, Producer
+from hebbd.proc import memory_mib
+from hebbd.testing import LocalDaemon
 
 BASE = """
 [[model]]

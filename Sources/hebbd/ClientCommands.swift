@@ -24,7 +24,14 @@ struct ShapeOptions: ParsableArguments {
 
 struct Feed: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Stream rows of a CSV or .npy file to a daemon's ingest socket (PUSH, binary float32 frames)."
+        abstract: "Stream rows of a CSV or .npy file to a daemon's ingest socket (PUSH, binary float32 frames).",
+        discussion: """
+        With --reliable the rows go to the daemon's endpoints.reliable ROUTER instead (DEALER; docs/PROTOCOL.md, "Reliable \
+        ingest"), each message under --producer and a sequence number: the feed keeps every message until the daemon \
+        acknowledges it (journaled and synced), resends after a daemon restart, and exits 0 only when every message is \
+        acknowledged (1 when messages stay unacknowledged for --timeout seconds or are rejected as invalid). Each message \
+        is learned exactly once within one run of the feed; a feed started again sends its rows again, as new messages.
+        """
     )
 
     @Option(help: "The model the rows are for.") var model: String
@@ -34,7 +41,17 @@ struct Feed: ParsableCommand {
     @Option(name: .customLong("batch-rows"), help: "Rows per message.") var batchRows: Int = 50
     @Option(help: "Messages per second (0: as fast as the socket takes them).") var rate: Double = 0
     @Option(help: "Passes over the data.") var passes: Int = 1
-    @Option(help: "Producer name in the header (for gap counting).") var producer: String = "hebbd-feed"
+    @Option(help: "Producer name in the header (for gap counting); with --reliable, the durable producer name (A–Z a–z 0–9 _ . -).")
+    var producer: String = "hebbd-feed"
+    @Flag(help: "Acknowledged exactly-once ingest: --endpoint names the daemon's endpoints.reliable (e.g. tcp://127.0.0.1:5558).")
+    var reliable = false
+    @Option(name: .customLong("max-outbox"), help: "With --reliable: unacknowledged messages kept for resending; sending waits when full.")
+    var maxOutbox: Int = 1000
+    @Option(help: "With --reliable: seconds without an acknowledgement before the feed gives up (exit 1).") var timeout: Double = 60
+    @Option(name: .customLong("resend-after"), help: "With --reliable: seconds of silence before reconnecting and resending.")
+    var resendAfter: Double = 1
+    @Option(help: "With --reliable: the first sequence number (default: microseconds since the epoch, above a previous run's).")
+    var seq: UInt64?
 
     func run() throws {
         let shape = shapeOptions.shape(model: model)
@@ -45,6 +62,7 @@ struct Feed: ParsableCommand {
                 : try SampleTable.readCSV(path: data, dictDim: shape.dictDim, sysDim: shape.sysDim)
         } catch { fail("\(error)", code: 2) }
         guard batchRows > 0, passes > 0 else { fail("--batch-rows and --passes must be > 0", code: 2) }
+        if reliable { return try runReliable(table, shape) }
         let context = try Context()
         let push = try context.makeSocket(.push, lingerMilliseconds: 5000)
         try push.set(.sendTimeout, 10_000)
@@ -76,6 +94,49 @@ struct Feed: ParsableCommand {
         context.terminate()
         let seconds = Date().timeIntervalSince(start)
         print("sent \(seq) messages, \(sentRows) rows to \(endpoint) in \(String(format: "%.3f", seconds)) s")
+    }
+
+    /// The messages of one pass: (row range, sample frames), the header without producer and seq (the reliable header
+    /// frame carries them).
+    private func reliableMessages(_ table: SampleTable, _ shape: SampleShape) -> [[[UInt8]]] {
+        stride(from: 0, to: table.rows, by: batchRows).map { first in
+            let last = min(first + batchRows, table.rows)
+            let (x, y) = table.slice(first..<last, dictDim: shape.dictDim, sysDim: shape.sysDim)
+            let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(last - first)))])
+            return [Array(model.utf8), header.serialized, x.withUnsafeBytes { Array($0) }, y.withUnsafeBytes { Array($0) }]
+        }
+    }
+
+    private func runReliable(_ table: SampleTable, _ shape: SampleShape) throws {
+        guard ReliableOrigin.isValidProducer(producer) else { fail("--producer must be 1–64 characters of A–Z a–z 0–9 _ . -", code: 2) }
+        guard maxOutbox > 0, timeout > 0, resendAfter > 0 else { fail("--max-outbox, --timeout and --resend-after must be > 0", code: 2) }
+        let first = seq ?? UInt64(Date().timeIntervalSince1970 * 1_000_000)
+        guard first >= 1, first <= ReliableProtocol.maxSequence / 2 else { fail("--seq must be in 1 … 2^62", code: 2) }
+        let messages = reliableMessages(table, shape)
+        let feed = try ReliableFeed(endpoint: endpoint, producer: producer, firstSequence: first, maxOutbox: maxOutbox,
+                                    timeout: timeout, resendAfter: resendAfter)
+        defer { feed.close() }
+        let start = Date()
+        var sent = 0
+        do {
+            for _ in 0..<passes {
+                for frames in messages {
+                    try feed.send(frames)
+                    sent += 1
+                    if rate > 0 {
+                        let wait = start.addingTimeInterval(Double(sent) / rate).timeIntervalSinceNow
+                        if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                    }
+                }
+            }
+            try feed.flush()
+        } catch let failure as ReliableFeed.Failure {
+            fail("\(failure) (sent \(sent), acknowledged \(feed.acknowledged), duplicates \(feed.duplicates), resends \(feed.resends))")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        print("sent \(sent) messages, \(table.rows * passes) rows to \(endpoint) in \(String(format: "%.3f", seconds)) s; "
+              + "all acknowledged (\(feed.acknowledged) acknowledged, \(feed.duplicates) duplicates, \(feed.resends) resends, "
+              + "high-water mark \(feed.highWaterMark))")
     }
 }
 

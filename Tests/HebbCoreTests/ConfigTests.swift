@@ -227,7 +227,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
 
     @Test func unknownKeysInEveryTable() {
         expectMessage(configError("[endpoints]\ningset = \"tcp://127.0.0.1:1\"", file: "Configs/hebbd.toml"),
-                      "Configs/hebbd.toml: [endpoints]: unknown key \"ingset\" (known: ingest, publish, control, subscribe, metrics)")
+                      "Configs/hebbd.toml: [endpoints]: unknown key \"ingset\" (known: ingest, publish, control, reliable, subscribe, metrics)")
         expectMessage(configError("[deamon]\n"), "test.toml", "top level", "unknown key \"deamon\"", "daemon, endpoints")
         expectMessage(configError("[daemon]\nstate_directory = \"/x\""), "test.toml", "[daemon]", "\"state_directory\"", "state_dir")
         expectMessage(configError("[publish]\nhigh_water_mark = 5"), "[publish]", "\"high_water_mark\"", "hwm")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import HebbCore
 @testable import HebbDaemon
+import HebbTestSupport
 import HebbianRegression
 import Logging
 #if canImport(Glibc)
@@ -10,16 +11,6 @@ import Glibc
 
 // MARK: - Helpers
 
-/// A fresh directory under the system temp dir, removed after `body`.
-private func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/hebbd-ckpt-XXXXXX").utf8CString)
-    let path = try template.withUnsafeMutableBufferPointer { buffer -> String in
-        guard let p = mkdtemp(buffer.baseAddress!) else { throw POSIXError(.EIO) }
-        return String(cString: p)
-    }
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
 
 private func randomFloats(_ count: Int, _ generator: inout SeededGenerator, scale: Double = 1) -> [Float] {
     (0..<count).map { _ in Float(generator.nextGaussian() * scale) }
@@ -139,7 +130,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// Write, read back: equal, every float bit-identical; the restored circuit continues exactly like
     /// one that never stopped.
     @Test func roundTripIsBitExactAndResumesIdentically() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let configuration = testConfiguration()
             let uninterrupted = try HebbianCircuit(configuration)
             let first = try HebbianCircuit(configuration)
@@ -177,7 +168,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
 
     /// Special values survive by bit pattern: −0, subnormals, ±inf, NaN with a payload, odd configuration floats.
     @Test func specialFloatsRoundTripByBitPattern() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             var s = try trainedSnapshot()
             let nanWithPayload = Float(bitPattern: 0x7FC0_1234)
             s.pendingX[0] = -0.0
@@ -199,7 +190,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
 
     /// The circuit's own configuration is stored separately when it differs from the model's.
     @Test func separateCircuitConfigurationRoundTrips() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             var s = try trainedSnapshot()
             s.model.circuit.learningRate = 0.5
             s.model.circuit.prior = nil
@@ -220,7 +211,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
         #expect(CheckpointFileName(parsing: ".tmp-" + b.description) == nil)
         #expect(CheckpointFileName(parsing: "ckpt-1-2-3.hebb") == nil)
 
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir, keep: 10)
             var paths = [String]()
             for updates in [1, 2, 3] { paths.append(try store.write(try trainedSnapshot(updates: updates)).path) }
@@ -238,7 +229,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func pruningKeepsTheNewestAndNeverTouchesBrokenFiles() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir, keep: 3)
             let modelDir = dir + "/demo"
             try FileManager.default.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
@@ -262,7 +253,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func truncatedNewestIsQuarantinedAndThePreviousLoaded() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (older, olderPath, newestPath) = try olderAndNewest(in: store)
             let bytes = try fileBytes(newestPath)
@@ -285,7 +276,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func bitFlipIsACRCMismatchAndIsQuarantined() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (older, _, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
@@ -312,7 +303,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func wrongMagicIsRejected() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (older, _, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
@@ -328,19 +319,20 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func unsupportedFormatVersionIsRefusedEvenWithAValidCRC() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             var bytes = try fileBytes(path)
-            #expect(Array(bytes[8..<12]) == [3, 0, 0, 0])
-            bytes[8] = 4
+            #expect(Array(bytes[8..<12]) == [UInt8(CheckpointFormat.version), 0, 0, 0])
+            let newer = CheckpointFormat.version + 1
+            bytes[8] = UInt8(newer)
             fixCRC(&bytes)
             try writeBytes(bytes, to: path)
             #expect {
                 _ = try CheckpointStore.read(path: path)
             } throws: { error in
                 let e = error as? CheckpointError
-                return e == .unsupportedVersion(path: path, version: 4, supported: 3)
-                    && e!.description.contains("unsupported checkpoint format version 4")
+                return e == .unsupportedVersion(path: path, version: newer, supported: CheckpointFormat.version)
+                    && e!.description.contains("unsupported checkpoint format version \(newer)")
             }
         }
     }
@@ -348,7 +340,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// A checkpoint written by a newer hebbd is valid, just not ours: never renamed, never skipped for an older one;
     /// the model is refused with the file and the cause, and a reset is the only way past it.
     @Test func aNewerFormatVersionIsLeftUntouchedAndRefusesTheModel() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (_, olderPath, newestPath) = try olderAndNewest(in: store)
             var bytes = try fileBytes(newestPath)
@@ -380,7 +372,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// read: a directory stands where the newest file should be, so open+read fails with EISDIR) is an I/O error,
     /// not corruption: nothing is renamed and no older checkpoint is loaded in its place.
     @Test func anUnreadableFileIsNotCorruptionAndIsLeftUntouched() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let (_, olderPath, _) = try olderAndNewest(in: store)
             let blocking = dir + "/demo/" + CheckpointFileName(generation: 99, updates: 9, samples: 72).description
@@ -401,7 +393,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
 
     /// An index entry whose count disagrees with the shape (CRC fixed) is reported precisely.
     @Test func arrayCountMismatchIsReported() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             var bytes = try fileBytes(path)
             let needle = Array(#"{"name":"weights","dtype":"f32","count":21"#.utf8)
@@ -417,7 +409,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func trailingBytesAndEmptyFilesAreRejected() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let path = try CheckpointStore(directory: dir).write(try trainedSnapshot()).path
             let bytes = try fileBytes(path)
             try writeBytes(bytes + [0], to: path)
@@ -436,7 +428,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
 
     /// A `.tmp-` file (an interrupted write) is never loaded, even when its content is a newer valid checkpoint.
     @Test func staleTemporaryFilesAreRemovedAndNeverLoaded() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let older = try trainedSnapshot(updates: 2)
             let olderPath = try store.write(older).path
@@ -454,7 +446,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func aFileOfAnotherModelIsNotLoaded() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir)
             let mine = try trainedSnapshot(name: "b", updates: 1)
             _ = try store.write(mine)
@@ -469,7 +461,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func missingDirectoryMeansAFreshStartAndBadInputIsRefused() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let store = CheckpointStore(directory: dir + "/not/yet")
             let loaded = store.loadLatest(model: "demo")
             #expect(loaded.snapshot == nil && loaded.path == nil && loaded.unreadable == nil && loaded.quarantined.isEmpty)
@@ -504,7 +496,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func writerWritesTwoModelsAndReportsOutcomes() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let writer = CheckpointWriter(store: CheckpointStore(directory: dir, keep: 10))
             defer { writer.stop() }
             var last = [String: ModelSnapshot]()
@@ -531,7 +523,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func writerCoalescesQueuedSnapshotsOfOneModel() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let writer = CheckpointWriter(store: CheckpointStore(directory: dir, keep: 200))
             let base = try trainedSnapshot(name: "fast", updates: 1)
             var submitted = [ModelSnapshot]()
@@ -559,7 +551,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func stopDiscardsQueuedSnapshotsWithAnOutcome() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let writer = CheckpointWriter(store: CheckpointStore(directory: dir))
             let models = (0..<20).map { "m\($0)" }
             for name in models { writer.submit(try trainedSnapshot(name: name)) }
@@ -577,7 +569,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     /// A snapshot the writer has not written yet is handed out by `unwritten(model:)` (so `add` right after `remove`
     /// resumes from it), and a write that fails with an I/O error is retried until it succeeds.
     @Test func writerRetriesAFailedWriteAndHandsOutTheUnwrittenSnapshot() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let writer = CheckpointWriter(store: CheckpointStore(directory: dir))
             defer { writer.stop() }
             // A regular file where the model's directory must go: mkdir fails with ENOTDIR until it is removed.
@@ -602,7 +594,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
     }
 
     @Test func inspectRendersTextAndJSON() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             let s = try trainedSnapshot(updates: 3)
             let path = try CheckpointStore(directory: dir).write(s).path
             let inspection = try CheckpointStore.inspect(path: path)
@@ -643,7 +635,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
 
     /// Information, not a pass/fail criterion: cost of checkpointing a 4096 × 64 Adam model.
     @Test func measureA4096By64AdamCheckpoint() throws {
-        try withTemporaryDirectory { dir in
+        try withScratchDirectory("hebbd-ckpt") { dir in
             var c = CircuitConfiguration(kind: .lasso, dictDim: 4096, sysDim: 64)
             c.optimizer = .adam
             let circuit = try HebbianCircuit(c)

@@ -5,13 +5,13 @@ import Glibc
 import Darwin
 #endif
 
-/// # hebbd checkpoint file format, version 3 (reads 1, 2 and 3)
+/// # hebbd checkpoint file format, version 4 (reads 1, 2, 3 and 4)
 ///
 /// One file holds one ``ModelSnapshot``. All integers are little-endian. Layout:
 ///
 ///     offset      size  field
 ///     0           8     magic, the ASCII bytes "HEBBCKPT"
-///     8           4     format version, UInt32 = 3
+///     8           4     format version, UInt32 = 4
 ///     12          4     header length H, UInt32 (bytes of the JSON header, including its padding)
 ///     16          8     payload length P, UInt64
 ///     24          H     header: UTF-8 JSON object, padded with spaces so that 24 + H is a multiple of 8
@@ -38,6 +38,8 @@ import Darwin
 ///     prior                 null, or the circuit's WeightPrior in its explicit-key Codable JSON (version 3; versions
 ///                           1 and 2: {"fit_hyper", "optimizer"} of a Gaussian prior whose values are payload arrays)
 ///     drift                 null, or {"detector": AnyDriftDetector's Codable JSON, "drifts", "last_drift_step"} (version 3)
+///     journal               null, or {"position": {"segment", "offset"}, "producers": {name: mark}}: the journal position
+///                           the state covers and the reliable producers' high-water marks there (version 4, docs/JOURNAL.md)
 ///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON, "drift": null or
 ///                           {"action", "detector": DriftDetectorConfiguration's flat table}}; the circuit's "prior"
 ///                           is the PriorConfiguration's Codable JSON (version 3)
@@ -77,10 +79,10 @@ package enum CheckpointFormat {
     /// "HEBBCKPT".
     package static let magic: [UInt8] = Array("HEBBCKPT".utf8)
     /// The format version this build writes.
-    package static let version: UInt32 = 3
+    package static let version: UInt32 = 4
     /// The versions it reads: 1 (before intercepts, standardisation and the explicit header keys), 2 (a
-    /// Gaussian prior only, in payload arrays) and 3.
-    package static let readableVersions: ClosedRange<UInt32> = 1...3
+    /// Gaussian prior only, in payload arrays), 3 (before the journal position) and 4.
+    package static let readableVersions: ClosedRange<UInt32> = 1...4
     /// Magic, version, header length, payload length.
     package static let prefixBytes = 24
     /// The trailing CRC.
@@ -124,6 +126,8 @@ package enum CheckpointFormat {
         var priorState: JSON = .null
         /// Version 3: the drift alarm's state, `{"detector", "drifts", "last_drift_step"}`, or null.
         var drift: JSON = .null
+        /// Version 4: the journal coverage (``JournalCoverage/json``), or null.
+        var journal: JSON = .null
         var modelName: String
         var batchSize: Int
         var modelCircuit: CircuitConfiguration
@@ -193,7 +197,7 @@ package enum CheckpointFormat {
             ("samples", .integer(Int64(h.samples))), ("seq", .string(String(h.seq))), ("pending_rows", .integer(Int64(h.pendingRows))),
             ("created", .string(h.created)), ("wall_clock", .number(h.wallClock.isFinite ? h.wallClock : 0)),
             ("optimizer", .string(h.optimizer)),
-            ("prior", h.priorState), ("drift", h.drift),
+            ("prior", h.priorState), ("drift", h.drift), ("journal", h.journal),
             ("model_configuration", .object([("name", .string(h.modelName)), ("batch_size", .integer(Int64(h.batchSize))),
                                              ("circuit", circuit(h.modelCircuit)), ("drift", json(h.modelDrift))])),
             ("circuit_configuration", h.circuitConfiguration.map(circuit) ?? .null),
@@ -285,7 +289,14 @@ package enum CheckpointFormat {
         guard let shape = try field(json, "shape", "").array?.compactMap(\.int), shape.count == 2 else {
             throw HeaderError("\"shape\" is not two integers")
         }
-        return Header(
+        var journal = JSON.null
+        if version >= 4 {
+            journal = try field(json, "journal", "")
+            if journal != .null, JournalCoverage(json: journal) == nil {
+                throw HeaderError("\"journal\" is not {\"position\": {\"segment\", \"offset\"}, \"producers\": {name: mark}}")
+            }
+        }
+        var header = Header(
             format: try string(json, "format"), software: try string(json, "software"), model: try string(json, "model"),
             kind: try string(json, "kind"), shape: shape, updates: try int(json, "updates"), samples: try int(json, "samples"),
             seq: try word(json, "seq"), pendingRows: try int(json, "pending_rows"), created: try string(json, "created"),
@@ -296,6 +307,8 @@ package enum CheckpointFormat {
             modelDrift: modelDrift,
             circuitConfiguration: separate == .null ? nil : try circuit(separate, "circuit_configuration"),
             arrays: arrays)
+        header.journal = journal
+        return header
     }
 
     /// A header field that is missing or of the wrong type.
@@ -349,7 +362,7 @@ package enum CheckpointFormat {
         }
 
         let c = state.configuration
-        let header = Header(
+        var header = Header(
             format: formatName, software: software, model: snapshot.name, kind: c.kind.rawValue,
             shape: [c.dictDim, c.sysDim], updates: state.updates, samples: state.samples, seq: snapshot.sequence,
             pendingRows: snapshot.pendingRows, created: Timestamp.rfc3339(snapshot.wallClockSeconds),
@@ -358,6 +371,7 @@ package enum CheckpointFormat {
             modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
             modelDrift: snapshot.model.drift,
             circuitConfiguration: separateCircuitConfiguration ? c : nil, arrays: payload.index)
+        header.journal = snapshot.journal?.json ?? .null
         var headerBytes = json(header).serialized
         // Pad with spaces (insignificant JSON whitespace) so the payload starts 8-byte aligned.
         while (prefixBytes + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }
@@ -377,19 +391,19 @@ package enum CheckpointFormat {
                                                                          index: payload.index, path: ""), path: "", version: version)
         // The arrays round-trip by construction (raw bytes, NaN included); what could be lost is a field of the configuration.
         guard reread.model == snapshot.model, reread.circuit.configuration == snapshot.circuit.configuration,
-              reread.circuit.prior == snapshot.circuit.prior, reread.drift == snapshot.drift else {
+              reread.circuit.prior == snapshot.circuit.prior, reread.drift == snapshot.drift, reread.journal == snapshot.journal else {
             throw .encodingFailed(model: snapshot.name, reason: "the snapshot does not read back identical; the checkpoint format misses one of its fields")
         }
 
         var file = [UInt8]()
         file.reserveCapacity(prefixBytes + headerBytes.count + payload.bytes.count + trailerBytes)
         file.append(contentsOf: magic)
-        appendLE(version, to: &file)
-        appendLE(UInt32(headerBytes.count), to: &file)
-        appendLE(UInt64(payload.bytes.count), to: &file)
+        file.appendLittleEndian(version)
+        file.appendLittleEndian(UInt32(headerBytes.count))
+        file.appendLittleEndian(UInt64(payload.bytes.count))
         file.append(contentsOf: headerBytes)
         file.append(contentsOf: payload.bytes)
-        appendLE(CRC32.checksum(file), to: &file)
+        file.appendLittleEndian(CRC32.checksum(file))
         return file
     }
 
@@ -430,15 +444,15 @@ package enum CheckpointFormat {
         }
         guard Array(bytes[0..<8]) == magic else { throw .badMagic(path: path, found: Array(bytes[0..<8])) }
         guard size >= 12 else { throw .truncated(path: path, expectedBytes: prefixBytes + trailerBytes, actualBytes: size) }
-        let formatVersion = readLE(UInt32.self, bytes, at: 8)
+        let formatVersion = bytes.loadLittleEndian(UInt32.self, at: 8)
         guard readableVersions.contains(formatVersion) else {
             throw .unsupportedVersion(path: path, version: formatVersion, supported: version)
         }
         guard size >= prefixBytes + trailerBytes else {
             throw .truncated(path: path, expectedBytes: prefixBytes + trailerBytes, actualBytes: size)
         }
-        let headerLength = Int(readLE(UInt32.self, bytes, at: 12))
-        let payloadLength64 = readLE(UInt64.self, bytes, at: 16)
+        let headerLength = Int(bytes.loadLittleEndian(UInt32.self, at: 12))
+        let payloadLength64 = bytes.loadLittleEndian(UInt64.self, at: 16)
         // UInt64 lengths beyond Int.max cannot be a real file; treat them as a (very) truncated one.
         guard payloadLength64 <= UInt64(Int.max - prefixBytes - trailerBytes - headerLength) else {
             throw .truncated(path: path, expectedBytes: Int.max, actualBytes: size)
@@ -447,7 +461,7 @@ package enum CheckpointFormat {
         let expected = prefixBytes + headerLength + payloadLength + trailerBytes
         if size < expected { throw .truncated(path: path, expectedBytes: expected, actualBytes: size) }
         if size > expected { throw .trailingBytes(path: path, expectedBytes: expected, actualBytes: size) }
-        let stored = readLE(UInt32.self, bytes, at: size - trailerBytes)
+        let stored = bytes.loadLittleEndian(UInt32.self, at: size - trailerBytes)
         let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(size - trailerBytes)])) }
         guard stored == computed else { throw .crcMismatch(path: path, expected: stored, actual: computed) }
 
@@ -579,10 +593,12 @@ package enum CheckpointFormat {
             }
         }
         if let reason = restorationProblem(state) { throw .invalidState(path: path, reason: reason) }
-        return ModelSnapshot(
+        var snapshot = ModelSnapshot(
             model: model, circuit: state, sequence: h.seq, pendingRows: h.pendingRows,
             pendingX: try payload.floats("pending.x", count: px), pendingY: try payload.floats("pending.y", count: py),
             window: try payload.doubles("window"), wallClockSeconds: try payload.doubles("wall_clock", count: 1)[0], drift: drift)
+        snapshot.journal = JournalCoverage(json: h.journal)
+        return snapshot
     }
 
     /// Why `HebbianCircuit(restoring:)` would reject `state`, or could crash on it later; nil when it is fine.
@@ -617,17 +633,6 @@ package enum CheckpointFormat {
     }
 }
 
-// MARK: - Little-endian helpers
-
-fileprivate func appendLE<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-    var v = value.littleEndian
-    withUnsafeBytes(of: &v) { bytes.append(contentsOf: $0) }
-}
-
-fileprivate func readLE<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], at offset: Int) -> T {
-    bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-}
-
 /// Builds the payload: arrays appended one after another, each 8-byte aligned, and their index.
 fileprivate struct PayloadBuilder {
     private(set) var bytes: [UInt8] = []
@@ -638,7 +643,7 @@ fileprivate struct PayloadBuilder {
             #if _endian(little)
             values.withUnsafeBytes { out.append(contentsOf: $0) }
             #else
-            for v in values { appendLE(v.bitPattern, to: &out) }
+            for v in values { out.appendLittleEndian(v.bitPattern) }
             #endif
         }
     }
@@ -648,14 +653,14 @@ fileprivate struct PayloadBuilder {
             #if _endian(little)
             values.withUnsafeBytes { out.append(contentsOf: $0) }
             #else
-            for v in values { appendLE(v.bitPattern, to: &out) }
+            for v in values { out.appendLittleEndian(v.bitPattern) }
             #endif
         }
     }
 
     mutating func append(_ name: String, _ values: [UInt64]) {
         appendRaw(name, "u64", values.count) { out in
-            for v in values { appendLE(v, to: &out) }
+            for v in values { out.appendLittleEndian(v) }
         }
     }
 

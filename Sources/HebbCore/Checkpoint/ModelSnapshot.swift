@@ -26,6 +26,9 @@ package struct ModelSnapshot: Sendable, Equatable {
     package var wallClockSeconds: Double
     /// The drift detector's running state and alarm history (nil without `[model.drift]`).
     package var drift: DriftState?
+    /// The journal position this state covers and the producers' marks there (nil: no journal, or a file written
+    /// before format 4; docs/JOURNAL.md).
+    package var journal: JournalCoverage? = nil
 
     /// A snapshot from its parts.
     package init(model: ModelConfiguration, circuit: CircuitState, sequence: UInt64, pendingRows: Int,

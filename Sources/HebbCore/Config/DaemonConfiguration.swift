@@ -59,6 +59,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package var publish = "tcp://127.0.0.1:5556"
         /// `control`: the REP socket the daemon binds for control commands.
         package var control = "tcp://127.0.0.1:5557"
+        /// `reliable`: the ROUTER socket the daemon binds for acknowledged ingest (docs/PROTOCOL.md, "Reliable ingest");
+        /// `""` (the default) does not open it. Needs `[journal] enabled`.
+        package var reliable = ""
         /// `subscribe`: PUB streams the daemon connects SUB sockets to (lossy tap), none by default.
         package var subscribe: [String] = []
         /// `metrics`: `host:port` of the Prometheus `/metrics` HTTP endpoint; nil (`metrics = ""`) disables it.
@@ -67,7 +70,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         /// The defaults.
         package init() {}
 
-        static let keys = ["ingest", "publish", "control", "subscribe", "metrics"]
+        static let keys = ["ingest", "publish", "control", "reliable", "subscribe", "metrics"]
 
         init(_ r: TableReader) throws(ConfigError) {
             let zmq = TableReader.isZeroMQEndpoint, expected = TableReader.endpointExpected
@@ -77,6 +80,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
             ingest = try endpoint("ingest", ingest)
             publish = try endpoint("publish", publish)
             control = try endpoint("control", control)
+            reliable = try r.read("reliable", reliable, expected + ", or \"\" for none", { if case let .string(s) = $0 { s } else { nil } },
+                                  check: { $0.isEmpty || zmq($0) })
             subscribe = try r.strings("subscribe", default: subscribe, check: zmq,
                                    expected: "an array of ZeroMQ endpoints (tcp://host:port, ipc://path or inproc://name)")
             let address = try r.read("metrics", metrics ?? "", "host:port, or \"\" to disable metrics",
@@ -210,13 +215,15 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var limits = Limits()
     /// `[security]`.
     package var security = Security()
+    /// `[journal]` (JournalTable.swift).
+    package var journal = Journal()
     /// `[[model]]` tables, in file order. May be empty: models can be added at run time.
     package var models: [ModelConfiguration] = []
 
     /// The defaults, without models.
     package init() {}
 
-    static let keys = ["daemon", "endpoints", "publish", "limits", "security", "model"]
+    static let keys = ["daemon", "endpoints", "publish", "limits", "security", "journal", "model"]
 
     /// The settings that differ from `running` and that a reload cannot apply (they shape sockets or files
     /// made at start-up), named as in the file; empty when a reload applies everything.
@@ -225,6 +232,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         if endpoints != running.endpoints { changed.append("endpoints") }
         if limits != running.limits { changed.append("limits") }
         if security != running.security { changed.append("security") }
+        if journal != running.journal { changed.append("journal") }
         if publish.format != running.publish.format { changed.append("publish.format") }
         if publish.highWaterMark != running.publish.highWaterMark { changed.append("publish.hwm") }
         if daemon.stateDirectory != running.daemon.stateDirectory { changed.append("daemon.state_dir") }
@@ -249,6 +257,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         config.publish = try Publish(section("publish", Publish.keys))
         config.limits = try Limits(section("limits", Limits.keys))
         config.security = try Security(section("security", Security.keys))
+        config.journal = try Journal(section("journal", Journal.keys))
 
         switch top.raw("model") {
         case nil: break

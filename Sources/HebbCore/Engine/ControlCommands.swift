@@ -36,6 +36,7 @@ extension EngineCore {
         w.key("models"); w.int(models.runners.count)
         w.key("max_models"); w.int(settings.maxModels)
         w.endObject()
+        if let journalStatus { w.key("journal"); journalStatus.write(&w) }
         w.key("models")
         w.beginObject()
         for r in models.ordered {

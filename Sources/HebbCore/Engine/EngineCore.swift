@@ -37,6 +37,8 @@ package final class EngineCore {
     package var runtimeChange: ((RuntimeChange) -> Void)?
     /// Where each value of a model came from (`config` or `runtime`), listed by `models` (and `add`, `set`) as `"sources"`.
     package var valueSources: ((ModelConfiguration) -> [String: ValueSource])?
+    /// The journal's figures for `status`, refreshed by the driver that owns the journal (nil: no journal).
+    package var journalStatus: JournalStatus?
     /// The configuration the daemon started with and the one in force after reloads (nil for a bare core).
     package internal(set) var startConfiguration: DaemonConfiguration?
     package internal(set) var liveConfiguration: DaemonConfiguration?

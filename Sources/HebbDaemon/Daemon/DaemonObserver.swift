@@ -40,7 +40,7 @@ package final class DaemonObserver: EngineObserver {
         for n in next { n.engineReady(endpoints) }
     }
 
-    /// Sends READY=1 — called once the signal handlers are in place (SIGTERM/SIGINT by the service group,
+    /// Sends READY=1 — called once the signal handlers are in place (SIGTERM/SIGINT by `Launcher.run` before anything starts,
     /// SIGHUP by ``ReloadService``), not when the sockets are bound: a `systemctl reload` or `stop` right
     /// after READY must find handlers, or the default action would kill the daemon without a checkpoint.
     package func signalsTrapped() {

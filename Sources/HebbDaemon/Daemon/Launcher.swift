@@ -3,6 +3,7 @@ import Foundation
 import HebbianRegression
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Why the daemon refused to start.
 package enum LaunchError: Error, CustomStringConvertible {
@@ -53,6 +54,11 @@ package enum Launcher {
 
     /// Runs the daemon until it is told to stop. Logging must already be bootstrapped.
     package static func run(_ options: Options, logger: Logger) async throws {
+        // SIGTERM/SIGINT are trapped first, before anything is loaded or bound: a stop sent as soon as the control
+        // socket answers (or during a long journal replay) is a graceful stop with final checkpoints, never the
+        // default action (exit by signal 15). The service group is told once it exists; a request that comes before
+        // it runs is remembered and carried out when it starts (ServiceGroup.triggerGracefulShutdown).
+        let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let fileConfiguration = try DaemonConfiguration.load(path: options.configPath)
         let stateDirectory = fileConfiguration.daemon.effectiveStateDirectory(environment: options.environment)
         let store = CheckpointStore(directory: stateDirectory, keep: fileConfiguration.daemon.checkpointKeep)
@@ -95,7 +101,14 @@ package enum Launcher {
             .init(service: ReloadService(configPath: options.configPath, engine: engine, notifier: notifier, observer: observer, logger: logger)),
         ]
         if let metricsServer { services.append(.init(service: metricsServer)) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let stopForwarder = Task {
+            for await signal in stopSignals {
+                logger.notice("stop signal received", metadata: ["signal": "\(signal)"])
+                await group.triggerGracefulShutdown()
+            }
+        }
+        defer { stopForwarder.cancel() }
         try await group.run()
         writer.stop()
         logger.info("hebbd stopped")

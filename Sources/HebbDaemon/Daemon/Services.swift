@@ -51,7 +51,7 @@ package struct ReloadService: Service, CustomStringConvertible {
 
     package func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        // The service group trapped SIGTERM/SIGINT before starting its services, and SIGHUP is trapped
+        // Launcher.run trapped SIGTERM/SIGINT before the engine started, and SIGHUP is trapped
         // now: only from here on may systemd be told READY=1.
         observer.signalsTrapped()
         for await _ in hangups.cancelOnGracefulShutdown() {

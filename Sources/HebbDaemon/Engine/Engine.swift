@@ -37,6 +37,8 @@ package struct BoundEndpoints: Sendable, Equatable {
     package var ingest: String
     package var publish: String
     package var control: String
+    /// The reliable ingest ROUTER's endpoint, when `endpoints.reliable` is set and the journal is on.
+    package var reliable: String? = nil
 }
 
 /// Errors of the engine's start-up.
@@ -190,13 +192,15 @@ package final class Engine: Sendable {
     struct Sockets {
         let ingest: Socket, publish: Socket, control: Socket, wake: Socket
         var taps: [Socket]
+        /// The reliable ingest ROUTER (`endpoints.reliable`, with the journal on).
+        var reliable: Socket? = nil
         /// The ZAP handler (`inproc://zeromq.zap.01`) when CURVE is on, and the client keys it admits.
         var zap: Socket?
         var authorizedKeys: Set<String> = []
         /// PAIR sockets reading libzmq's monitor events of ingest and of control, with the socket each watches.
         var monitors: [(socket: String, pair: Socket)] = []
 
-        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) + monitors.map(\.pair) }
+        var all: [Socket] { [ingest, publish, control, wake] + taps + (zap.map { [$0] } ?? []) + (reliable.map { [$0] } ?? []) + monitors.map(\.pair) }
     }
 
     private func makeSockets(_ endpoints: DaemonConfiguration.Endpoints, _ limits: DaemonConfiguration.Limits,
@@ -299,12 +303,36 @@ package final class Engine: Sendable {
         if let metrics { core.updateDurationObserver = { metrics.recordUpdate(nanoseconds: $0) } }
         // Process-wide, and only the engine thread runs BLAS: set before the first product.
         BLASThreads.set(configuration.daemon.blasThreads)
-        let sockets: Sockets
+        var sockets: Sockets
+        var journal: EngineJournal?
         do {
             for (model, snapshot) in initialModels {
                 do { try core.addModel(model, restoring: snapshot) } catch { throw EngineError.model(name: model.name, underlying: error) }
             }
             sockets = try makeSockets(configuration.endpoints, configuration.limits, configuration.publish, modelNames: core.modelNames)
+            if configuration.journal.enabled, let checkpointer {
+                do {
+                    journal = try EngineJournal(stateDirectory: checkpointer.store.directory, configuration: configuration, core: core,
+                                                snapshots: Dictionary(initialModels.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a }),
+                                                logger: logger)
+                } catch {
+                    for s in sockets.all { s.close() }
+                    throw EngineError.failed("journal: \(error)")
+                }
+                if !configuration.endpoints.reliable.isEmpty {
+                    let endpoint = configuration.endpoints.reliable
+                    do {
+                        let s = try context.makeSocket(.router, lingerMilliseconds: 0)
+                        try s.set(.maxMessageSize, Int64(configuration.limits.maxMessageBytes))
+                        try s.set(.receiveHighWaterMark, Int32(clamping: configuration.limits.effectiveIngestHighWaterMark))
+                        try s.bind(endpoint)
+                        sockets.reliable = s
+                    } catch let error as ZeroMQError {
+                        for s in sockets.all { s.close() }
+                        throw EngineError.socket(endpoint: endpoint, role: "reliable", underlying: error)
+                    }
+                }
+            }
         } catch let error as EngineError {
             files.stop()
             markStopped()
@@ -318,18 +346,20 @@ package final class Engine: Sendable {
         }
         let endpoints = BoundEndpoints(ingest: (try? sockets.ingest.lastEndpoint) ?? configuration.endpoints.ingest,
                                        publish: (try? sockets.publish.lastEndpoint) ?? configuration.endpoints.publish,
-                                       control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control)
+                                       control: (try? sockets.control.lastEndpoint) ?? configuration.endpoints.control,
+                                       reliable: sockets.reliable.map { (try? $0.lastEndpoint) ?? configuration.endpoints.reliable })
         logger.info("engine listening", metadata: ["ingest": "\(endpoints.ingest)", "publish": "\(endpoints.publish)",
-                                                   "control": "\(endpoints.control)", "models": "\(core.modelNames.joined(separator: ","))",
+                                                   "control": "\(endpoints.control)", "reliable": "\(endpoints.reliable ?? "")", "models": "\(core.modelNames.joined(separator: ","))",
                                                    "kernels.isa": "\(StepKernels.current)", "products.threads": "\(BLASThreads.current)"])
         // The start-up messages (each model's initial state, "added"/"restored") go out before anyone can be
         // told the endpoints: a subscriber that connects later gets the state once, from the last-value
         // resend its subscription triggers, never a second copy from this first flush.
-        let loop = EngineLoop(engine: self, core: core, sockets: sockets)
+        let loop = EngineLoop(engine: self, core: core, sockets: sockets, journal: journal)
         loop.flushOutbox()
         observer?.engineReady(endpoints)
         started(.success(endpoints))
         loop.run()
+        journal?.close()
         files.stop()
         for s in sockets.all { s.close() }
         shared.withLock { $0.waker?.close(); $0.waker = nil }

@@ -12,6 +12,8 @@ final class EngineLoop {
     private let engine: Engine
     private let core: EngineCore
     private let sockets: Engine.Sockets
+    /// The write-ahead journal (`[journal] enabled` with a state directory): ingest is journaled before it is learned.
+    private let journal: EngineJournal?
     private let logger: Logger
     private let poller: Poller
     private let indices: Indices
@@ -39,12 +41,15 @@ final class EngineLoop {
         var taps: [Int]
         var zap: Int?
         var monitors: [Int]
+        var reliable: Int?
     }
 
-    init(engine: Engine, core: EngineCore, sockets: Engine.Sockets) {
+    init(engine: Engine, core: EngineCore, sockets: Engine.Sockets, journal: EngineJournal?) {
         self.engine = engine
         self.core = core
         self.sockets = sockets
+        self.journal = journal
+        core.journalStatus = journal?.status
         logger = engine.logger
         // The XPUB socket (verbose) hands every subscription to the core (readSubscriptions), so the core knows
         // which topics have a reader and may leave the others' coefficient messages unencoded until asked.
@@ -53,7 +58,8 @@ final class EngineLoop {
         self.poller = poller
         indices = Indices(ingest: poller.add(sockets.ingest), control: poller.add(sockets.control), publish: poller.add(sockets.publish),
                           wake: poller.add(sockets.wake), taps: sockets.taps.map { poller.add($0) },
-                          zap: sockets.zap.map { poller.add($0) }, monitors: sockets.monitors.map { poller.add($0.pair) })
+                          zap: sockets.zap.map { poller.add($0) }, monitors: sockets.monitors.map { poller.add($0.pair) },
+                          reliable: sockets.reliable.map { poller.add($0) })
     }
 
     /// Runs until a `.stop` command or a failed poll, then writes the final checkpoints.
@@ -68,9 +74,11 @@ final class EngineLoop {
             // burst of updates, so it waits for the update in hand at most, not for one more burst.
             if poller.isReadable(indices.ingest) { drain(sockets.ingest, tap: false) }
             for (tap, index) in zip(sockets.taps, indices.taps) where poller.isReadable(index) { drain(tap, tap: true) }
+            if let journal { serveReliable(journal) }
             submit(core.dueCheckpoints())
             collectCheckpointResults()
             core.tick()
+            if let journal { core.journalStatus = journal.status }
             engine.observer?.engineLoopTick(core)
             flushOutbox()
         }
@@ -88,6 +96,14 @@ final class EngineLoop {
         var timeout = !core.outbox.isEmpty ? 0 : (core.awaitsCheckpointReply ? 5 : 100)
         // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
         if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
+        if let journal {
+            // A full journal pauses plain ingest (producers block at their HWM) until checkpoints free segments.
+            let events: PollEvents = journal.isFull ? [] : .readable
+            poller.setEvents(events, at: indices.ingest)
+            for index in indices.taps { poller.setEvents(events, at: index) }
+            // Replies wait for the journal thread's sync (`batch`): look again soon.
+            if journal.pendingReplies > 0 { timeout = min(timeout, 2) }
+        }
         do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
             logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
             engine.recordFailure("poll failed: \(error)")
@@ -242,7 +258,11 @@ final class EngineLoop {
             // A SUB tap's prefix filter `m1` also lets `m10` through; such messages are not ours
             // (another shard's) and are dropped silently rather than counted as rejections.
             let ours = !tap || String(validating: framePointers[0], as: UTF8.self).map { core.runners[$0] != nil } ?? true
-            if ours { core.handleSample(framePointers) }
+            if ours {
+                // Journaled before it is learned (docs/JOURNAL.md): what the engine took is replayed after a crash.
+                journal?.journalPlain(framePointers)
+                core.handleSample(framePointers)
+            }
             // The core has learnt from or copied the rows: free a large frame now rather than at the next
             // receive, so a batch-sized message is not held while the next one is allocated beside it (one
             // 4096×64 batch is 17 MB; Benchmarks/README.md, memory).
@@ -251,11 +271,35 @@ final class EngineLoop {
         }
     }
 
+    /// The reliable ROUTER's requests (within the burst limits), a forced checkpoint when the journal is full, then
+    /// the group commit: one sync (with `always`) for the whole burst, and the acknowledgements it made durable.
+    private func serveReliable(_ journal: EngineJournal) {
+        if let reliable = sockets.reliable, let index = indices.reliable, poller.isReadable(index) { drainReliable(reliable, journal) }
+        if journal.takeForcedCheckpoint() { submit(core.checkpointAllModels()) }
+        journal.flushReplies { peer, reply in _ = try? sockets.reliable?.send(parts: [peer, reply], dontWait: true) }
+    }
+
+    /// Reads reliable requests: routing id, then the request's frames (docs/PROTOCOL.md, "Reliable ingest").
+    private func drainReliable(_ socket: Socket, _ journal: EngineJournal) {
+        let clock = ContinuousClock()
+        let burstStart = clock.now
+        for received in 0..<Self.ingestBurst {
+            if received > 0, burstStart.duration(to: clock.now) > Self.ingestBudget { return }
+            guard let count = try? socket.receiveMultipart(into: &frames, dontWait: true), count > 0 else { return }
+            framePointers.removeAll(keepingCapacity: true)
+            for i in 1..<count { framePointers.append(frames[i].unsafeBytes) }
+            journal.receiveReliable(from: frames[0].bytes, framePointers, core: core)
+            framePointers.removeAll(keepingCapacity: true)
+            for i in 0..<count where frames[i].count >= Self.releasedFrameBytes { frames[i].release() }
+        }
+    }
+
     // MARK: Checkpoints
 
+    /// Hands snapshots to the writer, stamped with the journal coverage they will record.
     private func submit(_ snapshots: [ModelSnapshot]) {
         guard let checkpointer = engine.checkpointer else { return }
-        for snapshot in snapshots { _ = checkpointer.submit(snapshot) }
+        for snapshot in journal?.stamp(snapshots) ?? snapshots { _ = checkpointer.submit(snapshot) }
     }
 
     /// Logs, counts and reports to the core each finished write; sends a `checkpoint` reply once it is complete.
@@ -269,6 +313,7 @@ final class EngineLoop {
                 engine.metrics?.recordCheckpoint(model: outcome.model, seconds: written.seconds, bytes: written.bytes, wallClock: core.clock.wall())
                 engine.observer?.engineCheckpointed(model: outcome.model, path: written.path)
                 core.checkpointWritten(model: outcome.model, path: written.path, updates: outcome.updates, taken: outcome.taken)
+                journal?.checkpointWritten(model: outcome.model, taken: outcome.taken, modelNames: core.modelNames)
             case let .failure(error):
                 logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                 engine.metrics?.recordCheckpointFailure()

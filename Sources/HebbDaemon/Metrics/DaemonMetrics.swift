@@ -25,6 +25,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
     private let checkpointFailures: Counter
     private let divergences: Counter
     private let connections: [ConnectionEventKey: Counter]
+    private let journal: JournalMetrics
 
     private struct PerModel {
         var loss: Gauge, mse: Gauge, nnz: Gauge, step: Gauge, samples: Gauge, lastCheckpoint: Gauge, diverged: Gauge
@@ -37,6 +38,8 @@ package final class DaemonMetrics: EngineObserver, Sendable {
         var seen = EngineCounters()
         var models: [String: PerModel] = [:]
         var lastModelRefresh: Int64 = 0
+        var journalSeen: JournalStatus?
+        var producerMarks: [String: Gauge] = [:]
     }
     private let state = Mutex(State())
 
@@ -81,6 +84,7 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             }
         }
         connections = byConnection
+        journal = JournalMetrics(registry: r)
         divergences = r.makeCounter(descriptor: Self.metric("hebbd_divergences_total", "Updates rolled back because they would have made a model non-finite."))
     }
 
@@ -122,6 +126,17 @@ package final class DaemonMetrics: EngineObserver, Sendable {
             }
             subscriptions.record(Int64(c.subscriptions))
             s.seen = c
+            if let status = core.journalStatus {
+                journal.update(status, since: s.journalSeen)
+                s.journalSeen = status
+                // One gauge per producer, made once: a bounded label set (producers are named by operators).
+                for (producer, mark) in status.producers {
+                    if s.producerMarks[producer] == nil, s.producerMarks.count < JournalMetrics.maxProducerSeries {
+                        s.producerMarks[producer] = journal.makeProducerGauge(producer, registry: registry)
+                    }
+                    s.producerMarks[producer]?.record(Int64(clamping: mark))
+                }
+            }
             // Per-model gauges once a second: cheap however many models there are.
             let now = DaemonObserver.monotonicNanoseconds()
             guard now - s.lastModelRefresh >= 1_000_000_000 else { return }
@@ -156,5 +171,62 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                 s.models[name] = m
             }
         }
+    }
+}
+
+/// The journal's and the reliable path's metrics (`hebbd_journal_*`), fed from ``JournalStatus`` once per loop tick.
+struct JournalMetrics: Sendable {
+    /// Producers beyond this many get no high-water-mark series of their own (`status` still lists them all).
+    static let maxProducerSeries = 1000
+
+    let bytes: Gauge, segments: Gauge, fsyncMax: Gauge
+    let appended: Counter, fsyncs: Counter, fsyncSeconds: Counter, deletedSegments: Counter, replayed: Counter
+    let acknowledged: Counter, duplicates: Counter, refused: Counter, outOfOrder: Counter, malformed: Counter
+
+    init(registry r: PrometheusCollectorRegistry) {
+        func metric(_ name: String, _ help: String) -> MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
+        bytes = r.makeGauge(descriptor: metric("hebbd_journal_bytes", "Bytes the journal's segments hold on disk."))
+        segments = r.makeGauge(descriptor: metric("hebbd_journal_segments", "Journal segment files on disk."))
+        fsyncMax = r.makeGauge(descriptor: metric("hebbd_journal_fsync_max_seconds", "The longest journal segment sync since start, in seconds."))
+        appended = r.makeCounter(descriptor: metric("hebbd_journal_records_total", "Records appended to the journal (plain and reliable ingest messages)."))
+        fsyncs = r.makeCounter(descriptor: metric("hebbd_journal_fsyncs_total", "Journal segment syncs (the fsync policy's and the seals of full segments)."))
+        fsyncSeconds = r.makeCounter(descriptor: metric("hebbd_journal_fsync_seconds_total", "Time spent in journal segment syncs; divided by hebbd_journal_fsyncs_total, the mean fsync latency."))
+        deletedSegments = r.makeCounter(descriptor: metric("hebbd_journal_segments_deleted_total", "Journal segments deleted because every model's checkpoint covered them."))
+        replayed = r.makeCounter(descriptor: metric("hebbd_journal_replayed_total", "Journal records replayed into models at start."))
+        let reliable = metric("hebbd_reliable_messages_total", "Reliable ingest messages by outcome: acknowledged, duplicate (dropped, already journaled), refused (journal full or not writable), out_of_order (an earlier one of the producer missing), malformed.")
+        acknowledged = r.makeCounter(descriptor: reliable, labels: [("outcome", "acknowledged")])
+        duplicates = r.makeCounter(descriptor: reliable, labels: [("outcome", "duplicate")])
+        refused = r.makeCounter(descriptor: reliable, labels: [("outcome", "refused")])
+        outOfOrder = r.makeCounter(descriptor: reliable, labels: [("outcome", "out_of_order")])
+        malformed = r.makeCounter(descriptor: reliable, labels: [("outcome", "malformed")])
+    }
+
+    /// The producer's high-water-mark gauge.
+    func makeProducerGauge(_ producer: String, registry r: PrometheusCollectorRegistry) -> Gauge {
+        r.makeGauge(descriptor: MetricNameDescriptor(metricName: "hebbd_reliable_producer_high_water_mark", unitName: "",
+                                                     helpText: "The highest sequence number journaled for the reliable producer."),
+                    labels: [("producer", producer)])
+    }
+
+    /// Feeds the counters the increase since `previous` and sets the gauges.
+    func update(_ status: JournalStatus, since previous: JournalStatus?) {
+        func add(_ counter: Counter, _ key: KeyPath<JournalStatus, Int>) {
+            let delta = status[keyPath: key] - (previous?[keyPath: key] ?? 0)
+            if delta > 0 { counter.increment(by: Int64(delta)) }
+        }
+        bytes.record(Int64(status.bytes))
+        segments.record(Int64(status.segments))
+        fsyncMax.record(status.fsyncMaxSeconds)
+        add(appended, \.appended)
+        add(fsyncs, \.fsyncs)
+        add(deletedSegments, \.deletedSegments)
+        add(replayed, \.replayed)
+        add(acknowledged, \.acknowledged)
+        add(duplicates, \.duplicates)
+        add(refused, \.refused)
+        add(outOfOrder, \.outOfOrder)
+        add(malformed, \.malformed)
+        let seconds = status.fsyncSeconds - (previous?.fsyncSeconds ?? 0)
+        if seconds > 0 { fsyncSeconds.increment(by: seconds) }
     }
 }

@@ -11,9 +11,10 @@ from .control import Control
 from .curve import CurveKeys, read_key
 from .errors import HebbdError, HebbdTimeout, NotTakingSamples, ShapeError
 from .producer import Producer, sample_arrays
+from .reliable import NotAcknowledged, ReliableProducer
 from .subscriber import Event, Subscriber, Update
 
 __version__ = "0.1.0"
 
-__all__ = ["Control", "CurveKeys", "Event", "HebbdError", "HebbdTimeout", "NotTakingSamples", "Producer",
-           "ShapeError", "Subscriber", "Update", "read_key", "sample_arrays", "__version__"]
+__all__ = ["Control", "CurveKeys", "Event", "HebbdError", "HebbdTimeout", "NotAcknowledged", "NotTakingSamples", "Producer",
+           "ReliableProducer", "ShapeError", "Subscriber", "Update", "read_key", "sample_arrays", "__version__"]

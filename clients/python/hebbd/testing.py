@@ -122,12 +122,13 @@ class LocalDaemon:
 
     def _pick_ports(self) -> None:
         if self.transport == "ipc":
-            self.ingest, self.publish, self.control = (f"ipc://{self.directory / name}.sock"
-                                                       for name in ("ingest", "publish", "control"))
+            self.ingest, self.publish, self.control, self.reliable = (
+                f"ipc://{self.directory / name}.sock" for name in ("ingest", "publish", "control", "reliable"))
         else:
             self.ingest = f"tcp://127.0.0.1:{free_port()}"
             self.publish = f"tcp://127.0.0.1:{free_port()}"
             self.control = f"tcp://127.0.0.1:{free_port()}"
+            self.reliable = f"tcp://127.0.0.1:{free_port()}"
         self.metrics = f"127.0.0.1:{free_port()}" if self.metrics_enabled else ""
 
     def write_config(self) -> None:
@@ -148,6 +149,7 @@ log_level = "{self.log_level}"
 ingest = "{self.ingest}"
 publish = "{self.publish}"
 control = "{self.control}"
+reliable = "{self.reliable}"
 subscribe = []
 metrics = "{self.metrics}"
 

@@ -1,0 +1,52 @@
+extension DaemonConfiguration {
+    /// `[journal]`: the write-ahead journal of accepted ingest messages (docs/JOURNAL.md).
+    package struct Journal: Sendable, Equatable {
+        /// When the journal's appended bytes are forced to the disk (`fsync`).
+        package enum FsyncPolicy: String, Sendable, Equatable, CaseIterable {
+            /// After every ingest burst, before its acknowledgements go out (Redis's `appendfsync always`): nothing
+            /// acknowledged is lost even on power loss; one fdatasync (~4 ms p50, 15–25 ms p99 here) per burst.
+            case always
+            /// At most every `batch_interval`, on the journal's own thread (group commit): acknowledgements wait for
+            /// the next sync; a power loss loses at most the last interval, a process crash nothing.
+            case batch
+            /// Never (the kernel writes back when it likes): a process crash loses nothing, a power loss up to the
+            /// kernel's write-back delay (~30 s on Linux). Acknowledgements go out once the bytes are written.
+            case off
+        }
+
+        /// `enabled`: journal every accepted ingest message. Off, a crash loses what came after the last checkpoint
+        /// and `endpoints.reliable` is not opened.
+        package var enabled = true
+        /// `fsync`: always, batch or off.
+        package var fsync = FsyncPolicy.batch
+        /// `batch_interval`: seconds between syncs with `fsync = "batch"` (written as `"10ms"`); at least 1 ms.
+        package var batchInterval: Double = 0.010
+        /// `segment_bytes`: a segment is closed and a new one started once it holds this many bytes.
+        package var segmentBytes = 64 << 20
+        /// `max_journal_bytes`: the most the journal may hold on disk. When an append would pass it, a checkpoint of
+        /// every model is forced (so segments can be deleted) and reliable messages are refused with a reason, while
+        /// plain ingest waits in libzmq's queues (back-pressure), until space is free again.
+        package var maxJournalBytes = 1 << 30
+
+        /// The defaults.
+        package init() {}
+
+        static let keys = ["enabled", "fsync", "batch_interval", "segment_bytes", "max_journal_bytes"]
+
+        init(_ r: TableReader) throws(ConfigError) {
+            enabled = try r.bool("enabled", default: enabled)
+            fsync = try r.choice("fsync", default: fsync)
+            batchInterval = try r.read("batch_interval", batchInterval,
+                                       "a duration from \"1ms\" to \"10s\" such as \"10ms\"",
+                                       { value in
+                                           if case let .string(s) = value { return TableReader.parseDuration(s) ?? -1 }
+                                           return value.number
+                                       }, check: { $0.isFinite && $0 >= 0.001 && $0 <= 10 })
+            segmentBytes = try r.integer("segment_bytes", default: segmentBytes, in: 4096...Int64(Int32.max))
+            maxJournalBytes = try r.integer("max_journal_bytes", default: maxJournalBytes, in: 4096...Int64.max)
+            guard maxJournalBytes >= segmentBytes else {
+                throw r.invalid("max_journal_bytes", "at least segment_bytes (\(segmentBytes))", String(maxJournalBytes))
+            }
+        }
+    }
+}

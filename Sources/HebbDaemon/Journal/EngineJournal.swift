@@ -1,0 +1,158 @@
+import HebbCore
+import Logging
+
+/// The journal as the engine loop drives it: opened (and replayed) at start, every ingest message appended before it
+/// is learned, reliable requests answered once durable, checkpoints stamped with the journal position they cover,
+/// covered segments deleted, closed (synced) at shutdown. Owned by the engine thread.
+package final class EngineJournal {
+    /// The journal and the reliable path.
+    package let ingest: JournaledIngest<[UInt8]>
+    private let logger: Logger
+    /// Each model's newest written checkpoint position (nil: none yet, or one without a position).
+    private var checkpointPositions: [String: JournalPosition?]
+    /// Positions of submitted snapshots by (model, taken), until the writer reports them.
+    private var submitted: [String: JournalPosition] = [:]
+    private var failureLog = LogRateLimiter(interval: 10)
+    private var forcedCheckpoint = false
+
+    /// Recovers and replays the journal of `stateDirectory` into `core`, whose models resumed from `snapshots`.
+    /// Throws (the daemon refuses to start) on corruption or an I/O error.
+    package init(stateDirectory: String, configuration: DaemonConfiguration, core: EngineCore,
+                 snapshots: [String: ModelSnapshot?], logger: Logger) throws(JournalError) {
+        self.logger = logger
+        var coverages: [String: JournalCoverage?] = [:]
+        for name in core.modelNames {
+            let snapshot: ModelSnapshot? = snapshots[name] ?? nil
+            // updateValue, not a subscript assignment: a nil coverage must stay as a key ("no checkpoint: replay all").
+            coverages.updateValue(snapshot?.journal, forKey: name)
+        }
+        checkpointPositions = coverages.mapValues { $0?.position }
+        let started = ContinuousClock.now
+        let (ingest, startup) = try JournaledIngest<[UInt8]>.open(
+            stateDirectory: stateDirectory, configuration: configuration.journal, maxMessageBytes: configuration.limits.maxMessageBytes,
+            coverages: coverages, onDurable: {}, learn: { frames in
+                _ = core.handleSample(frames)
+                // Nobody is subscribed yet: keep the outbox small during a long replay (the last values stay cached).
+                if core.outbox.count > 1024 { core.drainOutbox { _ in } }
+            })
+        self.ingest = ingest
+        if let torn = startup.recovery.tornTail {
+            logger.warning("journal torn tail cut off", metadata: ["journal.path": "\(torn.path)", "journal.offset": "\(torn.position.offset)",
+                                                                   "journal.bytes_cut": "\(torn.bytesCut)", "reason": "\(torn.damage)"])
+        }
+        let elapsed = ContinuousClock.now - started
+        logger.info("journal replayed", metadata: [
+            "journal.segments": "\(startup.recovery.segments.count)", "journal.records": "\(startup.recovery.records)",
+            "journal.replayed": "\(startup.replayed.values.reduce(0, +))",
+            "journal.seconds": "\(Double(elapsed.components.attoseconds) * 1e-18 + Double(elapsed.components.seconds))",
+            "journal.fsync": "\(configuration.journal.fsync.rawValue)"])
+    }
+
+    /// Appends a plain (`PULL` or SUB tap) message before the engine learns it. A failed append is logged
+    /// (rate-limited); the message in hand is learned anyway (it cannot be handed back to libzmq).
+    package func journalPlain(_ frames: [UnsafeRawBufferPointer]) {
+        do throws(JournalError) { try ingest.journalPlain(frames) } catch { logFailure(error, path: "plain") }
+    }
+
+    /// Handles one reliable request (frames after the routing id `peer`).
+    package func receiveReliable(from peer: [UInt8], _ frames: [UnsafeRawBufferPointer], core: EngineCore) {
+        let outcome = ingest.receiveReliable(from: peer, frames) { core.handleSample($0) }
+        switch outcome {
+        case let .refused(error):
+            if case .outOfOrder = error { break }  // a restarted daemon or producer; the producer resends in order
+            logFailure(error, path: "reliable")
+        case let .malformed(error):
+            if failureLog.admit("malformed", now: EngineClock.system.monotonic()) != nil {
+                logger.warning("reliable request malformed", metadata: ["error": .wire("\(error)")])
+            }
+        default: break
+        }
+    }
+
+    /// Ends a burst (syncs with `always`) and sends the replies whose records are durable.
+    package func flushReplies(_ send: ([UInt8], [UInt8]) -> Void) {
+        let replies: [(peer: [UInt8], reply: ReliableReply)]
+        do throws(JournalError) { replies = try ingest.commit() } catch {
+            logFailure(error, path: "commit")
+            return
+        }
+        for (peer, reply) in replies { send(peer, reply.encoded) }
+    }
+
+    /// Replies waiting for durability (the loop polls briefly while there are some).
+    package var pendingReplies: Int { ingest.pendingReplies }
+
+    /// Whether plain ingest must pause (back-pressure) because the journal is nearly full. The first time, the
+    /// caller forces a checkpoint of every model (``takeForcedCheckpoint()``) so that segments can be deleted.
+    package var isFull: Bool { !ingest.hasRoomForPlainMessage }
+
+    /// True once per episode of a full journal: the caller then checkpoints every model.
+    package func takeForcedCheckpoint() -> Bool {
+        guard isFull else { forcedCheckpoint = false; return false }
+        guard !forcedCheckpoint else { return false }
+        forcedCheckpoint = true
+        logger.warning("journal full; checkpointing every model", metadata: [
+            "journal.bytes": "\(ingest.writer.statistics.bytes)", "journal.max_bytes": "\(ingest.writer.configuration.maxJournalBytes)"])
+        return true
+    }
+
+    /// Stamps snapshots about to be written with the journal position and marks they cover.
+    package func stamp(_ snapshots: [ModelSnapshot]) -> [ModelSnapshot] {
+        let coverage = ingest.coverage
+        return snapshots.map { snapshot in
+            var stamped = snapshot
+            stamped.journal = coverage
+            submitted[Self.key(snapshot.name, snapshot.wallClockSeconds)] = coverage.position
+            return stamped
+        }
+    }
+
+    /// A checkpoint was written: its position now covers the model; segments every model's checkpoint covers go.
+    package func checkpointWritten(model: String, taken: Double, modelNames: [String]) {
+        guard let position = submitted.removeValue(forKey: Self.key(model, taken)) else { return }
+        checkpointPositions[model] = position
+        do throws(JournalError) {
+            let deleted = try ingest.deleteCoveredSegments(checkpointPositions: modelNames.map { checkpointPositions[$0] ?? nil })
+            if deleted > 0 { logger.debug("journal segments deleted", metadata: ["journal.deleted": "\(deleted)"]) }
+        } catch {
+            logFailure(error, path: "delete")
+        }
+    }
+
+    /// The figures `status` and `/metrics` report (writer statistics, reliable-path counters, producer marks).
+    package var status: JournalStatus {
+        let statistics = ingest.writer.statistics, counters = ingest.counters
+        var status = JournalStatus(fsync: ingest.writer.configuration.fsync.rawValue)
+        status.bytes = statistics.bytes
+        status.segments = statistics.segments
+        status.maxBytes = ingest.writer.configuration.maxJournalBytes
+        status.appended = statistics.appended
+        status.fsyncs = statistics.fsyncs
+        status.fsyncSeconds = statistics.fsyncSeconds
+        status.fsyncMaxSeconds = statistics.fsyncMaxSeconds
+        status.deletedSegments = statistics.deletedSegments
+        status.replayed = counters.replayed
+        status.acknowledged = counters.acknowledged
+        status.duplicates = counters.duplicates
+        status.refused = counters.refused
+        status.outOfOrder = counters.outOfOrder
+        status.malformed = counters.malformed
+        status.producers = ingest.watermarks.marks
+        return status
+    }
+
+    /// Syncs and closes the journal (shutdown).
+    package func close() {
+        ingest.writer.close()
+    }
+
+    private static func key(_ model: String, _ taken: Double) -> String { "\(model)@\(taken.bitPattern)" }
+
+    private func logFailure(_ error: JournalError, path: String) {
+        if case .full = error, path == "reliable" { return }  // answered `refused` with the reason; the episode is logged once
+        guard let suppressed = failureLog.admit(path, now: EngineClock.system.monotonic()) else { return }
+        var metadata: Logger.Metadata = ["error": .wire("\(error)", limit: 1000), "journal.path": "\(path)"]
+        if suppressed > 0 { metadata["journal.suppressed"] = "\(suppressed)" }
+        logger.error("journal append failed", metadata: metadata)
+    }
+}

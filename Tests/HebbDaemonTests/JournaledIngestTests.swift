@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+@testable import HebbCore
+@testable import HebbDaemon
+import HebbTestSupport
+import HebbianRegression
+#if canImport(Glibc)
+import Glibc
+#endif
+
+
+/// Two models: "a" (Adam, a batch of 5 rows, so messages leave rows buffered between updates) and "b".
+private let models: [ModelConfiguration] = {
+    var a = EngineFixtures.model("a", kind: .elasticNet, dictDim: 3, sysDim: 1, batch: 5)
+    a.circuit.optimizer = .adam
+    return [a, EngineFixtures.model("b", dictDim: 3, sysDim: 1, batch: 4)]
+}()
+
+/// Message `i`: 1–3 rows for model "a" or "b", distinct values.
+private func message(_ i: Int) -> [[UInt8]] {
+    let rows = 1 + i % 3
+    let x = (0..<(rows * 3)).map { Float(sin(Double(i * 7 + $0))) }, y = (0..<rows).map { Float(cos(Double(i + $0))) }
+    return EngineFixtures.binary(i % 4 == 3 ? "b" : "a", x: x, y: y, rows: rows)
+}
+
+/// The reliable request of message `i` (even) from producer "p": sequence i / 2 + 1, consecutive.
+private func request(_ i: Int) -> [[UInt8]] {
+    [ReliableProtocol.requestHeader(ReliableOrigin(producer: "p", sequence: UInt64(i / 2 + 1)))] + message(i)
+}
+
+private func settings(_ fsync: DaemonConfiguration.Journal.FsyncPolicy = .off) -> DaemonConfiguration.Journal {
+    var journal = DaemonConfiguration.Journal()
+    journal.fsync = fsync
+    return journal
+}
+
+private func pointers<R>(_ frames: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+    let copies = frames.map { Data($0) }
+    var raws: [UnsafeRawBufferPointer] = []
+    func nest(_ i: Int) -> R {
+        guard i < copies.count else { return body(raws) }
+        return copies[i].withUnsafeBytes { raw in raws.append(raw); return nest(i + 1) }
+    }
+    return nest(0)
+}
+
+/// A core with `models`, each resumed from `snapshots[name]` when given.
+private func core(_ snapshots: [String: ModelSnapshot] = [:]) throws -> EngineCore {
+    let core = try EngineFixtures.core([])
+    for m in models { try core.addModel(m, restoring: snapshots[m.name]) }
+    return core
+}
+
+/// The learned state of every model: W, optimiser state, counters, pending rows — bit for bit.
+private func learned(_ core: EngineCore) -> [String: ModelSnapshot] {
+    var result: [String: ModelSnapshot] = [:]
+    for m in models { result[m.name] = core.runners[m.name]!.snapshot(wallClock: 0) }
+    return result
+}
+
+/// Opens the journal of `state` for `core`, whose models resumed from `snapshots`, replaying into it.
+private func openJournal(_ state: String, _ core: EngineCore, _ snapshots: [String: ModelSnapshot],
+                         _ fsync: DaemonConfiguration.Journal.FsyncPolicy = .off) throws -> (JournaledIngest<Int>, JournalStartup) {
+    var coverages: [String: JournalCoverage?] = [:]
+    for m in models { coverages[m.name] = snapshots[m.name]?.journal }
+    return try JournaledIngest<Int>.open(stateDirectory: state, configuration: settings(fsync), maxMessageBytes: 1 << 20,
+                                         coverages: coverages, onDurable: {}, learn: { _ = core.handleSample($0) })
+}
+
+/// Sends message `i` reliably (even) or plainly (odd) through `ingest` into `core`.
+@discardableResult
+private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) throws -> ReliableOutcome? {
+    if i % 2 == 0 {
+        return pointers(request(i)) { ingest.receiveReliable(from: i, $0) { core.handleSample($0) } }
+    }
+    let failure: JournalError? = pointers(message(i)) { frames in
+        do throws(JournalError) { try ingest.journalPlain(frames) } catch { return error }
+        _ = core.handleSample(frames)
+        return nil
+    }
+    if let failure { throw failure }
+    return nil
+}
+
+@Suite struct JournaledIngestTests {
+    /// The heart of exactly-once: a daemon that checkpoints at message 17 and crashes after message 40 comes back,
+    /// from that checkpoint plus the journal, with every model bit for bit equal to one that never stopped; the
+    /// producer's resends are then duplicates and change nothing.
+    @Test(arguments: [DaemonConfiguration.Journal.FsyncPolicy.off, .always, .batch])
+    func checkpointPlusReplayIsBitIdenticalToAnUninterruptedDaemon(fsync: DaemonConfiguration.Journal.FsyncPolicy) throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let uninterrupted = try core()
+            for i in 0..<40 { EngineFixtures.send(uninterrupted, message(i)) }
+
+            let live = try core()
+            let (ingest, startup) = try openJournal(state, live, [:], fsync)
+            #expect(startup.recovery.records == 0)
+            var checkpoint: [String: ModelSnapshot] = [:]
+            for i in 0..<40 {
+                #expect(try send(i, ingest, live) ?? .acknowledged == .acknowledged)
+                if i == 17 {
+                    for m in models {
+                        var snapshot = live.runners[m.name]!.snapshot(wallClock: 0)
+                        snapshot.journal = ingest.coverage
+                        checkpoint[m.name] = snapshot
+                    }
+                }
+            }
+            #expect(learned(live) == learned(uninterrupted))
+            ingest.writer.close()  // the process dies; with fsync "off" nothing was synced, the page cache keeps it
+
+            let restarted = try core(checkpoint)
+            let (again, recovered) = try openJournal(state, restarted, checkpoint, fsync)
+            defer { again.writer.close() }
+            #expect(recovered.recovery.records == 40 && recovered.recovery.tornTail == nil)
+            #expect(recovered.replayed.values.reduce(0, +) == 22)  // messages 18…39
+            #expect(learned(restarted) == learned(uninterrupted))
+            #expect(again.watermarks.highWaterMark(of: "p") == 20)
+            // The producer did not see the last acknowledgements and resends everything from message 30.
+            for i in stride(from: 30, to: 40, by: 2) { #expect(try send(i, again, restarted) == .duplicate) }
+            #expect(learned(restarted) == learned(uninterrupted))
+        }
+    }
+
+    /// A crash in the middle of an append leaves part of the last record: it is cut off, the model is the one fed
+    /// every message before it, and the producer's resend of the lost message makes it whole.
+    @Test func aTornLastRecordIsLostOnlyUntilTheProducerResendsIt() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let uninterrupted = try core()
+            for i in 0..<21 { EngineFixtures.send(uninterrupted, message(i)) }
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:])
+            for i in 0..<20 { try send(i, ingest, live) }
+            let before = ingest.writer.written
+            try send(20, ingest, live)
+            ingest.writer.close()
+            let path = JournalDirectory.segmentPath(JournalDirectory.path(stateDirectory: state), before.segment)
+            #expect(truncate(path, off_t(before.offset) + 11) == 0)  // the crash: 11 bytes of the last record made it
+
+            let restarted = try core()  // no checkpoint: everything replays
+            let (again, startup) = try openJournal(state, restarted, [:])
+            defer { again.writer.close() }
+            #expect(startup.recovery.tornTail?.bytesCut == 11)
+            #expect(again.watermarks.highWaterMark(of: "p") == 10)
+            #expect(try send(20, again, restarted) == .acknowledged)
+            #expect(learned(restarted) == learned(uninterrupted))
+        }
+    }
+
+    /// An invalid reliable message is journaled as received, rejected live and again on replay: no model changes.
+    @Test func aRejectedReliableMessageChangesNoModelLiveOrOnReplay() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:])
+            try send(0, ingest, live)
+            let bad = [ReliableProtocol.requestHeader(ReliableOrigin(producer: "p", sequence: 2))] + EngineFixtures.inline("a", #"{"x": [1, 2], "y": 1}"#)
+            let outcome = pointers(bad) { ingest.receiveReliable(from: 1, $0) { live.handleSample($0) } }
+            guard case let .rejected(rejection) = outcome else { Issue.record("expected rejected, got \(outcome)"); return }
+            #expect(rejection.reason == .dimensions)
+            let replies = try ingest.commit()
+            #expect(replies.map(\.reply.status) == [.acknowledged, .rejected])
+            #expect(replies.last?.reply.reason.contains("dimensions") == true)
+            let state1 = learned(live)
+            ingest.writer.close()
+            let restarted = try core()
+            let (again, _) = try openJournal(state, restarted, [:])
+            defer { again.writer.close() }
+            #expect(learned(restarted) == state1)
+            #expect(pointers(bad) { again.receiveReliable(from: 1, $0) { restarted.handleSample($0) } } == .duplicate)
+        }
+    }
+
+    /// A message above its producer's mark + 1 (one before it was lost in flight) is refused, not accepted: the mark
+    /// of a later acknowledgement must never cover the missing one.
+    @Test func aMessageAfterAMissingOneIsRefusedUntilTheMissingOneComes() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:], .off)
+            defer { ingest.writer.close() }
+            try send(0, ingest, live)                                       // seq 1
+            let outcome = try send(4, ingest, live)                          // seq 3: seq 2 is missing
+            #expect(outcome == .refused(.outOfOrder(producer: "p", expected: 2)))
+            #expect(try send(2, ingest, live) == .acknowledged)              // seq 2
+            #expect(try send(4, ingest, live) == .acknowledged)              // seq 3, resent
+            let replies = try ingest.commit()
+            #expect(replies.map(\.reply.status) == [.acknowledged, .refused, .acknowledged, .acknowledged])
+            #expect(replies[1].reply.highWaterMark == 1 && replies[1].reply.reason.contains("next message is 2"))
+        }
+    }
+
+    /// Replies wait for durability: with `always` they leave at the burst's commit, not before.
+    @Test func acknowledgementsLeaveOnlyWhenTheirRecordIsDurable() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:], .always)
+            defer { ingest.writer.close() }
+            for i in stride(from: 0, to: 10, by: 2) { try send(i, ingest, live) }
+            #expect(ingest.releasable().isEmpty && ingest.pendingReplies == 5)
+            let replies = try ingest.commit()
+            #expect(replies.map(\.peer) == [0, 2, 4, 6, 8] && replies.allSatisfy { $0.reply.status == .acknowledged })
+            #expect(replies.map(\.reply.highWaterMark) == [1, 2, 3, 4, 5])
+            #expect(ingest.counters.acknowledged == 5)
+            // Malformed requests are answered at once (nothing to wait for) and say why.
+            let outcome = pointers([Array("nope".utf8), Array("a".utf8)]) { ingest.receiveReliable(from: 99, $0) { _ in nil } }
+            #expect(outcome == .malformed(.headerSize(4)))
+            #expect(try ingest.commit().map(\.reply.status) == [.malformed])
+        }
+    }
+
+    /// Segments every model's checkpoint covers are deleted; a model without a checkpoint keeps them all.
+    @Test func coveredSegmentsAreDeletedAndUncoveredOnesKept() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            var journal = settings(.off)
+            journal.segmentBytes = 4096
+            var coverages: [String: JournalCoverage?] = [:]
+            for m in models { coverages[m.name] = .some(nil) }
+            let (ingest, _) = try JournaledIngest<Int>.open(stateDirectory: state, configuration: journal, maxMessageBytes: 1 << 20,
+                                                            coverages: coverages, onDurable: {}, learn: { _ = live.handleSample($0) })
+            defer { ingest.writer.close() }
+            for i in 0..<120 { try send(i, ingest, live) }
+            let segments = ingest.writer.statistics.segments
+            #expect(segments >= 3)
+            #expect(try ingest.deleteCoveredSegments(checkpointPositions: [ingest.coverage.position, nil]) == 0)
+            #expect(try ingest.deleteCoveredSegments(checkpointPositions: [ingest.coverage.position, ingest.coverage.position]) == segments - 1)
+            #expect(ingest.writer.statistics.segments == 1)
+        }
+    }
+}
