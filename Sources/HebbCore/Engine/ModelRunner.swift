@@ -26,8 +26,17 @@ package final class ModelRunner: PublishableModel {
     @exclusivity(unchecked) package private(set) var sequence: UInt64 = 0
     /// mse of the last `publish.window` updates, oldest first.
     @exclusivity(unchecked) package private(set) var window: [Double] = []
-    /// The last published message (topic, JSON, optional binary frame), resent to late joiners.
+    /// The last published message (topic, JSON, optional binary frame), resent to late joiners; nil while
+    /// ``deferred`` holds it unencoded (read it through ``Publisher/latestMessage(of:)``).
     @exclusivity(unchecked) package var latest: PublishedMessage?
+    /// The last published message when nobody subscribed to ``topic``: what encoding it needs besides the model's
+    /// state, which stays as it was until the message is encoded (``settleDeferred(beforeUpdate:)``).
+    @exclusivity(unchecked) package var deferred: DeferredPublication?
+    /// Encodes ``deferred`` into ``latest`` (set by the ``Publisher`` that deferred it); the flag says whether
+    /// an update is about to change the state (which publishes, and so replaces the message, unless paced out).
+    @exclusivity(unchecked) package var encodeDeferred: ((ModelRunner, _ beforeUpdate: Bool) -> Void)?
+    /// The ``Publisher``'s subscription generation this runner's `subscribed` answer was worked out for.
+    @exclusivity(unchecked) package var subscriberCheck: (generation: Int, subscribed: Bool) = (-1, false)
     /// When ``latest`` was last resent to late joiners (monotonic seconds), and whether a resend waits.
     @exclusivity(unchecked) package var lastResend = -Double.infinity
     @exclusivity(unchecked) package var resendPending = false
@@ -137,6 +146,7 @@ package final class ModelRunner: PublishableModel {
             // A whole batch in the message and none buffered: learn from X in its frame, no copy (Y too when it is
             // aligned; else its few values go through the empty batch buffer).
             if pendingRows == 0, samples.rows - row >= batch, let x = samples.float32X(row..<(row + batch)) {
+                settleDeferred(beforeUpdate: true)
                 let wasDiverged = circuit.diverged
                 let started = clock.monotonic()
                 let rows = row..<(row + batch)
@@ -168,6 +178,7 @@ package final class ModelRunner: PublishableModel {
             pendingRows += take
             row += take
             if pendingRows == batch {
+                settleDeferred(beforeUpdate: true)
                 let wasDiverged = circuit.diverged
                 let started = clock.monotonic()
                 let report = pendingX.withUnsafeBufferPointer { x in
@@ -197,6 +208,12 @@ package final class ModelRunner: PublishableModel {
         onUpdate(report, elapsed)
     }
 
+    /// Encodes the deferred message now, while the state it describes is at hand: called before anything changes
+    /// that state, so that a message encoded late is byte for byte the one encoded at once.
+    private func settleDeferred(beforeUpdate: Bool) {
+        if deferred != nil { encodeDeferred?(self, beforeUpdate) }
+    }
+
     /// Takes the next publish sequence number.
     package func nextSequence() -> UInt64 {
         sequence += 1
@@ -222,6 +239,7 @@ package final class ModelRunner: PublishableModel {
         if new.batchSize != configuration.batchSize && pendingRows >= new.batchSize {
             throw .incompatibleState("batch_size cannot shrink below the \(pendingRows) rows already buffered")
         }
+        settleDeferred(beforeUpdate: false)
         try circuit.reconfigure(new.circuit)
         revision += 1
         if new.batchSize != configuration.batchSize {
@@ -245,6 +263,7 @@ package final class ModelRunner: PublishableModel {
 
     /// Changes ``windowSize`` (a reload); a smaller window drops its oldest errors at once.
     package func setWindowSize(_ size: Int) {
+        settleDeferred(beforeUpdate: false)
         windowSize = max(size, 1)
         if window.count > windowSize { window.removeFirst(window.count - windowSize) }
     }

@@ -51,6 +51,9 @@ final class EngineLoop {
         self.journal = journal
         core.journalStatus = journal?.status
         logger = engine.logger
+        // The XPUB socket (verbose) hands every subscription to the core (readSubscriptions), so the core knows
+        // which topics have a reader and may leave the others' coefficient messages unencoded until asked.
+        core.publisher.encodesOnlyForSubscribers = true
         let poller = Poller()
         self.poller = poller
         indices = Indices(ingest: poller.add(sockets.ingest), control: poller.add(sockets.control), publish: poller.add(sockets.publish),
