@@ -433,6 +433,10 @@ final class Daemon: @unchecked Sendable {
         /// `limits.max_message_bytes` (also the sockets' ZMQ_MAXMSGSIZE) and `limits.max_rows_per_message`.
         var maxMessageBytes = 67_108_864
         var maxRowsPerMessage = 1_000_000
+        /// `[journal] enabled` (on by default, as in Configs/hebbd.toml). Off for the tests of checkpoint files
+        /// alone: with it on, replay gives back what a lost checkpoint held, and its open segment keeps a
+        /// file system from being remounted read-only.
+        var journal = true
     }
 
     let directory: URL
@@ -499,6 +503,9 @@ final class Daemon: @unchecked Sendable {
             [limits]
             max_message_bytes = \(s.maxMessageBytes)
             max_rows_per_message = \(s.maxRowsPerMessage)
+
+            [journal]
+            enabled = \(s.journal)
 
             [security]
             curve = false

@@ -294,7 +294,8 @@ struct ShardingTests {
             // state_dir was never used.
             #expect(opsList(stateRoot.appendingPathComponent("hebbd").path) == shards)
             for shard in started {
-                #expect(opsList(shard.stateDirectory) == shard.models.map(\.name).sorted(), "\(shard.instance): \(opsList(shard.stateDirectory))")
+                // Its models' directories and its journal.
+                #expect(opsList(shard.stateDirectory) == (shard.models.map(\.name) + ["journal"]).sorted(), "\(shard.instance): \(opsList(shard.stateDirectory))")
                 for model in shard.models {
                     let files = opsCheckpoints(shard.stateDirectory + "/" + model.name)
                     // The `checkpoint` command's file (the stop writes another only for a model that changed since).

@@ -71,12 +71,12 @@ extension ModelConfiguration {
         case .none:
             return .fresh(warning: nil)
         case let .unreadable(error):
-            if resetRequested { return .fresh(warning: "reset requested: ignoring unreadable learned state (\(error))") }
+            if resetRequested { return .fresh(warning: "reset requested (--reset-model, or add with \"reset\": true): ignoring unreadable learned state (\(error))") }
             return .refuse(.unreadable(model: name, error: error))
         case let .found(snapshot, path):
             let incompatible = snapshot.model.circuit.incompatibility(with: circuit)
             if resetRequested {
-                return .fresh(warning: "reset requested: ignoring \(path)" + (incompatible.map { " (incompatible: \($0))" } ?? ""))
+                return .fresh(warning: "reset requested (--reset-model, or add with \"reset\": true): ignoring \(path)" + (incompatible.map { " (incompatible: \($0))" } ?? ""))
             }
             guard let why = incompatible else { return .resume(snapshot) }
             return .refuse(.incompatible(model: name, path: path, reason: why))

@@ -24,7 +24,7 @@ import sys
 from hebbd.checkpoint import DTYPES, CheckpointError, load as load_checkpoint, payload_span
 
 IGNORED_ARRAYS = {"wall_clock"}
-IGNORED_HEADER = {"created", "wall_clock", "software", "arrays"}
+IGNORED_HEADER = {"created", "wall_clock", "software", "arrays", "journal"}  # the journal position depends on restarts
 
 
 def load(path):
