@@ -40,7 +40,7 @@ private func restore(_ snapshot: ModelSnapshot) {
     let (w, o1) = c.dictDim.multipliedReportingOverflow(by: c.sysDim)
     let (buffer, o2) = m.batchSize.multipliedReportingOverflow(by: c.dictDim.addingReportingOverflow(c.sysDim).partialValue)
     guard !o1, !o2, w <= restoreBudget, buffer <= restoreBudget, snapshot.window.count <= restoreBudget else { return }
-    guard case let .resume(resumed) = m.resumeDecision(from: snapshot, path: "fuzz", resetRequested: false, strict: false) else { return }
+    guard case let .resume(resumed) = m.resumeDecision(from: .found(snapshot, path: "fuzz"), resetRequested: false) else { return }
     var settings = EngineSettings()
     settings.heartbeat = 0
     settings.checkpointInterval = 0

@@ -106,6 +106,10 @@ public func fuzzControlRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CIn
             }
         case let .checkpoint(snapshots):
             fuzzCheck(snapshots.allSatisfy { core.runners[$0.name] != nil }, "checkpoint of an unknown model")
+        case let .lookUpCheckpoint(model, _):
+            // Only a core that looks checkpoints up on disk (`looksUpCheckpoints`, the daemon's) hands an `add` over
+            // for a look-up; this one starts added models fresh.
+            fuzzCheck(false, "a core that does not look checkpoints up asked for \(model.name)'s")
         }
         core.drainOutbox { _ in }
     }

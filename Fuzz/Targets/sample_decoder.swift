@@ -6,8 +6,10 @@
 //      buffered, learned from (updates run) and published.
 // Invariants checked (a failure aborts, and libFuzzer keeps the input):
 //   * an accepted message has 1 ≤ rows ≤ max_rows_per_message, the shape of the model it names, and only finite
-//     values once copied out (float64 narrowed to float32 included);
-//   * the decoder and the engine agree: the same verdict, the same reason;
+//     values once copied out (float64 narrowed to float32 included) — but for binary float32 frames, whose
+//     finiteness the engine checks in the pass that first reads them;
+//   * the decoder and the engine agree: the same verdict, the same reason (a non-finite binary float32 value the
+//     decoder let through is the engine's `non_finite`);
 //   * a rejected message changes nothing: samples, buffered rows, updates and W of every model are untouched,
 //     and exactly one rejection is counted, under the reason returned.
 import HebbCore
@@ -80,7 +82,12 @@ public func fuzzSampleDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         x.withUnsafeMutableBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in decoded.copyRows(0..<n, x: xp.baseAddress!, y: yp.baseAddress!) }
         }
-        fuzzCheck(x.allSatisfy(\.isFinite) && y.allSatisfy(\.isFinite), "accepted a non-finite value")
+        // A binary float32 frame's finiteness is checked by the pass that first reads it (the copy into the batch
+        // buffer, or the learning step): the decoder may accept one, and the engine must then reject it below.
+        if !(x.allSatisfy(\.isFinite) && y.allSatisfy(\.isFinite)) {
+            fuzzCheck(!decoded.isCheckedFinite, "accepted a non-finite value in a message the decoder checked")
+            verdict = .nonFinite
+        }
     } catch {
         verdict = error.reason
     }
