@@ -258,7 +258,7 @@ struct MessagingTests {
         #expect(releasedInPlace, "libzmq never released the shared frame")
     }
 
-    @Test("a shared frame refused by a full or peerless socket is released, not leaked")
+    @Test("a shared frame refused by a socket without a peer is released, not leaked")
     func refusedSharedFramesAreReleased() throws {
         let context = try Context()
         let push = try makeSocket(context, .push, timeoutMilliseconds: 0)
