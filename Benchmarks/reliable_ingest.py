@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reliable (journaled, acknowledged) ingest against plain PULL ingest, in the same run (issue 16, part 3).
+"""Reliable (journaled, acknowledged) ingest against plain PULL ingest, in the same run.
 
     python3 Benchmarks/reliable_ingest.py [--repeats 3] [--messages N] [--binary .build/release/hebbd]
 
@@ -23,7 +23,7 @@ import numpy as np
 from hebbd import Control, Producer, ReliableProducer
 from hebbd.testing import LocalDaemon
 
-# dict_dim, sys_dim, rows per message, target ratio reliable / plain (issue 16)
+# dict_dim, sys_dim, rows per message, target ratio reliable / plain
 TARGETS = [(256, 1, 64, 0.8), (16, 1, 1, 0.5)]
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""All of hebbd's speed and memory benchmarks (issues 10 and 18) in one run, each figure beside its baseline from the same run.
+"""All of hebbd's speed and memory benchmarks in one run, each figure beside its baseline from the same run.
 
     swift build -c release --product hebbd
     python3 -m pip install ./clients/python        # the support library (hebbd.testing); scripts/setup.sh --test does it
@@ -125,13 +125,13 @@ def core(args):
 
 # MARK: end to end
 
-E2E_SHAPES = [  # dict_dim, sys_dim, rows per message (= batch_size), issue 18's targets: binary, JSON with a reader
+E2E_SHAPES = [  # dict_dim, sys_dim, rows per message (= batch_size), targets: binary, JSON with a reader
     (64, 1, 64, 0.85, None),
     (256, 1, 64, 0.85, 0.8),
     (1024, 16, 256, 0.75, 0.6),
     (4096, 64, 1024, 0.6, 0.45),
 ]
-ONE_ROW = (16, 1, 1, 32)  # one row per message, batch 32: messages/s (issue 10's target, ≥ 0.8 of the null sink)
+ONE_ROW = (16, 1, 1, 32)  # one row per message, batch 32: messages/s (target ≥ 0.8 of the null sink)
 NO_SUBSCRIBER_NOISE = 0.9  # "with no subscriber, JSON equals binary within noise": JSON/binary ≥ this
 
 
@@ -598,7 +598,7 @@ def sustained(args, work, base):
 
 
 def reliable(args, work):
-    """Issue 16's ingest targets, with reliable_ingest.py's measurements (one piece of code for them)."""
+    """The reliable-ingest targets, with reliable_ingest.py's measurements (one piece of code for them)."""
     import reliable_ingest
     print("reliable: journaled, acknowledged ingest against plain PUSH ingest (messages/s; default fsync policy)", flush=True)
     messages = 1000 if args.quick else 3000

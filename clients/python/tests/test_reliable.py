@@ -1,4 +1,4 @@
-"""Exactly-once learning over ZeroMQ (issue 16, part 3): a ReliableProducer streams while the daemon is killed with
+"""Exactly-once learning over ZeroMQ: a ReliableProducer streams while the daemon is killed with
 kill -9 at random moments (default checkpoint interval: the journal does the work) and restarted; at the end every
 row was learned exactly once and the weights are bit-identical to an uninterrupted daemon fed the same messages.
 HEBBD_LONG_TESTS=1 runs 100 kills instead of 4."""
