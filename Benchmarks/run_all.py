@@ -3,7 +3,8 @@
 
     swift build -c release --product hebbd
     python3 -m pip install ./clients/python        # the support library (hebbd.testing); scripts/setup.sh --test does it
-    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,latency,checkpoint,memory,reliable] [--transport tcp,ipc]
+    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,latency,checkpoint,memory,reliable]
+                                  [--shapes 64x1,256x1] [--transport tcp,ipc]
                                   [--seconds S] [--repeat N] [--minutes N] [--json FILE]
 
 Sections (Benchmarks/README.md says what each baseline is and why):
@@ -273,6 +274,8 @@ def e2e(args, work):
           f" ≥ {args.seconds:g} s each); ratios per repetition: median (range)", flush=True)
     transports = args.transport.split(",")
     shapes = [(d, s, n, n, bt, jt) for d, s, n, bt, jt in E2E_SHAPES] + [(*ONE_ROW, 0.8, None)]
+    if args.shapes:
+        shapes = [shape for shape in shapes if f"{shape[0]}x{shape[1]}" in args.shapes.split(",")]
     for d, s, per_message, batch, binary_target, json_target in shapes:
         by_transport = {}
         for transport in transports:
@@ -629,6 +632,7 @@ def main():
     parser.add_argument("--seconds", type=float, help="traffic per e2e and engine run, steady state (default 3, 2 with --quick)")
     parser.add_argument("--transport", default="tcp",
                         help="ingest transport of the e2e section: tcp, ipc, or tcp,ipc (both, with an ipc/tcp comparison)")
+    parser.add_argument("--shapes", help="e2e: only these dict_dim x sys_dim shapes, e.g. 64x1,256x1 (16x1 is the one-row case)")
     parser.add_argument("--minutes", type=float, help="sustained memory run (default 1, 0.5 with --quick; the issue asks for 10)")
     parser.add_argument("--daemon-toml", default="", help="extra [daemon] keys for every hebbd run, e.g. 'blas_threads = 2'")
     parser.add_argument("--bench-arg", action="append", default=[], dest="bench_args",
