@@ -26,8 +26,8 @@ import HebbTestSupport
             #expect(EngineFixtures.send(core, frames) == nil)
         }
         let daemon = core.runners["m"]!
-        #expect(fit.updates == 7 && daemon.circuit.updates == 7)
+        #expect(fit.updates == 7 && daemon.circuit!.updates == 7)
         #expect(fit.bufferedRows == 2 && daemon.pendingRows == 2)
-        #expect(fit.weights.map(\.bitPattern) == daemon.circuit.weights.map(\.bitPattern))
+        #expect(fit.weights.map(\.bitPattern) == daemon.circuit!.weights.map(\.bitPattern))
     }
 }
