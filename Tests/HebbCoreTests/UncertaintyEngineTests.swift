@@ -213,6 +213,17 @@ import HebbTestSupport
         let expected = try [0.1, 0.2, 0.3, 736389.5, -1, 2].withUnsafeBufferPointer { try reference.predict(x: $0, rows: 2) }
         #expect(reply["y"]?.array?.map { $0.array![0].double! } == expected.mean)
         #expect(reply["y_std"]?.array?.map { $0.array![0].double! } == expected.std)
+        // A lasso with uncertainty = true answers the refit's predictive std: at least the refit's noise std
+        // (published as noise_std), more far from the data.
+        var sparse = EngineFixtures.model("l", batch: 4)
+        sparse.uncertainty = true
+        let lasso = try EngineFixtures.core([sparse])
+        let s = EngineFixtures.rows(0..<40)
+        EngineFixtures.send(lasso, EngineFixtures.binary("l", x: s.x, y: s.y, rows: 40))
+        let noise = try #require(EngineFixtures.body(lasso.outbox.last!)["noise_std"]?.array?.first?.double)
+        let sparseReply = EngineFixtures.control(lasso, #"{"cmd":"predict","model":"l","x":[[0.5,-0.5,1],[50,-50,1]]}"#)
+        let std = try #require(sparseReply["y_std"]?.array?.map { $0.array![0].double! })
+        #expect(std[0] >= noise && std[1] > std[0] && sparseReply["y"]?.array?.count == 2)
         // A circuit without uncertainty answers as before: no y_std.
         let plain = try EngineFixtures.core([EngineFixtures.model("m")])
         #expect(EngineFixtures.control(plain, #"{"cmd":"predict","model":"m","x":[[1,2,3]]}"#)["y_std"] == nil)

@@ -122,6 +122,16 @@ extension EngineCore {
             }
             w.key("y")
             y.withUnsafeBufferPointer { w.matrix($0, rows: rows.rows, columns: c.sysDim) }
+            guard let statistics = runner.uncertainty else { return }
+            // `uncertainty = true`: the relaxed refit's predictive std, noise included (centred at the refit, as
+            // its intervals are; docs/MATH.md §11), from the rows in Double.
+            let wide: (rows: Int, values: [Double])
+            do { wide = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name, as: Double.self) } catch {
+                throw ControlError(error.detail)
+            }
+            let std = (try? wide.values.withUnsafeBufferPointer { try statistics.predict(of: circuit, x: $0, rows: wide.rows) })?.std
+                ?? [Double](repeating: .nan, count: wide.rows * c.sysDim)   // too few rows for the refit yet: null
+            writeRows("y_std", std, rows: wide.rows, columns: c.sysDim, &w)
         case let .bayesian(model):
             let rows: (rows: Int, values: [Double])
             do { rows = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name, as: Double.self) } catch {
@@ -133,17 +143,21 @@ extension EngineCore {
                 throw ControlError("\(error)")
             }
             // Doubles in full (shortest round-trip): the predictive distribution is the point of asking.
-            for (key, values) in [("y", predicted.mean), ("y_std", predicted.std)] {
-                w.key(key)
-                w.beginArray()
-                for r in 0..<rows.rows {
-                    w.beginArray()
-                    for k in 0..<c.sysDim { w.double(values[r * c.sysDim + k]) }
-                    w.endArray()
-                }
-                w.endArray()
-            }
+            writeRows("y", predicted.mean, rows: rows.rows, columns: c.sysDim, &w)
+            writeRows("y_std", predicted.std, rows: rows.rows, columns: c.sysDim, &w)
         }
+    }
+
+    /// `key`: rows × columns Doubles as rows of numbers (a non-finite one as null).
+    private func writeRows(_ key: String, _ values: [Double], rows: Int, columns: Int, _ w: inout JSONWriter) {
+        w.key(key)
+        w.beginArray()
+        for r in 0..<rows {
+            w.beginArray()
+            for k in 0..<columns { w.double(values[r * columns + k]) }
+            w.endArray()
+        }
+        w.endArray()
     }
 
     // MARK: Acting
