@@ -228,4 +228,50 @@ import HebbTestSupport
         let plain = try EngineFixtures.core([EngineFixtures.model("m")])
         #expect(EngineFixtures.control(plain, #"{"cmd":"predict","model":"m","x":[[1,2,3]]}"#)["y_std"] == nil)
     }
+
+    // MARK: The same paths as every model
+
+    /// reset (a request, or a drift alarm with action = "reset") takes a bayesian model back to its prior; remove and
+    /// add with its snapshot resume it; a reload may change noise_std but not smoothing; a `set` value survives a
+    /// restart through the run-time state, whose table is the config file's.
+    @Test func resetDriftRemoveAddReloadAndRuntimeStateWorkForBayesian() throws {
+        var m = try Self.bayesian(batch: 5)
+        m.drift = DriftAlarm(detector: .pageHinkley(PageHinkley.Parameters(minInstances: 5, delta: 0.005, threshold: 0.5, mode: .up)),
+                             action: .reset)
+        let core = try EngineFixtures.core([m])
+        let r = Self.rows(0..<100)
+        EngineFixtures.send(core, EngineFixtures.binary64("b", x: Array(r.x[0..<150]), y: Array(r.y[0..<50]), rows: 50))
+        #expect(core.runners["b"]!.updates == 10)
+        // The target flips sign: the error jumps, the alarm fires and resets the model to its prior.
+        EngineFixtures.send(core, EngineFixtures.binary64("b", x: Array(r.x[150...]), y: r.y[50...].map { -10 * $0 }, rows: 50))
+        let runner = core.runners["b"]!
+        #expect(runner.drift?.drifts ?? 0 >= 1 && runner.updates < 10, "drifts \(runner.drift?.drifts ?? 0), updates \(runner.updates)")
+
+        #expect(EngineFixtures.control(core, #"{"cmd":"reset","model":"b"}"#)["ok"] == .bool(true))
+        let prior = try BayesianRegression(m.bayesianConfiguration).state
+        #expect(runner.updates == 0 && runner.bayesian!.state == prior)
+
+        EngineFixtures.send(core, EngineFixtures.binary64("b", x: Array(r.x[0..<30]), y: Array(r.y[0..<10]), rows: 10))
+        let snapshot = runner.snapshot(wallClock: 0)
+        core.removeModel("b")
+        try core.addModel(m, restoring: snapshot)
+        #expect(core.runners["b"]!.bayesian!.state == snapshot.bayesian)
+
+        var reloaded = DaemonConfiguration()
+        var quieter = m
+        quieter.noiseStd = 0.3
+        reloaded.models = [quieter]
+        #expect(try core.reload(reloaded).get().modelNames == ["b"])
+        #expect(core.runners["b"]!.bayesian!.configuration.noiseStd == 0.3 && core.runners["b"]!.updates == 2)
+        var forgetting = quieter
+        forgetting.smoothing = 0.9
+        reloaded.models = [forgetting]
+        guard case let .failure(rejection) = core.reload(reloaded) else { Issue.record("smoothing changed live"); return }
+        #expect(rejection.reason.contains("smoothing"))
+
+        var state = RuntimeState()
+        state.recordRunning(quieter, fileModel: m)
+        #expect(try state.reconcile(file: [m]).models == [quieter])
+        #expect(try RuntimeModelTable.model(from: RuntimeModelTable.table(of: quieter), source: "runtime") == quieter)
+    }
 }
