@@ -271,7 +271,7 @@ import HebbTestSupport
 
         var state = RuntimeState()
         state.recordRunning(quieter, fileModel: m)
-        #expect(try state.reconcile(file: [m]).models == [quieter])
+        #expect(state.reconcile(file: [m]).models == [quieter])
         #expect(try RuntimeModelTable.model(from: RuntimeModelTable.table(of: quieter), source: "runtime") == quieter)
     }
 }
