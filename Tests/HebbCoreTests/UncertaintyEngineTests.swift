@@ -274,4 +274,25 @@ import HebbTestSupport
         #expect(state.reconcile(file: [m]).models == [quieter])
         #expect(try RuntimeModelTable.model(from: RuntimeModelTable.table(of: quieter), source: "runtime") == quieter)
     }
+
+    /// `uncertainty = true` added to a running lasso by a reload starts empty statistics (its W is kept); taking it
+    /// away would discard them and is refused.
+    @Test func uncertaintyCanBeTurnedOnLiveButNotOff() throws {
+        let plain = EngineFixtures.model("l", batch: 4)
+        let core = try EngineFixtures.core([plain])
+        let r = EngineFixtures.rows(0..<8)
+        EngineFixtures.send(core, EngineFixtures.binary("l", x: r.x, y: r.y, rows: 8))
+        let weights = core.runners["l"]!.circuit!.weights
+        var on = plain
+        on.uncertainty = true
+        var file = DaemonConfiguration()
+        file.models = [on]
+        #expect(try core.reload(file).get().modelNames == ["l"])
+        #expect(core.runners["l"]!.circuit!.weights == weights && core.runners["l"]!.uncertainty?.moments.count == 0)
+        EngineFixtures.send(core, EngineFixtures.binary("l", x: r.x, y: r.y, rows: 8))
+        #expect(core.runners["l"]!.uncertainty?.moments.count == 8)
+        file.models = [plain]
+        guard case let .failure(rejection) = core.reload(file) else { Issue.record("uncertainty turned off live"); return }
+        #expect(rejection.reason.contains("uncertainty true → false"))
+    }
 }

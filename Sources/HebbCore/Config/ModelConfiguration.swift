@@ -55,13 +55,14 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
 
     /// Why `new` cannot take over this model's learned state (nil: it can): the circuit's rule
     /// (``CircuitConfiguration/incompatibility(with:)``) or the Bayesian model's
-    /// (``BayesianConfiguration/incompatibility(with:)``), and the uncertainty statistics, which only exist with
-    /// `uncertainty = true` and were weighted by `smoothing`. One rule for `set`, reload and resume.
+    /// (``BayesianConfiguration/incompatibility(with:)``), and the uncertainty statistics, which were weighted by
+    /// `smoothing`: turning `uncertainty` on starts them empty (nothing learned is lost), turning it off would
+    /// discard them. One rule for `set`, reload and resume.
     package func incompatibility(with new: ModelConfiguration) -> String? {
         if isBayesian != new.isBayesian { return "kind \(kindName) → \(new.kindName)" }
         if isBayesian { return bayesianConfiguration.incompatibility(with: new.bayesianConfiguration) }
         if let why = circuit.incompatibility(with: new.circuit) { return why }
-        if uncertainty != new.uncertainty { return "uncertainty \(uncertainty) → \(new.uncertainty)" }
+        if uncertainty && !new.uncertainty { return "uncertainty true → false (its statistics would be discarded)" }
         if uncertainty && smoothing != new.smoothing {
             return "smoothing \(smoothing.map { "\($0)" } ?? "off") → \(new.smoothing.map { "\($0)" } ?? "off")"
         }

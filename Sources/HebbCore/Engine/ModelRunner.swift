@@ -417,6 +417,11 @@ package final class ModelRunner: PublishableModel {
         case let .bayesian(b): try b.reconfigure(new.bayesianConfiguration)
         }
         uncertainty?.level = new.uncertaintyLevel
+        if new.uncertainty, !new.isBayesian, uncertainty == nil {
+            // Turned on: the statistics start with the next batch (the refit covers the rows from now on).
+            uncertainty = CircuitUncertainty(dictDim: new.circuit.dictDim, sysDim: new.circuit.sysDim, smoothing: new.smoothing,
+                                             level: new.uncertaintyLevel)
+        }
         revision += 1
         if new.batchSize != configuration.batchSize, new.isBayesian {
             pendingX64 += [Double](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX64.count))
