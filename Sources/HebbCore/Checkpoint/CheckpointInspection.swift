@@ -145,7 +145,7 @@ package struct CheckpointInspection: Sendable, Equatable {
         drift alarm     \(drift.map { "\($0.detector), \($0.drifts) alarm(s)" + ($0.lastDriftStep.map { ", last at step \($0)" } ?? "") } ?? "none")
         uncertainty     \(uncertaintyLine)
 
-        coefficients (|w| < \(threshold) shown as 0\(uncertainty == nil ? "" : "; ± one standard deviation, then the refit's mean for a sparse model")):
+        \(coefficientsTitle):
 
         """
         let width = 13
@@ -166,6 +166,12 @@ package struct CheckpointInspection: Sendable, Equatable {
             out += "\n"
         }
         return out
+    }
+
+    /// The title of ``text``'s coefficient table.
+    private var coefficientsTitle: String {
+        if kind == ModelConfiguration.bayesianKind { return "coefficients (posterior means ± one standard deviation)" }
+        return "coefficients (|w| < \(threshold) shown as 0" + (uncertainty == nil ? ")" : "; ± the refit's standard deviation, then the refit's mean)")
     }
 
     /// The `uncertainty` line of ``text``.
