@@ -15,7 +15,13 @@ import HebbianRegression
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a model's learning core in-process on synthetic data: updates/s, samples/s, latency percentiles.",
-        discussion: "Either --dict-dim/--sys-dim/--batch (a lasso/Adam model with the config defaults) or --config FILE --model NAME."
+        discussion: """
+        Either --dict-dim/--sys-dim/--batch (a model of --kind with the config defaults: lasso/Adam unless told) or --config FILE \
+        --model NAME. A model with uncertainty (kind = "bayesian", or --uncertainty / uncertainty = true) keeps the raw Gram \
+        statistics, O(B·(d+s)²) per update (one dsyrk); a bayesian model also factors its d × d posterior per output, O(s·d³), \
+        each time it scores a batch, and a sparse model refits its active set, O(|A|³), only for messages it publishes (the \
+        engine path). For the sparse kinds with uncertainty the core path prints the Gram product's rate in GFLOP/s.
+        """
     )
 
     @Option(help: "A config file defining the model (with --model).") var config: String?
@@ -23,6 +29,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("dict-dim"), help: "Features per row (without --config).") var dictDim: Int = 256
     @Option(name: .customLong("sys-dim"), help: "Targets per row (without --config).") var sysDim: Int = 1
     @Option(help: "Rows per update, batch_size (without --config).") var batch: Int = 64
+    @Option(help: "The model's kind without --config: lasso, ridge, elastic_net or bayesian.") var kind: String = "lasso"
+    @Flag(help: "Without --config: uncertainty = true (the sparse kinds).") var uncertainty = false
     @Option(help: "Timed updates.") var updates: Int = 2000
     @Option(help: "Untimed updates first (warm caches, page in buffers).") var warmup: Int = 20
     @Option(help: "core: the circuit's update alone; engine: binary ingest frames through an in-memory engine (decode, copy, update, publish encoding).")
@@ -62,8 +70,10 @@ struct Bench: ParsableCommand {
         var latencies = [UInt64](repeating: 0, count: updates)
         let total: UInt64
         /// Runs `warmup` untimed steps, then `updates` timed ones (each into `latencies`); the total nanoseconds.
+        var timing = false
         func timeUpdates(_ step: (Int) -> Void) -> UInt64 {
             for i in 0..<warmup { step(i) }
+            timing = true
             let started = DispatchTime.now().uptimeNanoseconds
             for i in 0..<updates {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -72,14 +82,33 @@ struct Bench: ParsableCommand {
             }
             return DispatchTime.now().uptimeNanoseconds - started
         }
+        /// Nanoseconds spent folding batches into a sparse model's uncertainty statistics (the Gram product).
+        var gramNanoseconds: UInt64 = 0
         switch path {
+        case .core where model.isBayesian:
+            let bayesian: BayesianRegression
+            do { bayesian = try BayesianRegression(model.bayesianConfiguration) } catch { fail("\(error)", code: 2) }
+            func step(_ i: Int) {
+                data.x[i % pool].withUnsafeBufferPointer { x in
+                    data.y[i % pool].withUnsafeBufferPointer { y in _ = try! bayesian.update(x: x, y: y, rows: rows) }
+                }
+            }
+            total = timeUpdates(step)
         case .core:
             let circuit: HebbianCircuit
             do { circuit = try HebbianCircuit(c) } catch { fail("\(error)", code: 2) }
             BLASThreads.set(blasThreads)
+            var statistics = model.uncertainty
+                ? CircuitUncertainty(dictDim: c.dictDim, sysDim: c.sysDim, smoothing: model.smoothing, level: model.uncertaintyLevel) : nil
             func step(_ i: Int) {
                 data.x[i % pool].withUnsafeBufferPointer { x in
-                    data.y[i % pool].withUnsafeBufferPointer { y in _ = try! circuit.update(x: x, y: y, rows: rows) }
+                    data.y[i % pool].withUnsafeBufferPointer { y in
+                        _ = try! circuit.update(x: x, y: y, rows: rows)
+                        guard statistics != nil else { return }
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        statistics!.add(x: x, y: y, rows: rows)
+                        if timing { gramNanoseconds += DispatchTime.now().uptimeNanoseconds - t0 }
+                    }
                 }
             }
             total = timeUpdates(step)
@@ -136,7 +165,7 @@ struct Bench: ParsableCommand {
                         }
                     }
                 }
-                core.drainOutbox { message in published += message.json.count + (message.binary?.count ?? 0) }
+                core.drainOutbox { message in published += message.frames.dropFirst().reduce(0) { $0 + $1.count } }
             }
             total = timeUpdates(step)
             if published == 0 && !noSubscriber { fail("the engine published nothing") }
@@ -145,10 +174,16 @@ struct Bench: ParsableCommand {
         func percentile(_ p: Double) -> Double { Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000 }
         let seconds = Double(total) / 1e9
         let updatesPerSecond = Double(updates) / seconds
-        let result: [(String, Double)] = [
+        var result: [(String, Double)] = [
             ("updates_per_s", updatesPerSecond), ("samples_per_s", updatesPerSecond * Double(rows)),
             ("p50_us", percentile(0.5)), ("p99_us", percentile(0.99)), ("max_us", Double(latencies.last!) / 1000),
         ]
+        // The Gram product C ← C + ZᵀZ on the upper triangle of the (d+s)² co-moments: B·m·(m+1) flop, m = d + s
+        // (timed updates only, as the total).
+        let columns = Double(c.dictDim + c.sysDim)
+        let gramFlops = Double(rows) * columns * (columns + 1) * Double(updates)
+        let gramRate = gramNanoseconds > 0 ? gramFlops / Double(gramNanoseconds) : nil   // flop/ns = GFLOP/s
+        if let gramRate { result.append(("gram_gflops", gramRate)) }
         // "fused (avx512)" or "blas": what computed this model's products.
         let productsLabel = StepKernels.fused(dictDim: c.dictDim, sysDim: c.sysDim) ? "fused (\(StepKernels.current))" : "blas"
         if json {
@@ -167,12 +202,17 @@ struct Bench: ParsableCommand {
             w.endObject()
             print(String(decoding: w.bytes, as: UTF8.self))
         } else {
-            print("model \(model.name): \(c.kind.rawValue) \(c.dictDim)×\(c.sysDim), batch \(rows), \(c.optimizer.rawValue), path \(path.rawValue)"
+            print("model \(model.name): \(model.isBayesian ? "bayesian" : c.kind.rawValue + (model.uncertainty ? " with uncertainty" : "")) "
+                + "\(c.dictDim)×\(c.sysDim), batch \(rows), \(model.isBayesian ? "exact posterior" : c.optimizer.rawValue), path \(path.rawValue)"
                 + (path == .engine ? " (publish \(publish))" : "") + ", blas threads \(blasThreads), products \(productsLabel)")
             print(String(format: "%d updates in %.3f s: %.0f updates/s, %.0f samples/s", updates, seconds, updatesPerSecond,
                          updatesPerSecond * Double(rows)))
             print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),
                          Double(latencies.last!) / 1000))
+            if let gramRate {
+                print(String(format: "Gram product (dsyrk, %d×%d co-moments): %.2f GFLOP/s, %.0f%% of the update's time", c.dictDim + c.sysDim,
+                             c.dictDim + c.sysDim, gramRate, 100 * Double(gramNanoseconds) / Double(max(total, 1))))
+            }
         }
     }
 
@@ -186,7 +226,10 @@ struct Bench: ParsableCommand {
             return m
         }
         guard dictDim > 0, sysDim > 0, batch > 0 else { fail("--dict-dim, --sys-dim and --batch must be > 0", code: 2) }
-        return ModelConfiguration(name: "bench", batchSize: batch, circuit: CircuitConfiguration(kind: .lasso, dictDim: dictDim, sysDim: sysDim))
+        // Through the config decoder, so --kind and --uncertainty mean what the keys mean (and are refused alike).
+        let table = #"{"name":"bench","kind":"\#(kind)","dict_dim":\#(dictDim),"sys_dim":\#(sysDim),"batch_size":\#(batch)"#
+            + (uncertainty ? #","uncertainty":true}"# : "}")
+        do { return try ModelConfiguration.decode(json: Array(table.utf8), source: "hebbd bench") } catch { fail("\(error)", code: 2) }
     }
 }
 
