@@ -17,7 +17,7 @@ import Testing
 
     @Test func edgeCases() {
         var values: [Float] = [0, -0.0, 1, -1, 0.05, 0.1, 1e-5, 1.5e-7, 3.4028235e38, -3.4028235e38, .leastNonzeroMagnitude,
-                               -.leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 16777216, 16777217,
+                               -.leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 16777216, Float(16777216).nextUp,
                                Float(bitPattern: 0x007F_FFFF), Float(bitPattern: 0x0080_0000), Float(bitPattern: 0x7F7F_FFFF)]
         for e in -149...127 { values.append(Float(sign: .plus, exponent: e, significand: 1)) }
         for v in values {
