@@ -34,14 +34,17 @@ private func settings(_ fsync: DaemonConfiguration.Journal.FsyncPolicy = .off) -
     return journal
 }
 
+/// Calls `body` with pointers to `frames`, all slices of one buffer (no recursion per frame: 70 000 frames fit).
 private func pointers<R>(_ frames: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
-    let copies = frames.map { Data($0) }
-    var raws: [UnsafeRawBufferPointer] = []
-    func nest(_ i: Int) -> R {
-        guard i < copies.count else { return body(raws) }
-        return copies[i].withUnsafeBytes { raw in raws.append(raw); return nest(i + 1) }
+    let joined = frames.flatMap { $0 }
+    return joined.withUnsafeBytes { raw in
+        var offset = 0
+        let raws = frames.map { frame in
+            defer { offset += frame.count }
+            return UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + frame.count)])
+        }
+        return body(raws)
     }
-    return nest(0)
 }
 
 /// A core with `models`, each resumed from `snapshots[name]` when given.
@@ -167,6 +170,39 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             defer { again.writer.close() }
             #expect(learned(restarted) == state1)
             #expect(pointers(bad) { again.receiveReliable(from: 1, $0) { restarted.handleSample($0) } } == .duplicate)
+        }
+    }
+
+    /// A message of 70 000 frames (more than a record's UInt16 frame count) or over `limits.max_message_bytes` is
+    /// rejected by the decoder and never journaled: no trap, the journal stays readable, and on the reliable path
+    /// its sequence number is still consumed (a frameless record), so a resend is a duplicate, also after a restart.
+    @Test func aMessageThatCannotBeASampleIsRejectedWithoutBeingJournaled() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:])
+            let manyFrames = [Array("a".utf8)] + Array(repeating: [UInt8](), count: 69_999)
+            #expect(pointers(manyFrames) { frames in (try? ingest.journalPlain(frames)) != nil })
+            #expect(ingest.writer.statistics.appended == 0)
+            #expect(pointers(manyFrames) { live.handleSample($0) }?.reason == .frameCount)
+            let oversized = EngineFixtures.binary("a", x: [Float](repeating: 1, count: 3 * 100_000), y: [Float](repeating: 1, count: 100_000),
+                                                  rows: 100_000)
+            #expect(pointers(oversized) { frames in (try? ingest.journalPlain(frames)) != nil })
+            #expect(ingest.writer.statistics.appended == 0)
+            let request = [ReliableProtocol.requestHeader(ReliableOrigin(producer: "p", sequence: 1))] + manyFrames
+            let outcome = pointers(request) { ingest.receiveReliable(from: 1, $0) { live.handleSample($0) } }
+            guard case let .rejected(rejection) = outcome else { Issue.record("expected rejected, got \(outcome)"); return }
+            #expect(rejection.reason == .frameCount)
+            #expect(try ingest.commit().map(\.reply.status) == [.rejected])
+            #expect(ingest.writer.statistics.appended == 1)  // the frameless record of sequence 1
+            try send(2, ingest, live)                         // sequence 2 follows
+            let learnedLive = learned(live)
+            ingest.writer.close()
+            let restarted = try core()
+            let (again, startup) = try openJournal(state, restarted, [:])
+            defer { again.writer.close() }
+            #expect(startup.recovery.records == 2 && again.watermarks.highWaterMark(of: "p") == 2)
+            #expect(learned(restarted) == learnedLive)
+            #expect(pointers(request) { again.receiveReliable(from: 1, $0) { restarted.handleSample($0) } } == .duplicate)
         }
     }
 

@@ -108,8 +108,14 @@ package final class JournalWriter: Sendable {
     /// `max_journal_bytes`, and I/O errors (then the segment may hold a torn record at its end: the writer closes,
     /// and the next start cuts it off).
     package func append(_ record: JournalRecord) throws(JournalError) -> JournalPosition {
+        let encoded = JournalFormat.encodedBytes(record)
+        // The format's own bounds, checked before encoding (the engine never offers such a record: the decoder's
+        // bounds are tighter). Nothing is written, the writer stays open.
+        guard record.frames.count <= Int(UInt16.max), encoded - JournalFormat.recordPrefixBytes <= JournalFormat.maxRecordBytes else {
+            throw .recordTooLarge(frames: record.frames.count, bytes: encoded)
+        }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(JournalFormat.encodedBytes(record))
+        bytes.reserveCapacity(encoded)
         JournalFormat.append(record, to: &bytes)
         let result: Result<JournalPosition, JournalError> = state.withLock { s in
             do throws(JournalError) {

@@ -87,9 +87,20 @@ package final class JournaledIngest<Peer: Sendable> {
     }
 
     /// Appends a plain message before the engine learns it. A failure is the caller's to log: the message in hand is
-    /// learned without its record (it cannot be given back to libzmq).
+    /// learned without its record (it cannot be given back to libzmq). A message that cannot be a sample
+    /// (``isSampleShaped(_:)``) is not journaled: the decoder rejects it, live as it would on replay.
     package func journalPlain(_ frames: [UnsafeRawBufferPointer]) throws(JournalError) {
+        guard isSampleShaped(frames) else { return }
         _ = try writer.append(JournalRecord(frames: frames.map { Array($0) }))
+    }
+
+    /// Whether `frames` may be a sample message: 2 or 4 frames of at most `limits.max_message_bytes` together. The
+    /// decoder rejects anything else (`frame_count`, `too_large`) before looking further, so such a message is never
+    /// journaled — its record would change no model on replay, and a hostile one (70 000 empty frames, a few GiB)
+    /// could exceed what a record holds.
+    package func isSampleShaped(_ frames: [UnsafeRawBufferPointer]) -> Bool {
+        guard frames.count == 2 || frames.count == 4 else { return false }
+        return frames.reduce(0) { $0 + $1.count } <= maxMessageBytes
     }
 
     /// Handles one reliable request (`frames` after the routing id): decodes its header, drops a duplicate, journals a
@@ -121,7 +132,10 @@ package final class JournaledIngest<Peer: Sendable> {
         case .accept:
             let end: JournalPosition
             do {
-                end = try writer.append(JournalRecord(frames: sample.map { Array($0) }, origin: origin))
+                // A message that cannot be a sample still consumes its sequence number: its record keeps the origin
+                // and no frames (replay learns nothing from it, the producer's mark moves on).
+                let journaled = isSampleShaped(sample) ? sample.map { Array($0) } : []
+                end = try writer.append(JournalRecord(frames: journaled, origin: origin))
             } catch {
                 counters.refused += 1
                 pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: watermarks.highWaterMark(of: origin.producer),

@@ -180,6 +180,46 @@ def test_status_and_metrics_report_the_journal_and_the_reliable_path(make_daemon
     assert after["replayed"] == 50 and after["producers"] == {"meter": 50} and after["acknowledged"] == 0
 
 
+def test_a_message_of_70000_frames_is_rejected_on_both_paths_and_the_journal_stays_readable(
+        make_daemon: Callable[..., LocalDaemon]) -> None:
+    """More frames than a journal record can count (UInt16), on PULL and on the reliable ROUTER: the daemon rejects
+    both (frame_count, counted; the reliable one answered `rejected`), keeps running, and restarts from its journal
+    (the reliable message's sequence number was consumed: its resend is a duplicate)."""
+    import zmq
+    from hebbd import Control
+    from hebbd.malformed import ingest_kinds
+    from hebbd.reliable import DUPLICATE, REJECTED, parse_reply, request_header
+    frames = next(build for kind, _, build in ingest_kinds("r", 16, 1, 1 << 20, 1000) if kind == "70000 empty frames")()
+    assert len(frames) == 70_000
+    d = make_daemon(MODEL).start()
+    context = zmq.Context.instance()
+
+    def reliable_reply(request: List[bytes]) -> tuple:
+        with context.socket(zmq.DEALER) as dealer:
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(d.reliable)
+            dealer.send_multipart(request)
+            assert dealer.poll(10_000), "no reply to the reliable request"
+            return parse_reply(dealer.recv_multipart()[-1])
+
+    with context.socket(zmq.PUSH) as push:
+        push.setsockopt(zmq.LINGER, 2000)
+        push.connect(d.ingest)
+        push.send_multipart(frames)
+    status, seq, mark, reason = reliable_reply([request_header("hostile", 1)] + frames)
+    assert (status, seq, mark) == (REJECTED, 1, 1) and "70000 frames" in reason
+    with Control(d.control) as c:
+        deadline = time.monotonic() + 10
+        while c.status()["rejected"].get("frame_count", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.status()["rejected"].get("frame_count", 0) == 2
+    assert d.process is not None and d.process.poll() is None
+    d.kill()
+    d.start()
+    status, seq, mark, _ = reliable_reply([request_header("hostile", 1)] + frames)
+    assert (status, seq, mark) == (DUPLICATE, 1, 1)
+
+
 def write_rows(path: Path, data: List[tuple]) -> int:
     """The rows of `data` as one .npy (features then target per row) for `hebbd feed`; returns the row count."""
     rows = np.concatenate([np.hstack([x, y]) for x, y in data]).astype("<f4")
