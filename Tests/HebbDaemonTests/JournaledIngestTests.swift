@@ -160,7 +160,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             let outcome = pointers(bad) { ingest.receiveReliable(from: 1, $0) { live.handleSample($0) } }
             guard case let .rejected(rejection) = outcome else { Issue.record("expected rejected, got \(outcome)"); return }
             #expect(rejection.reason == .dimensions)
-            let replies = try ingest.commit()
+            let replies = ingest.commit()
             #expect(replies.map(\.reply.status) == [.acknowledged, .rejected])
             #expect(replies.last?.reply.reason.contains("dimensions") == true)
             let state1 = learned(live)
@@ -192,7 +192,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             let outcome = pointers(request) { ingest.receiveReliable(from: 1, $0) { live.handleSample($0) } }
             guard case let .rejected(rejection) = outcome else { Issue.record("expected rejected, got \(outcome)"); return }
             #expect(rejection.reason == .frameCount)
-            #expect(try ingest.commit().map(\.reply.status) == [.rejected])
+            #expect(ingest.commit().map(\.reply.status) == [.rejected])
             #expect(ingest.writer.statistics.appended == 1)  // the frameless record of sequence 1
             try send(2, ingest, live)                         // sequence 2 follows
             let learnedLive = learned(live)
@@ -203,6 +203,64 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             #expect(startup.recovery.records == 2 && again.watermarks.highWaterMark(of: "p") == 2)
             #expect(learned(restarted) == learnedLive)
             #expect(pointers(request) { again.receiveReliable(from: 1, $0) { restarted.handleSample($0) } } == .duplicate)
+        }
+    }
+
+    /// A full disk (a 256 KiB tmpfs, `fsync = "batch"`): the append that fails is refused with ENOSPC, no reply is
+    /// left waiting (before: the writer closed for good and every later reply, even a refusal, waited forever), the
+    /// writer counts the failure and refuses appends during its back-off, then — once there is room again — starts
+    /// a new segment and acknowledges the producer's resend. A restart replays every acknowledged message: the
+    /// failed segment ends at its last whole record (no corruption).
+    @Test(.enabled(if: Tmpfs.canMount, "mounts a tmpfs: needs root with CAP_SYS_ADMIN"))
+    func aFullDiskFailsTheSegmentAnswersEveryWaitingReplyAndANewSegmentFollows() throws {
+        try Tmpfs.withMounted(size: "256k") { state in
+            let filler = state + "/filler"
+            #expect(FileManager.default.createFile(atPath: filler, contents: Data(count: 64 << 10)))
+            let live = try core()
+            var journal = settings(.batch)
+            journal.batchInterval = 0.05
+            var coverages: [String: JournalCoverage?] = [:]
+            for m in models { coverages[m.name] = .some(nil) }
+            let (ingest, _) = try JournaledIngest<Int>.open(stateDirectory: state, configuration: journal, maxMessageBytes: 1 << 20,
+                                                            coverages: coverages, onDurable: {}, learn: { _ = live.handleSample($0) })
+            defer { ingest.writer.close() }
+            var replies: [(peer: Int, reply: ReliableReply)] = []
+            var i = 0
+            var failed: Int?
+            while failed == nil, i < 20_000 {
+                let outcome = try send(i, ingest, live)
+                if case .refused = outcome { failed = i } else { i += 2 }
+            }
+            let refusedAt = try #require(failed, "the tmpfs never filled")
+            #expect(ingest.writer.failures == 1 && ingest.writer.statistics.failures == 1)
+            // During the back-off the next message is refused too, and nothing waits for a sync that will not come.
+            let resent = try send(refusedAt, ingest, live)
+            guard case .refused(.failed)? = resent else { Issue.record("expected refused (failed), got \(String(describing: resent))"); return }
+            replies += ingest.commit()
+            #expect(ingest.pendingReplies == 0)
+            #expect(replies.count == refusedAt / 2 + 2)
+            #expect(replies.suffix(2).allSatisfy { $0.reply.status == .refused })
+            #expect(replies.last?.reply.reason.contains("journal failed") == true)
+            #expect(replies.dropLast(2).allSatisfy { $0.reply.status == .acknowledged })
+            // Room again; after the back-off the resend goes to a new segment and is acknowledged once synced.
+            try FileManager.default.removeItem(atPath: filler)
+            Thread.sleep(forTimeInterval: 1.1)
+            #expect(try send(refusedAt, ingest, live) == .acknowledged)
+            #expect(try send(refusedAt + 2, ingest, live) == .acknowledged)  // the next sequence number follows
+            let deadline = Date().addingTimeInterval(10)
+            var late: [(peer: Int, reply: ReliableReply)] = []
+            while late.count < 2, Date() < deadline { late += ingest.commit(); Thread.sleep(forTimeInterval: 0.01) }
+            #expect(late.map(\.reply.status) == [.acknowledged, .acknowledged])
+            #expect(ingest.writer.failure == nil)
+            let acknowledged = refusedAt / 2 + 2
+            let learnedLive = learned(live)
+            ingest.writer.close()
+            let restarted = try core()
+            let (again, startup) = try openJournal(state, restarted, [:])
+            defer { again.writer.close() }
+            #expect(startup.recovery.tornTail == nil && startup.recovery.records == acknowledged)
+            #expect(again.watermarks.highWaterMark(of: "p") == UInt64(acknowledged))
+            #expect(learned(restarted) == learnedLive)
         }
     }
 
@@ -218,7 +276,7 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             #expect(outcome == .refused(.outOfOrder(producer: "p", expected: 2)))
             #expect(try send(2, ingest, live) == .acknowledged)              // seq 2
             #expect(try send(4, ingest, live) == .acknowledged)              // seq 3, resent
-            let replies = try ingest.commit()
+            let replies = ingest.commit()
             #expect(replies.map(\.reply.status) == [.acknowledged, .refused, .acknowledged, .acknowledged])
             #expect(replies[1].reply.highWaterMark == 1 && replies[1].reply.reason.contains("next message is 2"))
         }
@@ -232,14 +290,14 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             defer { ingest.writer.close() }
             for i in stride(from: 0, to: 10, by: 2) { try send(i, ingest, live) }
             #expect(ingest.releasable().isEmpty && ingest.pendingReplies == 5)
-            let replies = try ingest.commit()
+            let replies = ingest.commit()
             #expect(replies.map(\.peer) == [0, 2, 4, 6, 8] && replies.allSatisfy { $0.reply.status == .acknowledged })
             #expect(replies.map(\.reply.highWaterMark) == [1, 2, 3, 4, 5])
             #expect(ingest.counters.acknowledged == 5)
             // Malformed requests are answered at once (nothing to wait for) and say why.
             let outcome = pointers([Array("nope".utf8), Array("a".utf8)]) { ingest.receiveReliable(from: 99, $0) { _ in nil } }
             #expect(outcome == .malformed(.headerSize(4)))
-            #expect(try ingest.commit().map(\.reply.status) == [.malformed])
+            #expect(ingest.commit().map(\.reply.status) == [.malformed])
         }
     }
 

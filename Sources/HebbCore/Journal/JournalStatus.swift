@@ -18,6 +18,8 @@ package struct JournalStatus: Sendable, Equatable {
     package var fsyncMaxSeconds: Double = 0
     /// Segments deleted because every model's checkpoint covered them.
     package var deletedSegments = 0
+    /// Times a write or sync of the journal failed (the segment was closed and a new one started after a back-off).
+    package var failures = 0
     /// Records replayed into models at start.
     package var replayed = 0
     /// Reliable messages acknowledged, dropped as duplicates, refused (journal full or unwritable), refused as out
@@ -44,6 +46,7 @@ package struct JournalStatus: Sendable, Equatable {
         w.key("fsync_seconds"); w.double(fsyncSeconds)
         w.key("fsync_max_seconds"); w.double(fsyncMaxSeconds)
         w.key("deleted_segments"); w.int(deletedSegments)
+        w.key("failures"); w.int(failures)
         w.key("replayed"); w.int(replayed)
         w.key("acknowledged"); w.int(acknowledged)
         w.key("duplicates"); w.int(duplicates)

@@ -14,6 +14,7 @@ package final class EngineJournal {
     private var submitted: [String: JournalPosition] = [:]
     private var failureLog = LogRateLimiter(interval: 10)
     private var forcedCheckpoint = false
+    private var failuresLogged = 0
 
     /// Recovers and replays the journal of `stateDirectory` into `core`, whose models resumed from `snapshots`;
     /// `discarded` models (`--reset-model`) learn nothing from it. Throws (the daemon refuses to start) on
@@ -71,11 +72,14 @@ package final class EngineJournal {
     }
 
     /// Ends a burst (syncs with `always`) and sends the replies whose records are durable.
+    /// A failure of the writer (an append's, a sync's, here or on its thread) is logged once, here.
     package func flushReplies(_ send: ([UInt8], [UInt8]) -> Void) {
-        let replies: [(peer: [UInt8], reply: ReliableReply)]
-        do throws(JournalError) { replies = try ingest.commit() } catch {
-            logFailure(error, path: "commit")
-            return
+        let replies = ingest.commit()
+        let failures = ingest.writer.failures
+        if failures != failuresLogged {
+            failuresLogged = failures
+            logger.error("journal failed; a new segment is started after a back-off", metadata: [
+                "error": .wire(ingest.writer.failure?.description ?? "a sync failed", limit: 1000), "journal.failures": "\(failures)"])
         }
         for (peer, reply) in replies { send(peer, reply.encoded) }
     }
@@ -132,6 +136,7 @@ package final class EngineJournal {
         status.fsyncSeconds = statistics.fsyncSeconds
         status.fsyncMaxSeconds = statistics.fsyncMaxSeconds
         status.deletedSegments = statistics.deletedSegments
+        status.failures = statistics.failures
         status.replayed = counters.replayed
         status.acknowledged = counters.acknowledged
         status.duplicates = counters.duplicates

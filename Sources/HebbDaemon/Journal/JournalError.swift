@@ -23,6 +23,8 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     case recordTooLarge(frames: Int, bytes: Int)
     /// The writer was closed.
     case closed
+    /// A write or sync failed (`reason`); the writer starts a new segment once `retryIn` has passed.
+    case failed(String, retryIn: Duration)
     /// A reliable message above its producer's mark + 1: the messages before it must come first, from `expected`.
     case outOfOrder(producer: String, expected: UInt64)
 
@@ -38,6 +40,8 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .recordTooLarge(frames, bytes):
             "a record of \(frames) frames and \(bytes) bytes exceeds the journal format's \(UInt16.max) frames and \(JournalFormat.maxRecordBytes) bytes"
         case .closed: "journal closed"
+        case let .failed(reason, retryIn):
+            "journal failed (\(reason)); a new segment is tried in \(retryIn.components.seconds + (retryIn.components.attoseconds > 0 ? 1 : 0)) s"
         case let .outOfOrder(producer, expected):
             "out of order: producer \(producer)'s next message is \(expected); resend from it"
         }

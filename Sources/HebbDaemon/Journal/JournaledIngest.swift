@@ -47,6 +47,8 @@ package final class JournaledIngest<Peer: Sendable> {
     /// The counters.
     package private(set) var counters = JournaledIngestCounters()
     private var pending = PendingAcknowledgements<Peer>()
+    /// The writer's ``JournalWriter/failures`` whose stranded replies were answered.
+    private var failuresAnswered = 0
     private let maxMessageBytes: Int
 
     private init(writer: JournalWriter, watermarks: ProducerWatermarks, maxMessageBytes: Int) {
@@ -114,20 +116,20 @@ package final class JournaledIngest<Peer: Sendable> {
             origin = try ReliableProtocol.decodeRequestHeader(frames[0])
         } catch {
             counters.malformed += 1
-            pending.enqueue(ReliableReply(status: .malformed, sequence: 0, highWaterMark: 0, reason: error.description), to: peer, after: writer.written)
+            pending.enqueue(ReliableReply(status: .malformed, sequence: 0, highWaterMark: 0, reason: error.description), to: peer, after: replyPosition)
             return .malformed(error)
         }
         let sample = Array(frames.dropFirst())
         switch watermarks.admit(origin) {
         case let .duplicate(mark):
             counters.duplicates += 1
-            pending.enqueue(ReliableReply(status: .duplicate, sequence: origin.sequence, highWaterMark: mark), to: peer, after: writer.written)
+            pending.enqueue(ReliableReply(status: .duplicate, sequence: origin.sequence, highWaterMark: mark), to: peer, after: replyPosition)
             return .duplicate
         case let .outOfOrder(expected):
             counters.outOfOrder += 1
             let error = JournalError.outOfOrder(producer: origin.producer, expected: expected)
             pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: expected - 1, reason: error.description),
-                            to: peer, after: writer.written)
+                            to: peer, after: replyPosition)
             return .refused(error)
         case .accept:
             let end: JournalPosition
@@ -139,7 +141,7 @@ package final class JournaledIngest<Peer: Sendable> {
             } catch {
                 counters.refused += 1
                 pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: watermarks.highWaterMark(of: origin.producer),
-                                              reason: error.description), to: peer, after: writer.written)
+                                              reason: error.description), to: peer, after: replyPosition)
                 return .refused(error)
             }
             watermarks.record(origin)
@@ -155,10 +157,21 @@ package final class JournaledIngest<Peer: Sendable> {
         }
     }
 
-    /// Ends a burst (with `fsync = "always"`, syncs now) and returns the replies that may leave, oldest first.
-    package func commit() throws(JournalError) -> [(peer: Peer, reply: ReliableReply)] {
-        try writer.commit()
-        return releasable()
+    /// Ends a burst (with `fsync = "always"`, syncs now) and returns the replies that may leave, oldest first. After
+    /// a failure of the writer (an append's or a sync's, here or on its thread; ``JournalWriter/failure`` says
+    /// which) every waiting reply leaves: those whose records never became durable as `refused` with the failure,
+    /// so the producers resend — the queue never holds replies that nothing will release. The writer starts a new
+    /// segment at its first append after its back-off (≥ 1 s): long after this runs, in the engine's next wake-ups.
+    package func commit() -> [(peer: Peer, reply: ReliableReply)] {
+        try? writer.commit()
+        let failures = writer.failures
+        guard failures != failuresAnswered else { return releasable() }
+        failuresAnswered = failures
+        let reason = "journal failed: \(writer.failure?.description ?? "a sync failed"); resend"
+        let (released, refused) = pending.releaseAll(durable: writer.durable, refusing: reason)
+        counters.refused += refused
+        counters.acknowledged += released.reduce(0) { $0 + ($1.reply.status == .acknowledged ? 1 : 0) }
+        return released
     }
 
     /// The replies whose records are durable now, oldest first (the batch thread's `onDurable` says when to ask).
@@ -167,6 +180,11 @@ package final class JournaledIngest<Peer: Sendable> {
         counters.acknowledged += released.reduce(0) { $0 + ($1.reply.status == .acknowledged ? 1 : 0) }
         return released
     }
+
+    /// Where a reply that acknowledges no new record waits: the end of what was written — or, while the writer is
+    /// failed (nothing after its durable position will become durable), its durable position, so that a refusal
+    /// leaves at once.
+    private var replyPosition: JournalPosition { writer.failure == nil ? writer.written : writer.durable }
 
     /// Replies still waiting for durability.
     package var pendingReplies: Int { pending.count }
