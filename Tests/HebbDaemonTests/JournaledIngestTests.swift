@@ -264,6 +264,51 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
         }
     }
 
+    /// The documented recovery from a damaged segment — move it and every later one out — leaves checkpoints that
+    /// point past the journal's end. The next writer numbers its segments after the highest checkpoint position (the
+    /// gap filled with empty segments), so the records written after the restart are replayed by the next one and
+    /// never deleted as "covered" (before: the new segment reused the number the checkpoint points into).
+    @Test func segmentsAfterCheckpointsThatPointPastTheJournalAreReplayedAndKept() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            var journal = settings(.off)
+            journal.segmentBytes = 4096
+            func open(_ core: EngineCore, _ snapshots: [String: ModelSnapshot]) throws -> (JournaledIngest<Int>, JournalStartup) {
+                var coverages: [String: JournalCoverage?] = [:]
+                for m in models { coverages[m.name] = .some(snapshots[m.name]?.journal) }
+                return try JournaledIngest<Int>.open(stateDirectory: state, configuration: journal, maxMessageBytes: 1 << 20,
+                                                     coverages: coverages, onDurable: {}, learn: { _ = core.handleSample($0) })
+            }
+            let live = try core()
+            let (ingest, _) = try open(live, [:])
+            for i in 0..<120 { try send(i, ingest, live) }
+            var checkpoint: [String: ModelSnapshot] = [:]
+            for m in models {
+                var snapshot = live.runners[m.name]!.snapshot(wallClock: 0)
+                snapshot.journal = ingest.coverage
+                checkpoint[m.name] = snapshot
+            }
+            let last = ingest.coverage.position.segment
+            #expect(last >= 3)
+            ingest.writer.close()
+            let directory = JournalDirectory.path(stateDirectory: state)
+            #expect(unlink(JournalDirectory.segmentPath(directory, last)) == 0)  // the operator moves the last segment out
+
+            let resumed = try core(checkpoint)
+            let (after, _) = try open(resumed, checkpoint)
+            #expect(after.writer.written.segment > last)
+            for i in 120..<140 { try send(i, after, resumed) }
+            #expect(try after.deleteCoveredSegments(checkpointPositions: models.map { checkpoint[$0.name]?.journal?.position }) == Int(last) - 1)
+            let learnedBeforeCrash = learned(resumed)
+            after.writer.close()
+
+            let restarted = try core(checkpoint)
+            let (again, startup) = try open(restarted, checkpoint)
+            defer { again.writer.close() }
+            #expect(startup.replayed.values.reduce(0, +) == 20)
+            #expect(learned(restarted) == learnedBeforeCrash)
+        }
+    }
+
     /// A message above its producer's mark + 1 (one before it was lost in flight) is refused, not accepted: the mark
     /// of a later acknowledgement must never cover the missing one.
     @Test func aMessageAfterAMissingOneIsRefusedUntilTheMissingOneComes() throws {

@@ -83,16 +83,29 @@ package final class JournalWriter: Sendable {
     private let syncerDone = Mutex(false)
 
     /// Opens the journal in `directory` (created when missing) after ``JournalDirectory/recover(_:from:visit:)``
-    /// found `recovery` there, and starts a new segment after the last one.
+    /// found `recovery` there, and starts a new segment after the last one — and after `checkpointSegment`, the
+    /// highest segment a checkpoint position names. Checkpoints may point past the journal's end (the operator moved
+    /// damaged segments out, or a power loss under `fsync = "off"` lost the newest ones): a new segment with a number
+    /// a checkpoint already covers would have its records skipped by replay and deleted as covered. The numbers
+    /// between the last segment on disk and the new one are filled with empty segments (a header only), so the
+    /// sequence stays contiguous (recovery refuses a gap as a missing segment).
     package init(directory: String, configuration: DaemonConfiguration.Journal, recovery: JournalRecovery,
-                 onDurable: @escaping @Sendable () -> Void = {}) throws(JournalError) {
+                 checkpointSegment: UInt64? = nil, onDurable: @escaping @Sendable () -> Void = {}) throws(JournalError) {
         self.directory = directory
         self.configuration = configuration
         self.onDurable = onDurable
         do { try CheckpointFiles.makeDirectories(directory, mode: 0o750) } catch { throw .from(error) }
         var initial = State()
         initial.sealed = recovery.segments
-        let next = (recovery.segments.last?.number ?? recovery.tornTail.map { $0.position.segment - 1 } ?? 0) + 1
+        let lastOnDisk = recovery.segments.last?.number ?? recovery.tornTail.map { $0.position.segment - 1 } ?? 0
+        let next = max(lastOnDisk, checkpointSegment ?? 0) + 1
+        if !recovery.segments.isEmpty, lastOnDisk + 1 < next {
+            for number in (lastOnDisk + 1)..<next {
+                try Self.startSegment(number, in: directory, sync: configuration.fsync != .off, state: &initial)
+                Glibc.close(initial.fd)
+                initial.sealed.append((number, initial.segmentSize))
+            }
+        }
         try Self.startSegment(next, in: directory, sync: configuration.fsync != .off, state: &initial)
         initial.durable = initial.written
         state = Mutex(initial)

@@ -71,7 +71,8 @@ package final class JournaledIngest<Peer: Sendable> {
             guard plan.offer(record, at: at, end: end) else { return }
             withPointers(record.frames, learn)
         }
-        let writer = try JournalWriter(directory: directory, configuration: configuration, recovery: recovery, onDurable: onDurable)
+        let writer = try JournalWriter(directory: directory, configuration: configuration, recovery: recovery,
+                                       checkpointSegment: coverages.values.compactMap { $0?.position.segment }.max(), onDurable: onDurable)
         let ingest = JournaledIngest(writer: writer, watermarks: plan.watermarks, maxMessageBytes: maxMessageBytes)
         ingest.counters.replayed = plan.replayed.values.reduce(0, +)
         return (ingest, JournalStartup(recovery: recovery, replayed: plan.replayed))
