@@ -4,6 +4,7 @@ import Testing
 @testable import HebbDaemon
 import HebbTestSupport
 import HebbianRegression
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -306,6 +307,31 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             defer { again.writer.close() }
             #expect(startup.replayed.values.reduce(0, +) == 20)
             #expect(learned(restarted) == learnedBeforeCrash)
+        }
+    }
+
+    /// Journal off, then on again: the checkpoints written meanwhile have no journal position, yet their state holds
+    /// every record still in the journal. A model resumed from such a checkpoint learns nothing from the existing
+    /// journal (before: "no position" meant "replay everything", so those records were learned twice); a model
+    /// without any checkpoint still replays it all.
+    @Test func aCheckpointWrittenWithTheJournalOffIsNotFedTheOldJournalAgain() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            let (ingest, _) = try openJournal(state, live, [:])
+            for i in 0..<20 { try send(i, ingest, live) }
+            ingest.writer.close()
+            var checkpoint = learned(live)     // written while the journal was off: no position
+            checkpoint["b"] = nil              // "b" has no checkpoint at all
+            var configuration = DaemonConfiguration()
+            configuration.journal = settings(.off)
+            let restarted = try core(checkpoint)
+            let journal = try EngineJournal(stateDirectory: state, configuration: configuration, core: restarted,
+                                            snapshots: ["a": checkpoint["a"], "b": nil], logger: Logger(label: "test"))
+            defer { journal.close() }
+            let fresh = try core(checkpoint)
+            for i in 0..<20 where i % 4 == 3 { EngineFixtures.send(fresh, message(i)) }   // "b" learns its messages once
+            #expect(learned(restarted) == learned(fresh))
+            #expect(learned(restarted)["a"] == learned(live)["a"])
         }
     }
 

@@ -29,10 +29,14 @@ package final class EngineJournal {
             coverages.updateValue(snapshot?.journal, forKey: name)
         }
         checkpointPositions = coverages.mapValues { $0?.position }
+        // A checkpoint without a journal position was written while the journal was off (or by a build without it):
+        // its state already holds every record the journal still has, so the model learns none of them — as a
+        // `--reset-model` model; "no position" means "replay everything" only for a model with no checkpoint.
+        let resumedOutsideJournal = snapshots.compactMap { name, snapshot in snapshot.flatMap { $0.journal == nil ? name : nil } }
         let started = ContinuousClock.now
         let (ingest, startup) = try JournaledIngest<[UInt8]>.open(
             stateDirectory: stateDirectory, configuration: configuration.journal, maxMessageBytes: configuration.limits.maxMessageBytes,
-            coverages: coverages, discarded: discarded, onDurable: {}, learn: { frames in
+            coverages: coverages, discarded: discarded.union(resumedOutsideJournal), onDurable: {}, learn: { frames in
                 _ = core.handleSample(frames)
                 // Nobody is subscribed yet: keep the outbox small during a long replay (the last values stay cached).
                 if core.outbox.count > 1024 { core.drainOutbox { _ in } }
