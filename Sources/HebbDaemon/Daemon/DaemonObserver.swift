@@ -75,6 +75,16 @@ package final class DaemonObserver: EngineObserver {
         for n in next { n.engineCheckpointed(model: model, path: path) }
     }
 
+    /// How much more start-up time each replay report asks systemd for (`EXTEND_TIMEOUT_USEC`): a long journal
+    /// replay runs before READY=1 and would otherwise meet `TimeoutStartSec`. Reports come about every second.
+    static let replayAllowance: Duration = .seconds(30)
+
+    package func engineReplaying(records: Int) {
+        _ = notifier.extendTimeout(by: Self.replayAllowance)
+        _ = notifier.status("replaying the journal: \(records) records so far")
+        for n in next { n.engineReplaying(records: records) }
+    }
+
     package func engineReloaded(error: String?) {
         // RELOADING=1 was sent when SIGHUP arrived; READY=1 ends the reload either way.
         _ = notifier.ready()

@@ -19,8 +19,10 @@ package final class EngineJournal {
     /// Recovers and replays the journal of `stateDirectory` into `core`, whose models resumed from `snapshots`;
     /// `discarded` models (`--reset-model`) learn nothing from it. Throws (the daemon refuses to start) on
     /// corruption or an I/O error.
+    /// `progress` is called as the replay begins and then about every second with the records replayed so far.
     package init(stateDirectory: String, configuration: DaemonConfiguration, core: EngineCore,
-                 snapshots: [String: ModelSnapshot?], discarded: Set<String> = [], logger: Logger) throws(JournalError) {
+                 snapshots: [String: ModelSnapshot?], discarded: Set<String> = [], logger: Logger,
+                 progress: (Int) -> Void = { _ in }) throws(JournalError) {
         self.logger = logger
         var coverages: [String: JournalCoverage?] = [:]
         for name in core.modelNames {
@@ -34,10 +36,17 @@ package final class EngineJournal {
         // `--reset-model` model; "no position" means "replay everything" only for a model with no checkpoint.
         let resumedOutsideJournal = snapshots.compactMap { name, snapshot in snapshot.flatMap { $0.journal == nil ? name : nil } }
         let started = ContinuousClock.now
+        var replayed = 0, reported = started
+        progress(0)
         let (ingest, startup) = try JournaledIngest<[UInt8]>.open(
             stateDirectory: stateDirectory, configuration: configuration.journal, maxMessageBytes: configuration.limits.maxMessageBytes,
             coverages: coverages, discarded: discarded.union(resumedOutsideJournal), onDurable: {}, learn: { frames in
                 _ = core.handleSample(frames)
+                replayed += 1
+                if replayed % 256 == 0, reported.duration(to: .now) >= .seconds(1) {
+                    reported = .now
+                    progress(replayed)
+                }
                 // Nobody is subscribed yet: keep the outbox small during a long replay (the last values stay cached).
                 if core.outbox.count > 1024 { core.drainOutbox { _ in } }
             })

@@ -220,6 +220,45 @@ def test_a_message_of_70000_frames_is_rejected_on_both_paths_and_the_journal_sta
     assert (status, seq, mark) == (DUPLICATE, 1, 1)
 
 
+def test_the_journal_replay_before_ready_asks_systemd_for_more_start_up_time(make_daemon: Callable[..., LocalDaemon],
+                                                                             tmp_path: Path) -> None:
+    """A restart after kill -9 replays the journal before READY=1 (the sockets are not bound yet): the daemon sends
+    EXTEND_TIMEOUT_USEC (and a STATUS= saying so) to $NOTIFY_SOCKET — a fake one, a datagram socket of the test —
+    before READY=1, so a long replay does not meet TimeoutStartSec."""
+    import socket
+    d = make_daemon(MODEL).start()
+    p = ReliableProducer(d.reliable, "notify", seq=1, resend_after=0.5)
+    for x, y in batches(200):
+        p.send("r", x, y)
+    p.flush(timeout=60)
+    p.close()
+    d.kill()
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(0.2)
+    env = {k: v for k, v in os.environ.items() if k not in ("WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY")}
+    env["NOTIFY_SOCKET"] = address
+    with open(d.log_path, "ab") as log:
+        d.process = subprocess.Popen([d.binary, "run", "--config", str(d.config_path), "--state-dir", str(d.state_dir)],
+                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    messages: List[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and not any("READY=1" in m for m in messages):
+            try:
+                messages.append(receiver.recv(4096).decode())
+            except socket.timeout:
+                continue
+    finally:
+        receiver.close()
+    ready = next(i for i, m in enumerate(messages) if "READY=1" in m)
+    before = "\n".join(messages[:ready]).split("\n")
+    assert "EXTEND_TIMEOUT_USEC=30000000" in before, messages
+    assert any(line.startswith("STATUS=replaying the journal") for line in before), messages
+    assert any("journal replayed" in line and "journal.replayed=200 " in line + " " for line in d.log().splitlines()), d.log()[-2000:]
+
+
 def write_rows(path: Path, data: List[tuple]) -> int:
     """The rows of `data` as one .npy (features then target per row) for `hebbd feed`; returns the row count."""
     rows = np.concatenate([np.hstack([x, y]) for x, y in data]).astype("<f4")
