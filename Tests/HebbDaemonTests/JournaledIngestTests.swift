@@ -335,6 +335,46 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
         }
     }
 
+    /// An idle model no longer keeps the journal forever: at the interval it is checkpointed again when its
+    /// checkpoint's position lies in a sealed segment, and the sealed segments go once every model is past them
+    /// (before: only changed models were rewritten, so one idle model kept every segment).
+    @Test func anIdleModelIsCheckpointedAgainAtTheIntervalSoThatSealedSegmentsAreDeleted() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let clock = ManualClock()
+            var engineSettings = EngineSettings()
+            engineSettings.heartbeat = 0
+            engineSettings.checkpointInterval = 30
+            let live = EngineCore(settings: engineSettings, clock: clock.engineClock)
+            live.schedule.enabled = true
+            for m in models { try live.addModel(m) }
+            var configuration = DaemonConfiguration()
+            configuration.journal = settings(.off)
+            configuration.journal.segmentBytes = 4096
+            let journal = try EngineJournal(stateDirectory: state, configuration: configuration, core: live,
+                                            snapshots: ["a": nil, "b": nil], logger: Logger(label: "test"))
+            defer { journal.close() }
+            func checkpoint(_ snapshots: [ModelSnapshot]) -> [String] {
+                for snapshot in journal.stamp(snapshots) {
+                    journal.checkpointWritten(model: snapshot.name, taken: snapshot.wallClockSeconds, modelNames: live.modelNames)
+                }
+                return snapshots.map(\.name)
+            }
+            clock.advance(30)
+            #expect(checkpoint(live.dueCheckpoints { journal.holdsBackDeletion($0) }) == ["a", "b"])
+            for i in 0..<240 where i % 4 != 3 {          // model "a" only: "b" stays idle
+                pointers(message(i)) { frames in journal.journalPlain(frames); _ = live.handleSample(frames) }
+            }
+            #expect(journal.status.segments >= 3)
+            #expect(journal.holdsBackDeletion("b") && journal.holdsBackDeletion("a"))
+            clock.advance(30)
+            #expect(checkpoint(live.dueCheckpoints { journal.holdsBackDeletion($0) }) == ["a", "b"])
+            #expect(journal.status.segments == 1 && journal.status.deletedSegments >= 2)
+            #expect(!journal.holdsBackDeletion("b"))
+            clock.advance(30)
+            #expect(live.dueCheckpoints { journal.holdsBackDeletion($0) }.isEmpty)  // nothing changed, nothing held back
+        }
+    }
+
     /// A message above its producer's mark + 1 (one before it was lost in flight) is refused, not accepted: the mark
     /// of a later acknowledgement must never cover the missing one.
     @Test func aMessageAfterAMissingOneIsRefusedUntilTheMissingOneComes() throws {

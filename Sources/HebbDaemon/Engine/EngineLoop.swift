@@ -75,7 +75,8 @@ final class EngineLoop {
             if poller.isReadable(indices.ingest) { drain(sockets.ingest, tap: false) }
             for (tap, index) in zip(sockets.taps, indices.taps) where poller.isReadable(index) { drain(tap, tap: true) }
             if let journal { serveReliable(journal) }
-            submit(core.dueCheckpoints())
+            // An idle model is rewritten at the interval when its checkpoint keeps sealed segments from deletion.
+            submit(core.dueCheckpoints { journal?.holdsBackDeletion($0) ?? false })
             collectCheckpointResults()
             core.tick()
             if let journal { core.journalStatus = journal.status }

@@ -125,6 +125,14 @@ package final class EngineJournal {
         }
     }
 
+    /// Whether `model`'s newest checkpoint keeps sealed segments from being deleted: its position lies before the
+    /// current segment, or it has none while sealed segments exist. The engine then checkpoints the model at the
+    /// interval even when it is idle, so the journal holds roughly one `checkpoint_interval` of ingest.
+    package func holdsBackDeletion(_ model: String) -> Bool {
+        guard let position = checkpointPositions[model] ?? nil else { return ingest.writer.statistics.segments > 1 }
+        return position.segment < ingest.writer.written.segment
+    }
+
     /// A checkpoint was written: its position now covers the model; segments every model's checkpoint covers go.
     package func checkpointWritten(model: String, taken: Double, modelNames: [String]) {
         guard let position = submitted.removeValue(forKey: Self.key(model, taken)) else { return }
