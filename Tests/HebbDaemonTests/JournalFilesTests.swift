@@ -213,7 +213,10 @@ private func fileBytes(_ path: String) throws -> [UInt8] { Array(try Data(conten
         }
     }
 
-    @Test func aFullJournalRefusesTheAppendAndWritesNothing() throws {
+    /// The limit reached inside the open segment (segment_bytes = max_journal_bytes): nothing more is written, and
+    /// sealing it (what the forced checkpoint does) lets a checkpoint cover it, after which it is deleted and appends
+    /// go on — before, the open segment could never be deleted and the journal stayed full for good.
+    @Test func aFullJournalRefusesTheAppendWritesNothingAndASealLetsItBeFreed() throws {
         try withJournalDirectory { dir in
             let writer = try JournalWriter(directory: dir, configuration: settings(segmentBytes: 4096, maxBytes: 4096),
                                            recovery: try recoverAll(dir).1)
@@ -235,6 +238,10 @@ private func fileBytes(_ path: String) throws -> [UInt8] { Array(try Data(conten
             #expect(writer.statistics.refusedFull == 2 && accepted > 10)
             try writer.commit()
             #expect(try recoverAll(dir).0 == (0..<accepted).map { record($0) })
+            try writer.sealOpenSegment()
+            #expect(try writer.deleteSegments(coveredBy: writer.written) == 1)
+            _ = try writer.append(record(accepted))
+            #expect(writer.statistics.segments == 1)
         }
     }
 }

@@ -258,6 +258,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         config.limits = try Limits(section("limits", Limits.keys))
         config.security = try Security(section("security", Security.keys))
         config.journal = try Journal(section("journal", Journal.keys))
+        try config.journal.validate(against: config.limits, endpoints: config.endpoints, file: file)
 
         switch top.raw("model") {
         case nil: break

@@ -48,5 +48,23 @@ extension DaemonConfiguration {
                 throw r.invalid("max_journal_bytes", "at least segment_bytes (\(segmentBytes))", String(maxJournalBytes))
             }
         }
+
+        /// The smallest `max_journal_bytes` with which plain ingest can go on: the room a message of
+        /// `limits.max_message_bytes` needs (with its record's framing and 1 KiB of slack, as the engine checks before
+        /// reading `PULL`), plus the headers of the open segment and of the one a seal starts.
+        package static func minimumMaxJournalBytes(maxMessageBytes: Int) -> Int {
+            maxMessageBytes + 1024 + 2 * JournalFormat.segmentHeaderBytes
+        }
+
+        /// The checks that need other tables: `max_journal_bytes` must leave room for the largest message (below it,
+        /// `PULL` would never be read again), and `endpoints.reliable` needs the journal.
+        func validate(against limits: Limits, endpoints: Endpoints, file: String) throws(ConfigError) {
+            let minimum = Self.minimumMaxJournalBytes(maxMessageBytes: limits.maxMessageBytes)
+            guard !enabled || maxJournalBytes >= minimum else {
+                throw .invalidValue(file: file, table: "[journal]", key: "max_journal_bytes",
+                                    expected: "at least limits.max_message_bytes (\(limits.maxMessageBytes)) + 1072 = \(minimum)",
+                                    got: String(maxJournalBytes))
+            }
+        }
     }
 }

@@ -111,6 +111,8 @@ package final class EngineJournal {
         forcedCheckpoint = true
         logger.warning("journal full; checkpointing every model", metadata: [
             "journal.bytes": "\(ingest.writer.statistics.bytes)", "journal.max_bytes": "\(ingest.writer.configuration.maxJournalBytes)"])
+        // The checkpoints about to be stamped then cover the whole open segment, which their writes let go.
+        do throws(JournalError) { try ingest.writer.sealOpenSegment() } catch { logFailure(error, path: "seal") }
         return true
     }
 

@@ -205,6 +205,19 @@ package final class JournalWriter: Sendable {
         try result.get()
     }
 
+    /// Seals the open segment now when it holds a record, and starts the next one: a full journal forces this
+    /// before its forced checkpoint, so that the checkpoint covers the whole segment and it can be deleted (the open
+    /// segment never is; without this, a journal whose limit was reached inside one segment stayed full for good).
+    package func sealOpenSegment() throws(JournalError) {
+        let result: Result<Void, JournalError> = state.withLock { s in
+            guard !s.closed, s.failure == nil, s.fd >= 0, s.segmentSize > JournalFormat.segmentHeaderBytes else { return .success(()) }
+            do throws(JournalError) { try seal(&s) } catch { return .failure(error) }
+            s.statistics.bytes = s.totalBytes
+            return .success(())
+        }
+        try result.get()
+    }
+
     /// Deletes every sealed segment wholly before `position` (the smallest journal position of all models'
     /// checkpoints): none of its records will be replayed again. Returns how many were deleted.
     @discardableResult
