@@ -375,6 +375,27 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
         }
     }
 
+    /// The checkpoint writer coalesces a queued snapshot with a newer one and reports only the newer: the journal
+    /// forgets the replaced snapshots' positions too (before: one leaked entry per coalesced snapshot), and a failed
+    /// write's entry goes as well.
+    @Test func positionsOfCoalescedOrFailedSnapshotsAreNotKept() throws {
+        try withScratchDirectory("hebbd-replay") { state in
+            let live = try core()
+            var configuration = DaemonConfiguration()
+            configuration.journal = settings(.off)
+            let journal = try EngineJournal(stateDirectory: state, configuration: configuration, core: live,
+                                            snapshots: ["a": nil, "b": nil], logger: Logger(label: "test"))
+            defer { journal.close() }
+            for t in 1...3 { _ = journal.stamp([live.runners["a"]!.snapshot(wallClock: Double(t))]) }  // 1 and 2 coalesced into 3
+            _ = journal.stamp([live.runners["b"]!.snapshot(wallClock: 5)])
+            #expect(journal.submitted["a"]?.count == 3)
+            journal.checkpointWritten(model: "a", taken: 3, modelNames: live.modelNames)
+            #expect(journal.submitted["a"] == nil && journal.submitted["b"]?.count == 1)
+            journal.checkpointFailed(model: "b", taken: 5)
+            #expect(journal.submitted.isEmpty)
+        }
+    }
+
     /// A message above its producer's mark + 1 (one before it was lost in flight) is refused, not accepted: the mark
     /// of a later acknowledgement must never cover the missing one.
     @Test func aMessageAfterAMissingOneIsRefusedUntilTheMissingOneComes() throws {

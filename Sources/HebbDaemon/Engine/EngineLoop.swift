@@ -319,6 +319,7 @@ final class EngineLoop {
                 logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                 engine.metrics?.recordCheckpointFailure()
                 core.checkpointFailed(model: outcome.model, error: "\(error)", taken: outcome.taken)
+                journal?.checkpointFailed(model: outcome.model, taken: outcome.taken)
             }
         }
         if let reply = core.takeCheckpointReply() { _ = try? sockets.control.send(reply, flags: .dontWait) }

@@ -10,8 +10,10 @@ package final class EngineJournal {
     private let logger: Logger
     /// Each model's newest written checkpoint position (nil: none yet, or one without a position).
     private var checkpointPositions: [String: JournalPosition?]
-    /// Positions of submitted snapshots by (model, taken), until the writer reports them.
-    private var submitted: [String: JournalPosition] = [:]
+    /// Positions of submitted snapshots per model, oldest first, until the writer reports them. The writer coalesces
+    /// a queued snapshot with a newer one of the same model and reports only the newer: a report therefore also
+    /// drops every older entry of its model.
+    private(set) var submitted: [String: [(taken: Double, position: JournalPosition)]] = [:]
     private var failureLog = LogRateLimiter(interval: 10)
     private var forcedCheckpoint = false
     private var failuresLogged = 0
@@ -122,7 +124,7 @@ package final class EngineJournal {
         return snapshots.map { snapshot in
             var stamped = snapshot
             stamped.journal = coverage
-            submitted[Self.key(snapshot.name, snapshot.wallClockSeconds)] = coverage.position
+            submitted[snapshot.name, default: []].append((snapshot.wallClockSeconds, coverage.position))
             return stamped
         }
     }
@@ -137,7 +139,7 @@ package final class EngineJournal {
 
     /// A checkpoint was written: its position now covers the model; segments every model's checkpoint covers go.
     package func checkpointWritten(model: String, taken: Double, modelNames: [String]) {
-        guard let position = submitted.removeValue(forKey: Self.key(model, taken)) else { return }
+        guard let position = takeSubmitted(model: model, taken: taken) else { return }
         checkpointPositions[model] = position
         do throws(JournalError) {
             let deleted = try ingest.deleteCoveredSegments(checkpointPositions: modelNames.map { checkpointPositions[$0] ?? nil })
@@ -175,7 +177,19 @@ package final class EngineJournal {
         ingest.writer.close()
     }
 
-    private static func key(_ model: String, _ taken: Double) -> String { "\(model)@\(taken.bitPattern)" }
+    /// A checkpoint write failed: its entry (and older, coalesced ones) go; the model's next snapshot is stamped anew.
+    package func checkpointFailed(model: String, taken: Double) {
+        _ = takeSubmitted(model: model, taken: taken)
+    }
+
+    /// Removes the entry of `model`'s snapshot taken at `taken` and every older one; returns its position.
+    private func takeSubmitted(model: String, taken: Double) -> JournalPosition? {
+        guard var entries = submitted[model], let index = entries.firstIndex(where: { $0.taken.bitPattern == taken.bitPattern }) else { return nil }
+        let position = entries[index].position
+        entries.removeFirst(index + 1)
+        submitted[model] = entries.isEmpty ? nil : entries
+        return position
+    }
 
     private func logFailure(_ error: JournalError, path: String) {
         if case .full = error, path == "reliable" { return }  // answered `refused` with the reason; the episode is logged once
