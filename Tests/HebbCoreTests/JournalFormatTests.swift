@@ -250,6 +250,18 @@ private let threeRecords = [
         #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: "[journal]\nenabled = false\nsegment_bytes = 4096\nmax_journal_bytes = 4096", file: "t.toml") }
     }
 
+    /// `endpoints.reliable` with the journal off was silently not opened: now a config error naming both keys.
+    @Test func aReliableEndpointWithTheJournalOffIsAConfigError() throws {
+        do {
+            _ = try DaemonConfiguration.parse(toml: "[endpoints]\nreliable = \"tcp://127.0.0.1:5558\"\n[journal]\nenabled = false", file: "t.toml")
+            Issue.record("accepted endpoints.reliable with [journal] enabled = false")
+        } catch {
+            #expect(error.description.contains("reliable") && error.description.contains("[journal] enabled = false"), "\(error)")
+        }
+        #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: "[endpoints]\nreliable = \"tcp://127.0.0.1:5558\"", file: "t.toml") }
+        #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: "[journal]\nenabled = false", file: "t.toml") }
+    }
+
     @Test func aChangedJournalTableNeedsARestart() throws {
         var changed = DaemonConfiguration()
         changed.journal.fsync = .always

@@ -60,7 +60,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         /// `control`: the REP socket the daemon binds for control commands.
         package var control = "tcp://127.0.0.1:5557"
         /// `reliable`: the ROUTER socket the daemon binds for acknowledged ingest (docs/PROTOCOL.md, "Reliable ingest");
-        /// `""` (the default) does not open it. Needs `[journal] enabled`.
+        /// `""` (the default) does not open it. Needs `[journal] enabled` (a config error otherwise).
         package var reliable = ""
         /// `subscribe`: PUB streams the daemon connects SUB sockets to (lossy tap), none by default.
         package var subscribe: [String] = []

@@ -14,8 +14,8 @@ extension DaemonConfiguration {
             case off
         }
 
-        /// `enabled`: journal every accepted ingest message. Off, a crash loses what came after the last checkpoint
-        /// and `endpoints.reliable` is not opened.
+        /// `enabled`: journal every accepted ingest message. Off, a crash loses what came after the last checkpoint,
+        /// and `endpoints.reliable` must be empty (a config error otherwise).
         package var enabled = true
         /// `fsync`: always, batch or off.
         package var fsync = FsyncPolicy.batch
@@ -64,6 +64,13 @@ extension DaemonConfiguration {
                 throw .invalidValue(file: file, table: "[journal]", key: "max_journal_bytes",
                                     expected: "at least limits.max_message_bytes (\(limits.maxMessageBytes)) + 1072 = \(minimum)",
                                     got: String(maxJournalBytes))
+            }
+            // Acknowledgements mean "journaled": without a journal the endpoint would be silently not opened.
+            guard enabled || endpoints.reliable.isEmpty else {
+                throw .invalidValue(file: file, table: "[endpoints]", key: "reliable",
+                                    expected: "\"\" while [journal] enabled = false (acknowledged ingest needs the journal): "
+                                        + "remove endpoints.reliable or set [journal] enabled = true",
+                                    got: "\"\(endpoints.reliable)\"")
             }
         }
     }
