@@ -67,7 +67,7 @@ package final class JournaledIngest<Peer: Sendable> {
         let directory = JournalDirectory.path(stateDirectory: stateDirectory)
         var plan = JournalReplayPlan(positions: coverages.mapValues { $0?.position },
                                      checkpointMarks: coverages.values.compactMap { $0?.watermarks }, discarded: discarded)
-        let recovery = try JournalDirectory.recover(directory, from: plan.start) { record, at, end in
+        let recovery = try JournalDirectory.recover(directory, from: plan.start, unsyncedSealedSegments: configuration.fsync == .off) { record, at, end in
             guard plan.offer(record, at: at, end: end) else { return }
             withPointers(record.frames, learn)
         }
