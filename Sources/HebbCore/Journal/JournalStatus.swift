@@ -22,10 +22,12 @@ package struct JournalStatus: Sendable, Equatable {
     package var failures = 0
     /// Records replayed into models at start.
     package var replayed = 0
-    /// Reliable messages acknowledged, dropped as duplicates, refused (journal full or unwritable), refused as out
-    /// of order (an earlier one of their producer missing), and requests whose header could not be read.
+    /// Reliable messages acknowledged, dropped as duplicates, journaled but rejected by the engine (invalid sample:
+    /// answered `rejected`), refused (journal full or unwritable), refused as out of order (an earlier one of their
+    /// producer missing), and requests whose header could not be read.
     package var acknowledged = 0
     package var duplicates = 0
+    package var rejected = 0
     package var refused = 0
     package var outOfOrder = 0
     package var malformed = 0
@@ -50,6 +52,7 @@ package struct JournalStatus: Sendable, Equatable {
         w.key("replayed"); w.int(replayed)
         w.key("acknowledged"); w.int(acknowledged)
         w.key("duplicates"); w.int(duplicates)
+        w.key("rejected"); w.int(rejected)
         w.key("refused"); w.int(refused)
         w.key("out_of_order"); w.int(outOfOrder)
         w.key("malformed"); w.int(malformed)

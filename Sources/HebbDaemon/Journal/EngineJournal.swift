@@ -172,6 +172,7 @@ package final class EngineJournal {
         status.replayed = counters.replayed
         status.acknowledged = counters.acknowledged
         status.duplicates = counters.duplicates
+        status.rejected = counters.rejected
         status.refused = counters.refused
         status.outOfOrder = counters.outOfOrder
         status.malformed = counters.malformed

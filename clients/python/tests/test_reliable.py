@@ -213,6 +213,7 @@ def test_a_message_of_70000_frames_is_rejected_on_both_paths_and_the_journal_sta
         while c.status()["rejected"].get("frame_count", 0) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert c.status()["rejected"].get("frame_count", 0) == 2
+        assert c.status()["journal"]["rejected"] == 1     # the reliable one: journaled (its number), answered rejected
     assert d.process is not None and d.process.poll() is None
     d.kill()
     d.start()
