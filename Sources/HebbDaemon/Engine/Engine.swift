@@ -168,6 +168,12 @@ package final class Engine: Sendable {
         }
     }
 
+    /// Wakes the engine loop without a command: the journal's sync thread after each sync, so that the
+    /// acknowledgements it made durable leave at once instead of at the next poll timeout.
+    package func wake() {
+        shared.withLock { state in _ = try? state.waker?.send([UInt8(1)], flags: .dontWait) }
+    }
+
     /// Why the engine loop ended on its own (a failed poll), nil after a requested stop: a daemon whose
     /// engine died must exit non-zero so that systemd restarts it.
     package var failure: String? { shared.withLock { $0.failure } }
@@ -325,7 +331,8 @@ package final class Engine: Sendable {
                     journal = try EngineJournal(stateDirectory: checkpointer.store.directory, configuration: configuration, core: core,
                                                 snapshots: Dictionary(initialModels.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a }),
                                                 discarded: resetModels, logger: logger,
-                                                progress: { [observer] in observer?.engineReplaying(records: $0) })
+                                                progress: { [observer] in observer?.engineReplaying(records: $0) },
+                                                onDurable: { [weak self] in self?.wake() })
                 } catch {
                     for s in sockets.all { s.close() }
                     throw EngineError.failed("journal: \(error)")

@@ -102,8 +102,7 @@ final class EngineLoop {
             let events: PollEvents = journal.isFull ? [] : .readable
             poller.setEvents(events, at: indices.ingest)
             for index in indices.taps { poller.setEvents(events, at: index) }
-            // Replies wait for the journal thread's sync (`batch`): look again soon.
-            if journal.pendingReplies > 0 { timeout = min(timeout, 2) }
+            // Replies waiting for the journal thread's sync (`batch`) need no polling: it wakes the loop after each.
         }
         do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
             logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])

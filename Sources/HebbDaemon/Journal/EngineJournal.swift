@@ -24,7 +24,7 @@ package final class EngineJournal {
     /// `progress` is called as the replay begins and then about every second with the records replayed so far.
     package init(stateDirectory: String, configuration: DaemonConfiguration, core: EngineCore,
                  snapshots: [String: ModelSnapshot?], discarded: Set<String> = [], logger: Logger,
-                 progress: (Int) -> Void = { _ in }) throws(JournalError) {
+                 progress: (Int) -> Void = { _ in }, onDurable: @escaping @Sendable () -> Void = {}) throws(JournalError) {
         self.logger = logger
         var coverages: [String: JournalCoverage?] = [:]
         for name in core.modelNames {
@@ -42,7 +42,7 @@ package final class EngineJournal {
         progress(0)
         let (ingest, startup) = try JournaledIngest<[UInt8]>.open(
             stateDirectory: stateDirectory, configuration: configuration.journal, maxMessageBytes: configuration.limits.maxMessageBytes,
-            coverages: coverages, discarded: discarded.union(resumedOutsideJournal), onDurable: {}, learn: { frames in
+            coverages: coverages, discarded: discarded.union(resumedOutsideJournal), onDurable: onDurable, learn: { frames in
                 _ = core.handleSample(frames)
                 replayed += 1
                 if replayed % 256 == 0, reported.duration(to: .now) >= .seconds(1) {
@@ -106,7 +106,7 @@ package final class EngineJournal {
         for (peer, reply) in replies { send(peer, reply.encoded) }
     }
 
-    /// Replies waiting for durability (the loop polls briefly while there are some).
+    /// Replies waiting for durability (the journal thread wakes the loop after each sync).
     package var pendingReplies: Int { ingest.pendingReplies }
 
     /// Whether plain ingest must pause (back-pressure) because the journal is nearly full. The first time, the

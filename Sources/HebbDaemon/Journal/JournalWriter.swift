@@ -39,7 +39,8 @@ package struct JournalStatistics: Sendable, Equatable {
 ///   `appendfsync always`).
 /// - `batch`: a dedicated thread (`hebbd-journal`) fdatasyncs at most every `batch_interval` when something was
 ///   written, on a duplicate of the segment's descriptor, so the engine never waits for the disk; `onDurable` is
-///   called after each sync (the engine wakes and sends the acknowledgements).
+///   called after each sync, successful or failed (the daemon's engine passes ``Engine/wake()``: it wakes and sends
+///   the acknowledgements, or the refusals of a failure).
 /// - `off`: never syncs; a record is durable once written.
 ///
 /// A segment is sealed (synced, except with `off`, and closed) when the next record would take it past
@@ -400,7 +401,7 @@ package final class JournalWriter: Sendable {
                 }
                 return (fd, s.written)
             }
-            guard let target else { continue }
+            guard let target else { onDurable(); continue }
             let started = ContinuousClock.now
             var result: Int32 = 0
             repeat { result = fdatasync(target.fd) } while result != 0 && errno == EINTR
@@ -418,7 +419,7 @@ package final class JournalWriter: Sendable {
                     if target.position.segment == s.segment { fail(&s, error, cutTo: nil, syncable: false) } else { s.statistics.failures += 1 }
                 }
             }
-            if result == 0 { onDurable() }
+            onDurable()
             let rest = interval - (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
             if rest > 0 { usleep(UInt32(rest * 1_000_000)) }
         }
