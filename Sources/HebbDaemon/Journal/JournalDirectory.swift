@@ -121,6 +121,6 @@ package enum JournalDirectory {
         guard fd >= 0 else { throw .io(path: path, operation: "open", code: errno) }
         defer { close(fd) }
         guard ftruncate(fd, off_t(size)) == 0 else { throw .io(path: path, operation: "ftruncate", code: errno) }
-        guard fsync(fd) == 0 else { throw .io(path: path, operation: "fsync", code: errno) }
+        do { try CheckpointFiles.sync(fd, path: path) } catch { throw .from(error) }
     }
 }

@@ -345,27 +345,12 @@ package final class JournalWriter: Sendable {
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(JournalError) {
-        var done = 0
-        let failure: JournalError? = bytes.withUnsafeBytes { raw in
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return .io(path: path, operation: "write", code: errno)
-                }
-                done += n
-            }
-            return nil
-        }
-        if let failure { throw failure }
+        do { try CheckpointFiles.writeAll(fd, bytes, path: path) } catch { throw .from(error) }
     }
 
     private static func sync(_ fd: Int32, path: String, statistics: inout JournalStatistics) throws(JournalError) {
         let started = ContinuousClock.now
-        while fdatasync(fd) != 0 {
-            if errno == EINTR { continue }
-            throw .io(path: path, operation: "fdatasync", code: errno)
-        }
+        do { try CheckpointFiles.sync(fd, path: path, dataOnly: true) } catch { throw .from(error) }
         record(ContinuousClock.now - started, in: &statistics)
     }
 
@@ -403,20 +388,20 @@ package final class JournalWriter: Sendable {
             }
             guard let target else { onDurable(); continue }
             let started = ContinuousClock.now
-            var result: Int32 = 0
-            repeat { result = fdatasync(target.fd) } while result != 0 && errno == EINTR
-            let code = errno
+            let path = JournalDirectory.segmentPath(directory, target.position.segment)
+            var failure: JournalError?
+            do { try CheckpointFiles.sync(target.fd, path: path, dataOnly: true) } catch { failure = .from(error) }
             Glibc.close(target.fd)
             let elapsed = ContinuousClock.now - started
             state.withLock { s in
                 Self.record(elapsed, in: &s.statistics)
-                if result == 0 {
-                    // A seal meanwhile may have made more durable already; never move backwards.
-                    if target.position > s.durable { s.durable = target.position }
-                } else if s.failure == nil {
+                if let failure {
                     // Fatal for the segment (never synced again: see the type's documentation).
-                    let error = JournalError.io(path: JournalDirectory.segmentPath(directory, target.position.segment), operation: "fdatasync", code: code)
-                    if target.position.segment == s.segment { fail(&s, error, cutTo: nil, syncable: false) } else { s.statistics.failures += 1 }
+                    guard s.failure == nil else { return }
+                    if target.position.segment == s.segment { fail(&s, failure, cutTo: nil, syncable: false) } else { s.statistics.failures += 1 }
+                } else if target.position > s.durable {
+                    // A seal meanwhile may have made more durable already; never move backwards.
+                    s.durable = target.position
                 }
             }
             onDurable()
