@@ -59,7 +59,7 @@ package final class DaemonObserver: EngineObserver {
             s.pacer.tick(now: now)
             let elapsed = s.lastStatus.duration(to: now)
             if elapsed >= .seconds(5) {
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = elapsed.inSeconds
                 let rate = Double(core.counters.samplesReceived - s.lastSamples) / seconds
                 _ = notifier.status("\(core.modelNames.count) models, \(String(format: "%.0f", rate)) samples/s, \(core.counters.updates) updates, last checkpoint \(s.lastCheckpointDescription)")
                 s.lastSamples = core.counters.samplesReceived

@@ -68,7 +68,7 @@ package final class EngineJournal {
         logger.info("journal replayed", metadata: [
             "journal.segments": "\(startup.recovery.segments.count)", "journal.records": "\(startup.recovery.records)",
             "journal.replayed": "\(startup.replayed.values.reduce(0, +))",
-            "journal.seconds": "\(Double(elapsed.components.attoseconds) * 1e-18 + Double(elapsed.components.seconds))",
+            "journal.seconds": "\(elapsed.inSeconds)",
             "journal.fsync": "\(configuration.journal.fsync.rawValue)"])
     }
 

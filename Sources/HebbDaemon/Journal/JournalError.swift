@@ -41,7 +41,7 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
             "a record of \(frames) frames and \(bytes) bytes exceeds the journal format's \(UInt16.max) frames and \(JournalFormat.maxRecordBytes) bytes"
         case .closed: "journal closed"
         case let .failed(reason, retryIn):
-            "journal failed (\(reason)); a new segment is tried in \(retryIn.components.seconds + (retryIn.components.attoseconds > 0 ? 1 : 0)) s"
+            "journal failed (\(reason)); a new segment is tried in \(Int(retryIn.inSeconds.rounded(.up))) s"
         case let .outOfOrder(producer, expected):
             "out of order: producer \(producer)'s next message is \(expected); resend from it"
         }

@@ -355,7 +355,7 @@ package final class JournalWriter: Sendable {
     }
 
     private static func record(_ elapsed: Duration, in statistics: inout JournalStatistics) {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.inSeconds
         statistics.fsyncs += 1
         statistics.fsyncSeconds += seconds
         statistics.fsyncMaxSeconds = max(statistics.fsyncMaxSeconds, seconds)
@@ -405,7 +405,7 @@ package final class JournalWriter: Sendable {
                 }
             }
             onDurable()
-            let rest = interval - (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            let rest = interval - elapsed.inSeconds
             if rest > 0 { usleep(UInt32(rest * 1_000_000)) }
         }
     }
