@@ -201,6 +201,20 @@ private let threeRecords = [
     }
 }
 
+/// Producer and model names follow one rule (WireName); only a model name, which is also a directory, may not
+/// start with ".".
+@Suite struct WireNameTests {
+    @Test func producerAndModelNamesShareOneRuleButALeadingDot() {
+        for name in ["p", "A-z_0.9", String(repeating: "x", count: 64)] {
+            #expect(ReliableOrigin.isValidProducer(name) && ModelConfiguration.isValidName(name), "\(name)")
+        }
+        for name in ["", "a b", "é", "a/b", String(repeating: "x", count: 65)] {
+            #expect(!ReliableOrigin.isValidProducer(name) && !ModelConfiguration.isValidName(name), "\(name)")
+        }
+        #expect(ReliableOrigin.isValidProducer(".p") && !ModelConfiguration.isValidName(".m"))
+    }
+}
+
 @Suite struct JournalConfigTests {
     @Test func defaultsAndEveryKey() throws {
         #expect(try DaemonConfiguration.parse(toml: "", file: "t.toml").journal == DaemonConfiguration.Journal())
