@@ -299,7 +299,7 @@ package final class Engine: Sendable {
 
     private func run(started: (Result<BoundEndpoints, EngineError>) -> Void) {
         let core = EngineCore(configuration: configuration, logger: logger)
-        if let checkpointer {
+        if checkpointer != nil {
             core.schedule.enabled = true
             core.looksUpCheckpoints = true
         }

@@ -373,7 +373,7 @@ package final class JournalWriter: Sendable {
                 let (closed, pending) = state.withLock { ($0.closed, $0.written > $0.durable && $0.failure == nil && $0.fd >= 0) }
                 if closed { condition.unlock(); return }
                 if pending { break }
-                condition.wait(until: Date(timeIntervalSinceNow: 1))
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
             }
             condition.unlock()
             let target: (fd: Int32, position: JournalPosition)? = state.withLock { s in
