@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HebbTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -41,25 +42,8 @@ struct HostileTests {
 
         """
 
-    /// Whether this process may mount (and unmount) a tmpfs: root, and a container that allows it. Probed once.
-    static let canMountTmpfs: Bool = {
-        guard getuid() == 0 else { return false }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hebbd-mount-probe-\(getpid())").path
-        guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil else { return false }
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        func sh(_ program: String, _ arguments: [String]) -> Bool {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: program)
-            p.arguments = arguments
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { return false }
-            p.waitUntilExit()
-            return p.terminationStatus == 0
-        }
-        guard sh("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]) else { return false }
-        return sh("/bin/umount", [dir])
-    }()
+    /// Whether this process may mount (and unmount) a tmpfs (probed once, HebbTestSupport).
+    static var canMountTmpfs: Bool { Tmpfs.canMount }
 
     static let maxMessageBytes = 1 << 20
     static let maxRows = 1000

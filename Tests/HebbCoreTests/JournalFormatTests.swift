@@ -201,10 +201,26 @@ private let threeRecords = [
     }
 }
 
+/// Producer and model names follow one rule (WireName); only a model name, which is also a directory, may not
+/// start with ".".
+@Suite struct WireNameTests {
+    @Test func producerAndModelNamesShareOneRuleButALeadingDot() {
+        for name in ["p", "A-z_0.9", String(repeating: "x", count: 64)] {
+            #expect(ReliableOrigin.isValidProducer(name) && ModelConfiguration.isValidName(name), "\(name)")
+        }
+        for name in ["", "a b", "é", "a/b", String(repeating: "x", count: 65)] {
+            #expect(!ReliableOrigin.isValidProducer(name) && !ModelConfiguration.isValidName(name), "\(name)")
+        }
+        #expect(ReliableOrigin.isValidProducer(".p") && !ModelConfiguration.isValidName(".m"))
+    }
+}
+
 @Suite struct JournalConfigTests {
     @Test func defaultsAndEveryKey() throws {
         #expect(try DaemonConfiguration.parse(toml: "", file: "t.toml").journal == DaemonConfiguration.Journal())
         let config = try DaemonConfiguration.parse(toml: """
+            [limits]
+            max_message_bytes = 1048576
             [journal]
             enabled = false
             fsync = "always"
@@ -228,6 +244,36 @@ private let threeRecords = [
                 #expect(error.description.contains("[journal]") && error.description.contains(fragment), "\(error)")
             }
         }
+    }
+
+    /// A `max_journal_bytes` that a message of `limits.max_message_bytes` could never fit in (plain ingest would
+    /// never be read again) is a config error naming both keys and the bound.
+    @Test func maxJournalBytesMustLeaveRoomForTheLargestMessage() throws {
+        let tight = "[limits]\nmax_message_bytes = 1048576\n[journal]\nsegment_bytes = 4096\n"
+        #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: tight + "max_journal_bytes = \(1048576 + 1072)", file: "t.toml") }
+        do {
+            _ = try DaemonConfiguration.parse(toml: tight + "max_journal_bytes = \(1048576 + 1071)", file: "t.toml")
+            Issue.record("accepted a max_journal_bytes below max_message_bytes + 1072")
+        } catch {
+            #expect(error.description.contains("[journal]") && error.description.contains("max_journal_bytes")
+                    && error.description.contains("limits.max_message_bytes") && error.description.contains("1049648"), "\(error)")
+        }
+        // The default max_message_bytes (64 MiB) with a 16 MiB journal: refused.
+        #expect(throws: ConfigError.self) { try DaemonConfiguration.parse(toml: "[journal]\nsegment_bytes = 4096\nmax_journal_bytes = 16777216", file: "t.toml") }
+        // Off, the journal's sizes do not matter.
+        #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: "[journal]\nenabled = false\nsegment_bytes = 4096\nmax_journal_bytes = 4096", file: "t.toml") }
+    }
+
+    /// `endpoints.reliable` with the journal off was silently not opened: now a config error naming both keys.
+    @Test func aReliableEndpointWithTheJournalOffIsAConfigError() throws {
+        do {
+            _ = try DaemonConfiguration.parse(toml: "[endpoints]\nreliable = \"tcp://127.0.0.1:5558\"\n[journal]\nenabled = false", file: "t.toml")
+            Issue.record("accepted endpoints.reliable with [journal] enabled = false")
+        } catch {
+            #expect(error.description.contains("reliable") && error.description.contains("[journal] enabled = false"), "\(error)")
+        }
+        #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: "[endpoints]\nreliable = \"tcp://127.0.0.1:5558\"", file: "t.toml") }
+        #expect(throws: Never.self) { try DaemonConfiguration.parse(toml: "[journal]\nenabled = false", file: "t.toml") }
     }
 
     @Test func aChangedJournalTableNeedsARestart() throws {

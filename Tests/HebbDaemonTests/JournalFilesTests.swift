@@ -131,6 +131,26 @@ private func fileBytes(_ path: String) throws -> [UInt8] { Array(try Data(conten
         }
     }
 
+    /// With `fsync = "off"` a power loss can zero the never-synced tail of a sealed segment, not only of the last
+    /// one: that is recovered as a torn tail (cut off, reported) and the later segments are read — not refused as
+    /// corruption, which `always`/`batch` still do.
+    @Test func aZeroFilledTailOfASealedSegmentIsCutOffUnderFsyncOff() throws {
+        try withJournalDirectory { dir in
+            try write([record(0), record(1)], to: dir, settings(.off))
+            try write([record(2)], to: dir, settings(.off))
+            let path = JournalDirectory.segmentPath(dir, 1)
+            let bytes = try fileBytes(path)
+            let damaged = Array(bytes.dropLast(5)) + [UInt8](repeating: 0, count: 5)  // record 1's last page never reached the disk
+            try Data(damaged).write(to: URL(fileURLWithPath: path))
+            #expect(throws: JournalError.self) { try recoverAll(dir) }                 // the same files under always/batch: refused
+            var records: [JournalRecord] = []
+            let recovery = try JournalDirectory.recover(dir, unsyncedSealedSegments: true) { record, _, _ in records.append(record) }
+            #expect(records == [record(0), record(2)])
+            #expect(recovery.sealedTailsCut.count == 1 && recovery.sealedTailsCut.first?.path == path && recovery.tornTail == nil)
+            #expect(try fileBytes(path).count < bytes.count)
+        }
+    }
+
     @Test func aMissingSegmentBetweenTwoOthersRefusesRecovery() throws {
         try withJournalDirectory { dir in
             for i in 0..<3 { try write([record(i)], to: dir) }
@@ -213,7 +233,10 @@ private func fileBytes(_ path: String) throws -> [UInt8] { Array(try Data(conten
         }
     }
 
-    @Test func aFullJournalRefusesTheAppendAndWritesNothing() throws {
+    /// The limit reached inside the open segment (segment_bytes = max_journal_bytes): nothing more is written, and
+    /// sealing it (what the forced checkpoint does) lets a checkpoint cover it, after which it is deleted and appends
+    /// go on — before, the open segment could never be deleted and the journal stayed full for good.
+    @Test func aFullJournalRefusesTheAppendWritesNothingAndASealLetsItBeFreed() throws {
         try withJournalDirectory { dir in
             let writer = try JournalWriter(directory: dir, configuration: settings(segmentBytes: 4096, maxBytes: 4096),
                                            recovery: try recoverAll(dir).1)
@@ -235,6 +258,10 @@ private func fileBytes(_ path: String) throws -> [UInt8] { Array(try Data(conten
             #expect(writer.statistics.refusedFull == 2 && accepted > 10)
             try writer.commit()
             #expect(try recoverAll(dir).0 == (0..<accepted).map { record($0) })
+            try writer.sealOpenSegment()
+            #expect(try writer.deleteSegments(coveredBy: writer.written) == 1)
+            _ = try writer.append(record(accepted))
+            #expect(writer.statistics.segments == 1)
         }
     }
 }

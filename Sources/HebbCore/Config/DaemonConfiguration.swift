@@ -60,7 +60,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         /// `control`: the REP socket the daemon binds for control commands.
         package var control = "tcp://127.0.0.1:5557"
         /// `reliable`: the ROUTER socket the daemon binds for acknowledged ingest (docs/PROTOCOL.md, "Reliable ingest");
-        /// `""` (the default) does not open it. Needs `[journal] enabled`.
+        /// `""` (the default) does not open it. Needs `[journal] enabled` (a config error otherwise).
         package var reliable = ""
         /// `subscribe`: PUB streams the daemon connects SUB sockets to (lossy tap), none by default.
         package var subscribe: [String] = []
@@ -258,6 +258,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
         config.limits = try Limits(section("limits", Limits.keys))
         config.security = try Security(section("security", Security.keys))
         config.journal = try Journal(section("journal", Journal.keys))
+        try config.journal.validate(against: config.limits, endpoints: config.endpoints, file: file)
 
         switch top.raw("model") {
         case nil: break

@@ -14,8 +14,8 @@ extension DaemonConfiguration {
             case off
         }
 
-        /// `enabled`: journal every accepted ingest message. Off, a crash loses what came after the last checkpoint
-        /// and `endpoints.reliable` is not opened.
+        /// `enabled`: journal every accepted ingest message. Off, a crash loses what came after the last checkpoint,
+        /// and `endpoints.reliable` must be empty (a config error otherwise).
         package var enabled = true
         /// `fsync`: always, batch or off.
         package var fsync = FsyncPolicy.batch
@@ -46,6 +46,31 @@ extension DaemonConfiguration {
             maxJournalBytes = try r.integer("max_journal_bytes", default: maxJournalBytes, in: 4096...Int64.max)
             guard maxJournalBytes >= segmentBytes else {
                 throw r.invalid("max_journal_bytes", "at least segment_bytes (\(segmentBytes))", String(maxJournalBytes))
+            }
+        }
+
+        /// The smallest `max_journal_bytes` with which plain ingest can go on: the room a message of
+        /// `limits.max_message_bytes` needs (with its record's framing and 1 KiB of slack, as the engine checks before
+        /// reading `PULL`), plus the headers of the open segment and of the one a seal starts.
+        package static func minimumMaxJournalBytes(maxMessageBytes: Int) -> Int {
+            maxMessageBytes + 1024 + 2 * JournalFormat.segmentHeaderBytes
+        }
+
+        /// The checks that need other tables: `max_journal_bytes` must leave room for the largest message (below it,
+        /// `PULL` would never be read again), and `endpoints.reliable` needs the journal.
+        func validate(against limits: Limits, endpoints: Endpoints, file: String) throws(ConfigError) {
+            let minimum = Self.minimumMaxJournalBytes(maxMessageBytes: limits.maxMessageBytes)
+            guard !enabled || maxJournalBytes >= minimum else {
+                throw .invalidValue(file: file, table: "[journal]", key: "max_journal_bytes",
+                                    expected: "at least limits.max_message_bytes (\(limits.maxMessageBytes)) + 1072 = \(minimum)",
+                                    got: String(maxJournalBytes))
+            }
+            // Acknowledgements mean "journaled": without a journal the endpoint would be silently not opened.
+            guard enabled || endpoints.reliable.isEmpty else {
+                throw .invalidValue(file: file, table: "[endpoints]", key: "reliable",
+                                    expected: "\"\" while [journal] enabled = false (acknowledged ingest needs the journal): "
+                                        + "remove endpoints.reliable or set [journal] enabled = true",
+                                    got: "\"\(endpoints.reliable)\"")
             }
         }
     }

@@ -99,8 +99,7 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     /// SUB filters are byte prefixes, so `/`, spaces and other separators are excluded.
     package static func isValidName(_ name: String) -> Bool {
         // Not starting with "." either: the name is also a directory under state_dir ("..", hidden files).
-        !name.isEmpty && name.utf8.count <= 64 && !name.hasPrefix(".")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)) }
+        WireName.isValid(name) && !name.hasPrefix(".")
     }
 
     /// Decodes one model table, e.g. the JSON object of a control `add` after ``ConfigValue/parse(json:source:)``;

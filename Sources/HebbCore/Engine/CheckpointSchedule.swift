@@ -5,7 +5,8 @@ import HebbianRegression
 /// The driver (which owns the disk) asks the core for the snapshots to write and reports back how each write
 /// went; it never decides itself. The rules, all in this type:
 /// - `daemon.checkpoint_interval`: every interval, each model whose state changed since its last checkpoint
-///   (an idle model is not rewritten);
+///   (an idle model is not rewritten — unless the driver says it is due anyway: the daemon rewrites an idle model
+///   whose checkpoint's journal position lies in a sealed segment, which it would otherwise keep from deletion);
 /// - `daemon.checkpoint_every`: also a model that ran that many updates since its last checkpoint;
 /// - the `checkpoint` command and SIGHUP-less requests: every model now, which restarts the interval;
 /// - a removed model: its final state once;
@@ -40,12 +41,13 @@ package struct CheckpointSchedule: Sendable {
         self.every = every
     }
 
-    /// The models whose checkpoint is due at `now` under the interval and `every` rules; each counts as submitted.
-    mutating func takeDue(_ models: [ModelRunner], now: Double) -> [ModelRunner] {
+    /// The models whose checkpoint is due at `now` under the interval and `every` rules (at the interval, also the
+    /// unchanged ones `alsoDue` names); each counts as submitted.
+    mutating func takeDue(_ models: [ModelRunner], now: Double, alsoDue: (String) -> Bool = { _ in false }) -> [ModelRunner] {
         guard enabled else { return [] }
         if interval > 0, now - lastCheckpoint >= interval {
             lastCheckpoint = now
-            return submit(models.filter(hasChanged))
+            return submit(models.filter { hasChanged($0) || alsoDue($0.name) })
         }
         if every > 0 {
             return submit(models.filter { $0.updates - (submitted[$0.instance]?.updates ?? 0) >= every })
@@ -101,10 +103,11 @@ package struct CheckpointSchedule: Sendable {
 }
 
 extension EngineCore {
-    /// Snapshots to write now: removed models' final states, models changed since their last checkpoint when
-    /// the interval has passed, and models past `checkpoint_every` updates. Each counts as submitted.
-    package func dueCheckpoints() -> [ModelSnapshot] {
-        schedule.takeFinalSnapshots() + snapshots(of: schedule.takeDue(models.ordered, now: clock.monotonic()))
+    /// Snapshots to write now: removed models' final states, models changed since their last checkpoint (or named
+    /// by `alsoDue`) when the interval has passed, and models past `checkpoint_every` updates. Each counts as
+    /// submitted.
+    package func dueCheckpoints(alsoDue: (String) -> Bool = { _ in false }) -> [ModelSnapshot] {
+        schedule.takeFinalSnapshots() + snapshots(of: schedule.takeDue(models.ordered, now: clock.monotonic(), alsoDue: alsoDue))
     }
 
     /// Every model's snapshot now (an explicit request); the interval starts again.

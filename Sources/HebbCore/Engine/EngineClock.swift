@@ -29,3 +29,10 @@ package struct EngineClock: Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     })
 }
+
+extension Duration {
+    /// The duration in seconds, as a Double (for logs, metrics and rates): the one conversion of the package.
+    package var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}

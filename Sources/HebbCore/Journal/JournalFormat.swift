@@ -48,7 +48,7 @@ package enum JournalFormat {
     /// Flag bit of a reliable message.
     static let reliableFlag: UInt8 = 1
     /// The longest producer name (as for model names).
-    package static let maxProducerBytes = 64
+    package static let maxProducerBytes = WireName.maxBytes
 
     /// The file name of segment `number`: `journal-<number, 20 digits>.log`; lexical order is numeric order.
     package static func segmentFileName(_ number: UInt64) -> String {
@@ -120,13 +120,9 @@ package struct ReliableOrigin: Sendable, Equatable, Hashable {
         self.sequence = sequence
     }
 
-    /// Whether `name` can be a producer name: the same rule as model names, so it is safe in logs and metrics.
-    package static func isValidProducer(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        return !bytes.isEmpty && bytes.count <= JournalFormat.maxProducerBytes && bytes.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2E || b == 0x2D
-        }
-    }
+    /// Whether `name` can be a producer name: ``WireName``'s rule, as for model names (so it is safe in logs and
+    /// metrics), a leading "." included — a producer name is never a file name.
+    package static func isValidProducer(_ name: String) -> Bool { WireName.isValid(name) }
 }
 
 /// One journal record: an ingest message as the engine accepted it.

@@ -18,12 +18,16 @@ package struct JournalStatus: Sendable, Equatable {
     package var fsyncMaxSeconds: Double = 0
     /// Segments deleted because every model's checkpoint covered them.
     package var deletedSegments = 0
+    /// Times a write or sync of the journal failed (the segment was closed and a new one started after a back-off).
+    package var failures = 0
     /// Records replayed into models at start.
     package var replayed = 0
-    /// Reliable messages acknowledged, dropped as duplicates, refused (journal full or unwritable), refused as out
-    /// of order (an earlier one of their producer missing), and requests whose header could not be read.
+    /// Reliable messages acknowledged, dropped as duplicates, journaled but rejected by the engine (invalid sample:
+    /// answered `rejected`), refused (journal full or unwritable), refused as out of order (an earlier one of their
+    /// producer missing), and requests whose header could not be read.
     package var acknowledged = 0
     package var duplicates = 0
+    package var rejected = 0
     package var refused = 0
     package var outOfOrder = 0
     package var malformed = 0
@@ -44,9 +48,11 @@ package struct JournalStatus: Sendable, Equatable {
         w.key("fsync_seconds"); w.double(fsyncSeconds)
         w.key("fsync_max_seconds"); w.double(fsyncMaxSeconds)
         w.key("deleted_segments"); w.int(deletedSegments)
+        w.key("failures"); w.int(failures)
         w.key("replayed"); w.int(replayed)
         w.key("acknowledged"); w.int(acknowledged)
         w.key("duplicates"); w.int(duplicates)
+        w.key("rejected"); w.int(rejected)
         w.key("refused"); w.int(refused)
         w.key("out_of_order"); w.int(outOfOrder)
         w.key("malformed"); w.int(malformed)

@@ -26,11 +26,33 @@ package struct PendingAcknowledgements<Peer: Sendable>: Sendable {
             released.append((queue[head].peer, queue[head].reply))
             head += 1
         }
+        compact()
+        return released
+    }
+
+    /// Every waiting reply, oldest first, the queue emptied: those whose position is durable as they are, the others
+    /// turned into `refused` with `reason` (their record will never become durable: the journal failed before its
+    /// sync). The producer keeps such a message and resends it. `refusedAcknowledgements`: how many would-be
+    /// acknowledgements became refusals.
+    package mutating func releaseAll(durable: JournalPosition, refusing reason: String)
+        -> (released: [(peer: Peer, reply: ReliableReply)], refusedAcknowledgements: Int) {
+        var released: [(peer: Peer, reply: ReliableReply)] = []
+        var refused = 0
+        for (peer, reply, waitsFor) in queue[head...] {
+            guard waitsFor > durable else { released.append((peer, reply)); continue }
+            if reply.status == .acknowledged { refused += 1 }
+            released.append((peer, ReliableReply(status: .refused, sequence: reply.sequence, highWaterMark: reply.highWaterMark, reason: reason)))
+        }
+        queue.removeAll(keepingCapacity: true)
+        head = 0
+        return (released, refused)
+    }
+
+    private mutating func compact() {
         if head > 1024 && head * 2 > queue.count {
             queue.removeFirst(head)
             head = 0
         }
-        return released
     }
 }
 

@@ -58,6 +58,18 @@ enum CheckpointFiles {
         guard fd >= 0 else { throw fail(path, "open") }
         var closed = false
         defer { if !closed { close(fd) } }
+        try writeAll(fd, bytes, path: path)
+        // Without this the rename below could reach the disk before the data: after a crash the final
+        // name would point at an empty or partial file (the classic ext4 zero-length-file problem).
+        try sync(fd, path: path)
+        closed = true
+        // close can report a deferred write error (e.g. NFS); it must not be ignored.
+        if close(fd) != 0 && errno != EINTR { throw fail(path, "close") }
+    }
+
+    /// Writes all of `bytes` to `fd` at its offset: short writes continue, EINTR is retried, and a write of 0 bytes
+    /// is an error (EIO) rather than a loop that never ends. The one write loop of the checkpoint and journal files.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(CheckpointError) {
         var written = 0
         let error: CheckpointError? = bytes.withUnsafeBytes { raw in
             while written < raw.count {
@@ -72,15 +84,14 @@ enum CheckpointFiles {
             return nil
         }
         if let error { throw error }
-        // Without this the rename below could reach the disk before the data: after a crash the final
-        // name would point at an empty or partial file (the classic ext4 zero-length-file problem).
-        while fsync(fd) != 0 {
+    }
+
+    /// `fsync` (or `fdatasync` with `dataOnly`: the data and the size, not the times) of `fd`, EINTR retried.
+    static func sync(_ fd: Int32, path: String, dataOnly: Bool = false) throws(CheckpointError) {
+        while (dataOnly ? fdatasync(fd) : fsync(fd)) != 0 {
             if errno == EINTR { continue }
-            throw fail(path, "fsync")
+            throw fail(path, dataOnly ? "fdatasync" : "fsync")
         }
-        closed = true
-        // close can report a deferred write error (e.g. NFS); it must not be ignored.
-        if close(fd) != 0 && errno != EINTR { throw fail(path, "close") }
     }
 
     /// The whole content of `path` (``FileReading/bytes(_:)``), its failure as a checkpoint I/O error.

@@ -209,7 +209,7 @@ package final class CheckpointStore: Sendable {
             return (finalPath, pruned, failures)
         }
         let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.inSeconds
         return CheckpointWriteResult(path: path, bytes: bytes.count, seconds: seconds, pruned: pruned,
                                      pruneFailures: pruneFailures)
     }

@@ -149,7 +149,7 @@ package final class CheckpointWriter: Sendable {
     /// Returns true when the queue is empty and no write is in progress.
     @discardableResult
     package func flush(timeout: Duration) -> Bool {
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        let seconds = timeout.inSeconds
         let deadline = Date(timeIntervalSinceNow: max(0, seconds))
         condition.lock()
         defer { condition.unlock() }

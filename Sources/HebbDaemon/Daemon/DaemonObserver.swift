@@ -59,7 +59,7 @@ package final class DaemonObserver: EngineObserver {
             s.pacer.tick(now: now)
             let elapsed = s.lastStatus.duration(to: now)
             if elapsed >= .seconds(5) {
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = elapsed.inSeconds
                 let rate = Double(core.counters.samplesReceived - s.lastSamples) / seconds
                 _ = notifier.status("\(core.modelNames.count) models, \(String(format: "%.0f", rate)) samples/s, \(core.counters.updates) updates, last checkpoint \(s.lastCheckpointDescription)")
                 s.lastSamples = core.counters.samplesReceived
@@ -73,6 +73,16 @@ package final class DaemonObserver: EngineObserver {
         let time = Timestamp.rfc3339(Timestamp.now())
         state.withLock { $0.lastCheckpointDescription = "\(time) (\(model))" }
         for n in next { n.engineCheckpointed(model: model, path: path) }
+    }
+
+    /// How much more start-up time each replay report asks systemd for (`EXTEND_TIMEOUT_USEC`): a long journal
+    /// replay runs before READY=1 and would otherwise meet `TimeoutStartSec`. Reports come about every second.
+    static let replayAllowance: Duration = .seconds(30)
+
+    package func engineReplaying(records: Int) {
+        _ = notifier.extendTimeout(by: Self.replayAllowance)
+        _ = notifier.status("replaying the journal: \(records) records so far")
+        for n in next { n.engineReplaying(records: records) }
     }
 
     package func engineReloaded(error: String?) {

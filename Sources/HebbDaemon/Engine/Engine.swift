@@ -75,10 +75,14 @@ package protocol EngineObserver: Sendable {
     func engineStopped()
     /// Called after a checkpoint of `model` was written to `path`.
     func engineCheckpointed(model: String, path: String)
+    /// Called while the journal is replayed at start, before READY=1: once as it begins, then about every second
+    /// (`records` replayed so far), so that systemd can be asked for more start-up time.
+    func engineReplaying(records: Int)
 }
 
 extension EngineObserver {
     package func engineCheckpointed(model: String, path: String) {}
+    package func engineReplaying(records: Int) {}
 }
 
 /// The engine: **one thread owns every ZeroMQ socket** (docs/ARCHITECTURE.md, "Threads") and runs a `zmq_poll` loop over
@@ -162,6 +166,12 @@ package final class Engine: Sendable {
             state.commands.append(command)
             _ = try? state.waker?.send([UInt8(1)], flags: .dontWait)
         }
+    }
+
+    /// Wakes the engine loop without a command: the journal's sync thread after each sync, so that the
+    /// acknowledgements it made durable leave at once instead of at the next poll timeout.
+    package func wake() {
+        shared.withLock { state in _ = try? state.waker?.send([UInt8(1)], flags: .dontWait) }
     }
 
     /// Why the engine loop ended on its own (a failed poll), nil after a requested stop: a daemon whose
@@ -314,10 +324,15 @@ package final class Engine: Sendable {
             }
             sockets = try makeSockets(configuration.endpoints, configuration.limits, configuration.publish, modelNames: core.modelNames)
             if configuration.journal.enabled, let checkpointer {
+                // Nobody is subscribed during the replay: its updates leave their messages unencoded (EngineLoop
+                // keeps this on; the XPUB socket reports every subscription).
+                core.publisher.encodesOnlyForSubscribers = true
                 do {
                     journal = try EngineJournal(stateDirectory: checkpointer.store.directory, configuration: configuration, core: core,
                                                 snapshots: Dictionary(initialModels.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a }),
-                                                discarded: resetModels, logger: logger)
+                                                discarded: resetModels, logger: logger,
+                                                progress: { [observer] in observer?.engineReplaying(records: $0) },
+                                                onDurable: { [weak self] in self?.wake() })
                 } catch {
                     for s in sockets.all { s.close() }
                     throw EngineError.failed("journal: \(error)")

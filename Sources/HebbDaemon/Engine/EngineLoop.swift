@@ -75,7 +75,8 @@ final class EngineLoop {
             if poller.isReadable(indices.ingest) { drain(sockets.ingest, tap: false) }
             for (tap, index) in zip(sockets.taps, indices.taps) where poller.isReadable(index) { drain(tap, tap: true) }
             if let journal { serveReliable(journal) }
-            submit(core.dueCheckpoints())
+            // An idle model is rewritten at the interval when its checkpoint keeps sealed segments from deletion.
+            submit(core.dueCheckpoints { journal?.holdsBackDeletion($0) ?? false })
             collectCheckpointResults()
             core.tick()
             if let journal { core.journalStatus = journal.status }
@@ -101,8 +102,7 @@ final class EngineLoop {
             let events: PollEvents = journal.isFull ? [] : .readable
             poller.setEvents(events, at: indices.ingest)
             for index in indices.taps { poller.setEvents(events, at: index) }
-            // Replies wait for the journal thread's sync (`batch`): look again soon.
-            if journal.pendingReplies > 0 { timeout = min(timeout, 2) }
+            // Replies waiting for the journal thread's sync (`batch`) need no polling: it wakes the loop after each.
         }
         do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
             logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
@@ -318,6 +318,7 @@ final class EngineLoop {
                 logger.error("checkpoint failed", metadata: ["model": .wire(outcome.model), "error": .wire("\(error)", limit: 1000)])
                 engine.metrics?.recordCheckpointFailure()
                 core.checkpointFailed(model: outcome.model, error: "\(error)", taken: outcome.taken)
+                journal?.checkpointFailed(model: outcome.model, taken: outcome.taken)
             }
         }
         if let reply = core.takeCheckpointReply() { _ = try? sockets.control.send(reply, flags: .dontWait) }

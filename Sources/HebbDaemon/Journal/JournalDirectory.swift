@@ -29,10 +29,14 @@ package struct JournalRecovery: Sendable, Equatable {
     package var end: JournalPosition?
     /// The torn tail cut off, if there was one.
     package var tornTail: JournalTornTail?
+    /// Torn-looking tails of **sealed** segments cut off because the journal runs with `fsync = "off"` (a power loss
+    /// loses the never-synced pages of any segment, not only the last one's).
+    package var sealedTailsCut: [JournalTornTail] = []
 
     package static func == (a: JournalRecovery, b: JournalRecovery) -> Bool {
         a.segments.map(\.number) == b.segments.map(\.number) && a.segments.map(\.bytes) == b.segments.map(\.bytes)
             && a.records == b.records && a.replayed == b.replayed && a.end == b.end && a.tornTail == b.tornTail
+            && a.sealedTailsCut == b.sealedTailsCut
     }
 }
 
@@ -61,7 +65,10 @@ package enum JournalDirectory {
     /// truncated to its last valid record and synced; a last segment whose header itself is torn is removed) and
     /// reported; any other damage throws before anything after it is visited: ``JournalError/corrupt(path:position:damage:)``,
     /// ``JournalError/missingSegment(directory:number:)`` or ``JournalError/unreadableSegment(path:error:)``.
-    package static func recover(_ directory: String, from start: JournalPosition? = nil,
+    /// With `unsyncedSealedSegments` (`fsync = "off"`: nothing was ever synced, so a power loss can leave any
+    /// segment's tail zero-filled or cut), a torn-looking tail of a sealed segment is cut off too and reported in
+    /// ``JournalRecovery/sealedTailsCut``, instead of refusing the start as corruption.
+    package static func recover(_ directory: String, from start: JournalPosition? = nil, unsyncedSealedSegments: Bool = false,
                                 visit: (JournalRecord, JournalPosition, JournalPosition) -> Void) throws(JournalError) -> JournalRecovery {
         let numbers = try segmentNumbers(in: directory)
         var recovery = JournalRecovery(segments: [], records: 0, replayed: 0, end: nil, tornTail: nil)
@@ -94,10 +101,13 @@ package enum JournalDirectory {
             }
             var size = bytes.count
             if let damage = scan.damage {
-                guard isLast, damage.isTornTail else { throw .corrupt(path: path, position: scan.validEnd, damage: damage) }
+                guard isLast || unsyncedSealedSegments, damage.isTornTail else {
+                    throw .corrupt(path: path, position: scan.validEnd, damage: damage)
+                }
                 size = Int(scan.validEnd.offset)
                 try truncate(path, to: size)
-                recovery.tornTail = JournalTornTail(path: path, position: scan.validEnd, damage: damage, bytesCut: bytes.count - size)
+                let cut = JournalTornTail(path: path, position: scan.validEnd, damage: damage, bytesCut: bytes.count - size)
+                if isLast { recovery.tornTail = cut } else { recovery.sealedTailsCut.append(cut) }
             }
             recovery.segments.append((number, size))
             recovery.end = scan.validEnd
@@ -111,6 +121,6 @@ package enum JournalDirectory {
         guard fd >= 0 else { throw .io(path: path, operation: "open", code: errno) }
         defer { close(fd) }
         guard ftruncate(fd, off_t(size)) == 0 else { throw .io(path: path, operation: "ftruncate", code: errno) }
-        guard fsync(fd) == 0 else { throw .io(path: path, operation: "fsync", code: errno) }
+        do { try CheckpointFiles.sync(fd, path: path) } catch { throw .from(error) }
     }
 }

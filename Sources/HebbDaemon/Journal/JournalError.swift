@@ -19,8 +19,12 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(path: String, position: JournalPosition, damage: JournalDamage)
     /// Appending would take the journal past `max_journal_bytes`.
     case full(bytes: Int, limit: Int)
+    /// A record larger than the format holds (more than 65 535 frames or a body over 2 GiB − 1): nothing written.
+    case recordTooLarge(frames: Int, bytes: Int)
     /// The writer was closed.
     case closed
+    /// A write or sync failed (`reason`); the writer starts a new segment once `retryIn` has passed.
+    case failed(String, retryIn: Duration)
     /// A reliable message above its producer's mark + 1: the messages before it must come first, from `expected`.
     case outOfOrder(producer: String, expected: UInt64)
 
@@ -33,7 +37,11 @@ package enum JournalError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .corrupt(path, position, damage):
             "journal segment \(path) is corrupt at offset \(position.offset): \(damage)"
         case let .full(bytes, limit): "journal full: \(bytes) bytes would exceed max_journal_bytes = \(limit)"
+        case let .recordTooLarge(frames, bytes):
+            "a record of \(frames) frames and \(bytes) bytes exceeds the journal format's \(UInt16.max) frames and \(JournalFormat.maxRecordBytes) bytes"
         case .closed: "journal closed"
+        case let .failed(reason, retryIn):
+            "journal failed (\(reason)); a new segment is tried in \(Int(retryIn.inSeconds.rounded(.up))) s"
         case let .outOfOrder(producer, expected):
             "out of order: producer \(producer)'s next message is \(expected); resend from it"
         }

@@ -25,6 +25,8 @@ package struct JournalStatistics: Sendable, Equatable {
     package var refusedFull = 0
     /// Segments deleted because every model's checkpoint covered them.
     package var deletedSegments = 0
+    /// Times the writer failed (a write or a sync returned an error) and closed its segment, to reopen on a new one.
+    package var failures = 0
 }
 
 /// Appends records to the journal's segment files and makes them durable as `[journal] fsync` says.
@@ -37,13 +39,21 @@ package struct JournalStatistics: Sendable, Equatable {
 ///   `appendfsync always`).
 /// - `batch`: a dedicated thread (`hebbd-journal`) fdatasyncs at most every `batch_interval` when something was
 ///   written, on a duplicate of the segment's descriptor, so the engine never waits for the disk; `onDurable` is
-///   called after each sync (the engine wakes and sends the acknowledgements).
+///   called after each sync, successful or failed (the daemon's engine passes ``Engine/wake()``: it wakes and sends
+///   the acknowledgements, or the refusals of a failure).
 /// - `off`: never syncs; a record is durable once written.
 ///
 /// A segment is sealed (synced, except with `off`, and closed) when the next record would take it past
 /// `segment_bytes`, and a new one started; a writer opened on an existing journal always starts a new segment, so
 /// recovered segments are never written again. ``deleteSegments(coveredBy:)`` deletes the sealed segments before a
 /// position. `max_journal_bytes` bounds the segments' total: an append past it throws ``JournalError/full(bytes:limit:)``.
+///
+/// A failed write or sync is fatal for the segment, never for the daemon: the writer cuts a partly written record off,
+/// closes the segment (sealed as it is), bumps ``failures`` and refuses appends with ``JournalError/failed(_:retryIn:)``
+/// until a back-off (1 s, doubling up to 30 s) has passed; the next append then starts a new segment. A sync that
+/// failed is never retried on the same file (Linux may have dropped the dirty pages and reports the error once:
+/// a later successful sync would advance ``durable`` over lost records), so the records written since the last
+/// successful sync stay not durable; the engine answers the replies waiting for them `refused`.
 package final class JournalWriter: Sendable {
     /// The journal directory.
     package let directory: String
@@ -60,7 +70,10 @@ package final class JournalWriter: Sendable {
         var durable = JournalPosition(segment: 0, offset: 0)
         var statistics = JournalStatistics()
         var closed = false
-        var lastError: JournalError?
+        /// Why the writer is failed (segment closed, appends refused until `reopenAt`); nil while healthy.
+        var failure: JournalError?
+        var reopenAt = ContinuousClock.now
+        var backoff = Duration.seconds(1)
         var totalBytes: Int { sealed.reduce(segmentSize) { $0 + $1.bytes } }
     }
 
@@ -71,16 +84,29 @@ package final class JournalWriter: Sendable {
     private let syncerDone = Mutex(false)
 
     /// Opens the journal in `directory` (created when missing) after ``JournalDirectory/recover(_:from:visit:)``
-    /// found `recovery` there, and starts a new segment after the last one.
+    /// found `recovery` there, and starts a new segment after the last one — and after `checkpointSegment`, the
+    /// highest segment a checkpoint position names. Checkpoints may point past the journal's end (the operator moved
+    /// damaged segments out, or a power loss under `fsync = "off"` lost the newest ones): a new segment with a number
+    /// a checkpoint already covers would have its records skipped by replay and deleted as covered. The numbers
+    /// between the last segment on disk and the new one are filled with empty segments (a header only), so the
+    /// sequence stays contiguous (recovery refuses a gap as a missing segment).
     package init(directory: String, configuration: DaemonConfiguration.Journal, recovery: JournalRecovery,
-                 onDurable: @escaping @Sendable () -> Void = {}) throws(JournalError) {
+                 checkpointSegment: UInt64? = nil, onDurable: @escaping @Sendable () -> Void = {}) throws(JournalError) {
         self.directory = directory
         self.configuration = configuration
         self.onDurable = onDurable
         do { try CheckpointFiles.makeDirectories(directory, mode: 0o750) } catch { throw .from(error) }
         var initial = State()
         initial.sealed = recovery.segments
-        let next = (recovery.segments.last?.number ?? recovery.tornTail.map { $0.position.segment - 1 } ?? 0) + 1
+        let lastOnDisk = recovery.segments.last?.number ?? recovery.tornTail.map { $0.position.segment - 1 } ?? 0
+        let next = max(lastOnDisk, checkpointSegment ?? 0) + 1
+        if !recovery.segments.isEmpty, lastOnDisk + 1 < next {
+            for number in (lastOnDisk + 1)..<next {
+                try Self.startSegment(number, in: directory, sync: configuration.fsync != .off, state: &initial)
+                Glibc.close(initial.fd)
+                initial.sealed.append((number, initial.segmentSize))
+            }
+        }
         try Self.startSegment(next, in: directory, sync: configuration.fsync != .off, state: &initial)
         initial.durable = initial.written
         state = Mutex(initial)
@@ -100,20 +126,35 @@ package final class JournalWriter: Sendable {
     package var durable: JournalPosition { state.withLock { $0.durable } }
     /// The counters.
     package var statistics: JournalStatistics { state.withLock { $0.statistics } }
-    /// The last failure of the batch thread's sync, if any (the engine logs it; acknowledgements stop meanwhile).
-    package var lastError: JournalError? { state.withLock { $0.lastError } }
+    /// The failure the writer is closed for (until its next append after the back-off starts a new segment); nil
+    /// while it is healthy.
+    package var failure: JournalError? { state.withLock { $0.failure } }
+    /// How often the writer failed since start (``JournalStatistics/failures``); the engine compares it between
+    /// wake-ups to answer the replies a failure stranded.
+    package var failures: Int { state.withLock { $0.statistics.failures } }
 
     /// Appends `record` (its bytes reach the page cache; durable later, as the policy says) and returns the position
     /// after it. Throws ``JournalError/full(bytes:limit:)`` without writing anything when the journal would pass
     /// `max_journal_bytes`, and I/O errors (then the segment may hold a torn record at its end: the writer closes,
     /// and the next start cuts it off).
     package func append(_ record: JournalRecord) throws(JournalError) -> JournalPosition {
+        let encoded = JournalFormat.encodedBytes(record)
+        // The format's own bounds, checked before encoding (the engine never offers such a record: the decoder's
+        // bounds are tighter). Nothing is written, the writer stays open.
+        guard record.frames.count <= Int(UInt16.max), encoded - JournalFormat.recordPrefixBytes <= JournalFormat.maxRecordBytes else {
+            throw .recordTooLarge(frames: record.frames.count, bytes: encoded)
+        }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(JournalFormat.encodedBytes(record))
+        bytes.reserveCapacity(encoded)
         JournalFormat.append(record, to: &bytes)
         let result: Result<JournalPosition, JournalError> = state.withLock { s in
             do throws(JournalError) {
                 guard !s.closed else { throw .closed }
+                if let failure = s.failure {
+                    let now = ContinuousClock.now
+                    guard now >= s.reopenAt else { throw .failed(failure.description, retryIn: s.reopenAt - now) }
+                    try reopen(&s)
+                }
                 let rotate = s.segmentSize + bytes.count > configuration.segmentBytes
                     && s.segmentSize > JournalFormat.segmentHeaderBytes
                 let needed = s.totalBytes + bytes.count + (rotate ? JournalFormat.segmentHeaderBytes : 0)
@@ -122,7 +163,12 @@ package final class JournalWriter: Sendable {
                     throw .full(bytes: needed, limit: configuration.maxJournalBytes)
                 }
                 if rotate { try seal(&s) }
-                try Self.writeAll(s.fd, bytes, path: JournalDirectory.segmentPath(directory, s.segment))
+                do throws(JournalError) {
+                    try Self.writeAll(s.fd, bytes, path: JournalDirectory.segmentPath(directory, s.segment))
+                } catch {
+                    fail(&s, error, cutTo: s.segmentSize, syncable: true)
+                    throw error
+                }
                 s.segmentSize += bytes.count
                 s.written = JournalPosition(segment: s.segment, offset: UInt64(s.segmentSize))
                 if configuration.fsync == .off { s.durable = s.written }
@@ -130,7 +176,6 @@ package final class JournalWriter: Sendable {
                 s.statistics.bytes = s.totalBytes
                 return .success(s.written)
             } catch {
-                if case .full = error {} else { s.closed = true; s.lastError = error }
                 return .failure(error)
             }
         }
@@ -148,14 +193,28 @@ package final class JournalWriter: Sendable {
         guard configuration.fsync == .always else { return }
         let result: Result<Void, JournalError> = state.withLock { s in
             guard s.written > s.durable else { return .success(()) }
+            guard s.failure == nil, s.fd >= 0 else { return .success(()) }
             do throws(JournalError) {
                 try Self.sync(s.fd, path: JournalDirectory.segmentPath(directory, s.segment), statistics: &s.statistics)
                 s.durable = s.written
                 return .success(())
             } catch {
-                s.lastError = error
+                fail(&s, error, cutTo: nil, syncable: false)
                 return .failure(error)
             }
+        }
+        try result.get()
+    }
+
+    /// Seals the open segment now when it holds a record, and starts the next one: a full journal forces this
+    /// before its forced checkpoint, so that the checkpoint covers the whole segment and it can be deleted (the open
+    /// segment never is; without this, a journal whose limit was reached inside one segment stayed full for good).
+    package func sealOpenSegment() throws(JournalError) {
+        let result: Result<Void, JournalError> = state.withLock { s in
+            guard !s.closed, s.failure == nil, s.fd >= 0, s.segmentSize > JournalFormat.segmentHeaderBytes else { return .success(()) }
+            do throws(JournalError) { try seal(&s) } catch { return .failure(error) }
+            s.statistics.bytes = s.totalBytes
+            return .success(())
         }
         try result.get()
     }
@@ -204,14 +263,62 @@ package final class JournalWriter: Sendable {
     /// Seals the current segment (synced unless `off`) and starts the next one.
     private func seal(_ s: inout State) throws(JournalError) {
         let path = JournalDirectory.segmentPath(directory, s.segment)
-        if configuration.fsync != .off { try Self.sync(s.fd, path: path, statistics: &s.statistics) }
+        if configuration.fsync != .off {
+            do throws(JournalError) { try Self.sync(s.fd, path: path, statistics: &s.statistics) } catch {
+                fail(&s, error, cutTo: nil, syncable: false)
+                throw error
+            }
+        }
         Glibc.close(s.fd)
         s.fd = -1
         s.sealed.append((s.segment, s.segmentSize))
         if configuration.fsync != .off { s.durable = s.written }
-        try Self.startSegment(s.segment + 1, in: directory, sync: configuration.fsync != .off, state: &s)
-        if configuration.fsync != .off { s.durable = s.written }
+        try startNext(&s)
+    }
+
+    /// Starts the segment after the current one (sealed or failed); a failure to create it fails the writer again.
+    private func startNext(_ s: inout State) throws(JournalError) {
+        do throws(JournalError) {
+            try Self.startSegment(s.segment + 1, in: directory, sync: configuration.fsync != .off, state: &s)
+        } catch {
+            s.segment += 1  // nothing of it is left on disk (startSegment removes a partial file): the next try uses the next number
+            fail(&s, error, cutTo: nil, syncable: false)
+            throw error
+        }
+        s.durable = s.written
+        s.failure = nil
         s.statistics.segments = s.sealed.count + 1
+        s.statistics.bytes = s.totalBytes
+    }
+
+    /// After the back-off: a new segment after the failed one.
+    private func reopen(_ s: inout State) throws(JournalError) {
+        try startNext(&s)
+        s.backoff = .seconds(1)
+    }
+
+    /// The segment failed (`error`): cut a partly written record off (`cutTo`), make what was whole durable when the
+    /// failure was not a sync's (`syncable`), close it — it stays on disk, sealed as it is — and refuse appends for
+    /// the back-off. A second failure before a successful reopen doubles the back-off (at most 30 s).
+    private func fail(_ s: inout State, _ error: JournalError, cutTo size: Int?, syncable: Bool) {
+        s.statistics.failures += 1
+        if s.fd >= 0 {
+            if let size { _ = ftruncate(s.fd, off_t(size)) }
+            if syncable, configuration.fsync != .off, s.written > s.durable,
+               (try? Self.sync(s.fd, path: "", statistics: &s.statistics)) != nil {
+                s.durable = s.written
+            }
+            Glibc.close(s.fd)
+            s.fd = -1
+            s.sealed.append((s.segment, s.segmentSize))
+            s.segmentSize = 0
+        }
+        if configuration.fsync == .off { s.durable = s.written }
+        if s.failure != nil { s.backoff = min(s.backoff * 2, .seconds(30)) }
+        s.failure = error
+        s.reopenAt = ContinuousClock.now + s.backoff
+        s.statistics.segments = s.sealed.count
+        s.statistics.bytes = s.totalBytes
     }
 
     /// Creates segment `number` with its header (synced with its directory entry unless `sync` is false).
@@ -232,37 +339,23 @@ package final class JournalWriter: Sendable {
             s.written = .start(of: number)
         } catch {
             Glibc.close(fd)
+            unlink(path)
             throw error
         }
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(JournalError) {
-        var done = 0
-        let failure: JournalError? = bytes.withUnsafeBytes { raw in
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return .io(path: path, operation: "write", code: errno)
-                }
-                done += n
-            }
-            return nil
-        }
-        if let failure { throw failure }
+        do { try CheckpointFiles.writeAll(fd, bytes, path: path) } catch { throw .from(error) }
     }
 
     private static func sync(_ fd: Int32, path: String, statistics: inout JournalStatistics) throws(JournalError) {
         let started = ContinuousClock.now
-        while fdatasync(fd) != 0 {
-            if errno == EINTR { continue }
-            throw .io(path: path, operation: "fdatasync", code: errno)
-        }
+        do { try CheckpointFiles.sync(fd, path: path, dataOnly: true) } catch { throw .from(error) }
         record(ContinuousClock.now - started, in: &statistics)
     }
 
     private static func record(_ elapsed: Duration, in statistics: inout JournalStatistics) {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = elapsed.inSeconds
         statistics.fsyncs += 1
         statistics.fsyncSeconds += seconds
         statistics.fsyncMaxSeconds = max(statistics.fsyncMaxSeconds, seconds)
@@ -277,35 +370,42 @@ package final class JournalWriter: Sendable {
             // Wait until something was written (or the writer closes), then at most one sync per interval.
             condition.lock()
             while true {
-                let (closed, pending) = state.withLock { ($0.closed, $0.written > $0.durable) }
+                let (closed, pending) = state.withLock { ($0.closed, $0.written > $0.durable && $0.failure == nil && $0.fd >= 0) }
                 if closed { condition.unlock(); return }
                 if pending { break }
-                condition.wait(until: Date(timeIntervalSinceNow: 1))
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
             }
             condition.unlock()
             let target: (fd: Int32, position: JournalPosition)? = state.withLock { s in
-                guard s.fd >= 0, !s.closed else { return nil }
-                return (dup(s.fd), s.written)
+                guard s.fd >= 0, !s.closed, s.failure == nil else { return nil }
+                let fd = dup(s.fd)
+                guard fd >= 0 else {
+                    // No descriptor to sync on (EMFILE): the records cannot be made durable on this segment.
+                    fail(&s, .io(path: JournalDirectory.segmentPath(directory, s.segment), operation: "dup", code: errno), cutTo: nil, syncable: true)
+                    return nil
+                }
+                return (fd, s.written)
             }
-            guard let target, target.fd >= 0 else { return }
+            guard let target else { onDurable(); continue }
             let started = ContinuousClock.now
-            var result: Int32 = 0
-            repeat { result = fdatasync(target.fd) } while result != 0 && errno == EINTR
-            let code = errno
+            let path = JournalDirectory.segmentPath(directory, target.position.segment)
+            var failure: JournalError?
+            do { try CheckpointFiles.sync(target.fd, path: path, dataOnly: true) } catch { failure = .from(error) }
             Glibc.close(target.fd)
             let elapsed = ContinuousClock.now - started
             state.withLock { s in
                 Self.record(elapsed, in: &s.statistics)
-                if result == 0 {
+                if let failure {
+                    // Fatal for the segment (never synced again: see the type's documentation).
+                    guard s.failure == nil else { return }
+                    if target.position.segment == s.segment { fail(&s, failure, cutTo: nil, syncable: false) } else { s.statistics.failures += 1 }
+                } else if target.position > s.durable {
                     // A seal meanwhile may have made more durable already; never move backwards.
-                    if target.position > s.durable { s.durable = target.position }
-                } else {
-                    s.lastError = .io(path: JournalDirectory.segmentPath(directory, target.position.segment),
-                                      operation: "fdatasync", code: code)
+                    s.durable = target.position
                 }
             }
-            if result == 0 { onDurable() }
-            let rest = interval - (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            onDurable()
+            let rest = interval - elapsed.inSeconds
             if rest > 0 { usleep(UInt32(rest * 1_000_000)) }
         }
     }

@@ -47,6 +47,8 @@ package final class JournaledIngest<Peer: Sendable> {
     /// The counters.
     package private(set) var counters = JournaledIngestCounters()
     private var pending = PendingAcknowledgements<Peer>()
+    /// The writer's ``JournalWriter/failures`` whose stranded replies were answered.
+    private var failuresAnswered = 0
     private let maxMessageBytes: Int
 
     private init(writer: JournalWriter, watermarks: ProducerWatermarks, maxMessageBytes: Int) {
@@ -65,11 +67,12 @@ package final class JournaledIngest<Peer: Sendable> {
         let directory = JournalDirectory.path(stateDirectory: stateDirectory)
         var plan = JournalReplayPlan(positions: coverages.mapValues { $0?.position },
                                      checkpointMarks: coverages.values.compactMap { $0?.watermarks }, discarded: discarded)
-        let recovery = try JournalDirectory.recover(directory, from: plan.start) { record, at, end in
+        let recovery = try JournalDirectory.recover(directory, from: plan.start, unsyncedSealedSegments: configuration.fsync == .off) { record, at, end in
             guard plan.offer(record, at: at, end: end) else { return }
             withPointers(record.frames, learn)
         }
-        let writer = try JournalWriter(directory: directory, configuration: configuration, recovery: recovery, onDurable: onDurable)
+        let writer = try JournalWriter(directory: directory, configuration: configuration, recovery: recovery,
+                                       checkpointSegment: coverages.values.compactMap { $0?.position.segment }.max(), onDurable: onDurable)
         let ingest = JournaledIngest(writer: writer, watermarks: plan.watermarks, maxMessageBytes: maxMessageBytes)
         ingest.counters.replayed = plan.replayed.values.reduce(0, +)
         return (ingest, JournalStartup(recovery: recovery, replayed: plan.replayed))
@@ -87,9 +90,20 @@ package final class JournaledIngest<Peer: Sendable> {
     }
 
     /// Appends a plain message before the engine learns it. A failure is the caller's to log: the message in hand is
-    /// learned without its record (it cannot be given back to libzmq).
+    /// learned without its record (it cannot be given back to libzmq). A message that cannot be a sample
+    /// (``isSampleShaped(_:)``) is not journaled: the decoder rejects it, live as it would on replay.
     package func journalPlain(_ frames: [UnsafeRawBufferPointer]) throws(JournalError) {
+        guard isSampleShaped(frames) else { return }
         _ = try writer.append(JournalRecord(frames: frames.map { Array($0) }))
+    }
+
+    /// Whether `frames` may be a sample message: 2 or 4 frames of at most `limits.max_message_bytes` together. The
+    /// decoder rejects anything else (`frame_count`, `too_large`) before looking further, so such a message is never
+    /// journaled — its record would change no model on replay, and a hostile one (70 000 empty frames, a few GiB)
+    /// could exceed what a record holds.
+    package func isSampleShaped(_ frames: [UnsafeRawBufferPointer]) -> Bool {
+        guard frames.count == 2 || frames.count == 4 else { return false }
+        return frames.reduce(0) { $0 + $1.count } <= maxMessageBytes
     }
 
     /// Handles one reliable request (`frames` after the routing id): decodes its header, drops a duplicate, journals a
@@ -103,29 +117,32 @@ package final class JournaledIngest<Peer: Sendable> {
             origin = try ReliableProtocol.decodeRequestHeader(frames[0])
         } catch {
             counters.malformed += 1
-            pending.enqueue(ReliableReply(status: .malformed, sequence: 0, highWaterMark: 0, reason: error.description), to: peer, after: writer.written)
+            pending.enqueue(ReliableReply(status: .malformed, sequence: 0, highWaterMark: 0, reason: error.description), to: peer, after: replyPosition)
             return .malformed(error)
         }
         let sample = Array(frames.dropFirst())
         switch watermarks.admit(origin) {
         case let .duplicate(mark):
             counters.duplicates += 1
-            pending.enqueue(ReliableReply(status: .duplicate, sequence: origin.sequence, highWaterMark: mark), to: peer, after: writer.written)
+            pending.enqueue(ReliableReply(status: .duplicate, sequence: origin.sequence, highWaterMark: mark), to: peer, after: replyPosition)
             return .duplicate
         case let .outOfOrder(expected):
             counters.outOfOrder += 1
             let error = JournalError.outOfOrder(producer: origin.producer, expected: expected)
             pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: expected - 1, reason: error.description),
-                            to: peer, after: writer.written)
+                            to: peer, after: replyPosition)
             return .refused(error)
         case .accept:
             let end: JournalPosition
             do {
-                end = try writer.append(JournalRecord(frames: sample.map { Array($0) }, origin: origin))
+                // A message that cannot be a sample still consumes its sequence number: its record keeps the origin
+                // and no frames (replay learns nothing from it, the producer's mark moves on).
+                let journaled = isSampleShaped(sample) ? sample.map { Array($0) } : []
+                end = try writer.append(JournalRecord(frames: journaled, origin: origin))
             } catch {
                 counters.refused += 1
                 pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: watermarks.highWaterMark(of: origin.producer),
-                                              reason: error.description), to: peer, after: writer.written)
+                                              reason: error.description), to: peer, after: replyPosition)
                 return .refused(error)
             }
             watermarks.record(origin)
@@ -141,10 +158,21 @@ package final class JournaledIngest<Peer: Sendable> {
         }
     }
 
-    /// Ends a burst (with `fsync = "always"`, syncs now) and returns the replies that may leave, oldest first.
-    package func commit() throws(JournalError) -> [(peer: Peer, reply: ReliableReply)] {
-        try writer.commit()
-        return releasable()
+    /// Ends a burst (with `fsync = "always"`, syncs now) and returns the replies that may leave, oldest first. After
+    /// a failure of the writer (an append's or a sync's, here or on its thread; ``JournalWriter/failure`` says
+    /// which) every waiting reply leaves: those whose records never became durable as `refused` with the failure,
+    /// so the producers resend — the queue never holds replies that nothing will release. The writer starts a new
+    /// segment at its first append after its back-off (≥ 1 s): long after this runs, in the engine's next wake-ups.
+    package func commit() -> [(peer: Peer, reply: ReliableReply)] {
+        try? writer.commit()
+        let failures = writer.failures
+        guard failures != failuresAnswered else { return releasable() }
+        failuresAnswered = failures
+        let reason = "journal failed: \(writer.failure?.description ?? "a sync failed"); resend"
+        let (released, refused) = pending.releaseAll(durable: writer.durable, refusing: reason)
+        counters.refused += refused
+        counters.acknowledged += released.reduce(0) { $0 + ($1.reply.status == .acknowledged ? 1 : 0) }
+        return released
     }
 
     /// The replies whose records are durable now, oldest first (the batch thread's `onDurable` says when to ask).
@@ -153,6 +181,11 @@ package final class JournaledIngest<Peer: Sendable> {
         counters.acknowledged += released.reduce(0) { $0 + ($1.reply.status == .acknowledged ? 1 : 0) }
         return released
     }
+
+    /// Where a reply that acknowledges no new record waits: the end of what was written — or, while the writer is
+    /// failed (nothing after its durable position will become durable), its durable position, so that a refusal
+    /// leaves at once.
+    private var replyPosition: JournalPosition { writer.failure == nil ? writer.written : writer.durable }
 
     /// Replies still waiting for durability.
     package var pendingReplies: Int { pending.count }

@@ -180,8 +180,8 @@ struct JournalMetrics: Sendable {
     static let maxProducerSeries = 1000
 
     let bytes: Gauge, segments: Gauge, fsyncMax: Gauge
-    let appended: Counter, fsyncs: Counter, fsyncSeconds: Counter, deletedSegments: Counter, replayed: Counter
-    let acknowledged: Counter, duplicates: Counter, refused: Counter, outOfOrder: Counter, malformed: Counter
+    let appended: Counter, fsyncs: Counter, fsyncSeconds: Counter, deletedSegments: Counter, replayed: Counter, failures: Counter
+    let acknowledged: Counter, duplicates: Counter, rejected: Counter, refused: Counter, outOfOrder: Counter, malformed: Counter
 
     init(registry r: PrometheusCollectorRegistry) {
         func metric(_ name: String, _ help: String) -> MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
@@ -193,9 +193,11 @@ struct JournalMetrics: Sendable {
         fsyncSeconds = r.makeCounter(descriptor: metric("hebbd_journal_fsync_seconds_total", "Time spent in journal segment syncs; divided by hebbd_journal_fsyncs_total, the mean fsync latency."))
         deletedSegments = r.makeCounter(descriptor: metric("hebbd_journal_segments_deleted_total", "Journal segments deleted because every model's checkpoint covered them."))
         replayed = r.makeCounter(descriptor: metric("hebbd_journal_replayed_total", "Journal records replayed into models at start."))
-        let reliable = metric("hebbd_reliable_messages_total", "Reliable ingest messages by outcome: acknowledged, duplicate (dropped, already journaled), refused (journal full or not writable), out_of_order (an earlier one of the producer missing), malformed.")
+        failures = r.makeCounter(descriptor: metric("hebbd_journal_failures_total", "Journal write or sync failures (each closes the segment; a new one is started after a back-off)."))
+        let reliable = metric("hebbd_reliable_messages_total", "Reliable ingest messages by outcome: acknowledged, duplicate (dropped, already journaled), rejected (journaled, invalid sample), refused (journal full or not writable), out_of_order (an earlier one of the producer missing), malformed.")
         acknowledged = r.makeCounter(descriptor: reliable, labels: [("outcome", "acknowledged")])
         duplicates = r.makeCounter(descriptor: reliable, labels: [("outcome", "duplicate")])
+        rejected = r.makeCounter(descriptor: reliable, labels: [("outcome", "rejected")])
         refused = r.makeCounter(descriptor: reliable, labels: [("outcome", "refused")])
         outOfOrder = r.makeCounter(descriptor: reliable, labels: [("outcome", "out_of_order")])
         malformed = r.makeCounter(descriptor: reliable, labels: [("outcome", "malformed")])
@@ -221,8 +223,10 @@ struct JournalMetrics: Sendable {
         add(fsyncs, \.fsyncs)
         add(deletedSegments, \.deletedSegments)
         add(replayed, \.replayed)
+        add(failures, \.failures)
         add(acknowledged, \.acknowledged)
         add(duplicates, \.duplicates)
+        add(rejected, \.rejected)
         add(refused, \.refused)
         add(outOfOrder, \.outOfOrder)
         add(malformed, \.malformed)

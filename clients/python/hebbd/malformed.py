@@ -66,6 +66,8 @@ def ingest_kinds(name, d, s, max_bytes, max_rows):
     add("five frames", "frame_count", lambda: [m, bhdr(), ones_x, ones_y, b""])
     add("six frames of random bytes", "frame_count", lambda: [m] + [rand(17) for _ in range(5)])
     add("10000 empty frames", "frame_count", lambda: [m] + [b""] * 9999)
+    # More frames than a journal record counts (UInt16): rejected before it is journaled, never a crash.
+    add("70000 empty frames", "frame_count", lambda: [m] + [b""] * 69_999)
     # model names
     add("empty model name", "unknown_model", lambda: [b"", bhdr(), ones_x, ones_y])
     add("unknown model", "unknown_model", lambda: [b"nosuchmodel", bhdr(), ones_x, ones_y])

@@ -82,14 +82,15 @@ class LocalDaemon:
     ``kill_on_exit=True`` ends the daemon with SIGKILL when the ``with`` block is left (benchmarks: no final
     checkpoint to wait for). ``umask``: the daemon's file mode creation mask (e.g. ``0o027``, the systemd
     unit's ``UMask=``; default: inherited), which sets the mode of its ``ipc://`` socket files. ``curve_dir``: turn on CURVE with ``server.key`` and ``clients/`` in that
-    directory (see :meth:`enable_curve`).
+    directory (see :meth:`enable_curve`). ``journal=False`` writes ``[journal] enabled = false`` (and no
+    ``endpoints.reliable``, which needs the journal).
     """
 
     def __init__(self, models: str = DEMO_MODEL, *, binary: Optional[str] = None, publish_format: str = "json",
                  checkpoint_interval: str = "30s", heartbeat: str = "5s", directory: Optional[str] = None,
                  extra_daemon: str = "", curve_dir: Optional[str] = None, transport: str = "tcp",
                  log_level: str = "info", metrics: bool = True, kill_on_exit: bool = False,
-                 umask: Optional[int] = None) -> None:
+                 umask: Optional[int] = None, journal: bool = True) -> None:
         if transport not in ("tcp", "ipc"):
             raise ValueError(f"transport must be 'tcp' or 'ipc', not {transport!r}")
         self.binary = find_binary(binary)
@@ -104,6 +105,7 @@ class LocalDaemon:
         self.metrics_enabled = metrics
         self.kill_on_exit = kill_on_exit
         self.umask = umask
+        self.journal = journal
         self._context: Optional[zmq.Context] = None
         self._client: Optional[Control] = None
         self._pick_ports()
@@ -149,7 +151,7 @@ log_level = "{self.log_level}"
 ingest = "{self.ingest}"
 publish = "{self.publish}"
 control = "{self.control}"
-reliable = "{self.reliable}"
+reliable = "{self.reliable if self.journal else ""}"
 subscribe = []
 metrics = "{self.metrics}"
 
@@ -160,6 +162,7 @@ heartbeat = "{self.heartbeat}"
 
 [security]
 {security}
+{"" if self.journal else "[journal]" + chr(10) + "enabled = false" + chr(10)}
 {self.models}
 """)
 

@@ -180,6 +180,86 @@ def test_status_and_metrics_report_the_journal_and_the_reliable_path(make_daemon
     assert after["replayed"] == 50 and after["producers"] == {"meter": 50} and after["acknowledged"] == 0
 
 
+def test_a_message_of_70000_frames_is_rejected_on_both_paths_and_the_journal_stays_readable(
+        make_daemon: Callable[..., LocalDaemon]) -> None:
+    """More frames than a journal record can count (UInt16), on PULL and on the reliable ROUTER: the daemon rejects
+    both (frame_count, counted; the reliable one answered `rejected`), keeps running, and restarts from its journal
+    (the reliable message's sequence number was consumed: its resend is a duplicate)."""
+    import zmq
+    from hebbd import Control
+    from hebbd.malformed import ingest_kinds
+    from hebbd.reliable import DUPLICATE, REJECTED, parse_reply, request_header
+    frames = next(build for kind, _, build in ingest_kinds("r", 16, 1, 1 << 20, 1000) if kind == "70000 empty frames")()
+    assert len(frames) == 70_000
+    d = make_daemon(MODEL).start()
+    context = zmq.Context.instance()
+
+    def reliable_reply(request: List[bytes]) -> tuple:
+        with context.socket(zmq.DEALER) as dealer:
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(d.reliable)
+            dealer.send_multipart(request)
+            assert dealer.poll(10_000), "no reply to the reliable request"
+            return parse_reply(dealer.recv_multipart()[-1])
+
+    with context.socket(zmq.PUSH) as push:
+        push.setsockopt(zmq.LINGER, 2000)
+        push.connect(d.ingest)
+        push.send_multipart(frames)
+    status, seq, mark, reason = reliable_reply([request_header("hostile", 1)] + frames)
+    assert (status, seq, mark) == (REJECTED, 1, 1) and "70000 frames" in reason
+    with Control(d.control) as c:
+        deadline = time.monotonic() + 10
+        while c.status()["rejected"].get("frame_count", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.status()["rejected"].get("frame_count", 0) == 2
+        assert c.status()["journal"]["rejected"] == 1     # the reliable one: journaled (its number), answered rejected
+    assert d.process is not None and d.process.poll() is None
+    d.kill()
+    d.start()
+    status, seq, mark, _ = reliable_reply([request_header("hostile", 1)] + frames)
+    assert (status, seq, mark) == (DUPLICATE, 1, 1)
+
+
+def test_the_journal_replay_before_ready_asks_systemd_for_more_start_up_time(make_daemon: Callable[..., LocalDaemon],
+                                                                             tmp_path: Path) -> None:
+    """A restart after kill -9 replays the journal before READY=1 (the sockets are not bound yet): the daemon sends
+    EXTEND_TIMEOUT_USEC (and a STATUS= saying so) to $NOTIFY_SOCKET — a fake one, a datagram socket of the test —
+    before READY=1, so a long replay does not meet TimeoutStartSec."""
+    import socket
+    d = make_daemon(MODEL).start()
+    p = ReliableProducer(d.reliable, "notify", seq=1, resend_after=0.5)
+    for x, y in batches(200):
+        p.send("r", x, y)
+    p.flush(timeout=60)
+    p.close()
+    d.kill()
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(0.2)
+    env = {k: v for k, v in os.environ.items() if k not in ("WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY")}
+    env["NOTIFY_SOCKET"] = address
+    with open(d.log_path, "ab") as log:
+        d.process = subprocess.Popen([d.binary, "run", "--config", str(d.config_path), "--state-dir", str(d.state_dir)],
+                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    messages: List[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and not any("READY=1" in m for m in messages):
+            try:
+                messages.append(receiver.recv(4096).decode())
+            except socket.timeout:
+                continue
+    finally:
+        receiver.close()
+    ready = next(i for i, m in enumerate(messages) if "READY=1" in m)
+    before = "\n".join(messages[:ready]).split("\n")
+    assert "EXTEND_TIMEOUT_USEC=30000000" in before, messages
+    assert any(line.startswith("STATUS=replaying the journal") for line in before), messages
+    assert any("journal replayed" in line and "journal.replayed=200 " in line + " " for line in d.log().splitlines()), d.log()[-2000:]
+
+
 def write_rows(path: Path, data: List[tuple]) -> int:
     """The rows of `data` as one .npy (features then target per row) for `hebbd feed`; returns the row count."""
     rows = np.concatenate([np.hstack([x, y]) for x, y in data]).astype("<f4")

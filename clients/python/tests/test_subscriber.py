@@ -94,8 +94,7 @@ def test_restarts_are_reported(make_daemon, journal: bool) -> None:
     """A graceful restart resends the restored state (a duplicate, nothing new). After a kill -9 the journal gives
     back every update learned since the last checkpoint (its resend is a duplicate too); without the journal the
     state and seq go back to the checkpoint, and the subscriber is told (``restarted``)."""
-    models = DEMO_MODEL if journal else "[journal]\nenabled = false\n\n" + DEMO_MODEL
-    d = make_daemon(models, checkpoint_interval="0s").start()
+    d = make_daemon(DEMO_MODEL, checkpoint_interval="0s", journal=journal).start()
     w, _, rng = sparse_system()
     control = Control(d.control, timeout=15)
     with Subscriber(d.publish, "demo") as sub, Producer(d.ingest, timeout=15) as p:
