@@ -197,7 +197,7 @@ struct HostileTests {
             defer { events.stop(grace: 2) }
             #expect(await events.waitForOutput(timeout: 10) { $0.contains("subscribed") })
             try await Task.sleep(for: .milliseconds(300))
-            func feed(_ messages: Int) async throws -> [String: Any] {
+            @discardableResult func feed(_ messages: Int) async throws -> [String: Any] {
                 let (r, summary) = try await opsPython("hostile_tools.py", ["feed", "--ingest", d.ingest, "--control", d.control,
                                                                             "--model", "f", "--dict-dim", "64", "--sys-dim", "4",
                                                                             "--messages", String(messages), "--rows", "16"],
