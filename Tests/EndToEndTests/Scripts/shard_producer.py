@@ -60,7 +60,17 @@ def main():
     sock.setsockopt(zmq.LINGER, 5000)
     sock.setsockopt(zmq.SNDHWM, 0)          # never drop on this side; the daemons' taps keep up at this rate
     sock.setsockopt(zmq.XPUB_VERBOSE, 1)    # every subscription, even one already seen from another peer
-    sock.bind(args.bind)
+    # The daemons were started first and are already reconnecting to this port, and other tests pick free ports on
+    # the same machine: the port can be briefly taken (a reconnect attempt's own source port, another test's socket).
+    # Retry for a few seconds rather than fail on a collision that clears by itself.
+    for attempt in range(50):
+        try:
+            sock.bind(args.bind)
+            break
+        except zmq.ZMQError as error:
+            if error.errno != zmq.EADDRINUSE or attempt == 49:
+                raise
+            time.sleep(0.1)
 
     subscriptions = []
     deadline = time.monotonic() + args.wait_subscribers

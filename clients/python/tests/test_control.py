@@ -83,7 +83,7 @@ def test_errors_carry_the_daemons_message(daemon, call, message: str) -> None:
 
 
 def test_a_timeout_does_not_wedge_the_socket(daemon) -> None:
-    c = Control(daemon.control, timeout=10)
+    c = Control(daemon.control, timeout=60)             # the default; each call below asks for 0.4 s
     assert c.status()["ok"]
     os.kill(daemon.process.pid, signal.SIGSTOP)            # the daemon takes requests but never answers
     try:
@@ -91,7 +91,8 @@ def test_a_timeout_does_not_wedge_the_socket(daemon) -> None:
             began = time.monotonic()
             with pytest.raises(HebbdTimeout, match="'status' within 0.4 s"):
                 c.status(timeout=0.4)
-            assert time.monotonic() - began < 3
+            # The call's own 0.4 s, not the default 60 s: the bound leaves room for a loaded machine's scheduling.
+            assert time.monotonic() - began < 20
     finally:
         os.kill(daemon.process.pid, signal.SIGCONT)
     # The daemon now answers the two abandoned requests (to sockets that are gone); this reply is ours.
