@@ -4,9 +4,11 @@
 For each model shape and kind it starts a real `hebbd run` (hebbd.testing.LocalDaemon) holding only a 2×1 model,
 reads the daemon's resident set (VmRSS) and its peak (VmHWM) from /proc, adds the model with the control `add`,
 feeds it 3 full batches as binary messages of one batch each — the next only once the previous one was learned, so
-one message is in flight at a time — and reads them again; then the same for a second, identical model in the same
-daemon. The first model also pays for what all models share (the ingest message in flight, the encoder's scratch),
-the second only for itself. The peak's growth is what the model costs at most (big
+one message is in flight at a time — while a subscriber to `coef/` receives every coefficient message (without one
+the daemon encodes none), writes the model's checkpoint (what `checkpoint_interval` does) and reads them again; then
+the same for a second, identical model in the same daemon. The first model also pays for what all models share (the
+ingest message in flight and the journal's copies of it, the encoder's and the checkpoint writer's scratch, each
+thread's glibc arena), the second only for itself. The peak's growth is what the model costs at most (big
 buffers are returned to the system when freed, so VmRSS after the fact understates it); `status` →
 `memory.models_bytes` before and after is ModelFootprint's estimate for it. The ingest message in flight (one batch
 of rows) belongs to the fixed base of the estimate (one `max_message_bytes`, see ModelFootprint.swift) and is shown
@@ -63,7 +65,8 @@ MIB = 2 ** 20
 
 
 def grow(d: LocalDaemon, c: Control, p: Producer, name: str, table: Dict, rng: np.random.Generator) -> Dict[str, float]:
-    """Adds `name` with `table`, learns 3 batches (one message in flight at a time); the growth and the estimate."""
+    """Adds `name` with `table`, learns 3 batches (one message in flight at a time, each coefficient message encoded
+    and sent to the subscriber), writes its checkpoint; the growth and the estimate."""
     assert d.process is not None
     before_estimate = c.status()["memory"]["models_bytes"]
     time.sleep(0.3)
@@ -77,6 +80,8 @@ def grow(d: LocalDaemon, c: Control, p: Producer, name: str, table: Dict, rng: n
             if time.monotonic() > deadline:
                 raise SystemExit(f"{table}: step {step} not reached in 300 s")
             time.sleep(0.05)
+    # What `checkpoint_interval` does in a real daemon: the snapshot's copies and the encoded file, while written.
+    c.checkpoint(name)
     time.sleep(0.3)
     after = memory_mib(d.process.pid, "VmRSS", "VmHWM")
     return {"peak": after["VmHWM"] - before["VmHWM"], "rss": after["VmRSS"] - before["VmRSS"],
@@ -87,10 +92,13 @@ def measure_once(table: Dict, publish_format: str) -> Dict[str, float]:
     """The first model of this shape in a new daemon (it also pays for the scratch all models share: the ingest
     message in flight, the publish encoder's buffers), then a second identical one (the model alone)."""
     with LocalDaemon(BASE, publish_format=publish_format, checkpoint_interval="0s") as d:
+        # A subscriber to every coefficient message, as in production: without one the daemon encodes none.
+        subscriber = d.subscribe("coef/")
         with Control(d.control, timeout=120) as c, Producer(d.ingest) as p:
             rng = np.random.default_rng(1)
             first = grow(d, c, p, "m", table, rng)
             second = grow(d, c, p, "m2", table, rng)
+        subscriber.close()
         return {"first_peak_mib": first["peak"], "first_rss_mib": first["rss"], "second_peak_mib": second["peak"],
                 "estimate_mib": first["estimate"], "message_mib": table["batch_size"] * (table["dict_dim"] + table["sys_dim"]) * 4 / MIB}
 

@@ -45,6 +45,27 @@ import HebbTestSupport
         #expect(status["memory"]?["models"] == .integer(3))
     }
 
+    /// ModelFootprint's terms, as its documentation and docs/OPERATIONS.md state them and `Benchmarks/footprint.py`
+    /// measured them: 104 bytes per coefficient with Adam and JSON publish (W 4, moments 8, working arrays 12, two
+    /// JSON messages 32, a checkpoint's 4 copies of W and the moments 48), and per batch row 12·(d+s) + 4·s.
+    @Test func theEstimateCountsWhatTheDocumentationSays() throws {
+        #expect(ModelFootprint.bytesPerWeight(adam: true, fittedPrior: false) == 104)
+        #expect(ModelFootprint.bytesPerWeight(adam: false, fittedPrior: false) == 64)
+        // The guard's copies of W and the moments are not in a checkpoint: +12, not +60.
+        #expect(ModelFootprint.bytesPerWeight(adam: true, fittedPrior: false, guardCopies: true) == 116)
+        // Binary publish: two float32 frames instead of two JSON texts at 16 bytes per value.
+        #expect(ModelFootprint.bytesPerWeight(adam: true, fittedPrior: false, jsonPublish: false) == 80)
+        // A fitted prior's 24 bytes are saved in checkpoints, so its 4 copies count too.
+        #expect(ModelFootprint.bytesPerWeight(adam: true, fittedPrior: true) == 104 + 5 * 24)
+
+        var model = EngineFixtures.model("a", dictDim: 100, sysDim: 10, batch: 32)
+        model.circuit.optimizer = .adam
+        let rowBytes = 12 * (100 + 10) + 4 * 10, perModel = 4096 + 32 * (100 + 10)
+        #expect(ModelFootprint.bytes(of: model, publishFormat: .json) == 1000 * 104 + 32 * rowBytes + perModel)
+        model.circuit.standardize = true
+        #expect(ModelFootprint.bytes(of: model, publishFormat: .json) == 1000 * 104 + 32 * (rowBytes + 4 * 110) + perModel)
+    }
+
     /// `set` goes through the same limit check as `add` and a reload: `epochs` 1 → 2 adds the divergence guard's
     /// copies of W and the moments, and a model at the memory budget must not grow past it that way.
     @Test func setIsRefusedWhenTheNewValuesWouldExceedTheLimits() throws {
