@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBLAS
 import Dispatch
 import Foundation
 import HebbCore
@@ -8,7 +9,9 @@ import HebbianRegression
 /// `hebbd bench`: a model's learning core run in-process on synthetic data, timed per update.
 ///
 /// `--path core` (the default) times `HebbianCircuit.update` alone, the figure to hold against an in-process
-/// numpy loop (Benchmarks/numpy_lasso.py). `--path engine` feeds the same rows as binary ingest frames through
+/// numpy loop (Benchmarks/numpy_lasso.py); with `--kind bayesian`, `BayesianRegression.update` (Benchmarks/bayesian.py
+/// holds it against River), and with `--uncertainty` a sparse circuit's update plus the Gram product of its
+/// ``CircuitUncertainty``, whose GFLOP/s it prints beside the machine's `dsyrk` rate at the same shape. `--path engine` feeds the same rows as binary ingest frames through
 /// an in-memory ``EngineCore`` (decode, validate, copy, update, encode the coefficient message), the engine
 /// thread's whole share of the work without sockets: the figure to compare hot-path variants on, e.g. under
 /// `valgrind --tool=callgrind`, where only instruction counts matter.
@@ -40,6 +43,16 @@ struct Bench: ParsableCommand {
     @Option(help: "auto: the fused step kernels where they apply, OpenBLAS elsewhere (the daemon's choice); blas: OpenBLAS for every product.")
     var products: ProductsChoice = .auto
     @Flag(help: "One JSON object instead of text.") var json = false
+    @Option(help: "Core path, without --config: the model's kind, bayesian, lasso, ridge or elastic_net.")
+    var kind: BenchKind = .lasso
+    @Flag(help: "Core path, sparse kinds: keep the uncertainty statistics (the Gram product of every batch) beside the circuit.")
+    var uncertainty = false
+    @Option(name: .customLong("publish-every"),
+            help: "Core path, a model with uncertainty: read its published uncertainty (the active-set refit, or the posterior's means and stds) every N updates, timed; 0: never.")
+    var publishEvery: Int = 0
+
+    /// The kinds the core path can time.
+    enum BenchKind: String, ExpressibleByArgument { case bayesian, lasso, ridge, elasticNet = "elastic_net" }
 
     /// Which code computes a step's products.
     enum ProductsChoice: String, ExpressibleByArgument { case auto, blas }
@@ -59,6 +72,11 @@ struct Bench: ParsableCommand {
         BLASThreads.set(blasThreads)
         StepKernels.useBLASOnly(products == .blas)
 
+        if kind == .bayesian && path == .core && config == nil {
+            runBayesianCore(rows: rows, dictDim: c.dictDim, sysDim: c.sysDim, data: data, pool: pool)
+            return
+        }
+        if uncertainty && (path != .core || config != nil) { fail("--uncertainty is for the core path without --config", code: 2) }
         var latencies = [UInt64](repeating: 0, count: updates)
         let total: UInt64
         /// Runs `warmup` untimed steps, then `updates` timed ones (each into `latencies`); the total nanoseconds.
@@ -72,17 +90,33 @@ struct Bench: ParsableCommand {
             }
             return DispatchTime.now().uptimeNanoseconds - started
         }
+        var gram: (nanoseconds: Double, flops: Double)?
         switch path {
         case .core:
             let circuit: HebbianCircuit
             do { circuit = try HebbianCircuit(c) } catch { fail("\(error)", code: 2) }
             BLASThreads.set(blasThreads)
+            var statistics = uncertainty ? CircuitUncertainty(dictDim: c.dictDim, sysDim: c.sysDim) : nil
             func step(_ i: Int) {
                 data.x[i % pool].withUnsafeBufferPointer { x in
-                    data.y[i % pool].withUnsafeBufferPointer { y in _ = try! circuit.update(x: x, y: y, rows: rows) }
+                    data.y[i % pool].withUnsafeBufferPointer { y in
+                        _ = try! circuit.update(x: x, y: y, rows: rows)
+                        if statistics != nil {
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            statistics!.add(x: x, y: y, rows: rows)
+                            gramNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+                            if publishEvery > 0, i % publishEvery == 0 { _ = try? statistics!.uncertainty(of: circuit) }
+                        }
+                    }
                 }
             }
+            var gramNanoseconds: UInt64 = 0
             total = timeUpdates(step)
+            if uncertainty {
+                // Warm-up steps included: the Gram time was summed over every step.
+                let products = Double(updates + warmup)
+                gram = (Double(gramNanoseconds) / products, Self.gramFlops(rows: rows, columns: c.dictDim + c.sysDim))
+            }
         case .engine:
             var settings = EngineSettings()
             guard let format = PublishFormat(rawValue: publish) else { fail("--publish must be json or binary", code: 2) }
@@ -163,12 +197,106 @@ struct Bench: ParsableCommand {
             w.key("blas_threads"); w.int(blasThreads)
             w.key("products"); w.string(productsLabel)
             if path == .engine { w.key("publish"); w.string(publish) }
+            if path == .core { w.key("kind"); w.string(kind.rawValue) }
             for (key, value) in result { w.key(key); w.double((value * 10).rounded() / 10) }
+            if let gram {
+                let rate = gramRate(gram), machine = dsyrkRate(rows: rows, columns: c.dictDim + c.sysDim)
+                w.key("gram_us"); w.double((gram.nanoseconds / 100).rounded() / 10)
+                w.key("gram_gflops"); w.double((rate * 100).rounded() / 100)
+                w.key("dsyrk_gflops"); w.double((machine * 100).rounded() / 100)
+            }
             w.endObject()
             print(String(decoding: w.bytes, as: UTF8.self))
         } else {
             print("model \(model.name): \(c.kind.rawValue) \(c.dictDim)×\(c.sysDim), batch \(rows), \(c.optimizer.rawValue), path \(path.rawValue)"
                 + (path == .engine ? " (publish \(publish))" : "") + ", blas threads \(blasThreads), products \(productsLabel)")
+            print(String(format: "%d updates in %.3f s: %.0f updates/s, %.0f samples/s", updates, seconds, updatesPerSecond,
+                         updatesPerSecond * Double(rows)))
+            print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),
+                         Double(latencies.last!) / 1000))
+            if let gram {
+                print(String(format: "uncertainty Gram product: %.1f µs per update, %.2f GFLOP/s (dsyrk alone at %d×%d, k = %d: %.2f GFLOP/s)",
+                             gram.nanoseconds / 1000, gramRate(gram), c.dictDim + c.sysDim, c.dictDim + c.sysDim, rows,
+                             dsyrkRate(rows: rows, columns: c.dictDim + c.sysDim)))
+            }
+        }
+    }
+
+    /// Floating-point operations of one batch's Gram product: the upper triangle of ZᵀZ for `rows` rows of `columns`
+    /// values (multiply and add counted apart, as BLAS benchmarks do).
+    static func gramFlops(rows: Int, columns: Int) -> Double { Double(rows) * Double(columns) * Double(columns + 1) }
+
+    private func gramRate(_ gram: (nanoseconds: Double, flops: Double)) -> Double { gram.flops / gram.nanoseconds }
+
+    /// The machine's `dsyrk` rate at the Gram product's shape (GFLOP/s): the same product on random data, repeated
+    /// for about 0.2 s after a warm-up, with the BLAS threads in force.
+    private func dsyrkRate(rows: Int, columns: Int) -> Double {
+        var z = [Double](repeating: 0, count: rows * columns), c = [Double](repeating: 0, count: columns * columns)
+        var generator = SeededGenerator(seed: 11)
+        for i in z.indices { z[i] = Double.random(in: -1..<1, using: &generator) }
+        func product() { cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(columns), blasint(rows), 1, z, blasint(columns), 1, &c, blasint(columns)) }
+        for _ in 0..<10 { product() }
+        var calls = 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        var elapsed: UInt64 = 0
+        repeat {
+            for _ in 0..<10 { product() }
+            calls += 10
+            elapsed = DispatchTime.now().uptimeNanoseconds - started
+        } while elapsed < 200_000_000
+        return Self.gramFlops(rows: rows, columns: columns) * Double(calls) / Double(elapsed)
+    }
+
+    /// `--kind bayesian` on the core path: `BayesianRegression.update` (score, fold-in), and with `--publish-every`
+    /// the posterior's means and stds read every N updates.
+    private func runBayesianCore(rows: Int, dictDim: Int, sysDim: Int, data: SyntheticBatches, pool: Int) {
+        guard updates > 0, warmup >= 0, publishEvery >= 0 else { fail("--updates must be > 0", code: 2) }
+        let model: BayesianRegression
+        do { model = try BayesianRegression(BayesianConfiguration(dictDim: dictDim, sysDim: sysDim)) } catch { fail("\(error)", code: 2) }
+        BLASThreads.set(blasThreads)
+        var latencies = [UInt64](repeating: 0, count: updates)
+        func step(_ i: Int) {
+            data.x[i % pool].withUnsafeBufferPointer { x in
+                data.y[i % pool].withUnsafeBufferPointer { y in
+                    do {
+                        _ = try model.update(x: x, y: y, rows: rows)
+                        if publishEvery > 0, i % publishEvery == 0 { _ = try model.uncertainty() }
+                    } catch { fail("\(error)") }
+                }
+            }
+        }
+        for i in 0..<warmup { step(i) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        for i in 0..<updates {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            step(i)
+            latencies[i] = DispatchTime.now().uptimeNanoseconds - t0
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        latencies.sort()
+        func percentile(_ p: Double) -> Double { Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000 }
+        let updatesPerSecond = Double(updates) / seconds
+        if json {
+            var w = JSONWriter(capacity: 512)
+            w.beginObject()
+            w.key("model"); w.string("bench")
+            w.key("path"); w.string("core")
+            w.key("kind"); w.string("bayesian")
+            w.key("dict_dim"); w.int(dictDim)
+            w.key("sys_dim"); w.int(sysDim)
+            w.key("batch"); w.int(rows)
+            w.key("updates"); w.int(updates)
+            w.key("publish_every"); w.int(publishEvery)
+            w.key("blas_threads"); w.int(blasThreads)
+            for (key, value) in [("updates_per_s", updatesPerSecond), ("samples_per_s", updatesPerSecond * Double(rows)),
+                                 ("p50_us", percentile(0.5)), ("p99_us", percentile(0.99)), ("max_us", Double(latencies.last!) / 1000)] {
+                w.key(key); w.double((value * 10).rounded() / 10)
+            }
+            w.endObject()
+            print(String(decoding: w.bytes, as: UTF8.self))
+        } else {
+            print("model bench: bayesian \(dictDim)×\(sysDim), batch \(rows), path core"
+                + (publishEvery > 0 ? ", uncertainty read every \(publishEvery) updates" : "") + ", blas threads \(blasThreads)")
             print(String(format: "%d updates in %.3f s: %.0f updates/s, %.0f samples/s", updates, seconds, updatesPerSecond,
                          updatesPerSecond * Double(rows)))
             print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),
@@ -186,7 +314,12 @@ struct Bench: ParsableCommand {
             return m
         }
         guard dictDim > 0, sysDim > 0, batch > 0 else { fail("--dict-dim, --sys-dim and --batch must be > 0", code: 2) }
-        return ModelConfiguration(name: "bench", batchSize: batch, circuit: CircuitConfiguration(kind: .lasso, dictDim: dictDim, sysDim: sysDim))
+        let circuitKind: RegressionKind = switch kind {
+        case .ridge: .ridge
+        case .elasticNet: .elasticNet
+        case .lasso, .bayesian: .lasso   // bayesian: only the shape is read (runBayesianCore)
+        }
+        return ModelConfiguration(name: "bench", batchSize: batch, circuit: CircuitConfiguration(kind: circuitKind, dictDim: dictDim, sysDim: sysDim))
     }
 }
 

@@ -1,0 +1,215 @@
+import CBLAS
+
+/// The fast path's posterior (docs/MATH.md §10, "The covariance cache"): per output the covariance Σ_k = P_k⁻¹ and
+/// the natural mean η_k, carried through each row's rank-one change of P_k by Sherman–Morrison in O(d²), so that an
+/// update, a publish (μ_k = Σ_k·η_k, std_j = √Σ_jj) and a prediction cost O(d²) instead of the O(d³) factor of P_k.
+///
+/// It is *derived*: ``BayesianRegression`` keeps the exact statistics (``CrossMoments``) as the truth and rebuilds this
+/// cache from them (``init(moments:configuration:)``: P_k factored, then inverted) when the cache may have drifted —
+/// after rounding worth ``driftBudget`` (each rank-one step adds 1 + g·q units, where g·q is how much the row shrank
+/// the variance along it: the factor by which its rounding is amplified relative to the new Σ), or when the truth's
+/// prior weight reached its floor and the cache's kept decaying (smoothing). An ill-conditioned stream so refreshes
+/// often, a well-conditioned one about once per ``driftBudget`` rows.
+///
+/// Applies only where P_k changes by rank one per row: a fixed noise (no `fit_noise`) and no `standardize` (whose
+/// scales change every row); centring (`intercept`) is a rank-one change too (the row's deviation from the running
+/// mean, weighted W_old·w/W_new, as in Chan's merge). Σ_k is stored as its upper triangle, row-major.
+struct CovarianceCache {
+    let features: Int
+    let outputs: Int
+    /// Whether the learning space is centred (a free intercept).
+    let centred: Bool
+    /// β_k = 1/noise variance per output.
+    let beta: [Double]
+    /// Σ_k (d × d, upper triangle row-major; the lower triangle is not kept), output after output.
+    private(set) var covariance: [Double]
+    /// η_k (d values), output after output.
+    private(set) var naturalMean: [Double]
+    /// The weighted mean of z = [x, y] and W = Σw, row by row as ``CrossMoments`` keeps them (the centring).
+    private(set) var mean: [Double]
+    private(set) var weight: Double
+    /// The prior's weight in Σ: s^N since the refresh, not floored.
+    private(set) var priorWeight: Double
+    /// The truth's prior weight (floored at ``CrossMoments/minimumPriorWeight``), followed row by row.
+    private(set) var truthPriorWeight: Double
+    /// Rounding accumulated since the refresh, in units of the rounding of one well-conditioned rank-one step.
+    private(set) var drift = 0.0
+    private var deviation: [Double], product: [Double]
+
+    /// The rounding the cache may accumulate before it is rebuilt: 2²⁰ steps' worth (≈ 2·10⁻¹⁰ relative at unit
+    /// amplification). Chosen on the parity streams (BayesianRiverParityTests): TrumpApproval, whose first rows
+    /// amplify rounding by ~10¹¹, refreshes on its first rows and then stays ~10⁻¹¹ from the exact posterior.
+    static let driftBudget = Double(1 << 20)
+    /// The cache's prior weight may fall this far below the truth's floored one before a refresh (smoothing): a prior
+    /// between 10⁻¹⁸ and 10⁻¹² of its initial weight is equally invisible next to any data.
+    static let priorWeightSlack = 1e-6
+
+    /// Whether the fast path applies to `configuration`.
+    static func applies(to configuration: BayesianConfiguration) -> Bool {
+        !configuration.standardize && !configuration.fitNoise
+    }
+
+    /// The cache of the exact posterior formed from the truth: P_k factored (``GaussianPosterior``) and inverted.
+    init(moments: CrossMoments, configuration: BayesianConfiguration) throws(PosteriorError) {
+        precondition(Self.applies(to: configuration), "CovarianceCache: standardize/fit_noise use the exact path")
+        let d = configuration.dictDim, s = configuration.sysDim
+        let natural = Posterior.naturalParameters(moments: moments, configuration: configuration,
+                                                  noise: NoiseEstimate(outputs: s))
+        features = d
+        outputs = s
+        centred = configuration.centred
+        beta = natural.noiseVariance.map { 1 / $0 }
+        covariance = [Double](repeating: 0, count: s * d * d)
+        naturalMean = []
+        for k in 0..<s {
+            let posterior = try GaussianPosterior(precision: natural.precision[k], naturalMean: natural.naturalMean[k], dimension: d)
+            let inverse = posterior.covariance()
+            guard inverse.allSatisfy(\.isFinite) else { throw .notPositiveDefinite(dimension: d, pivot: 0) }
+            for i in 0..<(d * d) { covariance[k * d * d + i] = inverse[i] }
+            naturalMean.append(contentsOf: natural.naturalMean[k])
+        }
+        mean = moments.mean
+        weight = moments.weight
+        priorWeight = moments.priorWeight
+        truthPriorWeight = moments.priorWeight
+        deviation = [Double](repeating: 0, count: d + s)
+        product = [Double](repeating: 0, count: d)
+    }
+
+    /// Whether the cache should be rebuilt from the truth before its next use.
+    var needsRefresh: Bool {
+        drift > Self.driftBudget || priorWeight < truthPriorWeight * Self.priorWeightSlack
+    }
+
+    /// Whether every value is finite (a cache that is not is rebuilt from the truth).
+    var isFinite: Bool {
+        naturalMean.allSatisfy(\.isFinite) && mean.allSatisfy(\.isFinite) && weight.isFinite
+            && (0..<(outputs * features)).allSatisfy { covariance[($0 / features) * features * features + ($0 % features) * (features + 1)].isFinite }
+    }
+
+    /// Folds in one raw row (x: d values, y: s values) with River's `smoothing` s (nil: none), after writing into
+    /// `scores` (s values, when not nil) each output's predictive mean at the posterior before the row.
+    mutating func learn(x: UnsafePointer<Double>, y: UnsafePointer<Double>, smoothing: Double?,
+                        scores: UnsafeMutablePointer<Double>?) {
+        let d = features, s = outputs
+        let decay = smoothing ?? 1, rowWeight = smoothing.map { 1 - $0 } ?? 1
+        // The update direction a (x, or its deviation from the running mean) and the rank-one weight ρ²:
+        // P' = decay·P + β·ρ²·a·aᵀ, η' = decay·η + β·ρ²·a·a_y.
+        let oldWeight = decay * weight, newWeight = oldWeight + rowWeight
+        let rho2: Double
+        if centred {
+            for j in 0..<d { deviation[j] = x[j] - mean[j] }
+            for k in 0..<s { deviation[d + k] = y[k] - mean[d + k] }
+            rho2 = oldWeight > 0 ? oldWeight * rowWeight / newWeight : 0
+        } else {
+            for j in 0..<d { deviation[j] = x[j] }
+            for k in 0..<s { deviation[d + k] = y[k] }
+            rho2 = rowWeight
+        }
+        let n = blasint(d)
+        deviation.withUnsafeMutableBufferPointer { a in
+            product.withUnsafeMutableBufferPointer { v in
+                covariance.withUnsafeMutableBufferPointer { allCovariances in
+                    naturalMean.withUnsafeMutableBufferPointer { allNaturalMeans in
+                        for k in 0..<s {
+                            let sigma = allCovariances.baseAddress! + k * d * d, eta = allNaturalMeans.baseAddress! + k * d
+                            // v = Σa; q = aᵀΣa; the prediction before the row: aᵀμ = aᵀΣη = vᵀη.
+                            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, sigma, n, a.baseAddress, 1, 0, v.baseAddress, 1)
+                            let q = cblas_ddot(n, a.baseAddress, 1, v.baseAddress, 1)
+                            if let scores { scores[k] = (centred ? mean[d + k] : 0) + cblas_ddot(n, v.baseAddress, 1, eta, 1) }
+                            // Σ' = (Σ − γ·v·vᵀ)/decay with γ = g/(1 + g·q), g = β·ρ²/decay (Sherman–Morrison).
+                            let g = beta[k] * rho2 / decay
+                            if g > 0 { cblas_dsyr(CblasRowMajor, CblasUpper, n, -g / (1 + g * q), v.baseAddress, 1, sigma, n) }
+                            if decay != 1 {
+                                cblas_dscal(n * n, 1 / decay, sigma, 1)
+                                cblas_dscal(n, decay, eta, 1)
+                            }
+                            if rho2 > 0 { cblas_daxpy(n, beta[k] * rho2 * a[d + k], a.baseAddress, 1, eta, 1) }
+                            drift += 1 + g * q
+                        }
+                    }
+                }
+            }
+        }
+        if centred {
+            let share = rowWeight / newWeight
+            for j in 0..<(d + s) { mean[j] += deviation[j] * share }
+        }
+        weight = newWeight
+        priorWeight *= decay
+        truthPriorWeight = max(truthPriorWeight * decay, CrossMoments.minimumPriorWeight)
+    }
+
+    /// μ_k = Σ_k·η_k into `mu` (d values).
+    func posteriorMean(output k: Int, into mu: inout [Double]) {
+        let d = features, n = blasint(d)
+        covariance.withUnsafeBufferPointer { c in
+            naturalMean.withUnsafeBufferPointer { eta in
+                cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, c.baseAddress! + k * d * d, n, eta.baseAddress! + k * d, 1, 0, &mu, 1)
+            }
+        }
+    }
+
+    /// uᵀΣ_k·u.
+    func quadraticForm(output k: Int, _ u: [Double], scratch v: inout [Double]) -> Double {
+        let d = features, n = blasint(d)
+        covariance.withUnsafeBufferPointer { c in
+            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, c.baseAddress! + k * d * d, n, u, 1, 0, &v, 1)
+        }
+        return cblas_ddot(n, u, 1, v, 1)
+    }
+
+    /// Σ_k's diagonal entry j: the posterior variance of coefficient (j, k).
+    func variance(output k: Int, feature j: Int) -> Double {
+        max(covariance[k * features * features + j * (features + 1)], 0)
+    }
+
+    /// The predictive means and standard deviations (noise included) of every output at `rows` raw rows (rows × d);
+    /// both rows × s, as ``BayesianRegression/predict(x:rows:)``.
+    func predict(x: UnsafeBufferPointer<Double>, rows: Int) -> (mean: [Double], std: [Double]) {
+        let d = features, s = outputs
+        var mean = [Double](repeating: 0, count: rows * s), std = mean
+        var mu = [Double](repeating: 0, count: d), u = mu, v = mu
+        for k in 0..<s {
+            posteriorMean(output: k, into: &mu)
+            let noiseVariance = 1 / beta[k]
+            for r in 0..<rows {
+                if centred && weight == 0 {
+                    mean[r * s + k] = self.mean[d + k]
+                    std[r * s + k] = .infinity
+                    continue
+                }
+                for j in 0..<d { u[j] = x[r * d + j] - (centred ? self.mean[j] : 0) }
+                var value = centred ? self.mean[d + k] : 0
+                for j in 0..<d { value += u[j] * mu[j] }
+                var variance = noiseVariance + quadraticForm(output: k, u, scratch: &v)
+                if centred { variance += noiseVariance / weight }
+                mean[r * s + k] = value
+                std[r * s + k] = variance.squareRoot()
+            }
+        }
+        return (mean, std)
+    }
+
+    /// The coefficients, their stds, the intercept and its std (raw units = the learning space here).
+    func coefficients(level: Double) -> CoefficientUncertainty {
+        let d = features, s = outputs
+        var coefficients = [Double](repeating: 0, count: d * s), std = coefficients
+        var intercept = [Double](repeating: 0, count: s), interceptStd = intercept
+        var mu = [Double](repeating: 0, count: d), v = mu
+        let meanX = Array(mean[0..<d])
+        for k in 0..<s {
+            posteriorMean(output: k, into: &mu)
+            var b = mean[d + k]
+            for j in 0..<d {
+                coefficients[j * s + k] = mu[j]
+                std[j * s + k] = variance(output: k, feature: j).squareRoot()
+                b -= meanX[j] * mu[j]
+            }
+            guard centred else { continue }
+            intercept[k] = b
+            interceptStd[k] = weight > 0 ? (1 / (beta[k] * weight) + quadraticForm(output: k, meanX, scratch: &v)).squareRoot() : .infinity
+        }
+        return CoefficientUncertainty(coefficients: coefficients, std: std, intercept: intercept, interceptStd: interceptStd, level: level)
+    }
+}
