@@ -13,7 +13,8 @@
 /// * with a fixed noise and no `standardize` (P_k changes by rank one per row), from a derived
 ///   ``CovarianceCache`` — Σ_k = P_k⁻¹ and η_k carried through each row by Sherman–Morrison in O(d²), rebuilt from
 ///   the truth when its rounding may have drifted; the rows reach the truth in blocks of ``pendingBlock`` (one
-///   `dsyrk`), and whenever the truth is read (``moments``, ``state``);
+///   `dsyrk`), and at a snapshot (``state``), which also rebuilds the cache: a model restored from a snapshot and
+///   the model that took it continue bit for bit alike;
 /// * otherwise P_k and η_k are formed from the truth when the posterior is read and P_k is factored
 ///   (``GaussianPosterior``), O(d³).
 ///
@@ -24,10 +25,17 @@
 public final class BayesianRegression {
     /// The configuration in force.
     public private(set) var configuration: BayesianConfiguration
-    /// The sufficient statistics (every row learned folded in).
+    /// The sufficient statistics, every row learned folded in. Reading them does not change when the model folds its
+    /// pending rows (a copy is folded), so the model's arithmetic does not depend on who looked at it.
     public var moments: CrossMoments {
-        foldPendingRows()
-        return statistics
+        guard pendingRows > 0 else { return statistics }
+        var folded = statistics, scratch: [Double] = []
+        pendingX.withUnsafeBufferPointer { xp in
+            pendingY.withUnsafeBufferPointer { yp in
+                folded.add(x: xp, y: yp, rows: pendingRows, smoothing: configuration.smoothing, workspace: &scratch)
+            }
+        }
+        return folded
     }
     /// `fit_noise`'s accumulators: Σ ω·e²·f per output (raw units²), Σ ω, and the starting value's weight.
     public private(set) var noise: NoiseEstimate
@@ -187,7 +195,7 @@ public final class BayesianRegression {
             if rows > 1 {
                 // A batch is scored at the posterior before it, then learned row by row (the same posterior as one
                 // merge of the batch: the statistics of the rows are the same).
-                let predicted = covarianceCache!.predict(x: x, rows: rows).mean
+                let predicted = covarianceCache!.predict(x: x, rows: rows, withStd: false).mean
                 for i in 0..<(rows * s) { scored[i] = predicted[i] }
             }
             for r in 0..<rows {
@@ -281,7 +289,14 @@ public final class BayesianRegression {
     }
 
     /// The noise standard deviation per output in force, raw units (`noise_std`, or `fit_noise`'s estimate).
-    public var noiseStd: [Double] { (0..<configuration.sysDim).map { learningSpace().noiseVariance(output: $0, configuration: configuration, noise: noise).squareRoot() * learningSpace().yScale[$0] } }
+    public var noiseStd: [Double] {
+        // The fast path has neither fit_noise nor standardize: noise_std itself, in raw units.
+        if CovarianceCache.applies(to: configuration) { return [Double](repeating: configuration.noiseStd, count: configuration.sysDim) }
+        let space = learningSpace()
+        return (0..<configuration.sysDim).map {
+            space.noiseVariance(output: $0, configuration: configuration, noise: noise).squareRoot() * space.yScale[$0]
+        }
+    }
 
     private func learningSpace() -> LearningSpace { LearningSpace(moments: moments, configuration: configuration) }
 

@@ -1,4 +1,4 @@
-import CBLAS
+import CHebbKernels
 
 /// The fast path's posterior (docs/MATH.md §10, "The covariance cache"): per output the covariance Σ_k = P_k⁻¹ and
 /// the natural mean η_k, carried through each row's rank-one change of P_k by Sherman–Morrison in O(d²), so that an
@@ -13,7 +13,9 @@ import CBLAS
 ///
 /// Applies only where P_k changes by rank one per row: a fixed noise (no `fit_noise`) and no `standardize` (whose
 /// scales change every row); centring (`intercept`) is a rank-one change too (the row's deviation from the running
-/// mean, weighted W_old·w/W_new, as in Chan's merge). Σ_k is stored as its upper triangle, row-major.
+/// mean, weighted W_old·w/W_new, as in Chan's merge). Σ_k is stored whole, row-major, and kept *exactly* symmetric
+/// (symmetrised at a rebuild; each step subtracts wᵢ·wⱼ = wⱼ·wᵢ): with forgetting, an asymmetric rounding error
+/// would grow by 1/s every row. The products are `CHebbKernels`' (covariance.c), never threaded.
 struct CovarianceCache {
     let features: Int
     let outputs: Int
@@ -21,7 +23,7 @@ struct CovarianceCache {
     let centred: Bool
     /// β_k = 1/noise variance per output.
     let beta: [Double]
-    /// Σ_k (d × d, upper triangle row-major; the lower triangle is not kept), output after output.
+    /// Σ_k (d × d, row-major, whole), output after output.
     private(set) var covariance: [Double]
     /// η_k (d values), output after output.
     private(set) var naturalMean: [Double]
@@ -65,7 +67,14 @@ struct CovarianceCache {
             let posterior = try GaussianPosterior(precision: natural.precision[k], naturalMean: natural.naturalMean[k], dimension: d)
             let inverse = posterior.covariance()
             guard inverse.allSatisfy(\.isFinite) else { throw .notPositiveDefinite(dimension: d, pivot: 0) }
-            for i in 0..<(d * d) { covariance[k * d * d + i] = inverse[i] }
+            // Exactly symmetric (the solves leave rounding-level asymmetry, which forgetting would amplify).
+            for i in 0..<d {
+                for j in i..<d {
+                    let value = i == j ? inverse[i * d + i] : (inverse[i * d + j] + inverse[j * d + i]) / 2
+                    covariance[k * d * d + i * d + j] = value
+                    covariance[k * d * d + j * d + i] = value
+                }
+            }
             naturalMean.append(contentsOf: natural.naturalMean[k])
         }
         mean = moments.mean
@@ -106,25 +115,22 @@ struct CovarianceCache {
             for k in 0..<s { deviation[d + k] = y[k] }
             rho2 = rowWeight
         }
-        let n = blasint(d)
         deviation.withUnsafeMutableBufferPointer { a in
             product.withUnsafeMutableBufferPointer { v in
                 covariance.withUnsafeMutableBufferPointer { allCovariances in
                     naturalMean.withUnsafeMutableBufferPointer { allNaturalMeans in
                         for k in 0..<s {
                             let sigma = allCovariances.baseAddress! + k * d * d, eta = allNaturalMeans.baseAddress! + k * d
-                            // v = Σa; q = aᵀΣa; the prediction before the row: aᵀμ = aᵀΣη = vᵀη.
-                            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, sigma, n, a.baseAddress, 1, 0, v.baseAddress, 1)
-                            let q = cblas_ddot(n, a.baseAddress, 1, v.baseAddress, 1)
-                            if let scores { scores[k] = (centred ? mean[d + k] : 0) + cblas_ddot(n, v.baseAddress, 1, eta, 1) }
+                            // v = Σa, q = aᵀΣa, the prediction before the row aᵀμ = aᵀΣη = vᵀη, then
                             // Σ' = (Σ − γ·v·vᵀ)/decay with γ = g/(1 + g·q), g = β·ρ²/decay (Sherman–Morrison).
                             let g = beta[k] * rho2 / decay
-                            if g > 0 { cblas_dsyr(CblasRowMajor, CblasUpper, n, -g / (1 + g * q), v.baseAddress, 1, sigma, n) }
-                            if decay != 1 {
-                                cblas_dscal(n * n, 1 / decay, sigma, 1)
-                                cblas_dscal(n, decay, eta, 1)
+                            var prediction = 0.0
+                            let q = withUnsafeMutablePointer(to: &prediction) { p in
+                                hebb_covariance_rank_one(sigma, a.baseAddress, eta, v.baseAddress, d, g, 1 / decay, scores == nil ? nil : p)
                             }
-                            if rho2 > 0 { cblas_daxpy(n, beta[k] * rho2 * a[d + k], a.baseAddress, 1, eta, 1) }
+                            if let scores { scores[k] = (centred ? mean[d + k] : 0) + prediction }
+                            let step = beta[k] * rho2 * a[d + k]
+                            for j in 0..<d { eta[j] = decay * eta[j] + step * a[j] }
                             drift += 1 + g * q
                         }
                     }
@@ -142,21 +148,17 @@ struct CovarianceCache {
 
     /// μ_k = Σ_k·η_k into `mu` (d values).
     func posteriorMean(output k: Int, into mu: inout [Double]) {
-        let d = features, n = blasint(d)
+        let d = features
         covariance.withUnsafeBufferPointer { c in
-            naturalMean.withUnsafeBufferPointer { eta in
-                cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, c.baseAddress! + k * d * d, n, eta.baseAddress! + k * d, 1, 0, &mu, 1)
-            }
+            naturalMean.withUnsafeBufferPointer { eta in hebb_symmetric_product(c.baseAddress! + k * d * d, eta.baseAddress! + k * d, &mu, d) }
         }
     }
 
     /// uᵀΣ_k·u.
     func quadraticForm(output k: Int, _ u: [Double], scratch v: inout [Double]) -> Double {
-        let d = features, n = blasint(d)
-        covariance.withUnsafeBufferPointer { c in
-            cblas_dsymv(CblasRowMajor, CblasUpper, n, 1, c.baseAddress! + k * d * d, n, u, 1, 0, &v, 1)
-        }
-        return cblas_ddot(n, u, 1, v, 1)
+        let d = features
+        covariance.withUnsafeBufferPointer { c in hebb_symmetric_product(c.baseAddress! + k * d * d, u, &v, d) }
+        return hebb_dot(u, v, d)
     }
 
     /// Σ_k's diagonal entry j: the posterior variance of coefficient (j, k).
@@ -165,8 +167,9 @@ struct CovarianceCache {
     }
 
     /// The predictive means and standard deviations (noise included) of every output at `rows` raw rows (rows × d);
-    /// both rows × s, as ``BayesianRegression/predict(x:rows:)``.
-    func predict(x: UnsafeBufferPointer<Double>, rows: Int) -> (mean: [Double], std: [Double]) {
+    /// both rows × s, as ``BayesianRegression/predict(x:rows:)``. Without `withStd` the stds are left 0 (a batch's
+    /// prequential score needs only the means).
+    func predict(x: UnsafeBufferPointer<Double>, rows: Int, withStd: Bool = true) -> (mean: [Double], std: [Double]) {
         let d = features, s = outputs
         var mean = [Double](repeating: 0, count: rows * s), std = mean
         var mu = [Double](repeating: 0, count: d), u = mu, v = mu
@@ -180,11 +183,10 @@ struct CovarianceCache {
                     continue
                 }
                 for j in 0..<d { u[j] = x[r * d + j] - (centred ? self.mean[j] : 0) }
-                var value = centred ? self.mean[d + k] : 0
-                for j in 0..<d { value += u[j] * mu[j] }
+                mean[r * s + k] = (centred ? self.mean[d + k] : 0) + hebb_dot(u, mu, d)
+                guard withStd else { continue }
                 var variance = noiseVariance + quadraticForm(output: k, u, scratch: &v)
                 if centred { variance += noiseVariance / weight }
-                mean[r * s + k] = value
                 std[r * s + k] = variance.squareRoot()
             }
         }
