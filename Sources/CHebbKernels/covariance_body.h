@@ -19,15 +19,30 @@ static double HC(dot)(const double *restrict a, const double *restrict b, ptrdif
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 
-// v = S·a for a symmetric S stored whole, as a combination of its rows (no reductions: every lane independent).
+// v = S·a for a symmetric S stored whole, as a combination of its rows (no reductions: every lane independent), in
+// blocks of 32 entries of v held in registers over all the rows (S is read once, v written once).
+#define HEBB_COV_BLOCK 32
 static void HC(symmetric_product)(const double *restrict s, const double *restrict a, double *restrict v, ptrdiff_t d) {
-    for (ptrdiff_t i = 0; i < d; i++) v[i] = 0;
+    ptrdiff_t i0 = 0;
+    for (; i0 + HEBB_COV_BLOCK <= d; i0 += HEBB_COV_BLOCK) {
+        double acc[HEBB_COV_BLOCK];
+        for (int i = 0; i < HEBB_COV_BLOCK; i++) acc[i] = 0;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            const double aj = a[j];
+            const double *restrict row = s + j * d + i0;
+            for (int i = 0; i < HEBB_COV_BLOCK; i++) acc[i] += aj * row[i];
+        }
+        for (int i = 0; i < HEBB_COV_BLOCK; i++) v[i0 + i] = acc[i];
+    }
+    if (i0 == d) return;
+    for (ptrdiff_t i = i0; i < d; i++) v[i] = 0;
     for (ptrdiff_t j = 0; j < d; j++) {
         const double aj = a[j];
         const double *restrict row = s + j * d;
-        for (ptrdiff_t i = 0; i < d; i++) v[i] += aj * row[i];
+        for (ptrdiff_t i = i0; i < d; i++) v[i] += aj * row[i];
     }
 }
+#undef HEBB_COV_BLOCK
 
 static double HC(rank_one)(double *restrict s, const double *restrict a, const double *restrict eta,
                            double *restrict v, ptrdiff_t d, double g, double scale, double *restrict prediction) {

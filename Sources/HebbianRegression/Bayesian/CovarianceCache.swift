@@ -90,10 +90,16 @@ struct CovarianceCache {
         drift > Self.driftBudget || priorWeight < truthPriorWeight * Self.priorWeightSlack
     }
 
-    /// Whether every value is finite (a cache that is not is rebuilt from the truth).
+    /// Whether the values a step could overflow are finite: η, the mean, W and Σ's diagonal (an entry of a positive
+    /// semi-definite Σ is bounded by its diagonal). A cache that is not is rebuilt from the truth.
     var isFinite: Bool {
-        naturalMean.allSatisfy(\.isFinite) && mean.allSatisfy(\.isFinite) && weight.isFinite
-            && (0..<(outputs * features)).allSatisfy { covariance[($0 / features) * features * features + ($0 % features) * (features + 1)].isFinite }
+        var sum = weight
+        for value in naturalMean { sum += value * 0 }
+        for value in mean { sum += value * 0 }
+        for k in 0..<outputs {
+            for j in 0..<features { sum += covariance[k * features * features + j * (features + 1)] * 0 }
+        }
+        return sum.isFinite   // x·0 is NaN exactly when x is not finite
     }
 
     /// Folds in one raw row (x: d values, y: s values) with River's `smoothing` s (nil: none), after writing into
