@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reliable (journaled, acknowledged) ingest against plain PULL ingest, in the same run (issue 16, part 3).
+"""Reliable (journaled, acknowledged) ingest against plain PULL ingest, in the same run.
 
     python3 Benchmarks/reliable_ingest.py [--repeats 3] [--messages N] [--binary .build/release/hebbd]
 
@@ -8,6 +8,7 @@ targets (≥ 0.8 at 256×1 with 64 rows per message, ≥ 0.5 at 16×1 with one r
 the acknowledgement latency p50/p99 (one message in flight), and the restart replay time of a journal holding
 30 s of 256×1 ingest against the 30 s it took to write (target ≥ 10× real time). ✘ marks a missed target.
 Both paths use the Python client (`hebbd.Producer`, `hebbd.ReliableProducer`) against a real `hebbd run`.
+`Benchmarks/run_all.py --only reliable` runs the same measurements beside the other sections.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients" / "python"))
-from hebbd import Control, Producer, ReliableProducer  # noqa: E402
-from hebbd.testing import LocalDaemon  # noqa: E402
+from hebbd import Control, Producer, ReliableProducer
+from hebbd.testing import LocalDaemon
+
+# dict_dim, sys_dim, rows per message, target ratio reliable / plain
+TARGETS = [(256, 1, 64, 0.8), (16, 1, 1, 0.5)]
 
 
 def model(d: int, s: int, batch: int) -> str:
@@ -117,7 +118,7 @@ def main() -> None:
     parser.add_argument("--replay-rate", type=float, default=200)
     parser.add_argument("--only", default="throughput,latency,replay")
     args = parser.parse_args()
-    for (d, s, rows, target) in [(256, 1, 64, 0.8), (16, 1, 1, 0.5)] if "throughput" in args.only else []:
+    for (d, s, rows, target) in TARGETS if "throughput" in args.only else []:
         plain = [throughput(args.binary, d, s, rows, args.messages, False) for _ in range(args.repeats)]
         reliable = [throughput(args.binary, d, s, rows, args.messages, True) for _ in range(args.repeats)]
         ratio = statistics.median(reliable) / statistics.median(plain)

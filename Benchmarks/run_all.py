@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""All of hebbd's speed and memory benchmarks (issues 10 and 18) in one run, each figure beside its baseline from the same run.
+"""All of hebbd's speed and memory benchmarks in one run, each figure beside its baseline from the same run.
 
     swift build -c release --product hebbd
     python3 -m pip install ./clients/python        # the support library (hebbd.testing); scripts/setup.sh --test does it
-    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,latency,checkpoint,memory] [--transport tcp,ipc]
+    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,latency,checkpoint,memory,reliable]
+                                  [--shapes 64x1,256x1] [--transport tcp,ipc]
                                   [--seconds S] [--repeat N] [--minutes N] [--json FILE]
 
 Sections (Benchmarks/README.md says what each baseline is and why):
@@ -23,6 +24,9 @@ Sections (Benchmarks/README.md says what each baseline is and why):
               over, against the longest gap without checkpoints
   memory      resident memory per model (4096×64, and 100 small ones) against 4×W + the batch buffer, and over a
               sustained run (`--minutes`), sampled over time
+  reliable    journaled, acknowledged ingest (`hebbd.ReliableProducer`) against plain PUSH ingest (`hebbd.Producer`)
+              with the default fsync policy, the acknowledgement latency, and the replay of a 30 s journal at restart
+              (Benchmarks/reliable_ingest.py's measurements; the replay is 10 s of traffic with --quick)
 
 Every ratio is "hebbd over baseline" for rates and "hebbd / baseline" for memory; each repeated measurement
 (--repeat, default 3, 1 with --quick) is reported as its median and range over the repetitions, and a target is
@@ -122,13 +126,13 @@ def core(args):
 
 # MARK: end to end
 
-E2E_SHAPES = [  # dict_dim, sys_dim, rows per message (= batch_size), issue 18's targets: binary, JSON with a reader
+E2E_SHAPES = [  # dict_dim, sys_dim, rows per message (= batch_size), targets: binary, JSON with a reader
     (64, 1, 64, 0.85, None),
     (256, 1, 64, 0.85, 0.8),
     (1024, 16, 256, 0.75, 0.6),
     (4096, 64, 1024, 0.6, 0.45),
 ]
-ONE_ROW = (16, 1, 1, 32)  # one row per message, batch 32: messages/s (issue 10's target, ≥ 0.8 of the null sink)
+ONE_ROW = (16, 1, 1, 32)  # one row per message, batch 32: messages/s (target ≥ 0.8 of the null sink)
 NO_SUBSCRIBER_NOISE = 0.9  # "with no subscriber, JSON equals binary within noise": JSON/binary ≥ this
 
 
@@ -270,6 +274,8 @@ def e2e(args, work):
           f" ≥ {args.seconds:g} s each); ratios per repetition: median (range)", flush=True)
     transports = args.transport.split(",")
     shapes = [(d, s, n, n, bt, jt) for d, s, n, bt, jt in E2E_SHAPES] + [(*ONE_ROW, 0.8, None)]
+    if args.shapes:
+        shapes = [shape for shape in shapes if f"{shape[0]}x{shape[1]}" in args.shapes.split(",")]
     for d, s, per_message, batch, binary_target, json_target in shapes:
         by_transport = {}
         for transport in transports:
@@ -594,15 +600,39 @@ def sustained(args, work, base):
            f"idle daemon {base:.1f} MiB", f"+{growth * 100:.1f}%", "≤ 5%", growth <= 0.05)
 
 
+def reliable(args, work):
+    """The reliable-ingest targets, with reliable_ingest.py's measurements (one piece of code for them)."""
+    import reliable_ingest
+    print("reliable: journaled, acknowledged ingest against plain PUSH ingest (messages/s; default fsync policy)", flush=True)
+    messages = 1000 if args.quick else 3000
+    for d, s, rows, target in reliable_ingest.TARGETS:
+        plain, acked = [], []
+        for _ in range(args.repeat):   # interleaved, so a change of the machine's load hits both alike
+            plain.append(reliable_ingest.throughput(args.hebbd, d, s, rows, messages, False))
+            acked.append(reliable_ingest.throughput(args.hebbd, d, s, rows, messages, True))
+        ratio = statistics.median(acked) / statistics.median(plain)
+        report("reliable", f"{d}×{s}, {rows} row(s)/message", f"{spread(acked, '{:.0f}')} msg/s",
+               f"plain {spread(plain, '{:.0f}')} msg/s", f"{ratio:.2f}", f"≥ {target}", ratio >= target)
+    lat = sorted(reliable_ingest.ack_latency(args.hebbd, 200 if args.quick else 500))
+    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+    report("reliable", "ack latency 256×1 × 64 rows, one in flight", f"p50 {p50:.2f} ms", f"p99 {p99:.2f} ms", "", "—", None)
+    seconds = 10.0 if args.quick else 30.0
+    replayed, took, sent = reliable_ingest.replay(args.hebbd, seconds, 200)
+    speed = seconds / took if took > 0 else float("inf")
+    report("reliable", f"replay of {seconds:.0f} s of 256×1 ingest ({replayed} msgs)", f"{took:.2f} s",
+           f"written in {seconds:.0f} s", f"{speed:.1f}× real time", "≥ 10×", speed >= 10)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hebbd", default=os.path.join(ROOT, ".build/release/hebbd"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, one repetition")
     parser.add_argument("--repeat", type=int, help="repetitions per figure (default 3, 1 with --quick)")
-    parser.add_argument("--only", default="core,engine,e2e,latency,checkpoint,memory")
+    parser.add_argument("--only", default="core,engine,e2e,latency,checkpoint,memory,reliable")
     parser.add_argument("--seconds", type=float, help="traffic per e2e and engine run, steady state (default 3, 2 with --quick)")
     parser.add_argument("--transport", default="tcp",
                         help="ingest transport of the e2e section: tcp, ipc, or tcp,ipc (both, with an ipc/tcp comparison)")
+    parser.add_argument("--shapes", help="e2e: only these dict_dim x sys_dim shapes, e.g. 64x1,256x1 (16x1 is the one-row case)")
     parser.add_argument("--minutes", type=float, help="sustained memory run (default 1, 0.5 with --quick; the issue asks for 10)")
     parser.add_argument("--daemon-toml", default="", help="extra [daemon] keys for every hebbd run, e.g. 'blas_threads = 2'")
     parser.add_argument("--bench-arg", action="append", default=[], dest="bench_args",
@@ -622,7 +652,8 @@ def main():
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"hebbd {args.hebbd}; {os.cpu_count()} cores, {cpu}; repeat {args.repeat}; load average {load}; "
           f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}", flush=True)
-    sections = {"core": core, "engine": engine, "e2e": e2e, "latency": latency, "checkpoint": checkpoint, "memory": memory}
+    sections = {"core": core, "engine": engine, "e2e": e2e, "latency": latency, "checkpoint": checkpoint, "memory": memory,
+                "reliable": reliable}
     with tempfile.TemporaryDirectory(prefix="hebbd-run-all-") as work:
         for name in args.only.split(","):
             if name == "core":

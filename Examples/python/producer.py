@@ -30,16 +30,7 @@ _CLIENT = Path(__file__).resolve().parents[2] / "clients" / "python"
 if (_CLIENT / "hebbd" / "__init__.py").is_file():
     sys.path.insert(0, str(_CLIENT))
 from hebbd import NotTakingSamples, Producer  # noqa: E402
-
-
-def true_system(dict_dim, sys_dim, support, seed):
-    """W_true (dict_dim × sys_dim): `support` nonzero rows, values ±[0.5, 1.5], the rest exactly 0."""
-    rng = np.random.default_rng(seed)
-    w = np.zeros((dict_dim, sys_dim), dtype=np.float32)
-    rows = np.sort(rng.choice(dict_dim, size=min(support, dict_dim), replace=False))
-    signs = rng.choice([-1.0, 1.0], size=(len(rows), sys_dim))
-    w[rows] = (signs * rng.uniform(0.5, 1.5, size=(len(rows), sys_dim))).astype(np.float32)
-    return w, rows, rng
+from hebbd.testing import sparse_system  # noqa: E402  (W_true: a few rows of ±[0.5, 1.5], the rest exactly 0)
 
 
 def main():
@@ -68,7 +59,7 @@ def main():
                 print(f"  w[{r},{c}] = {w[r, c]:+.6f}")
         sys.stdout.flush()
 
-    w, rows, rng = true_system(args.dict_dim, args.sys_dim, args.support, args.seed)
+    w, rows, rng = sparse_system(args.dict_dim, args.sys_dim, args.support, args.seed)
     show(w, rows, args.seed, "")
 
     # Waits up to 10 s for the daemon to take each message; on exit, up to 10 s for the queue to drain.
@@ -78,7 +69,7 @@ def main():
     try:
         while args.messages == 0 or producer.sent_messages < args.messages:
             if args.shift_at > 0 and producer.sent_messages == args.shift_at:
-                w, rows, _ = true_system(args.dict_dim, args.sys_dim, args.support, args.seed + 1)
+                w, rows, _ = sparse_system(args.dict_dim, args.sys_dim, args.support, args.seed + 1)
                 show(w, rows, args.seed + 1, f"message {producer.sent_messages}: the system changes; new ")
             x = rng.standard_normal((args.rows_per_message, args.dict_dim)).astype(np.float32)
             y = x @ w + args.noise * rng.standard_normal((args.rows_per_message, args.sys_dim))

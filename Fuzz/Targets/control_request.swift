@@ -59,7 +59,7 @@ private struct CoreState: Equatable {
 private func state(_ core: EngineCore) -> CoreState {
     let runners = core.modelNames.compactMap { core.runners[$0] }
     return CoreState(names: core.modelNames, configurations: runners.map(\.configuration),
-                     weights: runners.map { $0.circuit.weights.map(\.bitPattern) }, pending: runners.map(\.pendingRows),
+                     weights: runners.map { $0.circuit!.weights.map(\.bitPattern) }, pending: runners.map(\.pendingRows),
                      samples: core.counters.samplesReceived, updates: core.counters.updates)
 }
 

@@ -61,8 +61,8 @@ private struct ModelState: Equatable {
 
 private func state(_ core: EngineCore) -> [String: ModelState] {
     core.runners.mapValues { r in
-        ModelState(pending: r.pendingRows, updates: r.circuit.updates, samples: r.circuit.samples,
-                   weights: r.circuit.weights.map(\.bitPattern), intercept: r.circuit.intercept.map(\.bitPattern))
+        ModelState(pending: r.pendingRows, updates: r.updates, samples: r.samples,
+                   weights: r.circuit!.weights.map(\.bitPattern), intercept: r.circuit!.intercept.map(\.bitPattern))
     }
 }
 

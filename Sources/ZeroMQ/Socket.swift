@@ -157,6 +157,58 @@ public final class Socket {
         return try send(Array(string.utf8), flags: flags)
     }
 
+    /// Sends one frame of `bytes` without copying it: the libzmq message points into the array's own storage, which
+    /// stays alive (retained) until libzmq has finished with it — after the last subscriber's copy was written to its
+    /// socket, or at once when the message is dropped. Frames below ``sharingThreshold`` bytes are copied, as
+    /// ``send(_:flags:)-(UnsafeRawBufferPointer,_)`` does: for them a copy costs less than the retained owner.
+    ///
+    /// Why: a coefficient message is formatted straight into its array (`JSONWriter`), and without this libzmq copies
+    /// every frame once more on send (a 4096×64 JSON message is megabytes).
+    /// - Returns: as ``send(_:flags:)-(UnsafeRawBufferPointer,_)``.
+    @discardableResult
+    public func send(sharing bytes: [UInt8], flags: SendFlags = []) throws -> Bool {
+        guard bytes.count >= Self.sharingThreshold else { return try send(bytes, flags: flags) }
+        let handle = try open("zmq_msg_send")
+        let owner = Unmanaged.passRetained(SharedFrame(bytes))
+        // A native array's storage does not move while the array is alive and unmutated; `owner` keeps it both.
+        let base = owner.takeUnretainedValue().bytes.withUnsafeBufferPointer { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
+        var message = zmq_msg_t()
+        guard zmq_msg_init_data(&message, base, bytes.count, { _, hint in
+            Unmanaged<SharedFrame>.fromOpaque(hint!).release()
+        }, owner.toOpaque()) == 0 else {
+            owner.release()
+            throw ZeroMQError.lastCall("zmq_msg_init_data")
+        }
+        while true {
+            if zmq_msg_send(&message, handle, flags.rawValue) >= 0 { return true }
+            let errno = zmq_errno()
+            if errno == EINTR { continue }  // a signal, not a failure: retry
+            zmq_msg_close(&message)  // not sent: libzmq releases the owner now
+            if errno == EAGAIN { return false }
+            throw ZeroMQError.call(function: "zmq_msg_send", errno: errno)
+        }
+    }
+
+    /// Frames of at least this many bytes are sent without a copy by ``send(sharing:flags:)``.
+    public static let sharingThreshold = 4096
+
+    /// Sends byte-array `parts` as one multipart message, large frames without a copy (``send(sharing:flags:)``);
+    /// otherwise as ``send(parts:dontWait:)-(Parts,_)``.
+    @discardableResult
+    public func send(parts: [[UInt8]], dontWait: Bool = false) throws -> Bool {
+        guard !parts.isEmpty else { throw ZeroMQError.invalidArgument("a message needs at least one frame") }
+        for (index, part) in parts.enumerated() {
+            var flags: SendFlags = index < parts.count - 1 ? .more : []
+            if index == 0 && dontWait { flags.insert(.dontWait) }
+            guard try send(sharing: part, flags: flags) else {
+                if index == 0 { return false }
+                // As in the generic form: only reachable with a send timeout set.
+                throw ZeroMQError.call(function: "zmq_msg_send", errno: EAGAIN)
+            }
+        }
+        return true
+    }
+
     /// Sends all `parts` as one multipart message.
     ///
     /// With `dontWait`, only the first frame can be refused: libzmq counts
@@ -243,3 +295,9 @@ public final class Socket {
 /// Explicitly not `Sendable` (see `Socket`), so no extension can add it.
 @available(*, unavailable)
 extension Socket: Sendable {}
+
+/// Keeps a frame's bytes alive while libzmq holds a message pointing into them (``Socket/send(sharing:flags:)``).
+private final class SharedFrame {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}

@@ -9,16 +9,21 @@ import HebbianRegression
 /// `hebbd bench`: a model's learning core run in-process on synthetic data, timed per update.
 ///
 /// `--path core` (the default) times `HebbianCircuit.update` alone, the figure to hold against an in-process
-/// numpy loop (Benchmarks/numpy_lasso.py); with `--kind bayesian`, `BayesianRegression.update` (Benchmarks/bayesian.py
-/// holds it against River), and with `--uncertainty` a sparse circuit's update plus the Gram product of its
-/// ``CircuitUncertainty``, whose GFLOP/s it prints beside the machine's `dsyrk` rate at the same shape. `--path engine` feeds the same rows as binary ingest frames through
+/// numpy loop (Benchmarks/numpy_lasso.py). `--path engine` feeds the same rows as binary ingest frames through
 /// an in-memory ``EngineCore`` (decode, validate, copy, update, encode the coefficient message), the engine
 /// thread's whole share of the work without sockets: the figure to compare hot-path variants on, e.g. under
 /// `valgrind --tool=callgrind`, where only instruction counts matter.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a model's learning core in-process on synthetic data: updates/s, samples/s, latency percentiles.",
-        discussion: "Either --dict-dim/--sys-dim/--batch (a lasso/Adam model with the config defaults) or --config FILE --model NAME."
+        discussion: """
+        Either --dict-dim/--sys-dim/--batch (a model of --kind with the config defaults: lasso/Adam unless told) or --config FILE \
+        --model NAME. A model with uncertainty (kind = "bayesian", or --uncertainty / uncertainty = true) keeps the raw Gram \
+        statistics, O(B·(d+s)²) per update (one dsyrk); a bayesian model also carries its d × d posterior covariance per output \
+        through each row, O(s·d²) per row (with fit_noise or standardize it factors the posterior instead, O(s·d³) per batch), \
+        and a sparse model refits its active set, O(|A|³), only for messages it publishes (the engine path). For the sparse \
+        kinds with uncertainty the core path prints the Gram product's rate in GFLOP/s beside the machine's dsyrk at that shape.
+        """
     )
 
     @Option(help: "A config file defining the model (with --model).") var config: String?
@@ -26,6 +31,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("dict-dim"), help: "Features per row (without --config).") var dictDim: Int = 256
     @Option(name: .customLong("sys-dim"), help: "Targets per row (without --config).") var sysDim: Int = 1
     @Option(help: "Rows per update, batch_size (without --config).") var batch: Int = 64
+    @Option(help: "The model's kind without --config: lasso, ridge, elastic_net or bayesian.") var kind: String = "lasso"
+    @Flag(help: "Without --config: uncertainty = true (the sparse kinds).") var uncertainty = false
     @Option(help: "Timed updates.") var updates: Int = 2000
     @Option(help: "Untimed updates first (warm caches, page in buffers).") var warmup: Int = 20
     @Option(help: "core: the circuit's update alone; engine: binary ingest frames through an in-memory engine (decode, copy, update, publish encoding).")
@@ -43,16 +50,6 @@ struct Bench: ParsableCommand {
     @Option(help: "auto: the fused step kernels where they apply, OpenBLAS elsewhere (the daemon's choice); blas: OpenBLAS for every product.")
     var products: ProductsChoice = .auto
     @Flag(help: "One JSON object instead of text.") var json = false
-    @Option(help: "Core path, without --config: the model's kind, bayesian, lasso, ridge or elastic_net.")
-    var kind: BenchKind = .lasso
-    @Flag(help: "Core path, sparse kinds: keep the uncertainty statistics (the Gram product of every batch) beside the circuit.")
-    var uncertainty = false
-    @Option(name: .customLong("publish-every"),
-            help: "Core path, a model with uncertainty: read its published uncertainty (the active-set refit, or the posterior's means and stds) every N updates, timed; 0: never.")
-    var publishEvery: Int = 0
-
-    /// The kinds the core path can time.
-    enum BenchKind: String, ExpressibleByArgument { case bayesian, lasso, ridge, elasticNet = "elastic_net" }
 
     /// Which code computes a step's products.
     enum ProductsChoice: String, ExpressibleByArgument { case auto, blas }
@@ -72,16 +69,13 @@ struct Bench: ParsableCommand {
         BLASThreads.set(blasThreads)
         StepKernels.useBLASOnly(products == .blas)
 
-        if kind == .bayesian && path == .core && config == nil {
-            runBayesianCore(rows: rows, dictDim: c.dictDim, sysDim: c.sysDim, data: data, pool: pool)
-            return
-        }
-        if uncertainty && (path != .core || config != nil) { fail("--uncertainty is for the core path without --config", code: 2) }
         var latencies = [UInt64](repeating: 0, count: updates)
         let total: UInt64
         /// Runs `warmup` untimed steps, then `updates` timed ones (each into `latencies`); the total nanoseconds.
+        var timing = false
         func timeUpdates(_ step: (Int) -> Void) -> UInt64 {
             for i in 0..<warmup { step(i) }
+            timing = true
             let started = DispatchTime.now().uptimeNanoseconds
             for i in 0..<updates {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -90,33 +84,36 @@ struct Bench: ParsableCommand {
             }
             return DispatchTime.now().uptimeNanoseconds - started
         }
-        var gram: (nanoseconds: Double, flops: Double)?
+        /// Nanoseconds spent folding batches into a sparse model's uncertainty statistics (the Gram product).
+        var gramNanoseconds: UInt64 = 0
         switch path {
+        case .core where model.isBayesian:
+            let bayesian: BayesianRegression
+            do { bayesian = try BayesianRegression(model.bayesianConfiguration) } catch { fail("\(error)", code: 2) }
+            func step(_ i: Int) {
+                data.x[i % pool].withUnsafeBufferPointer { x in
+                    data.y[i % pool].withUnsafeBufferPointer { y in _ = try! bayesian.update(x: x, y: y, rows: rows) }
+                }
+            }
+            total = timeUpdates(step)
         case .core:
             let circuit: HebbianCircuit
             do { circuit = try HebbianCircuit(c) } catch { fail("\(error)", code: 2) }
             BLASThreads.set(blasThreads)
-            var statistics = uncertainty ? CircuitUncertainty(dictDim: c.dictDim, sysDim: c.sysDim) : nil
+            var statistics = model.uncertainty
+                ? CircuitUncertainty(dictDim: c.dictDim, sysDim: c.sysDim, smoothing: model.smoothing, level: model.uncertaintyLevel) : nil
             func step(_ i: Int) {
                 data.x[i % pool].withUnsafeBufferPointer { x in
                     data.y[i % pool].withUnsafeBufferPointer { y in
                         _ = try! circuit.update(x: x, y: y, rows: rows)
-                        if statistics != nil {
-                            let t0 = DispatchTime.now().uptimeNanoseconds
-                            statistics!.add(x: x, y: y, rows: rows)
-                            gramNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
-                            if publishEvery > 0, i % publishEvery == 0 { _ = try? statistics!.uncertainty(of: circuit) }
-                        }
+                        guard statistics != nil else { return }
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        statistics!.add(x: x, y: y, rows: rows)
+                        if timing { gramNanoseconds += DispatchTime.now().uptimeNanoseconds - t0 }
                     }
                 }
             }
-            var gramNanoseconds: UInt64 = 0
             total = timeUpdates(step)
-            if uncertainty {
-                // Warm-up steps included: the Gram time was summed over every step.
-                let products = Double(updates + warmup)
-                gram = (Double(gramNanoseconds) / products, Self.gramFlops(rows: rows, columns: c.dictDim + c.sysDim))
-            }
         case .engine:
             var settings = EngineSettings()
             guard let format = PublishFormat(rawValue: publish) else { fail("--publish must be json or binary", code: 2) }
@@ -170,7 +167,7 @@ struct Bench: ParsableCommand {
                         }
                     }
                 }
-                core.drainOutbox { message in published += message.json.count + (message.binary?.count ?? 0) }
+                core.drainOutbox { message in published += message.frames.dropFirst().reduce(0) { $0 + $1.count } }
             }
             total = timeUpdates(step)
             if published == 0 && !noSubscriber { fail("the engine published nothing") }
@@ -179,10 +176,19 @@ struct Bench: ParsableCommand {
         func percentile(_ p: Double) -> Double { Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000 }
         let seconds = Double(total) / 1e9
         let updatesPerSecond = Double(updates) / seconds
-        let result: [(String, Double)] = [
+        var result: [(String, Double)] = [
             ("updates_per_s", updatesPerSecond), ("samples_per_s", updatesPerSecond * Double(rows)),
             ("p50_us", percentile(0.5)), ("p99_us", percentile(0.99)), ("max_us", Double(latencies.last!) / 1000),
         ]
+        // The Gram product C ← C + ZᵀZ on the upper triangle of the (d+s)² co-moments: B·m·(m+1) flop, m = d + s
+        // (timed updates only, as the total).
+        let columns = Double(c.dictDim + c.sysDim)
+        let gramFlops = Double(rows) * columns * (columns + 1) * Double(updates)
+        let gramRate = gramNanoseconds > 0 ? gramFlops / Double(gramNanoseconds) : nil   // flop/ns = GFLOP/s
+        if let gramRate {
+            result.append(("gram_gflops", gramRate))
+            result.append(("dsyrk_gflops", dsyrkRate(rows: rows, columns: c.dictDim + c.sysDim)))
+        }
         // "fused (avx512)" or "blas": what computed this model's products.
         let productsLabel = StepKernels.fused(dictDim: c.dictDim, sysDim: c.sysDim) ? "fused (\(StepKernels.current))" : "blas"
         if json {
@@ -197,44 +203,35 @@ struct Bench: ParsableCommand {
             w.key("blas_threads"); w.int(blasThreads)
             w.key("products"); w.string(productsLabel)
             if path == .engine { w.key("publish"); w.string(publish) }
-            if path == .core { w.key("kind"); w.string(kind.rawValue) }
             for (key, value) in result { w.key(key); w.double((value * 10).rounded() / 10) }
-            if let gram {
-                let rate = gramRate(gram), machine = dsyrkRate(rows: rows, columns: c.dictDim + c.sysDim)
-                w.key("gram_us"); w.double((gram.nanoseconds / 100).rounded() / 10)
-                w.key("gram_gflops"); w.double((rate * 100).rounded() / 100)
-                w.key("dsyrk_gflops"); w.double((machine * 100).rounded() / 100)
-            }
             w.endObject()
             print(String(decoding: w.bytes, as: UTF8.self))
         } else {
-            print("model \(model.name): \(c.kind.rawValue) \(c.dictDim)×\(c.sysDim), batch \(rows), \(c.optimizer.rawValue), path \(path.rawValue)"
+            print("model \(model.name): \(model.isBayesian ? "bayesian" : c.kind.rawValue + (model.uncertainty ? " with uncertainty" : "")) "
+                + "\(c.dictDim)×\(c.sysDim), batch \(rows), \(model.isBayesian ? "exact posterior" : c.optimizer.rawValue), path \(path.rawValue)"
                 + (path == .engine ? " (publish \(publish))" : "") + ", blas threads \(blasThreads), products \(productsLabel)")
             print(String(format: "%d updates in %.3f s: %.0f updates/s, %.0f samples/s", updates, seconds, updatesPerSecond,
                          updatesPerSecond * Double(rows)))
             print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),
                          Double(latencies.last!) / 1000))
-            if let gram {
-                print(String(format: "uncertainty Gram product: %.1f µs per update, %.2f GFLOP/s (dsyrk alone at %d×%d, k = %d: %.2f GFLOP/s)",
-                             gram.nanoseconds / 1000, gramRate(gram), c.dictDim + c.sysDim, c.dictDim + c.sysDim, rows,
-                             dsyrkRate(rows: rows, columns: c.dictDim + c.sysDim)))
+            if let gramRate {
+                print(String(format: "Gram product (dsyrk, %d×%d co-moments): %.2f GFLOP/s, %.0f%% of the update's time; dsyrk alone at that shape: %.2f GFLOP/s",
+                             c.dictDim + c.sysDim, c.dictDim + c.sysDim, gramRate, 100 * Double(gramNanoseconds) / Double(max(total, 1)),
+                             result.first { $0.0 == "dsyrk_gflops" }!.1))
             }
         }
     }
 
-    /// Floating-point operations of one batch's Gram product: the upper triangle of ZᵀZ for `rows` rows of `columns`
-    /// values (multiply and add counted apart, as BLAS benchmarks do).
-    static func gramFlops(rows: Int, columns: Int) -> Double { Double(rows) * Double(columns) * Double(columns + 1) }
-
-    private func gramRate(_ gram: (nanoseconds: Double, flops: Double)) -> Double { gram.flops / gram.nanoseconds }
-
-    /// The machine's `dsyrk` rate at the Gram product's shape (GFLOP/s): the same product on random data, repeated
-    /// for about 0.2 s after a warm-up, with the BLAS threads in force.
+    /// The machine's `dsyrk` rate (GFLOP/s, counted as the Gram product's) at the Gram product's shape — `rows` rows of
+    /// `columns` values into a `columns`² upper triangle — on random data with the BLAS threads in force, repeated for
+    /// about 0.2 s after a warm-up: what the uncertainty statistics' product is held against.
     private func dsyrkRate(rows: Int, columns: Int) -> Double {
         var z = [Double](repeating: 0, count: rows * columns), c = [Double](repeating: 0, count: columns * columns)
         var generator = SeededGenerator(seed: 11)
         for i in z.indices { z[i] = Double.random(in: -1..<1, using: &generator) }
-        func product() { cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(columns), blasint(rows), 1, z, blasint(columns), 1, &c, blasint(columns)) }
+        func product() {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(columns), blasint(rows), 1, z, blasint(columns), 1, &c, blasint(columns))
+        }
         for _ in 0..<10 { product() }
         var calls = 0
         let started = DispatchTime.now().uptimeNanoseconds
@@ -244,64 +241,7 @@ struct Bench: ParsableCommand {
             calls += 10
             elapsed = DispatchTime.now().uptimeNanoseconds - started
         } while elapsed < 200_000_000
-        return Self.gramFlops(rows: rows, columns: columns) * Double(calls) / Double(elapsed)
-    }
-
-    /// `--kind bayesian` on the core path: `BayesianRegression.update` (score, fold-in), and with `--publish-every`
-    /// the posterior's means and stds read every N updates.
-    private func runBayesianCore(rows: Int, dictDim: Int, sysDim: Int, data: SyntheticBatches, pool: Int) {
-        guard updates > 0, warmup >= 0, publishEvery >= 0 else { fail("--updates must be > 0", code: 2) }
-        let model: BayesianRegression
-        do { model = try BayesianRegression(BayesianConfiguration(dictDim: dictDim, sysDim: sysDim)) } catch { fail("\(error)", code: 2) }
-        BLASThreads.set(blasThreads)
-        var latencies = [UInt64](repeating: 0, count: updates)
-        func step(_ i: Int) {
-            data.x[i % pool].withUnsafeBufferPointer { x in
-                data.y[i % pool].withUnsafeBufferPointer { y in
-                    do {
-                        _ = try model.update(x: x, y: y, rows: rows)
-                        if publishEvery > 0, i % publishEvery == 0 { _ = try model.uncertainty() }
-                    } catch { fail("\(error)") }
-                }
-            }
-        }
-        for i in 0..<warmup { step(i) }
-        let started = DispatchTime.now().uptimeNanoseconds
-        for i in 0..<updates {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            step(i)
-            latencies[i] = DispatchTime.now().uptimeNanoseconds - t0
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        latencies.sort()
-        func percentile(_ p: Double) -> Double { Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) / 1000 }
-        let updatesPerSecond = Double(updates) / seconds
-        if json {
-            var w = JSONWriter(capacity: 512)
-            w.beginObject()
-            w.key("model"); w.string("bench")
-            w.key("path"); w.string("core")
-            w.key("kind"); w.string("bayesian")
-            w.key("dict_dim"); w.int(dictDim)
-            w.key("sys_dim"); w.int(sysDim)
-            w.key("batch"); w.int(rows)
-            w.key("updates"); w.int(updates)
-            w.key("publish_every"); w.int(publishEvery)
-            w.key("blas_threads"); w.int(blasThreads)
-            for (key, value) in [("updates_per_s", updatesPerSecond), ("samples_per_s", updatesPerSecond * Double(rows)),
-                                 ("p50_us", percentile(0.5)), ("p99_us", percentile(0.99)), ("max_us", Double(latencies.last!) / 1000)] {
-                w.key(key); w.double((value * 10).rounded() / 10)
-            }
-            w.endObject()
-            print(String(decoding: w.bytes, as: UTF8.self))
-        } else {
-            print("model bench: bayesian \(dictDim)×\(sysDim), batch \(rows), path core"
-                + (publishEvery > 0 ? ", uncertainty read every \(publishEvery) updates" : "") + ", blas threads \(blasThreads)")
-            print(String(format: "%d updates in %.3f s: %.0f updates/s, %.0f samples/s", updates, seconds, updatesPerSecond,
-                         updatesPerSecond * Double(rows)))
-            print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),
-                         Double(latencies.last!) / 1000))
-        }
+        return Double(rows) * Double(columns) * Double(columns + 1) * Double(calls) / Double(elapsed)
     }
 
     private func modelConfiguration() -> ModelConfiguration {
@@ -314,12 +254,10 @@ struct Bench: ParsableCommand {
             return m
         }
         guard dictDim > 0, sysDim > 0, batch > 0 else { fail("--dict-dim, --sys-dim and --batch must be > 0", code: 2) }
-        let circuitKind: RegressionKind = switch kind {
-        case .ridge: .ridge
-        case .elasticNet: .elasticNet
-        case .lasso, .bayesian: .lasso   // bayesian: only the shape is read (runBayesianCore)
-        }
-        return ModelConfiguration(name: "bench", batchSize: batch, circuit: CircuitConfiguration(kind: circuitKind, dictDim: dictDim, sysDim: sysDim))
+        // Through the config decoder, so --kind and --uncertainty mean what the keys mean (and are refused alike).
+        let table = #"{"name":"bench","kind":"\#(kind)","dict_dim":\#(dictDim),"sys_dim":\#(sysDim),"batch_size":\#(batch)"#
+            + (uncertainty ? #","uncertainty":true}"# : "}")
+        do { return try ModelConfiguration.decode(json: Array(table.utf8), source: "hebbd bench") } catch { fail("\(error)", code: 2) }
     }
 }
 

@@ -177,26 +177,37 @@ struct Watch: ParsableCommand {
             lastMessage = Date()
             guard frames.count >= 2, let body = try? JSONParser.parse(frames[1]), let name = body["model"]?.string else { continue }
             received += 1
-            var binary: [Float]?
-            if frames.count == 3 {
-                binary = frames[2].withUnsafeBytes { raw in
+            func floats(_ frame: [UInt8]) -> [Float] {
+                frame.withUnsafeBytes { raw in
                     (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
                 }
             }
+            // Binary format: frame 2 the coefficients; a model with uncertainty adds std, lower, upper (frames 3–5).
+            let binary: [Float]? = frames.count >= 3 ? floats(frames[2]) : nil
+            let binaryStd: [Float]? = frames.count == 6 ? floats(frames[3]) : nil
             if json {
                 // In binary publish format the coefficients travel in frame 2; put them back into the line.
                 var line = frames[1]
                 if let binary, case var .object(members) = body, let shape = body["shape"]?.array?.compactMap(\.int), shape.count == 2 {
-                    members.append(("coefficients", .array((0..<shape[0]).map { r in
-                        .array((0..<shape[1]).map { .number(Double(binary[r * shape[1] + $0])) })
-                    })))
+                    func rows(_ values: [Float]) -> JSON {
+                        .array((0..<shape[0]).map { r in .array((0..<shape[1]).map { .number(Double(values[r * shape[1] + $0])) }) })
+                    }
+                    members.append(("coefficients", rows(binary)))
+                    if frames.count == 6 {
+                        // As the JSON format has them: std beside the coefficients, lower/upper inside "interval".
+                        members.append(("std", rows(floats(frames[3]))))
+                        if let i = members.firstIndex(where: { $0.0 == "interval" }), case var .object(interval) = members[i].1 {
+                            interval += [("lower", rows(floats(frames[4]))), ("upper", rows(floats(frames[5])))]
+                            members[i].1 = .object(interval)
+                        }
+                    }
                     line = JSON.object(members).serialized
                 }
                 print(String(decoding: line, as: UTF8.self))
                 fflush(nil)
                 continue
             }
-            views[name, default: WatchedModel(history: max(1, history))].receive(body, binary: binary)
+            views[name, default: WatchedModel(history: max(1, history))].receive(body, binary: binary, binaryStd: binaryStd)
             render(views)
         }
         sub.close()
@@ -233,10 +244,13 @@ struct Watch: ParsableCommand {
             out += "\n"
             let ranked = v.values.indices.filter { v.values[$0] != 0 }.sorted { abs(v.values[$0]) > abs(v.values[$1]) }.prefix(top)
             guard !ranked.isEmpty else { out += "  all coefficients are 0\n"; continue }
-            out += "  largest coefficients      " + (v.previousSeq.map { "change since seq \($0)" } ?? "") + "\n"
+            let std = v.std.count == v.values.count ? v.std : nil
+            out += "  largest coefficients" + (std == nil ? "      " : "       ± std     ") + (v.previousSeq.map { "change since seq \($0)" } ?? "") + "\n"
             for i in ranked {
                 var line = String(format: "  w[%d,%d]", i / v.columns, i % v.columns).padding(toLength: 12, withPad: " ", startingAt: 0)
                 line += String(format: "%+12.6f", v.values[i])
+                // A model with uncertainty: its posterior (or refit) standard deviation; "?" while unknown (null).
+                if let std { line += std[i].isFinite ? String(format: " ±%-10.4g", std[i]) : " ±?         " }
                 if let previous = v.previous, previous.count == v.values.count {
                     let delta = v.values[i] - previous[i]
                     line += String(format: "   %+11.6f ", delta) + (delta > 0 ? "↑" : delta < 0 ? "↓" : "=")
@@ -259,6 +273,8 @@ struct WatchedModel {
     /// The latest coefficients, row-major, and the number of columns (`sys_dim`).
     private(set) var values: [Float] = []
     private(set) var columns = 1
+    /// The latest std per coefficient (empty for a model without uncertainty; NaN where the message had null).
+    private(set) var std: [Float] = []
     /// The coefficients and seq of the message before the latest one (nil until there is one).
     private(set) var previous: [Float]?
     private(set) var previousSeq: Int?
@@ -270,8 +286,8 @@ struct WatchedModel {
 
     init(history: Int) { self.history = history }
 
-    /// Takes one coefficient message (its JSON and, in binary format, frame 2's values).
-    mutating func receive(_ body: JSON, binary: [Float]?) {
+    /// Takes one coefficient message (its JSON and, in binary format, frame 2's values and frame 3's std).
+    mutating func receive(_ body: JSON, binary: [Float]?, binaryStd: [Float]? = nil) {
         let newSeq = body["seq"]?.int
         if let newSeq, let seq, newSeq == seq { return }           // a resend for a new subscriber: already seen
         if let newSeq, let seq, newSeq < seq {
@@ -287,6 +303,7 @@ struct WatchedModel {
         self.body = body
         columns = max(1, body["shape"]?.array?.last?.int ?? 1)
         values = binary ?? (body["coefficients"]?.array ?? []).flatMap { ($0.array ?? []).map { Float($0.double ?? 0) } }
+        std = binaryStd ?? (body["std"]?.array ?? []).flatMap { ($0.array ?? []).map { Float($0.double ?? .nan) } }
         if let loss = body["loss"]?.double, loss.isFinite {
             losses.append(loss)
             if losses.count > history { losses.removeFirst(losses.count - history) }

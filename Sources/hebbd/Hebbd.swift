@@ -117,10 +117,20 @@ struct Fit: ParsableCommand {
                 for p in result.prior { w.double(p) }
                 w.endArray()
             }
+            if let u = result.uncertainty {
+                // A model with uncertainty: the published std and intervals (docs/PROTOCOL.md).
+                for (key, values) in [("std", u.std), ("lower", u.lower), ("upper", u.upper)] {
+                    w.key(key)
+                    values.map(Float.init).withUnsafeBufferPointer { w.matrix($0, rows: c.dictDim, columns: c.sysDim) }
+                }
+                w.key("intercept_std"); w.beginArray(); for v in u.interceptStd { w.double(v) }; w.endArray()
+                w.key("uncertainty_level"); w.double(u.level)
+            }
             w.endObject()
             print(String(decoding: w.bytes, as: UTF8.self))
         } else {
-            print("model \(result.model): \(c.kind.rawValue), \(c.dictDim)×\(c.sysDim), \(c.optimizer.rawValue), update \(c.update.rawValue)")
+            print(m.isBayesian ? "model \(result.model): bayesian, \(c.dictDim)×\(c.sysDim), noise_std \(m.noiseStd)\(m.fitNoise ? " (fitted)" : "")"
+                               : "model \(result.model): \(c.kind.rawValue), \(c.dictDim)×\(c.sysDim), \(c.optimizer.rawValue), update \(c.update.rawValue)")
             print("data: \(table.rows) rows × \(passes) pass(es), batch_size \(m.batchSize)"
                 + (result.bufferedRows > 0
                     ? "; the last \(result.bufferedRows) rows stay buffered, not learned from (as in the daemon: a partial batch waits for more rows)"
@@ -129,11 +139,16 @@ struct Fit: ParsableCommand {
             if let first = result.loss.first, let last = result.loss.last {
                 print("loss (½Σe² of a block before its step): first \(first), final \(last)")
             }
-            print("nonzero coefficients at threshold \(c.threshold): \(result.nonzero) of \(result.coefficients.count)")
+            print(m.isBayesian ? "coefficients (posterior means, no threshold): \(result.coefficients.count)"
+                               : "nonzero coefficients at threshold \(c.threshold): \(result.nonzero) of \(result.coefficients.count)")
+            if let u = result.uncertainty { print("± one posterior standard deviation; \(u.level * 100) % intervals in --json") }
             for r in 0..<c.dictDim {
                 let row = (0..<c.sysDim).map { result.coefficients[r * c.sysDim + $0] }
                 if row.contains(where: { $0 != 0 }) {
-                    print("  w[\(r)] = " + row.map { String(format: "%+.6f", $0) }.joined(separator: " "))
+                    let std = result.uncertainty.map { u in (0..<c.sysDim).map { u.std[r * c.sysDim + $0] } }
+                    print("  w[\(r)] = " + row.indices.map { k in
+                        String(format: "%+.6f", row[k]) + (std.map { String(format: " ±%.6f", $0[k]) } ?? "")
+                    }.joined(separator: " "))
                 }
             }
             if result.intercept.contains(where: { $0 != 0 }) {

@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-// Issue 9, the proof: "the daemon keeps serving within stated limits, every rejection is counted by reason, and
+// What this proves: "the daemon keeps serving within stated limits, every rejection is counted by reason, and
 // learned state stays exactly as it was." The real `hebbd` binary, real sockets on loopback, real files.
 //   1. the hostile campaign (Scripts/hostile_campaign.py): ≥ 50 kinds of malformed ingest message and ≥ 20 kinds of
 //      malformed control request interleaved with valid data; every rejection counted by the right reason
@@ -21,7 +21,7 @@ import Darwin
 //   5. the bugs found: fixed ones as tests, open ones as disabled tests with their reproducers.
 // CURVE refusals are tested in clients/python/tests/test_hostile_curve.py; the fuzz targets are in Fuzz/.
 
-@Suite("hebbd under hostile input (issue 9)", .serialized, .timeLimit(.minutes(20)),
+@Suite("hebbd under hostile input", .serialized, .timeLimit(.minutes(20)),
        .enabled(if: Executables.pythonReady, "needs python3 with pyzmq and numpy"))
 struct HostileTests {
     /// The campaign's model: 4 features, 2 targets (so every shape check has something to get wrong), batches of

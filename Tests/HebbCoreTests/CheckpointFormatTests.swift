@@ -26,16 +26,16 @@ import HebbTestSupport
         let s = decoded.snapshot
         #expect(decoded.formatVersion == 1)
         #expect(s.name == inspected["model"]?.string)
-        #expect(s.circuit.updates == inspected["updates"]?.int && s.circuit.samples == inspected["samples"]?.int)
+        #expect(s.circuit!.updates == inspected["updates"]?.int && s.circuit!.samples == inspected["samples"]?.int)
         #expect(s.sequence == UInt64(inspected["seq"]?.int ?? -1) && s.pendingRows == inspected["pending_rows"]?.int)
         #expect(s.wallClockSeconds == inspected["wall_clock"]?.double)
         let weights = inspected["weights"]?.array?.flatMap { $0.array ?? [] }.compactMap { $0.double.map(Float.init) }
-        #expect(s.circuit.weights == weights)
-        #expect(s.circuit.configuration.kind.rawValue == inspected["kind"]?.string)
-        #expect(s.circuit.intercept.isEmpty && s.circuit.xMoments == nil && !s.model.circuit.standardize)
+        #expect(s.circuit!.weights == weights)
+        #expect(s.circuit!.configuration.kind.rawValue == inspected["kind"]?.string)
+        #expect(s.circuit!.intercept.isEmpty && s.circuit!.xMoments == nil && !s.model.circuit.standardize)
 
         // It resumes, learns, and is written again as the current version, reading back identical.
-        let circuit = try HebbianCircuit(restoring: s.circuit)
+        let circuit = try HebbianCircuit(restoring: s.circuit!)
         let d = circuit.configuration.dictDim, k = circuit.configuration.sysDim
         let x = (0..<(2 * d)).map { Float($0) / 10 }, y = (0..<(2 * k)).map { Float($0) }
         _ = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in try circuit.update(x: x, y: y, rows: 2) } }
@@ -77,16 +77,17 @@ import HebbTestSupport
         #expect(circuit["seed"] == .string("18446744073709551615"))
         let back = try CheckpointFormat.decode(file, path: "keys").snapshot
         #expect(back == snapshot)
-        #expect(back.circuit.xMoments?.count == 3 && back.pendingRows == 1 && back.model.circuit.interceptLearningRate == 0.25)
+        #expect(back.circuit!.xMoments?.count == 3 && back.pendingRows == 1 && back.model.circuit.interceptLearningRate == 0.25)
     }
 
     static let versionThree = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/checkpoint-v3")
 
     /// A version-3 file written before the configuration's key table existed is written again, from its decoded
     /// snapshot, by today's writer: the payload byte for byte, and the header member for member as the earlier writer
-    /// produced it (every key of the model's configuration set away from its default) — but for the one member format
-    /// 4 adds, `journal`, null for a file that covers no journal position. Its configuration is what its config file
-    /// decodes to today.
+    /// produced it (every key of the model's configuration set away from its default) — but for the members later
+    /// formats add: `journal` (4), null for a file that covers no journal position, and `model_configuration.learner`
+    /// (5), the kind and `uncertainty = false` of a plain circuit. Its configuration is what its config file decodes
+    /// to today.
     @Test func versionThreeFileIsRewrittenByteForByte() throws {
         let bytes = try Array(Data(contentsOf: Self.versionThree.appendingPathComponent("golden.hebb")))
         #expect(bytes[8] == 3)
@@ -99,7 +100,12 @@ import HebbTestSupport
         guard case var .object(members) = newHeader else { Issue.record("the header is not an object"); return }
         #expect(members.first { $0.0 == "journal" }?.1 == .null)
         members.removeAll { $0.0 == "journal" }
-        #expect(JSON.object(members).serialized == oldHeader.serialized)
+        let model = members.firstIndex { $0.0 == "model_configuration" }!
+        guard case var .object(configuration) = members[model].1 else { Issue.record("model_configuration is not an object"); return }
+        #expect(configuration.first { $0.0 == "learner" }?.1 == .object([("kind", .string("elastic_net")), ("uncertainty", .bool(false))]))
+        configuration.removeAll { $0.0 == "learner" }
+        members[model].1 = .object(configuration)
+        #expect(JSON.object(members).serialized == oldHeader.serialized, "the rewritten header differs beyond journal and learner")
         let toml = try String(contentsOf: Self.versionThree.appendingPathComponent("golden.toml"), encoding: .utf8)
         #expect(try DaemonConfiguration.parse(toml: toml, file: "golden.toml").models[0] == decoded.snapshot.model)
     }
@@ -123,16 +129,16 @@ import HebbTestSupport
         let decoded = try CheckpointFormat.decode(bytes, path: "gaussian")
         let s = decoded.snapshot
         #expect(decoded.formatVersion == 2 && s.drift == nil && s.model.drift == nil)
-        #expect(s.circuit.updates == inspected["updates"]?.int && s.sequence == 7 && s.pendingRows == inspected["pending_rows"]?.int)
+        #expect(s.circuit!.updates == inspected["updates"]?.int && s.sequence == 7 && s.pendingRows == inspected["pending_rows"]?.int)
         let weights = inspected["weights"]?.array?.flatMap { $0.array ?? [] }.compactMap { $0.double.map(Float.init) }
-        #expect(s.circuit.weights == weights)
+        #expect(s.circuit!.weights == weights)
         // The configuration in the file is exactly what its config file decodes to now (gaussian weight 0.02 given).
         let toml = try String(contentsOf: Self.versionTwo.appendingPathComponent("hebbd.toml"), encoding: .utf8)
         let configured = try DaemonConfiguration.parse(toml: toml, file: "hebbd.toml").models[0]
         #expect(s.model == configured)
-        #expect(configured.circuit.incompatibility(with: s.circuit.configuration) == nil)
+        #expect(configured.circuit.incompatibility(with: s.circuit!.configuration) == nil)
         // The Gaussian prior's fitted state became a WeightPrior: mean trained for 7 steps, precision too.
-        let prior = try #require(s.circuit.prior)
+        let prior = try #require(s.circuit!.prior)
         #expect(prior.kind == .gaussian && prior.weight == 0.02 && prior.fitHyper)
         #expect(prior.hyperParameters.map(\.name) == ["mean", "precision"] && prior.hyperParameters.allSatisfy { $0.trainable && $0.optimizer.t == 7 })
         #expect(prior.hyperParameter("mean")?.count == 6 && prior.hyperParameter("mean") != [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
@@ -144,7 +150,7 @@ import HebbTestSupport
         let x = rows.x, y = rows.y.flatMap { [$0, -$0] }
         #expect(EngineFixtures.send(core, EngineFixtures.binary("gaussian", x: x, y: y, rows: 2)) == nil)
         let next = core.runners["gaussian"]!.snapshot(wallClock: 1_800_000_000)
-        #expect(next.circuit.updates == 8)
+        #expect(next.circuit!.updates == 8)
         let rewritten = try CheckpointFormat.encode(next, software: "test")
         #expect(rewritten[8] == UInt8(CheckpointFormat.version))
         #expect(try CheckpointFormat.decode(rewritten, path: "rewritten").snapshot == next)
@@ -183,7 +189,7 @@ import HebbTestSupport
         }
         EngineFixtures.send(uninterrupted, rows(0..<13))
         let snapshot = uninterrupted.runners["p"]!.snapshot(wallClock: 1_800_000_000)
-        #expect(snapshot.drift != nil && snapshot.circuit.prior != nil)
+        #expect(snapshot.drift != nil && snapshot.circuit!.prior != nil)
         let file = try CheckpointFormat.encode(snapshot, software: "test")
         let decoded = try CheckpointFormat.decode(file, path: "p")
         let back = decoded.snapshot
@@ -197,7 +203,7 @@ import HebbTestSupport
             EngineFixtures.send(resumed, rows(range))
         }
         let a = uninterrupted.runners["p"]!, b = resumed.runners["p"]!
-        #expect(a.circuit.state == b.circuit.state && a.drift == b.drift)
-        #expect(a.circuit.weights.map(\.bitPattern) == b.circuit.weights.map(\.bitPattern))
+        #expect(a.circuit!.state == b.circuit!.state && a.drift == b.drift)
+        #expect(a.circuit!.weights.map(\.bitPattern) == b.circuit!.weights.map(\.bitPattern))
     }
 }

@@ -48,7 +48,7 @@ import HebbTestSupport
         #expect(core.dueCheckpoints().isEmpty)
         feed(core, "a", rows: 2)                               // 3
         let due = core.dueCheckpoints()
-        #expect(due.map(\.name) == ["a"] && due.first?.circuit.updates == 3)
+        #expect(due.map(\.name) == ["a"] && due.first?.circuit!.updates == 3)
         feed(core, "a", rows: 4)                               // 5: 2 since
         #expect(core.dueCheckpoints().isEmpty)
     }

@@ -336,7 +336,7 @@ private func expectMessage(_ error: ConfigError?, _ fragments: String..., source
 
     @Test func unknownEnumerationStrings() {
         expectMessage(configError(model(name: "demo").replacingOccurrences(of: "\"lasso\"", with: "\"lass0\"")),
-                      "test.toml: [[model]] \"demo\": key \"kind\": expected one of \"lasso\", \"ridge\", \"elastic_net\", got \"lass0\"")
+                      "test.toml: [[model]] \"demo\": key \"kind\": expected one of \"lasso\", \"ridge\", \"elastic_net\", \"bayesian\", got \"lass0\"")
         expectMessage(configError(model(name: "demo", "optim = \"rmsprop\"")), "key \"optim\": expected one of \"adam\", \"sgd\", got \"rmsprop\"")
         expectMessage(configError(model(name: "demo", "update = \"ista\"")), "key \"update\": expected one of \"hebbian\", \"proximal\", got \"ista\"")
         expectMessage(configError(model(name: "demo", "init = \"zeros\"")), "key \"init\": expected one of \"fill\", \"prior_mean\", \"prior_sample\", got \"zeros\"")

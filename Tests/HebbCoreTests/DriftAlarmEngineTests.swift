@@ -75,7 +75,7 @@ import HebbTestSupport
         let runner = core.runners["d"]!
         #expect(runner.drift?.lastDriftStep == event["step"]?.int)
         // It learned the new relationship from scratch afterwards.
-        #expect(runner.circuit.updates < 100 && abs(runner.circuit.weights[0] + 3) < 1)
+        #expect(runner.circuit!.updates < 100 && abs(runner.circuit!.weights[0] + 3) < 1)
     }
 
     /// Drift settings are hyper-parameters: a reload may change them, a changed detector restarts, history stays.

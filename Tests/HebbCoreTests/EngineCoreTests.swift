@@ -11,7 +11,7 @@ import HebbTestSupport
 
     @Test func everyRejectionReasonLeavesTheModelUntouched() throws {
         let core = try EngineFixtures.core([EngineFixtures.model("m")])
-        let before = core.runners["m"]!.circuit.state
+        let before = core.runners["m"]!.circuit!.state
         let ok = EngineFixtures.rows(0..<2)
         let cases: [(RejectionReason, [[UInt8]])] = [
             (.frameCount, [Array("m".utf8)]),
@@ -42,7 +42,7 @@ import HebbTestSupport
             #expect(rejection?.reason == reason, "expected \(reason), got \(String(describing: rejection))")
         }
         let runner = core.runners["m"]!
-        #expect(runner.circuit.state == before)
+        #expect(runner.circuit!.state == before)
         #expect(runner.pendingRows == 0)
         #expect(core.outbox.isEmpty)
         #expect(core.counters.rejected.values.reduce(0, +) == cases.count)
@@ -109,8 +109,8 @@ import HebbTestSupport
             start = end
         }
         let runner = core.runners["m"]!
-        #expect(runner.circuit.weights == reference.weights)
-        #expect(runner.circuit.updates == total / batch)
+        #expect(runner.circuit!.weights == reference.weights)
+        #expect(runner.circuit!.updates == total / batch)
         let messages = core.outbox.filter { $0.topic == Array("coef/m/".utf8) }.map(EngineFixtures.body)
         #expect(messages.count == total / batch)
         #expect(messages.map { $0["loss"]!.double! } == referenceLosses)
@@ -137,7 +137,7 @@ import HebbTestSupport
         let time = j["time"]!.string!
         #expect(time.count == 24 && time.hasSuffix("Z") && time.contains("T"))
         // Coefficients are the thresholded W; W itself keeps its small values.
-        let circuit = core.runners["m"]!.circuit
+        let circuit = core.runners["m"]!.circuit!
         let published = j["coefficients"]!.array!.flatMap { $0.array!.map { Float($0.double!) } }
         #expect(published == circuit.coefficients)
     }
@@ -150,7 +150,7 @@ import HebbTestSupport
         #expect(EngineFixtures.body(m)["coefficients"] == nil)
         let binary = try #require(m.binary)
         let values = binary.withUnsafeBytes { raw in (0..<3).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
-        #expect(values == core.runners["m"]!.circuit.coefficients)
+        #expect(values == core.runners["m"]!.circuit!.coefficients)
         // The snapshot reply always carries them inline.
         let snap = EngineFixtures.control(core, #"{"cmd":"snapshot","model":"m"}"#)
         #expect(snap["snapshot"]?["coefficients"]?.array?.count == 3)
@@ -222,7 +222,7 @@ import HebbTestSupport
         #expect(snapshot["snapshot"]?["json"] == nil)
 
         let predicted = EngineFixtures.control(core, #"{"cmd":"predict","model":"m","x":[[1,0,0],[0,1,0]]}"#)
-        let w = core.runners["m"]!.circuit.weights
+        let w = core.runners["m"]!.circuit!.weights
         // Floats are written in their shortest float32 form; parsed back they are exact.
         #expect(predicted["y"]?.array?.map { Float($0.array![0].double!) } == [w[0], w[1]])
 
@@ -238,7 +238,7 @@ import HebbTestSupport
         let reset = EngineFixtures.control(core, #"{"cmd":"reset","model":"m"}"#)
         #expect(reset["ok"]?.bool == true)
         let runner = core.runners["m"]!
-        #expect(runner.circuit.weights == [0.05, 0.05, 0.05] && runner.circuit.updates == 0 && runner.pendingRows == 0)
+        #expect(runner.circuit!.weights == [0.05, 0.05, 0.05] && runner.circuit!.updates == 0 && runner.pendingRows == 0)
         #expect(core.outbox.contains { $0.topic == Array("coef/m/".utf8) && EngineFixtures.body($0)["seq"]?.int == 3 })
         #expect(core.outbox.contains { $0.topic == Array("event/m/".utf8) && EngineFixtures.body($0)["event"]?.string == "reset" })
 
@@ -368,11 +368,11 @@ import HebbTestSupport
         var model = EngineFixtures.model("m", batch: 2)
         model.circuit.learningRate = 1e30
         let core = try EngineFixtures.core([model])
-        let before = core.runners["m"]!.circuit.state
+        let before = core.runners["m"]!.circuit!.state
         let huge: [Float] = [1e18, -1e18, 1, 2e18, 1e18, 1], y: [Float] = [1e18, -1e18]
         for _ in 0..<3 { #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: huge, y: y, rows: 2)) == nil) }
         let runner = core.runners["m"]!
-        #expect(runner.circuit.state == before && runner.divergences == 3 && core.counters.divergences == 3)
+        #expect(runner.circuit!.state == before && runner.divergences == 3 && core.counters.divergences == 3)
         #expect(!core.outbox.contains { $0.topic == Array("coef/m/".utf8) }, "a rolled-back update published coefficients")
         let events = core.outbox.filter { $0.topic == Array("event/m/".utf8) }.map(EngineFixtures.body)
         #expect(events.filter { $0["event"] == .string("diverged") }.count == 1)
@@ -382,7 +382,7 @@ import HebbTestSupport
         #expect(EngineFixtures.control(core, #"{"cmd":"status"}"#)["models"]?["m"]?["diverged"] == .bool(false))
         let rows = EngineFixtures.rows(0..<2)
         #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: rows.x, y: rows.y, rows: 2)) == nil)
-        #expect(runner.circuit.updates == 1 && core.outbox.contains { $0.topic == Array("coef/m/".utf8) })
+        #expect(runner.circuit!.updates == 1 && core.outbox.contains { $0.topic == Array("coef/m/".utf8) })
     }
 
     /// A client that subscribes in a loop (and never reads) costs one resend per model per interval, not one per

@@ -9,7 +9,8 @@ import Testing
 @Suite struct FloatTextTests {
     static func roundTrips(_ value: Float) -> Bool {
         let text = FloatText.string(value)
-        guard text == value.description, let back = Float(text), back.bitPattern == value.bitPattern else { return false }
+        guard text == value.description, text.utf8.count <= FloatText.longestText,
+              let back = Float(text), back.bitPattern == value.bitPattern else { return false }
         guard let json = try? JSONParser.parse(Array(text.utf8)), let d = json.double else { return false }
         return Float(d).bitPattern == value.bitPattern
     }
@@ -184,5 +185,35 @@ import Testing
         slow.endArray()
         #expect(fast.bytes == slow.bytes)
         #expect(String(decoding: fast.bytes, as: UTF8.self) == "[[0.05,-0.0],[1e-05,null],[3.0,-2.5e-12]]")
+    }
+
+    /// The matrix is formatted straight into the writer's storage after what it already holds: a large one of
+    /// longest-text values (15 bytes each, the bound's worst case), zeros and random values, after a key.
+    @Test func writerMatrixAfterOtherKeysMatchesOneFloatAtATime() {
+        var generator = SeededGenerator(seed: 5)
+        let rows = 300, columns = 70
+        let values: [Float] = (0..<(rows * columns)).map { i in
+            switch i % 3 {
+            case 0: return -1.00308845e-36
+            case 1: return 0
+            default: return Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator))
+            }
+        }
+        var fast = JSONWriter(capacity: 8)
+        fast.beginObject(); fast.key("coefficients")
+        values.withUnsafeBufferPointer { fast.matrix($0, rows: rows, columns: columns) }
+        fast.endObject()
+        var slow = JSONWriter()
+        slow.beginObject(); slow.key("coefficients")
+        slow.beginArray()
+        for r in 0..<rows {
+            slow.beginArray()
+            for c in 0..<columns { slow.float(values[r * columns + c]) }
+            slow.endArray()
+        }
+        slow.endArray()
+        slow.endObject()
+        #expect(fast.bytes == slow.bytes)
+        #expect(FloatText.string(-1.00308845e-36).utf8.count == FloatText.longestText)
     }
 }

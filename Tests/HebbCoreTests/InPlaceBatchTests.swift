@@ -35,9 +35,9 @@ import HebbTestSupport
             first += rows
         }
         let a = reference.runners["m"]!, b = shifted.runners["m"]!
-        #expect(a.circuit.updates == 6 && b.circuit.updates == 6)
-        #expect(a.circuit.weights.map(\.bitPattern) == b.circuit.weights.map(\.bitPattern))
-        #expect(a.circuit.state == b.circuit.state)
+        #expect(a.circuit!.updates == 6 && b.circuit!.updates == 6)
+        #expect(a.circuit!.weights.map(\.bitPattern) == b.circuit!.weights.map(\.bitPattern))
+        #expect(a.circuit!.state == b.circuit!.state)
         #expect(a.lastReport == b.lastReport)
     }
 
@@ -66,13 +66,13 @@ import HebbTestSupport
                 for bad: Float in [.nan, .infinity, -.infinity] {
                     var x = r.x, y = r.y
                     if inX { x[position] = bad } else { y[position] = bad }
-                    let state = runner.circuit.state, pending = runner.pendingRows, revision = runner.revision
+                    let state = runner.circuit!.state, pending = runner.pendingRows, revision = runner.revision
                     let samples = core.counters.samplesReceived, outbox = core.outbox.count, updates = core.counters.updates
                     let rejection = Self.send(core, EngineFixtures.binary("m", x: x, y: y, rows: rows), xShift: shifts.0, yShift: shifts.1)
                     let place = "\(buffered) buffered, \(rows) rows, \(bad) in \(inX ? "X" : "Y")[\(position)]"
                     #expect(rejection == Rejection(.nonFinite, model: "m", "\(inX ? "X" : "Y") value \(position) is NaN or ±Inf"), "\(place)")
-                    #expect(runner.circuit.state == state && runner.pendingRows == pending && runner.revision == revision, "\(place)")
-                    #expect(!runner.circuit.diverged && runner.divergences == 0, "\(place)")
+                    #expect(runner.circuit!.state == state && runner.pendingRows == pending && runner.revision == revision, "\(place)")
+                    #expect(!runner.circuit!.diverged && runner.divergences == 0, "\(place)")
                     #expect(core.counters.samplesReceived == samples && core.outbox.count == outbox && core.counters.updates == updates, "\(place)")
                 }
             }

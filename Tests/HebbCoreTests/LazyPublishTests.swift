@@ -3,7 +3,7 @@ import Testing
 @testable import HebbCore
 import HebbTestSupport
 
-/// No work for nobody (issue 18 point 2): with ``Publisher/encodesOnlyForSubscribers`` on, a coefficient message
+/// No work for nobody: with ``Publisher/encodesOnlyForSubscribers`` on, a coefficient message
 /// nobody subscribed to is not encoded until a late joiner, `snapshot` or a state change needs it — and then it
 /// is byte for byte the message an eager core (the same frames, the same clock) encoded at once.
 @Suite struct LazyPublishTests {

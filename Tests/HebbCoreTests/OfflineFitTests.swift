@@ -26,8 +26,30 @@ import HebbTestSupport
             #expect(EngineFixtures.send(core, frames) == nil)
         }
         let daemon = core.runners["m"]!
-        #expect(fit.updates == 7 && daemon.circuit.updates == 7)
+        #expect(fit.updates == 7 && daemon.circuit!.updates == 7)
         #expect(fit.bufferedRows == 2 && daemon.pendingRows == 2)
-        #expect(fit.weights.map(\.bitPattern) == daemon.circuit.weights.map(\.bitPattern))
+        #expect(fit.weights.map(\.bitPattern) == daemon.circuit!.weights.map(\.bitPattern))
+    }
+
+    /// The same for `kind = "bayesian"` and for a lasso with `uncertainty = true`: the fit's published uncertainty
+    /// is, bit for bit, what the daemon's model publishes after the same stream.
+    @Test(arguments: [true, false])
+    func fitPublishesTheDaemonsUncertainty(bayesian: Bool) throws {
+        var model = EngineFixtures.model("m", batch: 4)
+        if bayesian {
+            model = try ModelConfiguration.decode(json: Array(#"{"name":"m","kind":"bayesian","dict_dim":3,"batch_size":4,"intercept":true}"#.utf8), source: "test")
+        } else {
+            model.uncertainty = true
+        }
+        let table = EngineFixtures.rows(0..<30)
+        let fit = try OfflineFit.run(model: model, table: SampleTable(x: table.x, y: table.y, rows: 30, header: nil), passes: 1)
+        let core = try EngineFixtures.core([model])
+        #expect(EngineFixtures.send(core, EngineFixtures.binary("m", x: table.x, y: table.y, rows: 30)) == nil)
+        let published = EngineFixtures.body(core.outbox.last!)
+        let std = published["std"]!.array!.map { Float($0.array![0].double!) }
+        let u = try #require(fit.uncertainty)
+        #expect(fit.updates == 7 && core.runners["m"]!.updates == 7)
+        #expect(u.std.map { Float($0) } == std)
+        #expect(fit.coefficients == published["coefficients"]!.array!.map { Float($0.array![0].double!) })
     }
 }

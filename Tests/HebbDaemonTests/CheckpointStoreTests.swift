@@ -92,7 +92,7 @@ private func fixCRC(_ bytes: inout [UInt8]) {
 }
 
 private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
-    let state = s.circuit
+    let state = s.circuit!
     var out: [[UInt64]] = [
         state.weights.map { UInt64($0.bitPattern) }, state.optimizer.m.map { UInt64($0.bitPattern) },
         state.optimizer.v.map { UInt64($0.bitPattern) }, [UInt64(state.optimizer.t.bitPattern)],
@@ -140,7 +140,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
                 try train(first, b)
             }
             let original = snapshot(of: first, sequence: .max)
-            #expect(original.circuit.prior!.hyperParameters[0].optimizer.t > 0)  // the prior really was fitted
+            #expect(original.circuit!.prior!.hyperParameters[0].optimizer.t > 0)  // the prior really was fitted
 
             let store = CheckpointStore(directory: dir)
             let written = try store.write(original)
@@ -156,7 +156,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             #expect(loaded.path == written.path)
             #expect(loaded.quarantined.isEmpty && loaded.unreadable == nil)
 
-            let resumed = try HebbianCircuit(restoring: read.circuit)
+            let resumed = try HebbianCircuit(restoring: read.circuit!)
             for b in data.dropFirst(4) {
                 try train(uninterrupted, b)
                 try train(resumed, b)
@@ -180,7 +180,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             s.model.circuit.learningRate = Float(0.01).nextUp
             s.model.circuit.lmbda = Float.leastNonzeroMagnitude
             s.model.circuit.threshold = Float(1) / 3
-            s.circuit.configuration = s.model.circuit
+            s.circuit!.configuration = s.model.circuit
             let path = try CheckpointStore(directory: dir).write(s).path
             let read = try CheckpointStore.read(path: path)
             #expect(bits(read) == bits(s))
@@ -197,7 +197,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             s.model.circuit.initialization = .fill
             let read = try CheckpointStore.read(path: try CheckpointStore(directory: dir).write(s).path)
             #expect(read == s)
-            #expect(read.circuit.configuration != read.model.circuit)
+            #expect(read.circuit!.configuration != read.model.circuit)
         }
     }
 
@@ -218,7 +218,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             #expect(paths == paths.sorted())
             #expect(store.checkpoints(model: "demo") == paths.reversed())
             #expect(paths[2].hasSuffix("-00000000000000000003-00000000000000000003-00000000000000000024.hebb"))
-            #expect(store.loadLatest(model: "demo").snapshot?.circuit.updates == 3)
+            #expect(store.loadLatest(model: "demo").snapshot?.circuit!.updates == 3)
             // After a `reset` the counters restart at 0: the newer write must still win.
             let reset = try HebbianCircuit(testConfiguration())
             let afterReset = snapshot(of: reset, sequence: 4)
@@ -479,7 +479,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             #expect(!exists(dir + "/not/yet/demo") || names(in: dir + "/not/yet/demo").isEmpty)
             // The state must be restorable by the learning core before it may shadow older checkpoints.
             s = try trainedSnapshot()
-            s.circuit.optimizer.m.removeLast()
+            s.circuit!.optimizer.m.removeLast()
             #expect { _ = try store.write(s) } throws: { error in
                 guard case .invalidSnapshot? = error as? CheckpointError else { return false }
                 return true
@@ -531,7 +531,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             for i in 0..<100 {
                 var s = base
                 s.sequence = UInt64(i)
-                s.circuit.weights[0] = Float(i)
+                s.circuit!.weights[0] = Float(i)
                 submitted.append(s)
             }
             let clock = ContinuousClock()
@@ -599,8 +599,8 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             let s = try trainedSnapshot(updates: 3)
             let path = try CheckpointStore(directory: dir).write(s).path
             let inspection = try CheckpointStore.inspect(path: path)
-            let threshold = s.circuit.configuration.threshold
-            let expected = s.circuit.weights.map { abs($0) >= threshold ? $0 : 0 }
+            let threshold = s.circuit!.configuration.threshold
+            let expected = s.circuit!.weights.map { abs($0) >= threshold ? $0 : 0 }
             #expect(inspection.coefficients == expected)
             #expect(inspection.nonzero == expected.filter { $0 != 0 }.count)
             #expect(inspection.nonzero > 0 && inspection.nonzero < 21)
@@ -630,7 +630,7 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
             #expect(coefficients.count == 7 && coefficients.allSatisfy { $0.count == 3 })
             #expect(coefficients.flatMap { $0 }.map { Float($0) } == expected)
             let weights = try #require(object["weights"] as? [[Double]])
-            #expect(weights.flatMap { $0 }.map { Float($0) } == s.circuit.weights)
+            #expect(weights.flatMap { $0 }.map { Float($0) } == s.circuit!.weights)
         }
     }
 

@@ -92,7 +92,7 @@ import HebbTestSupport
         #expect(engine.waitUntilStopped(timeout: 5))
     }
 
-    /// No work for nobody (issue 18 point 2): updates nobody subscribed to are left unencoded, and a SUB joining
+    /// No work for nobody: updates nobody subscribed to are left unencoded, and a SUB joining
     /// late receives exactly the bytes eager encoding produces — checked against a bare (eager) core fed the same
     /// frames, whose message differs only in its wall-clock `time`.
     @Test func aLateJoinerReceivesTheBytesEagerEncodingProduces() throws {

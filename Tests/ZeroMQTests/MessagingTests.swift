@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ZeroMQ
 
@@ -229,5 +230,43 @@ struct MessagingTests {
         #expect(try polite.send([UInt8](repeating: 1, count: 1000)))
         try pull.set(.receiveTimeout, 3000)
         #expect(try pull.receiveMultipart() == [[UInt8](repeating: 1, count: 1000)])
+    }
+
+    @Test("send(sharing:) delivers large frames intact without a copy, and libzmq gives their storage back")
+    func sharedFramesArriveIntactAndAreReleased() throws {
+        // A frame above the threshold goes out pointing into the array's own storage. While libzmq holds it, a write
+        // to the caller's array must copy (the storage is shared); once the message is delivered, libzmq has released
+        // it and the same write happens in place — so the base addresses tell whether the owner was released.
+        let context = try Context()
+        let pull = try makeSocket(context, .pull)
+        let endpoint = try bindLoopback(pull)
+        let push = try makeSocket(context, .push)
+        try push.connect(endpoint)
+        let large = (0..<(Socket.sharingThreshold * 64)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let small: [UInt8] = [7, 8, 9]
+        // A storage of its own for the sent frame (`large` keeps the expected bytes apart from it).
+        var frames = [Array("coef/m/".utf8), small, large.map { $0 }]
+        #expect(try push.send(parts: frames))
+        #expect(try pull.receiveMultipart() == [Array("coef/m/".utf8), small, large])
+        // Delivered: libzmq's I/O thread closes the message once its last byte is in the kernel, which is before the
+        // receiver can have it all; the pause only covers that thread's scheduling. One probe: a write that copies
+        // would leave an unshared array behind, so a second probe could not tell anything.
+        usleep(100_000)
+        let before = frames[2].withUnsafeBufferPointer { $0.baseAddress }
+        frames[2][0] ^= 0xFF             // in place exactly when no libzmq message shares the storage any more
+        let releasedInPlace = frames[2].withUnsafeBufferPointer { $0.baseAddress } == before
+        #expect(releasedInPlace, "libzmq never released the shared frame")
+    }
+
+    @Test("a shared frame refused by a socket without a peer is released, not leaked")
+    func refusedSharedFramesAreReleased() throws {
+        let context = try Context()
+        let push = try makeSocket(context, .push, timeoutMilliseconds: 0)
+        var frame = [UInt8](repeating: 3, count: Socket.sharingThreshold * 4)
+        let before = frame.withUnsafeBufferPointer { $0.baseAddress }
+        // PUSH without a peer cannot queue: EAGAIN, and the message is closed, releasing its owner at once.
+        #expect(try push.send(sharing: frame, flags: .dontWait) == false)
+        frame[0] = 4                     // in place: nothing shares the storage any more
+        #expect(frame.withUnsafeBufferPointer { $0.baseAddress } == before)
     }
 }

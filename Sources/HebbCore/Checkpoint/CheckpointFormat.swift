@@ -5,13 +5,13 @@ import Glibc
 import Darwin
 #endif
 
-/// # hebbd checkpoint file format, version 4 (reads 1, 2, 3 and 4)
+/// # hebbd checkpoint file format, version 5 (reads 1 to 5)
 ///
 /// One file holds one ``ModelSnapshot``. All integers are little-endian. Layout:
 ///
 ///     offset      size  field
 ///     0           8     magic, the ASCII bytes "HEBBCKPT"
-///     8           4     format version, UInt32 = 4
+///     8           4     format version, UInt32 = 5
 ///     12          4     header length H, UInt32 (bytes of the JSON header, including its padding)
 ///     16          8     payload length P, UInt64
 ///     24          H     header: UTF-8 JSON object, padded with spaces so that 24 + H is a multiple of 8
@@ -29,12 +29,12 @@ import Darwin
 ///     format                "hebbd-checkpoint"
 ///     software              writer's version string (informational)
 ///     model                 model name (= model_configuration.name = the directory name)
-///     kind, shape           regression kind, [dict_dim, sys_dim] (informational; the configuration decides)
-///     updates, samples      the circuit's counters
+///     kind, shape           regression kind (`bayesian` too), [dict_dim, sys_dim] (informational; the configuration decides)
+///     updates, samples      the learner's counters
 ///     seq                   the model's last publish seq (UInt64)
 ///     pending_rows          rows buffered toward the next mini-batch
 ///     created, wall_clock   snapshot time as RFC 3339 and as Unix seconds (informational; exact value in `wall_clock`)
-///     optimizer             optimiser kind of W's state
+///     optimizer             optimiser kind of W's state ("none" for a bayesian model, which has no W to optimise)
 ///     prior                 null, or the circuit's WeightPrior in its explicit-key Codable JSON (version 3; versions
 ///                           1 and 2: {"fit_hyper", "optimizer"} of a Gaussian prior whose values are payload arrays)
 ///     drift                 null, or {"detector": AnyDriftDetector's Codable JSON, "drifts", "last_drift_step"} (version 3)
@@ -42,7 +42,10 @@ import Darwin
 ///                           the state covers and the reliable producers' high-water marks there (version 4, docs/JOURNAL.md)
 ///     model_configuration   {"name", "batch_size", "circuit": CircuitConfiguration as JSON, "drift": null or
 ///                           {"action", "detector": DriftDetectorConfiguration's flat table}}; the circuit's "prior"
-///                           is the PriorConfiguration's Codable JSON (version 3)
+///                           is the PriorConfiguration's Codable JSON (version 3); version 5 adds "learner": the
+///                           keys `kind`, `uncertainty`, `noise_std`, `fit_noise`, `smoothing`, `uncertainty_level` as
+///                           the model's config table has them (``ModelConfiguration/learnerKeys``; a bayesian model's
+///                           "circuit" object then only carries the shape, prior, standardize and intercept)
 ///     circuit_configuration null when the circuit's configuration equals model_configuration.circuit, else it
 ///     arrays                the payload index: [{"name", "dtype", "count", "offset"}], dtype ∈ f32 | f64 | u64,
 ///                           count in elements, offset in bytes from the start of the payload
@@ -65,6 +68,12 @@ import Darwin
 ///     window                       f64  the rolling prequential error values, oldest first
 ///     wall_clock                   f64  1, Unix seconds
 ///     model.circuit.scalars        f32  5: lr, lmbda, l1_ratio, threshold, weight_fill
+///     bayesian.moments.*           version 5, kind = "bayesian" (instead of weights, optimizer.*, generator, intercept.*,
+///                                  moments.*): ``CrossMoments`` — `.count` u64 1, `.scalars` f64 3 (weight, squared
+///                                  weight, prior weight), `.mean` f64 d + s, `.comoment` f64 (d + s)², row-major upper
+///                                  triangle in force; pending.x and pending.y are then f64 (float64 ingest kept exact)
+///     bayesian.noise.*             f64: `.sum` s, `.weight` s, `.start_weight` 1 (``NoiseEstimate``)
+///     uncertainty.moments.*        version 5, a sparse kind with uncertainty = true: its ``CrossMoments``, as above
 ///     model.circuit.prior.{mean,std,weight}   f32   versions 1 and 2: the configured Gaussian prior
 ///     circuit.configuration.*      the same three for the circuit's own configuration, only when it differs
 ///
@@ -79,10 +88,11 @@ package enum CheckpointFormat {
     /// "HEBBCKPT".
     package static let magic: [UInt8] = Array("HEBBCKPT".utf8)
     /// The format version this build writes.
-    package static let version: UInt32 = 4
+    package static let version: UInt32 = 5
     /// The versions it reads: 1 (before intercepts, standardisation and the explicit header keys), 2 (a
-    /// Gaussian prior only, in payload arrays), 3 (before the journal position) and 4.
-    package static let readableVersions: ClosedRange<UInt32> = 1...4
+    /// Gaussian prior only, in payload arrays), 3 (before the journal position), 4 (before bayesian models and
+    /// uncertainty) and 5.
+    package static let readableVersions: ClosedRange<UInt32> = 1...5
     /// Magic, version, header length, payload length.
     package static let prefixBytes = 24
     /// The trailing CRC.
@@ -133,6 +143,8 @@ package enum CheckpointFormat {
         var modelCircuit: CircuitConfiguration
         /// Version 3: the model's `[model.drift]`.
         var modelDrift: DriftAlarm? = nil
+        /// Version 5: `model_configuration.learner`, the model's issue-17 keys (``ModelConfiguration/learnerKeys``).
+        var learner: JSON = .null
         var circuitConfiguration: CircuitConfiguration?
         var arrays: [ArrayEntry]
     }
@@ -199,7 +211,8 @@ package enum CheckpointFormat {
             ("optimizer", .string(h.optimizer)),
             ("prior", h.priorState), ("drift", h.drift), ("journal", h.journal),
             ("model_configuration", .object([("name", .string(h.modelName)), ("batch_size", .integer(Int64(h.batchSize))),
-                                             ("circuit", circuit(h.modelCircuit)), ("drift", json(h.modelDrift))])),
+                                             ("circuit", circuit(h.modelCircuit)), ("drift", json(h.modelDrift)),
+                                             ("learner", h.learner)])),
             ("circuit_configuration", h.circuitConfiguration.map(circuit) ?? .null),
             ("arrays", .array(arrays)),
         ])
@@ -308,7 +321,72 @@ package enum CheckpointFormat {
             circuitConfiguration: separate == .null ? nil : try circuit(separate, "circuit_configuration"),
             arrays: arrays)
         header.journal = journal
+        if version >= 5 { header.learner = try field(model, "learner", "model_configuration.") }
         return header
+    }
+
+    /// The model's issue-17 keys for the header (version 5), written by the one key table.
+    static func learnerJSON(_ model: ModelConfiguration) -> JSON {
+        guard case let .table(table) = model.configValue else { return .null }
+        return .object(ModelConfiguration.learnerKeys.compactMap { key in table[key].map { (key, $0.json) } })
+    }
+
+    /// Applies `model_configuration.learner` (version 5) to a model whose circuit the header gave: through the key
+    /// table's own readers, so the header accepts exactly what a config file would.
+    static func applyLearner(_ learner: JSON, to model: inout ModelConfiguration) throws(HeaderError) {
+        let path = "model_configuration.learner"
+        guard learner != .null else { return }
+        do {
+            guard case let .table(table) = try ConfigValue(json: learner, source: "checkpoint header") else {
+                throw HeaderError("\"\(path)\" is not an object")
+            }
+            guard case let .string(kind)? = table["kind"] else { throw HeaderError("\"\(path).kind\" is not a string") }
+            model.isBayesian = kind == ModelConfiguration.bayesianKind
+            guard model.kindName == kind else { throw HeaderError("\"\(path).kind\" is \"\(kind)\", the circuit's is \"\(model.circuit.kind.rawValue)\"") }
+            let reader = try TableReader(table, file: "checkpoint header", table: path, known: ModelConfiguration.learnerKeys)
+            let context = ModelTableContext(file: "checkpoint header", label: path)
+            for key in ModelConfiguration.configurationKeys where key.name != "kind" && ModelConfiguration.learnerKeys.contains(key.name) {
+                try key.read(reader, &model, context)
+            }
+        } catch let error as HeaderError {
+            throw error
+        } catch {
+            throw HeaderError("\"\(path)\": \(error)")
+        }
+    }
+
+    /// The payload arrays of a ``CrossMoments`` under `prefix`.
+    fileprivate static func append(_ moments: CrossMoments, prefix: String, to payload: inout PayloadBuilder) {
+        payload.append("\(prefix).count", [UInt64(moments.count)])
+        payload.append("\(prefix).scalars", [moments.weight, moments.squaredWeight, moments.priorWeight])
+        payload.append("\(prefix).mean", moments.mean)
+        payload.append("\(prefix).comoment", moments.upperComoment)
+    }
+
+    /// The ``CrossMoments`` of a d × s model under `prefix`, rebuilt through its `Codable` form (the learning core
+    /// keeps its fields read-only; ``JSONCoding`` carries the exact Doubles).
+    fileprivate static func moments(_ prefix: String, features d: Int, outputs s: Int, from payload: PayloadReader,
+                                    path: String) throws(CheckpointError) -> CrossMoments {
+        let m = d + s
+        let count = try payload.words("\(prefix).count", count: 1)[0]
+        let scalars = try payload.doubles("\(prefix).scalars", count: 3)
+        let mean = try payload.doubles("\(prefix).mean", count: m)
+        let comoment = try payload.doubles("\(prefix).comoment", count: m * m)
+        guard count <= UInt64(Int.max) else { throw .invalidState(path: path, reason: "\(prefix).count is \(count)") }
+        let json = JSON.object([
+            ("features", .integer(Int64(d))), ("outputs", .integer(Int64(s))), ("count", .integer(Int64(count))),
+            ("weight", JSONCoding.number(scalars[0])), ("squaredWeight", JSONCoding.number(scalars[1])),
+            ("priorWeight", JSONCoding.number(scalars[2])),
+            ("mean", .array(mean.map(JSONCoding.number))), ("upperComoment", .array(comoment.map(JSONCoding.number))),
+        ])
+        let restored: CrossMoments
+        do { restored = try JSONCoding.decode(CrossMoments.self, from: json) } catch {
+            throw .invalidState(path: path, reason: "\(prefix) holds invalid statistics: \(error)")
+        }
+        guard restored.isFinite, restored.weight >= 0, restored.squaredWeight >= 0, restored.priorWeight > 0 else {
+            throw .invalidState(path: path, reason: "\(prefix) holds non-finite or negative statistics")
+        }
+        return restored
     }
 
     /// A header field that is missing or of the wrong type.
@@ -331,10 +409,12 @@ package enum CheckpointFormat {
     /// The complete file for `snapshot`. Throws if the snapshot is inconsistent or would not read back equal.
     package static func encode(_ snapshot: ModelSnapshot, software: String) throws(CheckpointError) -> [UInt8] {
         try snapshot.validate()
-        if let reason = restorationProblem(snapshot.circuit) {
+        if let bayesian = snapshot.bayesian { return try encode(snapshot, bayesian: bayesian, software: software) }
+        // validate() guarantees a circuit state for the other kinds.
+        let state = snapshot.circuit!
+        if let reason = restorationProblem(state) {
             throw .invalidSnapshot(model: snapshot.name, reason: reason)
         }
-        let state = snapshot.circuit
         var payload = PayloadBuilder()
         payload.append("weights", state.weights)
         payload.append("optimizer.m", state.optimizer.m)
@@ -351,6 +431,7 @@ package enum CheckpointFormat {
             payload.append("\(name).mean", moments.mean)
             payload.append("\(name).m2", moments.m2)
         }
+        if let moments = snapshot.uncertainty { append(moments, prefix: "uncertainty.moments", to: &payload) }
         payload.append("pending.x", snapshot.pendingX)
         payload.append("pending.y", snapshot.pendingY)
         payload.append("window", snapshot.window)
@@ -372,6 +453,41 @@ package enum CheckpointFormat {
             modelDrift: snapshot.model.drift,
             circuitConfiguration: separateCircuitConfiguration ? c : nil, arrays: payload.index)
         header.journal = snapshot.journal?.json ?? .null
+        header.learner = learnerJSON(snapshot.model)
+        return try assemble(header, payload: payload, snapshot: snapshot)
+    }
+
+    /// The file of a bayesian model's snapshot: its statistics and noise estimate instead of a circuit's arrays.
+    private static func encode(_ snapshot: ModelSnapshot, bayesian state: BayesianState, software: String) throws(CheckpointError) -> [UInt8] {
+        do { _ = try BayesianRegression(restoring: state) } catch {
+            throw .invalidSnapshot(model: snapshot.name, reason: error.description)
+        }
+        var payload = PayloadBuilder()
+        append(state.moments, prefix: "bayesian.moments", to: &payload)
+        payload.append("bayesian.noise.sum", state.noise.sum)
+        payload.append("bayesian.noise.weight", state.noise.weight)
+        payload.append("bayesian.noise.start_weight", [state.noise.startWeight])
+        payload.append("pending.x", snapshot.pendingX64)
+        payload.append("pending.y", snapshot.pendingY64)
+        payload.append("window", snapshot.window)
+        payload.append("wall_clock", [snapshot.wallClockSeconds])
+        appendConfigurationFloats(snapshot.model.circuit, prefix: "model.circuit", to: &payload)
+        let c = state.configuration
+        var header = Header(
+            format: formatName, software: software, model: snapshot.name, kind: ModelConfiguration.bayesianKind,
+            shape: [c.dictDim, c.sysDim], updates: state.updates, samples: state.samples, seq: snapshot.sequence,
+            pendingRows: snapshot.pendingRows, created: Timestamp.rfc3339(snapshot.wallClockSeconds),
+            wallClock: snapshot.wallClockSeconds, optimizer: "none",
+            prior: nil, priorState: .null, drift: json(snapshot.drift),
+            modelName: snapshot.model.name, batchSize: snapshot.model.batchSize, modelCircuit: snapshot.model.circuit,
+            modelDrift: snapshot.model.drift, circuitConfiguration: nil, arrays: payload.index)
+        header.journal = snapshot.journal?.json ?? .null
+        header.learner = learnerJSON(snapshot.model)
+        return try assemble(header, payload: payload, snapshot: snapshot)
+    }
+
+    /// Header and payload into the file, after proving that they read back to `snapshot`.
+    private static func assemble(_ header: Header, payload: PayloadBuilder, snapshot: ModelSnapshot) throws(CheckpointError) -> [UInt8] {
         var headerBytes = json(header).serialized
         // Pad with spaces (insignificant JSON whitespace) so the payload starts 8-byte aligned.
         while (prefixBytes + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }
@@ -390,8 +506,9 @@ package enum CheckpointFormat {
         let reread = try decodeSnapshot(reparsed, payload: PayloadReader(bytes: payload.bytes, start: 0, length: payload.bytes.count,
                                                                          index: payload.index, path: ""), path: "", version: version)
         // The arrays round-trip by construction (raw bytes, NaN included); what could be lost is a field of the configuration.
-        guard reread.model == snapshot.model, reread.circuit.configuration == snapshot.circuit.configuration,
-              reread.circuit.prior == snapshot.circuit.prior, reread.drift == snapshot.drift, reread.journal == snapshot.journal else {
+        guard reread.model == snapshot.model, reread.circuit?.configuration == snapshot.circuit?.configuration,
+              reread.circuit?.prior == snapshot.circuit?.prior, reread.bayesian == snapshot.bayesian,
+              reread.uncertainty == snapshot.uncertainty, reread.drift == snapshot.drift, reread.journal == snapshot.journal else {
             throw .encodingFailed(model: snapshot.name, reason: "the snapshot does not read back identical; the checkpoint format misses one of its fields")
         }
 
@@ -499,13 +616,14 @@ package enum CheckpointFormat {
         guard h.updates >= 0, h.samples >= 0, h.pendingRows >= 0 else {
             throw malformed("negative counter (updates \(h.updates), samples \(h.samples), pending_rows \(h.pendingRows))")
         }
+        var modelCircuit = h.modelCircuit
+        try restoreConfigurationFloats(&modelCircuit, prefix: "model.circuit", version: version, from: payload)
+        var model = ModelConfiguration(name: h.modelName, batchSize: h.batchSize, circuit: modelCircuit, drift: h.modelDrift)
+        do { try applyLearner(h.learner, to: &model) } catch { throw malformed(error.reason) }
+        if model.isBayesian { return try decodeBayesianSnapshot(h, model: model, payload: payload, path: path) }
         guard let optimizerKind = OptimizerKind(rawValue: h.optimizer) else {
             throw malformed("unknown optimizer \"\(h.optimizer)\"")
         }
-
-        var modelCircuit = h.modelCircuit
-        try restoreConfigurationFloats(&modelCircuit, prefix: "model.circuit", version: version, from: payload)
-        let model = ModelConfiguration(name: h.modelName, batchSize: h.batchSize, circuit: modelCircuit, drift: h.modelDrift)
         var configuration = modelCircuit
         if var separate = h.circuitConfiguration {
             try restoreConfigurationFloats(&separate, prefix: "circuit.configuration", version: version, from: payload)
@@ -549,19 +667,7 @@ package enum CheckpointFormat {
             if let problem = gaussianStateProblem(p, weightCount: n) { throw .invalidState(path: path, reason: problem) }
             prior = WeightPrior(p, rows: d, columns: s)
         }
-        var drift: DriftState?
-        if version >= 3, h.drift != .null {
-            let detector: AnyDriftDetector
-            do {
-                detector = try decodeCodable(AnyDriftDetector.self, h.drift["detector"] ?? .null, path: "drift.detector")
-            } catch {
-                throw malformed(error.reason)
-            }
-            guard let drifts = h.drift["drifts"]?.int, drifts >= 0 else { throw malformed("\"drift.drifts\" is not an integer ≥ 0") }
-            let last = h.drift["last_drift_step"]
-            guard last == nil || last == .null || last?.int != nil else { throw malformed("\"drift.last_drift_step\" is neither null nor an integer") }
-            drift = DriftState(detector: detector, drifts: drifts, lastDriftStep: last?.int)
-        }
+        let drift = try driftState(h, version: version, path: path)
         let generator: SeededGenerator
         do {
             generator = try SeededGenerator(state: payload.words("generator", count: 4))
@@ -597,6 +703,49 @@ package enum CheckpointFormat {
             model: model, circuit: state, sequence: h.seq, pendingRows: h.pendingRows,
             pendingX: try payload.floats("pending.x", count: px), pendingY: try payload.floats("pending.y", count: py),
             window: try payload.doubles("window"), wallClockSeconds: try payload.doubles("wall_clock", count: 1)[0], drift: drift)
+        snapshot.journal = JournalCoverage(json: h.journal)
+        if model.uncertainty { snapshot.uncertainty = try Self.moments("uncertainty.moments", features: d, outputs: s, from: payload, path: path) }
+        return snapshot
+    }
+
+    /// The drift state of the header (version 3 and later), nil without an alarm.
+    private static func driftState(_ h: Header, version: UInt32, path: String) throws(CheckpointError) -> DriftState? {
+        guard version >= 3, h.drift != .null else { return nil }
+        func malformed(_ reason: String) -> CheckpointError { .malformedHeader(path: path, reason: reason) }
+        let detector: AnyDriftDetector
+        do {
+            detector = try decodeCodable(AnyDriftDetector.self, h.drift["detector"] ?? .null, path: "drift.detector")
+        } catch {
+            throw malformed(error.reason)
+        }
+        guard let drifts = h.drift["drifts"]?.int, drifts >= 0 else { throw malformed("\"drift.drifts\" is not an integer ≥ 0") }
+        let last = h.drift["last_drift_step"]
+        guard last == nil || last == .null || last?.int != nil else { throw malformed("\"drift.last_drift_step\" is neither null nor an integer") }
+        return DriftState(detector: detector, drifts: drifts, lastDriftStep: last?.int)
+    }
+
+    /// A bayesian model's snapshot (version 5): its statistics, noise estimate and Double-buffered rows.
+    private static func decodeBayesianSnapshot(_ h: Header, model: ModelConfiguration, payload: PayloadReader,
+                                               path: String) throws(CheckpointError) -> ModelSnapshot {
+        func malformed(_ reason: String) -> CheckpointError { .malformedHeader(path: path, reason: reason) }
+        let d = model.circuit.dictDim, s = model.circuit.sysDim
+        guard d > 0, s > 0, !(d + s).multipliedReportingOverflow(by: d + s).overflow else { throw malformed("shape \(d)×\(s)") }
+        guard h.shape == [d, s] else { throw malformed("shape \(h.shape) differs from the configuration's [\(d), \(s)]") }
+        let (px, ox) = h.pendingRows.multipliedReportingOverflow(by: d)
+        let (py, oy) = h.pendingRows.multipliedReportingOverflow(by: s)
+        guard !ox, !oy else { throw malformed("pending_rows \(h.pendingRows) overflows") }
+        let noise = NoiseEstimate(sum: try payload.doubles("bayesian.noise.sum", count: s),
+                                  weight: try payload.doubles("bayesian.noise.weight", count: s),
+                                  startWeight: try payload.doubles("bayesian.noise.start_weight", count: 1)[0])
+        let state = BayesianState(configuration: model.bayesianConfiguration,
+                                  moments: try Self.moments("bayesian.moments", features: d, outputs: s, from: payload, path: path),
+                                  noise: noise, updates: h.updates, samples: h.samples)
+        do { _ = try BayesianRegression(restoring: state) } catch { throw .invalidState(path: path, reason: error.description) }
+        var snapshot = ModelSnapshot(
+            model: model, bayesian: state, sequence: h.seq, pendingRows: h.pendingRows,
+            pendingX: try payload.doubles("pending.x", count: px), pendingY: try payload.doubles("pending.y", count: py),
+            window: try payload.doubles("window"), wallClockSeconds: try payload.doubles("wall_clock", count: 1)[0],
+            drift: try driftState(h, version: 5, path: path))
         snapshot.journal = JournalCoverage(json: h.journal)
         return snapshot
     }

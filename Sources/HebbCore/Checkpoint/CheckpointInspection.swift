@@ -18,10 +18,10 @@ package struct CheckpointInspection: Sendable, Equatable {
     package var software: String
     /// The model name.
     package var model: String
-    /// The regression kind.
-    package var kind: RegressionKind
-    /// The optimiser.
-    package var optimizer: OptimizerKind
+    /// The model's kind (`lasso`, `ridge`, `elastic_net`, `bayesian`).
+    package var kind: String
+    /// The optimiser (`none` for a bayesian model).
+    package var optimizer: String
     /// dict_dim (rows of W).
     package var dictDim: Int
     /// sys_dim (columns of W).
@@ -46,7 +46,7 @@ package struct CheckpointInspection: Sendable, Equatable {
     package var crc: UInt32
     /// The publishing threshold.
     package var threshold: Float
-    /// W, row-major dict_dim × sys_dim.
+    /// W, row-major dict_dim × sys_dim (a bayesian model's posterior means).
     package var weights: [Float]
     /// W with |w| < threshold set to 0 (what the daemon publishes).
     package var coefficients: [Float]
@@ -56,6 +56,11 @@ package struct CheckpointInspection: Sendable, Equatable {
     package var prior: String?
     /// The drift alarm's detector, alarms so far and last alarm step (nil: no `[model.drift]` state).
     package var drift: DriftSummary?
+    /// What the model would publish as its uncertainty (a bayesian model's posterior, a sparse one's refit), nil
+    /// without uncertainty — or when the refit cannot be formed yet (``uncertaintyProblem`` says why).
+    package var uncertainty: CoefficientUncertainty?
+    /// Why a model with uncertainty has none to show (too few rows for its active set), nil otherwise.
+    package var uncertaintyProblem: String?
 
     /// What a checkpoint says about a model's drift alarm.
     package struct DriftSummary: Sendable, Equatable {
@@ -69,17 +74,16 @@ package struct CheckpointInspection: Sendable, Equatable {
 
     package init(path: String, decoded: CheckpointFormat.Decoded) {
         let s = decoded.snapshot
-        let c = s.circuit.configuration
+        let c = s.model.circuit
         self.path = path
         formatVersion = decoded.formatVersion
         software = decoded.header.software
         model = s.name
-        kind = c.kind
-        optimizer = c.optimizer
+        kind = s.model.kindName
         dictDim = c.dictDim
         sysDim = c.sysDim
-        updates = s.circuit.updates
-        samples = s.circuit.samples
+        updates = s.updates
+        samples = s.samples
         sequence = s.sequence
         wallClockSeconds = s.wallClockSeconds
         created = Timestamp.rfc3339(s.wallClockSeconds)
@@ -87,15 +91,34 @@ package struct CheckpointInspection: Sendable, Equatable {
         windowCount = s.window.count
         bytes = decoded.bytes
         crc = decoded.crc
-        threshold = c.threshold
-        weights = s.circuit.weights
-        // The same rule as HebbianCircuit.coefficients.
-        coefficients = weights.map { abs($0) >= c.threshold ? $0 : 0 }
-        nonzero = coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
         func name(_ p: WeightPrior<Float>) -> String {
             p.kind == .chain ? "chain(" + p.components.map(name).joined(separator: ", ") + ")" : p.kind.rawValue
         }
-        prior = s.circuit.prior.map(name)
+        // The decoder restored both states already, so the learners rebuild from them.
+        if let state = s.bayesian, let model = try? BayesianRegression(restoring: state) {
+            optimizer = "none"
+            threshold = 0
+            do { uncertainty = try model.uncertainty() } catch { uncertaintyProblem = error.description }
+            weights = (uncertainty?.coefficients ?? []).map(Float.init)
+            coefficients = weights
+            prior = s.model.circuit.prior.map { "\($0.kind.rawValue) (the posterior's prior)" } ?? "gaussian N(0, 1) (default)"
+        } else if let state = s.circuit {
+            optimizer = state.configuration.optimizer.rawValue
+            threshold = state.configuration.threshold
+            weights = state.weights
+            // The same rule as HebbianCircuit.coefficients.
+            let cut = state.configuration.threshold
+            coefficients = state.weights.map { abs($0) >= cut ? $0 : 0 }
+            prior = state.prior.map(name)
+            if let moments = s.uncertainty, let circuit = try? HebbianCircuit(restoring: state) {
+                let statistics = CircuitUncertainty(moments: moments, smoothing: s.model.smoothing, level: s.model.uncertaintyLevel)
+                do { uncertainty = try statistics.uncertainty(of: circuit) } catch { uncertaintyProblem = error.description }
+            }
+        } else {
+            (optimizer, threshold, weights, coefficients, prior) = ("none", 0, [], [], nil)
+        }
+        let published = coefficients
+        nonzero = published.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
         drift = s.drift.map { DriftSummary(detector: $0.detector.kind.rawValue, drifts: $0.drifts, lastDriftStep: $0.lastDriftStep) }
     }
 
@@ -106,7 +129,7 @@ package struct CheckpointInspection: Sendable, Equatable {
         format version  \(formatVersion)
         written by      hebbd \(software)
         model           \(model)
-        kind            \(kind.rawValue) (\(optimizer.rawValue))
+        kind            \(kind) (\(optimizer))
         shape           \(dictDim) × \(sysDim) (dict_dim × sys_dim)
         updates         \(updates)
         samples         \(samples)
@@ -120,8 +143,9 @@ package struct CheckpointInspection: Sendable, Equatable {
         nonzero         \(nonzero) of \(coefficients.count)
         prior           \(prior ?? "none")
         drift alarm     \(drift.map { "\($0.detector), \($0.drifts) alarm(s)" + ($0.lastDriftStep.map { ", last at step \($0)" } ?? "") } ?? "none")
+        uncertainty     \(uncertaintyLine)
 
-        coefficients (|w| < \(threshold) shown as 0):
+        \(coefficientsTitle):
 
         """
         let width = 13
@@ -134,10 +158,28 @@ package struct CheckpointInspection: Sendable, Equatable {
             for j in 0..<sysDim {
                 let v = coefficients[i * sysDim + j]
                 out += cell(v == 0 ? "0" : Self.sixSignificantDigits(Double(v)))
+                if let u = uncertainty {
+                    out += " ±" + cell(Self.sixSignificantDigits(u.std[i * sysDim + j]))
+                    if kind != ModelConfiguration.bayesianKind { out += cell(Self.sixSignificantDigits(u.coefficients[i * sysDim + j])) }
+                }
             }
             out += "\n"
         }
         return out
+    }
+
+    /// The title of ``text``'s coefficient table.
+    private var coefficientsTitle: String {
+        if kind == ModelConfiguration.bayesianKind { return "coefficients (posterior means ± one standard deviation)" }
+        return "coefficients (|w| < \(threshold) shown as 0" + (uncertainty == nil ? ")" : "; ± the refit's standard deviation, then the refit's mean)")
+    }
+
+    /// The `uncertainty` line of ``text``.
+    private var uncertaintyLine: String {
+        if let problem = uncertaintyProblem { return "not available yet (\(problem))" }
+        guard let u = uncertainty else { return "none" }
+        let what = kind == ModelConfiguration.bayesianKind ? "exact posterior" : "relaxed active-set refit"
+        return "\(what), \(Self.sixSignificantDigits(u.level * 100)) % intervals"
     }
 
     /// C's `%.6g` (what a table of coefficients wants: six significant digits, exponent only when needed),
@@ -153,7 +195,8 @@ package struct CheckpointInspection: Sendable, Equatable {
     /// Machine-readable, one JSON object: `format_version`, `model`, `kind`, `shape`, `updates`, `samples`,
     /// `seq`, `created`, `bytes`, `weights` (raw W) and `coefficients` (thresholded W), both as dict_dim rows
     /// of sys_dim values, plus `path`, `optimizer`, `wall_clock`, `pending_rows`, `crc32`, `threshold`, `nonzero`,
-    /// `prior` (its kind, `chain(…)`, or null) and `drift` (`{"detector", "drifts", "last_drift_step"}` or null).
+    /// `prior` (its kind, `chain(…)`, or null), `drift` (`{"detector", "drifts", "last_drift_step"}` or null), and for
+    /// a model with uncertainty `std`, `intercept_std` and `uncertainty_level` (null otherwise).
     /// Floats are written in their shortest round-trip form; a non-finite weight is `null`.
     package var json: String {
         var w = JSONWriter(capacity: 256 + 24 * weights.count)
@@ -163,7 +206,7 @@ package struct CheckpointInspection: Sendable, Equatable {
         w.beginObject()
         w.key("format_version"); w.int(formatVersion)
         w.key("model"); w.string(model)
-        w.key("kind"); w.string(kind.rawValue)
+        w.key("kind"); w.string(kind)
         w.key("shape"); w.beginArray(); w.int(dictDim); w.int(sysDim); w.endArray()
         w.key("updates"); w.int(updates)
         w.key("samples"); w.int(samples)
@@ -173,7 +216,7 @@ package struct CheckpointInspection: Sendable, Equatable {
         w.key("weights"); matrix(weights)
         w.key("coefficients"); matrix(coefficients)
         w.key("path"); w.string(path)
-        w.key("optimizer"); w.string(optimizer.rawValue)
+        w.key("optimizer"); w.string(optimizer)
         w.key("wall_clock"); w.double(wallClockSeconds)
         w.key("pending_rows"); w.int(pendingRows)
         w.key("crc32"); w.string(checkpointHex32(crc))
@@ -190,6 +233,12 @@ package struct CheckpointInspection: Sendable, Equatable {
         } else {
             w.null()
         }
+        // A model with uncertainty: the std (same rows as the coefficients), the intercept's, and the level.
+        w.key("std")
+        if let u = uncertainty { matrix(u.std.map(Float.init)) } else { w.null() }
+        w.key("intercept_std")
+        if let u = uncertainty { w.beginArray(); for v in u.interceptStd { w.double(v) }; w.endArray() } else { w.null() }
+        w.key("uncertainty_level"); if let u = uncertainty { w.double(u.level) } else { w.null() }
         w.endObject()
         return String(decoding: w.bytes, as: UTF8.self)
     }

@@ -13,6 +13,75 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
     package var circuit: CircuitConfiguration
     /// The drift alarm on the prequential error (`[model.drift]`), nil for none.
     package var drift: DriftAlarm?
+    /// `kind = "bayesian"`: the exact conjugate posterior (``BayesianRegression``) learns instead of a circuit. Its
+    /// shape, `[model.prior]`, `standardize` and `intercept` are those of ``circuit``, whose optimiser and penalty
+    /// keys mean nothing for it (the decoder refuses them; ``circuit``'s `kind` is then an unused placeholder).
+    package var isBayesian = false
+    /// `uncertainty = true` on a sparse kind: the raw statistics beside the circuit and the relaxed active-set
+    /// refit published with every coefficient message (``CircuitUncertainty``). Always implied by `kind = "bayesian"`.
+    package var uncertainty = false
+    /// `noise_std` (bayesian): the likelihood's noise standard deviation, or `fit_noise`'s starting value.
+    package var noiseStd: Double = 1
+    /// `fit_noise` (bayesian): estimate the noise variance online from the prequential residuals.
+    package var fitNoise = false
+    /// `smoothing` s in (0, 1): exponential forgetting of the statistics (bayesian, or a sparse kind with
+    /// uncertainty); nil for none.
+    package var smoothing: Double?
+    /// `uncertainty_level`: the coverage of the published intervals.
+    package var uncertaintyLevel: Double = 0.95
+
+    /// Whether the model publishes `std` and `interval` (docs/PROTOCOL.md): every bayesian model, and a sparse one
+    /// with `uncertainty = true`.
+    package var publishesUncertainty: Bool { isBayesian || uncertainty }
+
+    /// The `kind` key's value: `bayesian`, or the circuit's regression kind.
+    package var kindName: String { isBayesian ? ModelConfiguration.bayesianKind : circuit.kind.rawValue }
+
+    /// The `kind` value of the Bayesian model.
+    package static let bayesianKind = "bayesian"
+
+    /// The learning core's configuration of a bayesian model, from the shared keys and the bayesian ones.
+    package var bayesianConfiguration: BayesianConfiguration {
+        var b = BayesianConfiguration(dictDim: circuit.dictDim, sysDim: circuit.sysDim)
+        b.prior = circuit.prior
+        b.noiseStd = noiseStd
+        b.fitNoise = fitNoise
+        b.smoothing = smoothing
+        b.standardize = circuit.standardize
+        b.intercept = circuit.intercept
+        b.uncertaintyLevel = uncertaintyLevel
+        return b
+    }
+
+    /// Why `new` cannot take over this model's learned state (nil: it can): the circuit's rule
+    /// (``CircuitConfiguration/incompatibility(with:)``) or the Bayesian model's
+    /// (``BayesianConfiguration/incompatibility(with:)``), and the uncertainty statistics, which were weighted by
+    /// `smoothing`: turning `uncertainty` on starts them empty (nothing learned is lost), turning it off would
+    /// discard them. One rule for `set`, reload and resume.
+    package func incompatibility(with new: ModelConfiguration) -> String? {
+        if isBayesian != new.isBayesian { return "kind \(kindName) → \(new.kindName)" }
+        if isBayesian { return bayesianConfiguration.incompatibility(with: new.bayesianConfiguration) }
+        if let why = circuit.incompatibility(with: new.circuit) { return why }
+        if uncertainty && !new.uncertainty { return "uncertainty true → false (its statistics would be discarded)" }
+        if uncertainty && smoothing != new.smoothing {
+            return "smoothing \(smoothing.map { "\($0)" } ?? "off") → \(new.smoothing.map { "\($0)" } ?? "off")"
+        }
+        return nil
+    }
+
+    /// Checks every value: the circuit's (``CircuitConfiguration/validate()``), and the bayesian model's or the
+    /// uncertainty's; the error names the offending parameter.
+    package func validate() throws(CircuitError) {
+        try circuit.validate()
+        if isBayesian {
+            try bayesianConfiguration.validate()
+        } else if uncertainty {
+            var check = BayesianConfiguration(dictDim: circuit.dictDim, sysDim: circuit.sysDim)
+            check.smoothing = smoothing
+            check.uncertaintyLevel = uncertaintyLevel
+            try check.validate()
+        }
+    }
 
     /// `batch_size` when the key is absent: large enough for a stable gradient from a sum over rows,
     /// small enough to publish often.
@@ -67,12 +136,10 @@ package struct ModelConfiguration: Sendable, Equatable, Codable {
         var model = ModelConfiguration(name: "", circuit: CircuitConfiguration(kind: .lasso, dictDim: 1))
         let context = ModelTableContext(file: file, label: label)
         for key in configurationKeys { try key.read(r, &model, context) }
-        let circuit = model.circuit
-
         // The core owns the ranges (lr > 0, l1_ratio in [0, 1], std > 0, …); only its parameter names are
         // translated to the file's table and key.
         do throws(CircuitError) {
-            try circuit.validate()
+            try model.validate()
         } catch {
             switch error {
             case let .invalidParameter(parameter, value, expected):

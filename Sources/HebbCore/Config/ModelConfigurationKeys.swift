@@ -95,6 +95,49 @@ extension ModelConfigurationKey {
     }
 }
 
+extension ModelConfigurationKey {
+    /// Which models a key of issue 17 means something for.
+    enum Audience {
+        /// `kind = "bayesian"` only.
+        case bayesian
+        /// Any model that publishes uncertainty (bayesian, or a sparse kind with `uncertainty = true`).
+        case uncertainty
+
+        func includes(_ m: ModelConfiguration) -> Bool { self == .bayesian ? m.isBayesian : m.publishesUncertainty }
+
+        var description: String {
+            self == .bayesian ? "kind = \"bayesian\"" : "kind = \"bayesian\", or a lasso, ridge or elastic_net with uncertainty = true"
+        }
+    }
+
+    /// A key that only `audience` has: absent from the other models' tables (and null in their `models` reply),
+    /// refused when given to them.
+    static func learner(_ name: String, for audience: Audience, value: @escaping @Sendable (ModelConfiguration) -> ConfigValue?,
+                        read: @escaping @Sendable (TableReader, inout ModelConfiguration) throws(ConfigError) -> Void) -> ModelConfigurationKey {
+        ModelConfigurationKey(name, value: { audience.includes($0) ? value($0) : nil }, checkpoint: nil,
+                              read: { (r, m, _) throws(ConfigError) in
+            if audience.includes(m) { return try read(r, &m) }
+            if let given = r.peek(name) { throw r.invalid(name, "no \(name) here: it is a key of \(audience.description)", given.literal) }
+        })
+    }
+
+    /// This circuit key for the circuit kinds only: a bayesian model has no optimiser, penalty, threshold or
+    /// initial weights, so its table leaves the key out and a table that gives it is refused (a contradiction,
+    /// not a value to ignore).
+    var circuitOnly: ModelConfigurationKey {
+        let inner = self, name = self.name
+        return ModelConfigurationKey(name, value: { $0.isBayesian ? nil : inner.value($0) },
+                                     reply: { m in m.isBayesian ? inner.reply(m).map { ($0.0, JSON.null) } : inner.reply(m) },
+                                     checkpoint: inner.checkpoint, read: { (r, m, context) throws(ConfigError) in
+            guard m.isBayesian else { return try inner.read(r, &m, context) }
+            if let given = r.peek(name) {
+                throw r.invalid(name, "no \(name) for kind = \"bayesian\" (the exact posterior has no optimiser, penalty, threshold or initial weights)",
+                                given.literal)
+            }
+        })
+    }
+}
+
 extension ModelConfiguration {
     /// Every key of a model's configuration, in the order they are read (a key's default may depend on an earlier
     /// one: `kind` sets the threshold's, `lr` the intercept's rate, the shape the prior's) and written.
@@ -105,10 +148,18 @@ extension ModelConfiguration {
                 throw r.invalid("name", "1–64 characters from A–Z a–z 0–9 _ . - (the name is a topic segment)", ConfigValue.quoted(m.name))
             }
         }),
-        ModelConfigurationKey("kind", value: { .string($0.circuit.kind.rawValue) }, checkpoint: { .string($0.kind.rawValue) },
+        ModelConfigurationKey("kind", value: { .string($0.kindName) }, checkpoint: { .string($0.kind.rawValue) },
                               read: { (r, m, _) throws(ConfigError) in
-            // A fresh circuit of this kind: ngclearn's defaults, the threshold's included.
-            m.circuit = CircuitConfiguration(kind: try r.choice("kind"), dictDim: m.circuit.dictDim, sysDim: m.circuit.sysDim)
+            let names = RegressionKind.allCases.map(\.rawValue) + [bayesianKind]
+            let expected = "one of " + names.map(ConfigValue.quoted).joined(separator: ", ")
+            let name = try r.read("kind", nil, expected, { if case let .string(s) = $0 { s } else { nil } })
+            // A fresh circuit of this kind: ngclearn's defaults, the threshold's included. A bayesian model keeps
+            // only the circuit's shape, prior, standardize and intercept (its kind is a placeholder).
+            m.isBayesian = name == bayesianKind
+            guard let kind = m.isBayesian ? .ridge : RegressionKind(rawValue: name) else {
+                throw r.invalid("kind", expected, ConfigValue.quoted(name))
+            }
+            m.circuit = CircuitConfiguration(kind: kind, dictDim: m.circuit.dictDim, sysDim: m.circuit.sysDim)
         }),
         ModelConfigurationKey("dict_dim", value: { .integer(Int64($0.circuit.dictDim)) }, checkpoint: { .integer(Int64($0.dictDim)) },
                               read: { (r, m, _) throws(ConfigError) in
@@ -125,23 +176,23 @@ extension ModelConfiguration {
         ModelConfigurationKey("batch_size", value: { .integer(Int64($0.batchSize)) }, checkpoint: nil, read: { (r, m, _) throws(ConfigError) in
             m.batchSize = try r.integer("batch_size", default: defaultBatchSize, in: ModelConfigurationKey.sizes)
         }),
-        .integer("epochs", \.epochs, in: ModelConfigurationKey.sizes),
-        .choice("optim", \.optimizer),
-        .float("lr", \.learningRate),
-        .float("lmbda", \.lmbda),
-        .float("l1_ratio", \.l1Ratio),
-        .float("threshold", \.threshold),
-        .float("weight_fill", \.weightFill),
-        .choice("update", \.update),
-        .bool("prune", \.prune),
-        .choice("init", \.initialization),
+        .integer("epochs", \.epochs, in: ModelConfigurationKey.sizes).circuitOnly,
+        .choice("optim", \.optimizer).circuitOnly,
+        .float("lr", \.learningRate).circuitOnly,
+        .float("lmbda", \.lmbda).circuitOnly,
+        .float("l1_ratio", \.l1Ratio).circuitOnly,
+        .float("threshold", \.threshold).circuitOnly,
+        .float("weight_fill", \.weightFill).circuitOnly,
+        .choice("update", \.update).circuitOnly,
+        .bool("prune", \.prune).circuitOnly,
+        .choice("init", \.initialization).circuitOnly,
         // Seeds above Int64.max cannot be written in a config; they come out negative and are refused on
         // re-decoding rather than silently changed. The checkpoint header keeps its decimal string (exact in
         // every JSON reader).
         ModelConfigurationKey("seed", value: { .integer(Int64(bitPattern: $0.circuit.seed)) }, checkpoint: { .string(String($0.seed)) },
                               read: { (r, m, _) throws(ConfigError) in
             m.circuit.seed = UInt64(try r.integer("seed", default: 0, in: 0...Int64.max))
-        }),
+        }).circuitOnly,
         .bool("standardize", \.standardize),
         .bool("intercept", \.intercept),
         // Absent: the intercept follows `lr` (also after a `set` of lr). The `models` reply shows the rate in force.
@@ -149,7 +200,31 @@ extension ModelConfiguration {
                               reply: { [("intercept_lr", ModelConfigurationKey.number($0.circuit.interceptLearningRate ?? $0.circuit.learningRate).json)] },
                               checkpoint: nil, read: { (r, m, _) throws(ConfigError) in
             if r.peek("intercept_lr") != nil { m.circuit.interceptLearningRate = try r.float("intercept_lr", default: m.circuit.learningRate) }
+        }).circuitOnly,
+        // Issue 17's keys (docs/CONFIG.md "Uncertainty"): read after `kind`, which decides which of them mean
+        // anything; a key that means nothing for the model's kind is refused, never ignored. The checkpoint header
+        // keeps them under model_configuration.learner (``learnerKeys``).
+        ModelConfigurationKey("uncertainty", value: { $0.isBayesian ? nil : .bool($0.uncertainty) },
+                              reply: { [("uncertainty", .bool($0.publishesUncertainty))] }, checkpoint: nil,
+                              read: { (r, m, _) throws(ConfigError) in
+            let on = try r.bool("uncertainty", default: m.isBayesian)
+            if m.isBayesian && !on {
+                throw r.invalid("uncertainty", "true or absent: kind = \"bayesian\" always publishes its uncertainty", "false")
+            }
+            m.uncertainty = !m.isBayesian && on
         }),
+        .learner("noise_std", for: .bayesian, value: { .float($0.noiseStd) }) { (r, m) throws(ConfigError) in
+            m.noiseStd = try r.number("noise_std", default: 1)
+        },
+        .learner("fit_noise", for: .bayesian, value: { .bool($0.fitNoise) }) { (r, m) throws(ConfigError) in
+            m.fitNoise = try r.bool("fit_noise", default: false)
+        },
+        .learner("smoothing", for: .uncertainty, value: { $0.smoothing.map(ConfigValue.float) }) { (r, m) throws(ConfigError) in
+            m.smoothing = r.peek("smoothing") == nil ? nil : try r.number("smoothing")
+        },
+        .learner("uncertainty_level", for: .uncertainty, value: { .float($0.uncertaintyLevel) }) { (r, m) throws(ConfigError) in
+            m.uncertaintyLevel = try r.number("uncertainty_level", default: 0.95)
+        },
         // A table, or for a chain an array of tables. The `models` reply has always said whether there is a prior
         // under `prior` and shown its table under `prior_config`.
         ModelConfigurationKey("prior", value: { $0.circuit.prior.map(PriorTable.configValue) },
@@ -167,6 +242,10 @@ extension ModelConfiguration {
 
     /// The keys' names, in table order (what a model table may contain).
     static let keys = configurationKeys.map(\.name)
+
+    /// The keys a checkpoint header keeps under `model_configuration.learner` (with `kind`): what the circuit
+    /// object cannot say about a bayesian model or a sparse one with uncertainty.
+    static let learnerKeys = ["kind", "uncertainty", "noise_std", "fit_noise", "smoothing", "uncertainty_level"]
 
     /// The model's members in the control `models` reply, key by key (``ModelConfigurationKey/reply``).
     package var replyMembers: [(String, JSON)] { Self.configurationKeys.flatMap { $0.reply(self) } }

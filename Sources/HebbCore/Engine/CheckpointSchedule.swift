@@ -48,7 +48,7 @@ package struct CheckpointSchedule: Sendable {
             return submit(models.filter(hasChanged))
         }
         if every > 0 {
-            return submit(models.filter { $0.circuit.updates - (submitted[$0.instance]?.updates ?? 0) >= every })
+            return submit(models.filter { $0.updates - (submitted[$0.instance]?.updates ?? 0) >= every })
         }
         return []
     }
@@ -70,13 +70,13 @@ package struct CheckpointSchedule: Sendable {
 
     /// `runner`'s state is being written now (one model's `checkpoint` request).
     mutating func markSubmitted(_ runner: ModelRunner) {
-        submitted[runner.instance] = (runner.revision, runner.circuit.updates)
+        submitted[runner.instance] = (runner.revision, runner.updates)
     }
 
     /// `runner` was resumed from a checkpoint of its current update count: written already, unless a config change
     /// since (revision > 0) makes it due again.
     mutating func restored(_ runner: ModelRunner) {
-        submitted[runner.instance] = (0, runner.circuit.updates)
+        submitted[runner.instance] = (0, runner.updates)
     }
 
     /// `runner` was removed: its final state is written once, and its history is forgotten.

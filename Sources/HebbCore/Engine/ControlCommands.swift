@@ -4,7 +4,8 @@ import HebbianRegression
 /// through the core's one path for that action, and writes its reply members.
 extension EngineCore {
     /// The model keys `set` may change live: hyper-parameters that do not change what W means.
-    static let settableKeys = ["lr", "lmbda", "l1_ratio", "threshold", "epochs", "intercept_lr"]
+    static let settableKeys = ["lr", "lmbda", "l1_ratio", "threshold", "epochs", "intercept_lr",
+                               "noise_std", "uncertainty_level", "prior"]
 
     // MARK: Reading
 
@@ -42,15 +43,15 @@ extension EngineCore {
         for r in models.ordered {
             w.key(r.name)
             w.beginObject()
-            w.key("step"); w.int(r.circuit.updates)
-            w.key("samples"); w.int(r.circuit.samples)
+            w.key("step"); w.int(r.updates)
+            w.key("samples"); w.int(r.samples)
             w.key("seq"); w.int(r.sequence)
             w.key("loss"); if let l = r.lastReport?.loss { w.double(l) } else { w.null() }
             w.key("prequential_mse"); if let p = r.prequentialMSE { w.double(p) } else { w.null() }
             w.key("buffered"); w.int(r.pendingRows)
             w.key("batch_size"); w.int(r.configuration.batchSize)
             w.key("rejected"); Self.writeCounts(r.rejected, &w)
-            w.key("diverged"); w.bool(r.circuit.diverged)
+            w.key("diverged"); w.bool(r.diverged)
             w.key("divergences"); w.int(r.divergences)
             w.key("gaps"); w.int(r.gaps)
             w.key("sequence_resets"); w.int(r.sequenceResets)
@@ -69,15 +70,16 @@ extension EngineCore {
         w.endArray()
     }
 
-    /// `snapshot`: the latest coefficient message with the coefficients inline, and the standardisation in force.
+    /// `snapshot`: the latest coefficient message with the coefficients inline (and a model's uncertainty arrays),
+    /// and the standardisation in force.
     func writeSnapshot(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
         let runner = try request.model(in: models)
         let c = runner.configuration.circuit
-        try checkReply(values: runner.circuit.weights.count, "snapshot of \(c.dictDim)×\(c.sysDim) coefficients",
+        try checkReply(values: c.weightCount * (runner.configuration.publishesUncertainty ? 4 : 1), "snapshot of \(c.dictDim)×\(c.sysDim) coefficients",
                        hint: "subscribe to coef/\(runner.name)/ with publish.format = \"binary\", or read a checkpoint")
         w.key("snapshot")
         w.raw(publisher.inlineSnapshot(of: runner))
-        if let xm = runner.circuit.xMoments, let ym = runner.circuit.yMoments {
+        if let xm = runner.circuit?.xMoments, let ym = runner.circuit?.yMoments {
             // What standardisation is in force: the running mean and population variance of every column.
             w.key("statistics")
             w.beginObject()
@@ -87,25 +89,75 @@ extension EngineCore {
             w.key("y_mean"); w.beginArray(); for v in ym.mean { w.double(v) }; w.endArray()
             w.key("y_var"); w.beginArray(); for k in 0..<ym.columns { w.double(ym.variance(k)) }; w.endArray()
             w.endObject()
+        } else if let model = runner.bayesian, c.standardize {
+            // A bayesian model standardises by its (weighted) statistics: the same members from them.
+            let m = model.moments, d = c.dictDim
+            w.key("statistics")
+            w.beginObject()
+            w.key("count"); w.int(m.count)
+            w.key("x_mean"); w.beginArray(); for j in 0..<d { w.double(m.mean[j]) }; w.endArray()
+            w.key("x_var"); w.beginArray(); for j in 0..<d { w.double(m.variance(j)) }; w.endArray()
+            w.key("y_mean"); w.beginArray(); for k in 0..<c.sysDim { w.double(m.mean[d + k]) }; w.endArray()
+            w.key("y_var"); w.beginArray(); for k in 0..<c.sysDim { w.double(m.variance(d + k)) }; w.endArray()
+            w.endObject()
         }
     }
 
-    /// `predict`: `y` for the rows `x`, with the published (thresholded) coefficients: the model consumers see.
+    /// `predict`: `y` for the rows `x`, with the published (thresholded) coefficients: the model consumers see. A
+    /// bayesian model answers with its posterior predictive mean and `y_std` (noise included), from Double rows.
     func writePrediction(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
         let runner = try request.model(in: models)
         let c = runner.configuration.circuit
         guard let x = request["x"] else { throw ControlError("predict needs \"x\" (rows of dict_dim numbers)") }
-        let rows: (rows: Int, values: [Float])
-        do { rows = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name) } catch {
-            throw ControlError(error.detail)
+        switch runner.learner {
+        case let .circuit(circuit):
+            let rows: (rows: Int, values: [Float])
+            do { rows = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name) } catch {
+                throw ControlError(error.detail)
+            }
+            try checkReply(values: rows.rows * c.sysDim, "predict of \(rows.rows) rows", hint: "send fewer rows per request")
+            let y: [Float]
+            do { y = try rows.values.withUnsafeBufferPointer { try circuit.predict(x: $0, rows: rows.rows, thresholded: true) } } catch {
+                throw ControlError("\(error)")
+            }
+            w.key("y")
+            y.withUnsafeBufferPointer { w.matrix($0, rows: rows.rows, columns: c.sysDim) }
+            guard let statistics = runner.uncertainty else { return }
+            // `uncertainty = true`: the relaxed refit's predictive std, noise included (centred at the refit, as
+            // its intervals are; docs/MATH.md §11), from the rows in Double.
+            let wide: (rows: Int, values: [Double])
+            do { wide = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name, as: Double.self) } catch {
+                throw ControlError(error.detail)
+            }
+            let std = (try? wide.values.withUnsafeBufferPointer { try statistics.predict(of: circuit, x: $0, rows: wide.rows) })?.std
+                ?? [Double](repeating: .nan, count: wide.rows * c.sysDim)   // too few rows for the refit yet: null
+            writeRows("y_std", std, rows: wide.rows, columns: c.sysDim, &w)
+        case let .bayesian(model):
+            let rows: (rows: Int, values: [Double])
+            do { rows = try SampleDecoder.matrix(x, name: "x", columns: c.dictDim, rowsHint: nil, model: runner.name, as: Double.self) } catch {
+                throw ControlError(error.detail)
+            }
+            try checkReply(values: 2 * rows.rows * c.sysDim, "predict of \(rows.rows) rows", hint: "send fewer rows per request")
+            let predicted: (mean: [Double], std: [Double])
+            do { predicted = try rows.values.withUnsafeBufferPointer { try model.predict(x: $0, rows: rows.rows) } } catch {
+                throw ControlError("\(error)")
+            }
+            // Doubles in full (shortest round-trip): the predictive distribution is the point of asking.
+            writeRows("y", predicted.mean, rows: rows.rows, columns: c.sysDim, &w)
+            writeRows("y_std", predicted.std, rows: rows.rows, columns: c.sysDim, &w)
         }
-        try checkReply(values: rows.rows * c.sysDim, "predict of \(rows.rows) rows", hint: "send fewer rows per request")
-        let y: [Float]
-        do { y = try rows.values.withUnsafeBufferPointer { try runner.circuit.predict(x: $0, rows: rows.rows, thresholded: true) } } catch {
-            throw ControlError("\(error)")
+    }
+
+    /// `key`: rows × columns Doubles as rows of numbers (a non-finite one as null).
+    private func writeRows(_ key: String, _ values: [Double], rows: Int, columns: Int, _ w: inout JSONWriter) {
+        w.key(key)
+        w.beginArray()
+        for r in 0..<rows {
+            w.beginArray()
+            for k in 0..<columns { w.double(values[r * columns + k]) }
+            w.endArray()
         }
-        w.key("y")
-        y.withUnsafeBufferPointer { w.matrix($0, rows: rows.rows, columns: c.sysDim) }
+        w.endArray()
     }
 
     // MARK: Acting
@@ -240,7 +292,7 @@ extension EngineCore {
         // Every configuration key, as the one key table writes it for this reply; then the model's progress.
         w.beginObject()
         for (key, value) in r.configuration.replyMembers { w.key(key); w.value(value) }
-        w.key("step"); w.int(r.circuit.updates)
+        w.key("step"); w.int(r.updates)
         if let sources = valueSources?(r.configuration) {
             w.key("sources")
             w.beginObject()

@@ -34,7 +34,7 @@ extension EngineCore {
             if let runner = models[model.name] {
                 if let why = models.reconfigureRefusal(runner, to: model) { return .failure(ReloadRejection(model: model.name, reason: why)) }
             } else {
-                do { try model.circuit.validate() } catch { return .failure(ReloadRejection(model: model.name, reason: "\(error)")) }
+                do { try model.validate() } catch { return .failure(ReloadRejection(model: model.name, reason: "\(error)")) }
             }
         }
         let wantedNames = Set(wanted.map(\.name))

@@ -219,11 +219,11 @@ package final class EngineCore {
         tallies.divergences += 1
         guard runner.newlyDiverged else { return }
         publisher.publishEvent(model: runner.name, event: "diverged", fields: [
-            ("step", .integer(Int64(runner.circuit.updates))),
+            ("step", .integer(Int64(runner.updates))),
             ("loss", .number(report.loss.isFinite ? report.loss : 0)),
             ("hint", .string("the update would have made the model non-finite and was rolled back; reset the model or set a smaller lr")),
         ])
-        logger.error("model diverged; update rolled back", metadata: ["model": .wire(runner.name), "step": "\(runner.circuit.updates)"])
+        logger.error("model diverged; update rolled back", metadata: ["model": .wire(runner.name), "step": "\(runner.updates)"])
     }
 
     private func reject(_ rejection: Rejection) {

@@ -121,8 +121,8 @@ package struct ModelRegistry {
     /// made before anything changes. The limits are checked by the caller, which knows the whole set of models.
     package func reconfigureRefusal(_ runner: ModelRunner, to new: ModelConfiguration) -> String? {
         let old = runner.configuration
-        do { try new.circuit.validate() } catch { return "\(error)" }
-        if let why = old.circuit.incompatibility(with: new.circuit) {
+        do { try new.validate() } catch { return "\(error)" }
+        if let why = old.incompatibility(with: new) {
             return "\(why); remove it first or restart with --reset-model \(new.name)"
         }
         if new.batchSize != old.batchSize && runner.pendingRows >= new.batchSize {

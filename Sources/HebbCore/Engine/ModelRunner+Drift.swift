@@ -59,10 +59,10 @@ extension ModelRunner {
         let fired = state.detector.update(report.mse)
         if fired {
             state.drifts += 1
-            state.lastDriftStep = circuit.updates
+            state.lastDriftStep = updates
         }
         drift = state
-        return fired ? DriftAlarmReport(detector: state.detector.kind, step: circuit.updates, action: alarm.action) : nil
+        return fired ? DriftAlarmReport(detector: state.detector.kind, step: updates, action: alarm.action) : nil
     }
 }
 

@@ -1,6 +1,15 @@
 import HebbianRegression
 
-/// One live model: its circuit, the rows buffered toward the next mini-batch, its publish sequence,
+/// What learns inside a ``ModelRunner``: a Hebbian circuit (the sparse kinds) or the exact Bayesian regression
+/// (`kind = "bayesian"`). Class references, so a switch over it costs nothing on the hot path.
+package enum ModelLearner {
+    /// `lasso`, `ridge`, `elastic_net`.
+    case circuit(HebbianCircuit)
+    /// `bayesian`.
+    case bayesian(BayesianRegression)
+}
+
+/// One live model: its learner, the rows buffered toward the next mini-batch, its publish sequence,
 /// rolling prequential error and last published message (the last-value cache).
 ///
 /// Owned by the engine thread. Rows are copied once, from the message frames straight into the batch
@@ -12,8 +21,15 @@ package final class ModelRunner: PublishableModel {
 
     /// The model's configuration (name, batch size, circuit).
     @exclusivity(unchecked) package private(set) var configuration: ModelConfiguration
-    /// The learning circuit.
-    package let circuit: HebbianCircuit
+    /// What learns: the circuit or the Bayesian regression.
+    package let learner: ModelLearner
+    /// The learning circuit (nil for `kind = "bayesian"`).
+    package let circuit: HebbianCircuit?
+    /// The Bayesian regression (nil for the circuit kinds).
+    package let bayesian: BayesianRegression?
+    /// The statistics beside a circuit with `uncertainty = true` (nil otherwise): every batch the circuit learns
+    /// from is folded in; the refit itself runs only when a message is encoded.
+    @exclusivity(unchecked) package private(set) var uncertainty: CircuitUncertainty?
     /// Rows buffered toward the next batch.
     @exclusivity(unchecked) package private(set) var pendingRows = 0
     /// Unique within the process (set by the engine core as it adds the model): a model removed and added
@@ -63,6 +79,11 @@ package final class ModelRunner: PublishableModel {
     /// that always does (learnt in place from its frame) never pays batch_size × dict_dim floats of memory.
     @exclusivity(unchecked) private var pendingX: [Float] = []
     @exclusivity(unchecked) private var pendingY: [Float]
+    /// A bayesian model's batch buffer, in Double: float64 ingest frames keep their precision into its update.
+    @exclusivity(unchecked) private var pendingX64: [Double] = []
+    @exclusivity(unchecked) private var pendingY64: [Double] = []
+    /// Whether a bayesian model's last update was rolled back (the circuit keeps its own flag).
+    @exclusivity(unchecked) private var bayesianDiverged = false
     /// Updates in the rolling prequential error (`publish.window`).
     @exclusivity(unchecked) package private(set) var windowSize: Int
 
@@ -76,9 +97,13 @@ package final class ModelRunner: PublishableModel {
     package init(configuration: ModelConfiguration, windowSize: Int, clock: EngineClock = .system) throws(CircuitError) {
         self.configuration = configuration
         self.clock = clock
-        circuit = try HebbianCircuit(configuration.circuit)
+        (learner, circuit, bayesian) = try Self.learner(for: configuration)
+        if configuration.uncertainty, !configuration.isBayesian {
+            uncertainty = CircuitUncertainty(dictDim: configuration.circuit.dictDim, sysDim: configuration.circuit.sysDim,
+                                             smoothing: configuration.smoothing, level: configuration.uncertaintyLevel)
+        }
         self.windowSize = max(windowSize, 1)
-        pendingY = [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.sysDim)
+        pendingY = configuration.isBayesian ? [] : [Float](repeating: 0, count: configuration.batchSize * configuration.circuit.sysDim)
         topic = Array("coef/\(configuration.name)/".utf8)
         drift = DriftState.continuing(nil, under: configuration.drift)
     }
@@ -87,23 +112,93 @@ package final class ModelRunner: PublishableModel {
     package init(restoring snapshot: ModelSnapshot, windowSize: Int, clock: EngineClock = .system) throws(CircuitError) {
         configuration = snapshot.model
         self.clock = clock
-        circuit = try HebbianCircuit(restoring: snapshot.circuit)
-        self.windowSize = max(windowSize, 1)
         let c = snapshot.model.circuit, b = snapshot.model.batchSize
-        guard snapshot.pendingRows <= b, snapshot.pendingX.count == snapshot.pendingRows * c.dictDim,
-              snapshot.pendingY.count == snapshot.pendingRows * c.sysDim
-        else { throw .incompatibleState("buffered rows do not match batch_size \(b)") }
-        if snapshot.pendingRows > 0 {
-            pendingX = [Float](repeating: 0, count: b * c.dictDim)
-            pendingX.replaceSubrange(0..<snapshot.pendingX.count, with: snapshot.pendingX)
+        switch (snapshot.circuit, snapshot.bayesian) {
+        case let (state?, nil) where !snapshot.model.isBayesian:
+            let restored = try HebbianCircuit(restoring: state)
+            (learner, circuit, bayesian) = (.circuit(restored), restored, nil)
+        case let (nil, state?) where snapshot.model.isBayesian:
+            let restored = try BayesianRegression(restoring: state)
+            (learner, circuit, bayesian) = (.bayesian(restored), nil, restored)
+        default:
+            throw .incompatibleState("the snapshot's learned state is not that of a \(snapshot.model.kindName) model")
         }
-        pendingY = [Float](repeating: 0, count: b * c.sysDim)
-        pendingY.replaceSubrange(0..<snapshot.pendingY.count, with: snapshot.pendingY)
+        if snapshot.model.uncertainty, !snapshot.model.isBayesian {
+            let moments = snapshot.uncertainty ?? CrossMoments(features: c.dictDim, outputs: c.sysDim)
+            guard moments.features == c.dictDim, moments.outputs == c.sysDim, moments.isFinite else {
+                throw .incompatibleState("uncertainty statistics do not describe a \(c.dictDim)×\(c.sysDim) model")
+            }
+            uncertainty = CircuitUncertainty(moments: moments, smoothing: snapshot.model.smoothing, level: snapshot.model.uncertaintyLevel)
+        }
+        self.windowSize = max(windowSize, 1)
+        let (pendingXCount, pendingYCount) = snapshot.model.isBayesian ? (snapshot.pendingX64.count, snapshot.pendingY64.count)
+                                                                       : (snapshot.pendingX.count, snapshot.pendingY.count)
+        guard snapshot.pendingRows <= b, pendingXCount == snapshot.pendingRows * c.dictDim,
+              pendingYCount == snapshot.pendingRows * c.sysDim
+        else { throw .incompatibleState("buffered rows do not match batch_size \(b)") }
+        if snapshot.model.isBayesian {
+            pendingX64 = [Double](repeating: 0, count: b * c.dictDim)
+            pendingX64.replaceSubrange(0..<pendingXCount, with: snapshot.pendingX64)
+            pendingY64 = [Double](repeating: 0, count: b * c.sysDim)
+            pendingY64.replaceSubrange(0..<pendingYCount, with: snapshot.pendingY64)
+            pendingY = []
+        } else {
+            if snapshot.pendingRows > 0 {
+                pendingX = [Float](repeating: 0, count: b * c.dictDim)
+                pendingX.replaceSubrange(0..<snapshot.pendingX.count, with: snapshot.pendingX)
+            }
+            pendingY = [Float](repeating: 0, count: b * c.sysDim)
+            pendingY.replaceSubrange(0..<snapshot.pendingY.count, with: snapshot.pendingY)
+        }
         pendingRows = snapshot.pendingRows
         sequence = snapshot.sequence
         window = Array(snapshot.window.suffix(self.windowSize))
         topic = Array("coef/\(snapshot.model.name)/".utf8)
         drift = DriftState.continuing(snapshot.drift, under: snapshot.model.drift)
+    }
+
+    /// The learner for a fresh model of `configuration`.
+    private static func learner(for configuration: ModelConfiguration) throws(CircuitError)
+        -> (ModelLearner, HebbianCircuit?, BayesianRegression?) {
+        if configuration.isBayesian {
+            let model = try BayesianRegression(configuration.bayesianConfiguration)
+            return (.bayesian(model), nil, model)
+        }
+        let circuit = try HebbianCircuit(configuration.circuit)
+        return (.circuit(circuit), circuit, nil)
+    }
+
+    /// Mini-batch updates learnt (the published `step`).
+    package var updates: Int {
+        switch learner {
+        case let .circuit(c): return c.updates
+        case let .bayesian(b): return b.updates
+        }
+    }
+
+    /// Rows learnt.
+    package var samples: Int {
+        switch learner {
+        case let .circuit(c): return c.samples
+        case let .bayesian(b): return b.samples
+        }
+    }
+
+    /// Whether the last update was rolled back (see `HebbianCircuit.diverged`).
+    package var diverged: Bool {
+        switch learner {
+        case let .circuit(c): return c.diverged
+        case .bayesian: return bayesianDiverged
+        }
+    }
+
+    /// Coefficients published nonzero: the circuit's above its threshold; a bayesian model publishes every
+    /// posterior mean (no threshold), so all of its dict_dim × sys_dim.
+    package var publishedNonzero: Int {
+        switch learner {
+        case let .circuit(c): return c.coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        case .bayesian: return configuration.circuit.weightCount
+        }
     }
 
     /// The model's name.
@@ -130,6 +225,11 @@ package final class ModelRunner: PublishableModel {
     /// the batch buffer when it fits there; only a message that would complete a batch before its last row is read
     /// is scanned first.
     package func ingest(_ samples: DecodedSamples, onUpdate: (UpdateReport, UInt64) -> Void) -> Rejection? {
+        let circuit: HebbianCircuit
+        switch learner {
+        case let .circuit(c): circuit = c
+        case let .bayesian(model): return ingest(samples, into: model, onUpdate: onUpdate)
+        }
         let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
         var checkInStep = false, checkInCopy = false
         if !samples.isCheckedFinite {
@@ -161,6 +261,7 @@ package final class ModelRunner: PublishableModel {
                     }
                 }
                 guard let report = learnt else { return samples.nonFiniteRejection() }
+                if uncertainty != nil, !report.diverged { foldIntoUncertainty(samples, rows, x: x) }
                 row += batch
                 finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
                 continue
@@ -187,9 +288,67 @@ package final class ModelRunner: PublishableModel {
                         try! circuit.update(x: x, y: y, rows: batch)
                     }
                 }
+                if uncertainty != nil, !report.diverged {
+                    pendingX.withUnsafeBufferPointer { x in
+                        pendingY.withUnsafeBufferPointer { y in
+                            uncertainty!.add(x: UnsafeBufferPointer(rebasing: x[0..<(batch * d)]), y: UnsafeBufferPointer(rebasing: y[0..<(batch * s)]), rows: batch)
+                        }
+                    }
+                }
                 pendingRows = 0
                 finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
             }
+        }
+        noteSequence(producer: samples.producer, sequence: samples.sequence)
+        revision += 1
+        return nil
+    }
+
+    /// Folds a batch learnt in place from its frame into the uncertainty statistics (X in place; Y copied, small).
+    private func foldIntoUncertainty(_ samples: DecodedSamples, _ rows: Range<Int>, x: UnsafeBufferPointer<Float>) {
+        let s = configuration.circuit.sysDim
+        if let y = samples.float32Y(rows) {
+            uncertainty!.add(x: x, y: y, rows: rows.count)
+        } else {
+            pendingY.withUnsafeMutableBufferPointer { y in
+                samples.copyTargets(rows, y: y.baseAddress!)
+                uncertainty!.add(x: x, y: UnsafeBufferPointer(rebasing: y[0..<(rows.count * s)]), rows: rows.count)
+            }
+        }
+    }
+
+    /// ``ingest(_:onUpdate:)`` for a bayesian model: rows are buffered in Double (a float64 frame's values exactly,
+    /// float32 ones widened) and every full batch updates the posterior's statistics.
+    private func ingest(_ samples: DecodedSamples, into model: BayesianRegression, onUpdate: (UpdateReport, UInt64) -> Void) -> Rejection? {
+        // The Bayesian update reads every value anyway; a binary float32 message is checked whole first.
+        if !samples.isCheckedFinite, let rejection = samples.nonFiniteRejection() { return rejection }
+        let d = configuration.circuit.dictDim, s = configuration.circuit.sysDim, batch = configuration.batchSize
+        if pendingX64.count < batch * d { pendingX64 += [Double](repeating: 0, count: batch * d - pendingX64.count) }
+        if pendingY64.count < batch * s { pendingY64 += [Double](repeating: 0, count: batch * s - pendingY64.count) }
+        var row = 0
+        while row < samples.rows {
+            let take = min(batch - pendingRows, samples.rows - row)
+            pendingX64.withUnsafeMutableBufferPointer { x in
+                pendingY64.withUnsafeMutableBufferPointer { y in
+                    samples.copyRows(row..<(row + take), x: x.baseAddress! + pendingRows * d, y: y.baseAddress! + pendingRows * s)
+                }
+            }
+            pendingRows += take
+            row += take
+            guard pendingRows == batch else { continue }
+            settleDeferred(beforeUpdate: true)
+            let wasDiverged = bayesianDiverged
+            let started = clock.monotonic()
+            let report = pendingX64.withUnsafeBufferPointer { x in
+                pendingY64.withUnsafeBufferPointer { y in
+                    // Finite values of the validated shape: the update cannot refuse them.
+                    try! model.update(x: UnsafeBufferPointer(rebasing: x[0..<(batch * d)]), y: UnsafeBufferPointer(rebasing: y[0..<(batch * s)]),
+                                      rows: batch)
+                }
+            }
+            bayesianDiverged = report.diverged
+            pendingRows = 0
+            finish(report, started: started, wasDiverged: wasDiverged, onUpdate: onUpdate)
         }
         noteSequence(producer: samples.producer, sequence: samples.sequence)
         revision += 1
@@ -222,9 +381,19 @@ package final class ModelRunner: PublishableModel {
 
     /// Back to the initial weights, optimiser cleared, buffered rows dropped, window emptied.
     /// `seq` keeps rising so subscribers can tell the reset message from a stale one.
+    /// A bayesian model goes back to its prior (its statistics are its learned state, so `keepStatistics` keeps
+    /// nothing there); a circuit's uncertainty statistics describe the stream, like the standardisation's, and
+    /// `keepStatistics` keeps them too.
     package func reset(keepStatistics: Bool = false) {
         revision += 1
-        circuit.reset(keepStatistics: keepStatistics)
+        switch learner {
+        case let .circuit(c): c.reset(keepStatistics: keepStatistics)
+        case let .bayesian(b): b.reset()
+        }
+        bayesianDiverged = false
+        if !keepStatistics, let u = uncertainty {
+            uncertainty = CircuitUncertainty(dictDim: u.moments.features, sysDim: u.moments.outputs, smoothing: u.smoothing, level: u.level)
+        }
         pendingRows = 0
         window.removeAll()
         lastReport = nil
@@ -239,10 +408,25 @@ package final class ModelRunner: PublishableModel {
         if new.batchSize != configuration.batchSize && pendingRows >= new.batchSize {
             throw .incompatibleState("batch_size cannot shrink below the \(pendingRows) rows already buffered")
         }
+        if let why = configuration.incompatibility(with: new) {
+            throw .incompatibleState("\(why): cannot change on a live model (reset or re-create it)")
+        }
         settleDeferred(beforeUpdate: false)
-        try circuit.reconfigure(new.circuit)
+        switch learner {
+        case let .circuit(c): try c.reconfigure(new.circuit)
+        case let .bayesian(b): try b.reconfigure(new.bayesianConfiguration)
+        }
+        uncertainty?.level = new.uncertaintyLevel
+        if new.uncertainty, !new.isBayesian, uncertainty == nil {
+            // Turned on: the statistics start with the next batch (the refit covers the rows from now on).
+            uncertainty = CircuitUncertainty(dictDim: new.circuit.dictDim, sysDim: new.circuit.sysDim, smoothing: new.smoothing,
+                                             level: new.uncertaintyLevel)
+        }
         revision += 1
-        if new.batchSize != configuration.batchSize {
+        if new.batchSize != configuration.batchSize, new.isBayesian {
+            pendingX64 += [Double](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX64.count))
+            pendingY64 += [Double](repeating: 0, count: max(0, new.batchSize * new.circuit.sysDim - pendingY64.count))
+        } else if new.batchSize != configuration.batchSize {
             if !pendingX.isEmpty {
                 pendingX += [Float](repeating: 0, count: max(0, new.batchSize * new.circuit.dictDim - pendingX.count))
             }
@@ -255,10 +439,20 @@ package final class ModelRunner: PublishableModel {
     /// A value copy of everything a checkpoint needs.
     package func snapshot(wallClock: Double) -> ModelSnapshot {
         let c = configuration.circuit
-        return ModelSnapshot(model: configuration, circuit: circuit.state, sequence: sequence, pendingRows: pendingRows,
-                             pendingX: Array(pendingX[0..<(pendingRows * c.dictDim)]),
-                             pendingY: Array(pendingY[0..<(pendingRows * c.sysDim)]),
-                             window: window, wallClockSeconds: wallClock, drift: drift)
+        switch learner {
+        case let .circuit(circuit):
+            var snapshot = ModelSnapshot(model: configuration, circuit: circuit.state, sequence: sequence, pendingRows: pendingRows,
+                                         pendingX: Array(pendingX[0..<(pendingRows * c.dictDim)]),
+                                         pendingY: Array(pendingY[0..<(pendingRows * c.sysDim)]),
+                                         window: window, wallClockSeconds: wallClock, drift: drift)
+            snapshot.uncertainty = uncertainty?.moments
+            return snapshot
+        case let .bayesian(model):
+            return ModelSnapshot(model: configuration, bayesian: model.state, sequence: sequence, pendingRows: pendingRows,
+                                 pendingX: Array(pendingX64[0..<(pendingRows * c.dictDim)]),
+                                 pendingY: Array(pendingY64[0..<(pendingRows * c.sysDim)]),
+                                 window: window, wallClockSeconds: wallClock, drift: drift)
+        }
     }
 
     /// Changes ``windowSize`` (a reload); a smaller window drops its oldest errors at once.

@@ -74,7 +74,7 @@ package final class Publisher {
             return sequence
         }
         let now = clock.monotonic()
-        switch pacing.decide(step: runner.circuit.updates, now: now, state: runner.pacing) {
+        switch pacing.decide(step: runner.updates, now: now, state: runner.pacing) {
         case .skip:
             return nil
         case .holdBack:

@@ -64,7 +64,7 @@ extension ModelConfiguration {
     /// - `resetRequested` (`--reset-model`, `add` with `"reset": true`): start afresh, whatever is on disk (the
     ///   one explicit way to discard learned state).
     /// - Learned state that cannot be read, or whose kind, shape, optimiser or prior differ
-    ///   (``CircuitConfiguration/incompatibility(with:)``), refuses the model: it is never silently discarded.
+    ///   (``ModelConfiguration/incompatibility(with:)``), refuses the model: it is never silently discarded.
     /// - Otherwise resume; the configuration's hyper-parameters then win over the checkpoint's.
     package func resumeDecision(from candidate: CheckpointCandidate, resetRequested: Bool) -> ResumeDecision {
         switch candidate {
@@ -74,7 +74,7 @@ extension ModelConfiguration {
             if resetRequested { return .fresh(warning: "reset requested (--reset-model, or add with \"reset\": true): ignoring unreadable learned state (\(error))") }
             return .refuse(.unreadable(model: name, error: error))
         case let .found(snapshot, path):
-            let incompatible = snapshot.model.circuit.incompatibility(with: circuit)
+            let incompatible = snapshot.model.incompatibility(with: self)
             if resetRequested {
                 return .fresh(warning: "reset requested (--reset-model, or add with \"reset\": true): ignoring \(path)" + (incompatible.map { " (incompatible: \($0))" } ?? ""))
             }

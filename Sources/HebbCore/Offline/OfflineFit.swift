@@ -33,27 +33,67 @@ package struct OfflineFit {
         package var standardized: Bool
         /// Number of nonzero coefficients.
         package var nonzero: Int
+        /// What the model would publish as its uncertainty (`kind = "bayesian"`, or `uncertainty = true`): the
+        /// posterior, or the relaxed refit at the coefficients; nil without, or when the refit cannot be formed.
+        package var uncertainty: CoefficientUncertainty? = nil
     }
 
-    /// Trains a fresh circuit of `model` on `passes` passes over `table`.
+    /// Trains a fresh model (a circuit, or the Bayesian regression of `kind = "bayesian"`) of `model` on `passes`
+    /// passes over `table`. A bayesian model's rows are widened from the table's float32, as the daemon widens a
+    /// float32 ingest frame; its `loss` is ½Σe² of each batch at the posterior before it.
     package static func run(model: ModelConfiguration, table: SampleTable, passes: Int) throws(CircuitError) -> Result {
-        let circuit = try HebbianCircuit(model.circuit)
         let d = model.circuit.dictDim, s = model.circuit.sysDim, batch = model.batchSize
-        let streamRows = table.rows * max(passes, 1)
         var losses: [Double] = []
         var priors: [Double] = []
+        if model.isBayesian {
+            let bayesian = try BayesianRegression(model.bayesianConfiguration)
+            let (updates, buffered) = try stream(table, passes: passes, batch: batch, d: d, s: s) { (x, y) throws(CircuitError) in
+                let report = try bayesian.update(x: x, y: y, rows: batch)
+                losses.append(report.loss)
+                return report
+            }
+            let posterior = try? bayesian.uncertainty()
+            let coefficients = (posterior?.coefficients ?? []).map { Float($0) }
+            return Result(model: model.name, steps: losses.count, updates: updates, bufferedRows: buffered, loss: losses, prior: [],
+                          weights: coefficients, coefficients: coefficients, intercept: (posterior?.intercept ?? []).map { Float($0) },
+                          standardized: model.circuit.standardize, nonzero: coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) },
+                          uncertainty: posterior)
+        }
+        let circuit = try HebbianCircuit(model.circuit)
+        var statistics = model.uncertainty
+            ? CircuitUncertainty(dictDim: d, sysDim: s, smoothing: model.smoothing, level: model.uncertaintyLevel) : nil
+        let (updates, buffered) = try stream(table, passes: passes, batch: batch, d: d, s: s) { (x, y) throws(CircuitError) in
+            let report = try circuit.update(x: x, y: y, rows: batch) { losses.append($0) }
+            if circuit.prior != nil { priors.append(report.prior) }
+            if !report.diverged { statistics?.add(x: x, y: y, rows: batch) }
+            return report
+        }
+        var coefficients = [Float](repeating: 0, count: circuit.weights.count), intercept = [Float](repeating: 0, count: s)
+        let nonzero = coefficients.withUnsafeMutableBufferPointer { w in
+            intercept.withUnsafeMutableBufferPointer { b in circuit.coefficients(into: w, intercept: b) }
+        }
+        return Result(model: model.name, steps: losses.count, updates: updates, bufferedRows: buffered,
+                      loss: losses, prior: priors, weights: circuit.weights, coefficients: coefficients, intercept: intercept,
+                      standardized: model.circuit.standardize, nonzero: nonzero,
+                      uncertainty: try? statistics?.uncertainty(of: circuit))
+    }
+
+    /// The passes as one stream of blocks of `batch` rows, each handed to `learn` (see the type's comment);
+    /// returns the blocks learnt and the rows left buffered.
+    private static func stream(_ table: SampleTable, passes: Int, batch: Int, d: Int, s: Int,
+                               learn: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) throws(CircuitError) -> UpdateReport)
+        throws(CircuitError) -> (updates: Int, buffered: Int) {
+        let streamRows = table.rows * max(passes, 1)
         // A block that runs across the end of a pass is gathered here, as the daemon gathers it in its batch buffer.
         var blockX = [Float](), blockY = [Float]()
         var start = 0
         while start + batch <= streamRows {
             let first = start % table.rows
-            let report: UpdateReport
             if first + batch <= table.rows {
-                report = try table.x.withUnsafeBufferPointer { x throws(CircuitError) in
+                _ = try table.x.withUnsafeBufferPointer { x throws(CircuitError) in
                     try table.y.withUnsafeBufferPointer { y throws(CircuitError) in
-                        try circuit.update(x: UnsafeBufferPointer(rebasing: x[(first * d)..<((first + batch) * d)]),
-                                           y: UnsafeBufferPointer(rebasing: y[(first * s)..<((first + batch) * s)]),
-                                           rows: batch) { losses.append($0) }
+                        try learn(UnsafeBufferPointer(rebasing: x[(first * d)..<((first + batch) * d)]),
+                                  UnsafeBufferPointer(rebasing: y[(first * s)..<((first + batch) * s)]))
                     }
                 }
             } else {
@@ -63,21 +103,12 @@ package struct OfflineFit {
                     blockX += table.x[(row * d)..<((row + 1) * d)]
                     blockY += table.y[(row * s)..<((row + 1) * s)]
                 }
-                report = try blockX.withUnsafeBufferPointer { x throws(CircuitError) in
-                    try blockY.withUnsafeBufferPointer { y throws(CircuitError) in
-                        try circuit.update(x: x, y: y, rows: batch) { losses.append($0) }
-                    }
+                _ = try blockX.withUnsafeBufferPointer { x throws(CircuitError) in
+                    try blockY.withUnsafeBufferPointer { y throws(CircuitError) in try learn(x, y) }
                 }
             }
-            if circuit.prior != nil { priors.append(report.prior) }
             start += batch
         }
-        var coefficients = [Float](repeating: 0, count: circuit.weights.count), intercept = [Float](repeating: 0, count: s)
-        let nonzero = coefficients.withUnsafeMutableBufferPointer { w in
-            intercept.withUnsafeMutableBufferPointer { b in circuit.coefficients(into: w, intercept: b) }
-        }
-        return Result(model: model.name, steps: losses.count, updates: start / batch, bufferedRows: streamRows - start,
-                      loss: losses, prior: priors, weights: circuit.weights, coefficients: coefficients, intercept: intercept,
-                      standardized: model.circuit.standardize, nonzero: nonzero)
+        return (start / batch, streamRows - start)
     }
 }

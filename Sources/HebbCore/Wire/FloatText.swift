@@ -17,8 +17,11 @@
 /// — cost ~45 ns per value here; FloatTextTests compares every exponent, every subnormal boundary and a million
 /// random bit patterns with `Float.description`, and all 2³² patterns with `HEBBD_LONG_TESTS=1`.
 package enum FloatText {
-    /// Bytes the formatter may write for one value (the longest text, `-1.2345678e-38`, is 14).
+    /// Bytes the formatter may write for one value (scratch included; the text itself is at most ``longestText``).
     package static let maximumLength = 32
+    /// The longest text of a float32 (`-1.00308845e-36`: sign, 9 significant digits — a float32 may need 9 —, the
+    /// point, `e-36`); FloatTextTests checks every text it compares against this bound.
+    package static let longestText = 15
 
     /// Writes `value` (finite) at `buffer`, which has room for ``maximumLength`` bytes; returns the byte count.
     @inline(__always)

@@ -125,6 +125,31 @@ package struct DecodedSamples {
         return true
     }
 
+    /// Copies rows `range` into `x` and `y` as Double (the Bayesian model's buffer): a float64 frame's values
+    /// exactly, float32 ones widened. The values must be known finite (checked by the decoder or by
+    /// ``nonFiniteRejection()``).
+    package func copyRows(_ range: Range<Int>, x: UnsafeMutablePointer<Double>, y: UnsafeMutablePointer<Double>) {
+        let d = shape.dictDim, s = shape.sysDim
+        func widen(_ bytes: UnsafeRawBufferPointer, _ size: Int, from first: Int, count: Int, into out: UnsafeMutablePointer<Double>) {
+            for i in 0..<count {
+                let offset = (first + i) * size
+                out[i] = size == 8 ? Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+                                   : Double(Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
+            }
+        }
+        switch storage {
+        case let .float32(xb, yb):
+            widen(xb, 4, from: range.lowerBound * d, count: range.count * d, into: x)
+            widen(yb, 4, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .float64(xb, yb):
+            widen(xb, 8, from: range.lowerBound * d, count: range.count * d, into: x)
+            widen(yb, 8, from: range.lowerBound * s, count: range.count * s, into: y)
+        case let .inline(xs, ys):
+            for i in 0..<(range.count * d) { x[i] = Double(xs[range.lowerBound * d + i]) }
+            for i in 0..<(range.count * s) { y[i] = Double(ys[range.lowerBound * s + i]) }
+        }
+    }
+
     /// X of rows `range` read in place, without a copy, when the message is binary float32 and the X frame is
     /// 4-byte aligned (libzmq gives a frame larger than its 8 KiB receive batch its own allocation, so a big X is);
     /// nil otherwise, and the rows must be copied with ``copyRows(_:x:y:checkingFiniteness:)``.
@@ -322,11 +347,13 @@ package struct SampleDecoder: Sendable {
 
     /// Accepts rows as an array of arrays, one row as a flat array, a flat column when `columns` is 1
     /// and `rowsHint` matches, or a bare number for a single one-column row.
-    static func matrix(_ v: JSON, name: String, columns: Int, rowsHint: Int?, model: String) throws(Rejection) -> (rows: Int, values: [Float]) {
-        func number(_ e: JSON, _ where_: String) throws(Rejection) -> Float {
+    /// In float32 (ingest, a circuit's predict) or float64 (a bayesian model's predict: its posterior is Double).
+    static func matrix<T: BinaryFloatingPoint>(_ v: JSON, name: String, columns: Int, rowsHint: Int?, model: String,
+                                               as: T.Type = Float.self) throws(Rejection) -> (rows: Int, values: [T]) {
+        func number(_ e: JSON, _ where_: String) throws(Rejection) -> T {
             guard let d = e.double else { throw Rejection(.badHeader, model: model, "\(name)\(where_) is \(e.typeName), expected a number") }
-            let f = Float(d)
-            guard f.isFinite else { throw Rejection(.nonFinite, model: model, "\(name)\(where_) is not a finite float32") }
+            let f = T(d)
+            guard f.isFinite else { throw Rejection(.nonFinite, model: model, "\(name)\(where_) is not a finite \(T.self == Float.self ? "float32" : "float64")") }
             return f
         }
         switch v {
@@ -338,7 +365,7 @@ package struct SampleDecoder: Sendable {
         case let .array(elements):
             guard !elements.isEmpty else { throw Rejection(.dimensions, model: model, "\(name) is empty") }
             if elements.allSatisfy({ $0.array != nil }) {
-                var values: [Float] = []
+                var values: [T] = []
                 values.reserveCapacity(elements.count * columns)
                 for (r, row) in elements.enumerated() {
                     let cells = row.array!
@@ -349,7 +376,7 @@ package struct SampleDecoder: Sendable {
                 }
                 return (elements.count, values)
             }
-            var values: [Float] = []
+            var values: [T] = []
             values.reserveCapacity(elements.count)
             for (i, e) in elements.enumerated() { values.append(try number(e, "[\(i)]")) }
             if columns == 1, let rows = rowsHint, rows == values.count { return (rows, values) }

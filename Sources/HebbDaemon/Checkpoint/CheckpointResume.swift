@@ -29,7 +29,7 @@ extension CheckpointStore {
             var path = ""
             if case let .found(_, p) = candidate { path = p }
             logger.info("resuming from checkpoint", metadata: ["model": .wire(model.name), "checkpoint.path": "\(path)",
-                                                               "step": "\(snapshot.circuit.updates)", "samples": "\(snapshot.circuit.samples)"])
+                                                               "step": "\(snapshot.updates)", "samples": "\(snapshot.samples)"])
             return snapshot
         case let .fresh(warning):
             if let warning { logger.warning("starting afresh", metadata: ["model": .wire(model.name), "reason": .wire(warning, limit: 1000)]) }

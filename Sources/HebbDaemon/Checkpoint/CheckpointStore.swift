@@ -182,8 +182,8 @@ package final class CheckpointStore: Sendable {
         let (path, pruned, pruneFailures) = try writeLock.withLock { _ throws(CheckpointError) -> (String, [String], [CheckpointError]) in
             let names = try CheckpointFiles.list(modelDirectory) ?? []
             let generation = nextGeneration(names)
-            let name = CheckpointFileName(generation: generation, updates: UInt64(snapshot.circuit.updates),
-                                          samples: UInt64(snapshot.circuit.samples))
+            let name = CheckpointFileName(generation: generation, updates: UInt64(snapshot.updates),
+                                          samples: UInt64(snapshot.samples))
             let finalPath = modelDirectory + "/" + name.description
             // Same directory as the final name: rename(2) is only atomic within one file system.
             let temporaryPath = modelDirectory + "/" + CheckpointFileName.temporaryPrefix + name.description + ".\(getpid())"

@@ -169,12 +169,12 @@ package final class CheckpointWriter: Sendable {
             s.stopping = true
             for name in s.order {
                 let snapshot = s.queued[name]!
-                record(CheckpointWriteOutcome(model: name, updates: snapshot.circuit.updates, sequence: snapshot.sequence,
+                record(CheckpointWriteOutcome(model: name, updates: snapshot.updates, sequence: snapshot.sequence,
                                               taken: snapshot.wallClockSeconds, result: .failure(.writerStopped(model: name))), in: &s)
                 s.statistics.discarded += 1
             }
             for (name, retry) in s.retries.sorted(by: { $0.key < $1.key }) {
-                record(CheckpointWriteOutcome(model: name, updates: retry.snapshot.circuit.updates, sequence: retry.snapshot.sequence,
+                record(CheckpointWriteOutcome(model: name, updates: retry.snapshot.updates, sequence: retry.snapshot.sequence,
                                               taken: retry.snapshot.wallClockSeconds, result: .failure(.writerStopped(model: name))), in: &s)
                 s.statistics.discarded += 1
             }
@@ -225,7 +225,7 @@ package final class CheckpointWriter: Sendable {
                         s.retries[snapshot.name] = Retry(snapshot: snapshot, attempts: attempts + 1, due: Date(timeIntervalSinceNow: delay))
                     }
                 }
-                record(CheckpointWriteOutcome(model: snapshot.name, updates: snapshot.circuit.updates,
+                record(CheckpointWriteOutcome(model: snapshot.name, updates: snapshot.updates,
                                               sequence: snapshot.sequence, taken: snapshot.wallClockSeconds, result: result), in: &s)
             }
             ring()

@@ -342,11 +342,7 @@ final class EngineLoop {
         let publish = sockets.publish
         core.drainOutbox { message in
             do {
-                if let binary = message.binary {
-                    _ = try publish.send(parts: [message.topic, message.json, binary], dontWait: true)
-                } else {
-                    _ = try publish.send(parts: [message.topic, message.json], dontWait: true)
-                }
+                _ = try publish.send(parts: message.frames, dontWait: true)
             } catch {
                 logger.error("publish failed", metadata: ["error": "\(error)"])
             }

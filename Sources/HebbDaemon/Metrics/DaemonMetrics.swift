@@ -160,10 +160,10 @@ package final class DaemonMetrics: EngineObserver, Sendable {
                 }()
                 if let loss = runner.lastReport?.loss { m.loss.record(loss) }
                 if let p = runner.prequentialMSE { m.mse.record(p) }
-                m.nnz.record(Int64(runner.circuit.coefficients.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }))
-                m.step.record(Int64(runner.circuit.updates))
-                m.samples.record(Int64(runner.circuit.samples))
-                m.diverged.record(Int64(runner.circuit.diverged ? 1 : 0))
+                m.nnz.record(Int64(runner.publishedNonzero))
+                m.step.record(Int64(runner.updates))
+                m.samples.record(Int64(runner.samples))
+                m.diverged.record(Int64(runner.diverged ? 1 : 0))
                 // A model removed and added again starts counting afresh.
                 let drifts = runner.drift?.drifts ?? 0
                 if drifts > m.driftsSeen { m.drifts.increment(by: Int64(drifts - m.driftsSeen)) }

@@ -56,6 +56,14 @@ public struct CircuitUncertainty: Sendable, Equatable {
                                         intercept: c.intercept || c.standardize, level: level)
     }
 
+    /// The refit's predictive mean and std (noise included) at `rows` raw rows (rows × dict_dim): what `predict`
+    /// answers as `y_std` for a sparse model with uncertainty.
+    public func predict(of circuit: HebbianCircuit, x: UnsafeBufferPointer<Double>, rows: Int) throws(PosteriorError) -> (mean: [Double], std: [Double]) {
+        let c = circuit.configuration
+        return try ActiveSetRefit.predict(moments: moments, active: circuit.coefficients.map { $0 != 0 }, prior: Self.rawPrior(of: circuit),
+                                          intercept: c.intercept || c.standardize, x: x, rows: rows)
+    }
+
     /// The circuit's Gaussian prior in raw units (nil: none, or not a `gaussian` one).
     static func rawPrior(of circuit: HebbianCircuit) -> ActiveSetRefit.Prior? {
         let c = circuit.configuration

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The hostile-input campaign (issue 9) against two real daemons with the same model config:
+"""The hostile-input campaign against two real daemons with the same model config:
 
   A gets a deterministic stream of valid messages with malformed ingest messages interleaved (every kind of
     KINDS, `--rounds` times, in a seeded order, on the same PUSH connection as the valid ones — except the kinds that

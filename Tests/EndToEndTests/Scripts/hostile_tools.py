@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers of HostileTests.swift (issue 9), one subcommand each; every one prints a JSON summary line.
+"""Helpers of HostileTests.swift, one subcommand each; every one prints a JSON summary line.
 
   events       subscribe to event/<model>/ and print every event as one JSON line, until --duration s pass
   feed         send --messages binary messages of --rows random rows, wait until the model has them all

@@ -1,4 +1,4 @@
-"""Reads hebbd checkpoint files (format versions 1–4, docs/CHECKPOINTS.md) independently of the daemon's code.
+"""Reads hebbd checkpoint files (format versions 1–5, docs/CHECKPOINTS.md) independently of the daemon's code.
 
     cp = load("state/demo/checkpoint-….hebb")
     cp.header["model"], cp.arrays["weights"].values()     # numpy, in the array's dtype
@@ -20,7 +20,7 @@ import numpy as np
 #: dtype name in the header → (numpy dtype, bytes per element)
 DTYPES = {"f32": ("<f4", 4), "f64": ("<f8", 8), "u64": ("<u8", 8)}
 MAGIC = b"HEBBCKPT"
-VERSIONS = (1, 2, 3, 4)   # 4 is written, 1 to 3 still read
+VERSIONS = (1, 2, 3, 4, 5)   # 5 is written, 1 to 4 still read
 PREAMBLE = 24             # magic, version u32, header length u32, payload length u64; the CRC-32 u32 ends the file
 
 

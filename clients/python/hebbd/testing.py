@@ -385,7 +385,7 @@ def benchmark_daemon(binary: Optional[str], models: str, **options: Any) -> Loca
 def sparse_system(dict_dim: int = 20, sys_dim: int = 1, support: int = 3,
                   seed: int = 1) -> Tuple[np.ndarray, np.ndarray, np.random.Generator]:
     """(W_true, support rows, rng): ``support`` nonzero rows of ±[0.5, 1.5], the rest exactly 0, float32 — the
-    system Examples/python/producer.py streams (the same draws from the same seed)."""
+    system Examples/python/producer.py streams (it calls this function)."""
     rng = np.random.default_rng(seed)
     w = np.zeros((dict_dim, sys_dim), dtype=np.float32)
     rows = np.sort(rng.choice(dict_dim, size=min(support, dict_dim), replace=False))

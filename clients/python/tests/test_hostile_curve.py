@@ -1,4 +1,4 @@
-"""CURVE under hostile clients (issue 9): 1000 messages from a client whose key is not authorized and 1000 from
+"""CURVE under hostile clients: 1000 messages from a client whose key is not authorized and 1000 from
 a plain-text (NULL mechanism) client — each on its own connections, many of them — change nothing: the
 coefficients are identical bit for bit, `samples` and `messages` unchanged, and the refusals are logged
 (`connection refused` with `peer.address`). What /metrics exposes about them is printed (see the test's note)."""

@@ -1,4 +1,4 @@
-"""Same-host clients on ``ipc://`` endpoints (issue 18 point 5): a real daemon whose ingest, publish and control
+"""Same-host clients on ``ipc://`` endpoints: a real daemon whose ingest, publish and control
 sockets are Unix-domain socket files in a temporary directory, fed by the Producer, read by the Subscriber and
 asked by Control; the socket files' mode follows the daemon's umask (the systemd unit's ``UMask=0027``). libzmq
 leaves a bound socket file behind on every exit, graceful or not; the next start on the same path binds anyway

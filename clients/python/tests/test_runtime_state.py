@@ -1,4 +1,4 @@
-"""A restart gives back the same daemon, and learned state is never discarded implicitly (issue 16, parts 1 and 2).
+"""A restart gives back the same daemon, and learned state is never discarded implicitly.
 
 Real ``hebbd run`` processes (hebbd.testing), real ZeroMQ sockets, real files: run-time ``add``/``set``/``remove``
 across SIGTERM and ``kill -9``; a config edit that wins for the key it changed and not for another; a newer-format
