@@ -193,14 +193,18 @@ public final class BayesianRegression {
         var squaredError = 0.0
         scores.withUnsafeMutableBufferPointer { scored in
             if rows > 1 {
-                // A batch is scored at the posterior before it, then learned row by row (the same posterior as one
-                // merge of the batch: the statistics of the rows are the same).
+                // A batch is scored at the posterior before it, then learned at once (Woodbury, fewer rows than
+                // features) or row by row: the same posterior as one merge of the batch (the same statistics).
                 let predicted = covarianceCache!.predict(x: x, rows: rows, withStd: false).mean
                 for i in 0..<(rows * s) { scored[i] = predicted[i] }
             }
-            for r in 0..<rows {
-                covarianceCache!.learn(x: x.baseAddress! + r * d, y: y.baseAddress! + r * s, smoothing: smoothing,
-                                       scores: rows == 1 ? scored.baseAddress! : nil)
+            if rows > 1 && rows < d {
+                covarianceCache!.learn(batch: x, y: y, rows: rows, smoothing: smoothing)
+            } else {
+                for r in 0..<rows {
+                    covarianceCache!.learn(x: x.baseAddress! + r * d, y: y.baseAddress! + r * s, smoothing: smoothing,
+                                           scores: rows == 1 ? scored.baseAddress! : nil)
+                }
             }
             for i in 0..<(rows * s) { let e = y[i] - scored[i]; squaredError += e * e }
         }
