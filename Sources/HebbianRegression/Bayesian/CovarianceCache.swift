@@ -99,13 +99,22 @@ struct CovarianceCache {
     /// Whether the values a step could overflow are finite: η, the mean, W and Σ's diagonal (an entry of a positive
     /// semi-definite Σ is bounded by its diagonal). A cache that is not is rebuilt from the truth.
     var isFinite: Bool {
-        var sum = weight
-        for value in naturalMean { sum += value * 0 }
-        for value in mean { sum += value * 0 }
-        for k in 0..<outputs {
-            for j in 0..<features { sum += covariance[k * features * features + j * (features + 1)] * 0 }
+        // x·0 is NaN exactly when x is not finite; four independent sums, so no chain of dependent additions.
+        func finite(_ values: UnsafeBufferPointer<Double>, stride step: Int = 1) -> Bool {
+            var a = 0.0, b = 0.0, c = 0.0, e = 0.0, i = 0
+            while i + 3 * step < values.count {
+                a += values[i] * 0; b += values[i + step] * 0; c += values[i + 2 * step] * 0; e += values[i + 3 * step] * 0
+                i += 4 * step
+            }
+            while i < values.count { a += values[i] * 0; i += step }
+            return (a + b + c + e).isFinite
         }
-        return sum.isFinite   // x·0 is NaN exactly when x is not finite
+        guard weight.isFinite, naturalMean.withUnsafeBufferPointer({ finite($0) }), mean.withUnsafeBufferPointer({ finite($0) }) else { return false }
+        return covariance.withUnsafeBufferPointer { c in
+            (0..<outputs).allSatisfy { k in
+                finite(UnsafeBufferPointer(rebasing: c[(k * features * features)..<((k + 1) * features * features)]), stride: features + 1)
+            }
+        }
     }
 
     /// Folds in one raw row (x: d values, y: s values) with River's `smoothing` s (nil: none), after writing into
