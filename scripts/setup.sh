@@ -4,7 +4,8 @@
 #                             the Python examples when python3 is there
 #   scripts/setup.sh --test   also what the tests use: systemd (systemd-analyze), python3, curl, prometheus
 #                             (promtool, and the server the monitoring tests scrape hebbd with); scikit-learn,
-#                             pytest and matplotlib for python3; the client package ./clients/python; and it
+#                             pytest and matplotlib for python3; River 0.26.1 (with pandas, for its learn_many) for
+#                             the Bayesian model's parity test and benchmark; the client package ./clients/python; and it
 #                             checks that the Swift toolchain ships clang's libFuzzer runtime (Fuzz/run.sh)
 # Idempotent: installs only what is missing (the client package is reinstalled each time, to match the tree).
 set -euo pipefail
@@ -52,6 +53,19 @@ if command -v python3 >/dev/null && ! python3 -c "import ${modules// /, }" 2>/de
     # back to its packages.
     python3 -m pip install --quiet "${pips[@]}" 2>/dev/null || apt_install "${debs[@]}"
     python3 -c "import ${modules// /, }"
+fi
+
+# River 0.26.1, the reference of kind = "bayesian" (clients/python/tests/test_bayesian.py, Benchmarks/bayesian.py),
+# and pandas, which River's learn_many takes its batches in. PyPI only (Debian packages neither at this version):
+# on Debian's own python, pip is told to install beside Debian's packages, as for the client below.
+if [ "$want_test" = 1 ] && command -v python3 >/dev/null \
+    && ! python3 -c "import river, pandas; assert river.__version__ == '0.26.1'" 2>/dev/null; then
+    echo "setup: installing river==0.26.1 and pandas for python3"
+    if ! python3 -m pip install --quiet river==0.26.1 pandas 2>/dev/null; then
+        python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+        as_root python3 -m pip install --quiet --break-system-packages river==0.26.1 pandas
+    fi
+    python3 -c "import river, pandas"
 fi
 
 # The client package, so `import hebbd` works anywhere (the tests and the examples use the tree's copy

@@ -4,7 +4,8 @@ PNG after N updates.
 
 Top: one line per coefficient that is nonzero in the latest update, against the update step (the largest
 --label coefficients of at least 5 % of the largest coloured and named in the legend, the others thin and
-grey). Bottom: the published loss
+grey). A model that publishes its uncertainty (kind = "bayesian", or uncertainty = true) also gets a shaded band
+per named coefficient: its published interval (e.g. 95 %) at each step. Bottom: the published loss
 (½Σe² of each batch, scored before the model learns from it) and the prequential MSE, log scale.
 
     python3 plot.py --model demo                                  # live window, until closed
@@ -31,6 +32,7 @@ class History:
 
     def __init__(self):
         self.steps, self.loss, self.mse, self.coef, self.restarts = [], [], [], [], []
+        self.lower, self.upper = [], []             # the published interval per step (NaN where there is none)
         self.latest = None
 
     def add(self, u):
@@ -41,6 +43,9 @@ class History:
         self.loss.append(np.nan if u.loss is None else u.loss)
         self.mse.append(np.nan if u.prequential_mse is None else u.prequential_mse)
         self.coef.append(u.coefficients.ravel().copy())
+        missing = np.full(u.coefficients.size, np.nan)
+        self.lower.append(missing if u.interval is None else u.interval.lower.ravel().astype(float))
+        self.upper.append(missing if u.interval is None else u.interval.upper.ravel().astype(float))
 
 
 def draw(fig, h, label):
@@ -59,7 +64,13 @@ def draw(fig, h, label):
     for i in nonzero:
         name = f"w[{i // cols},{i % cols}]" if cols > 1 else f"w[{i // cols}]"
         if i in named:
-            top.plot(steps, paths[:, i], lw=1.8, label=f"{name} = {u.coefficients.ravel()[i]:+.3f}")
+            text = f"{name} = {u.coefficients.ravel()[i]:+.3f}"
+            if u.std is not None:
+                text += f" ± {u.std.ravel()[i]:.3f}"
+            line, = top.plot(steps, paths[:, i], lw=1.8, label=text)
+            lower, upper = np.asarray(h.lower)[:, i], np.asarray(h.upper)[:, i]
+            if np.isfinite(lower).any():
+                top.fill_between(steps, lower, upper, color=line.get_color(), alpha=0.18, lw=0)
         else:
             top.plot(steps, paths[:, i], lw=0.6, color="0.65")
     top.axhline(0, color="black", lw=0.5)
@@ -68,7 +79,8 @@ def draw(fig, h, label):
             ax.axvline(s, color="red", ls="--", lw=0.8)
     top.set_ylabel("coefficient")
     others = len(nonzero) - len(named)
-    top.set_title(f"{u.model} ({u.kind}): step {u.step}, {u.samples} samples, nnz {u.nnz}"
+    band = f", bands: {u.interval.level:.0%} intervals" if u.interval is not None else ""
+    top.set_title(f"{u.model} ({u.kind}): step {u.step}, {u.samples} samples, nnz {u.nnz}{band}"
                   + (f"  —  grey: {others} smaller nonzero" if others else ""), fontsize=10)
     if named:
         top.legend(loc="center right", fontsize=8, frameon=True)

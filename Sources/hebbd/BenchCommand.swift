@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBLAS
 import Dispatch
 import Foundation
 import HebbCore
@@ -18,9 +19,10 @@ struct Bench: ParsableCommand {
         discussion: """
         Either --dict-dim/--sys-dim/--batch (a model of --kind with the config defaults: lasso/Adam unless told) or --config FILE \
         --model NAME. A model with uncertainty (kind = "bayesian", or --uncertainty / uncertainty = true) keeps the raw Gram \
-        statistics, O(B·(d+s)²) per update (one dsyrk); a bayesian model also factors its d × d posterior per output, O(s·d³), \
-        each time it scores a batch, and a sparse model refits its active set, O(|A|³), only for messages it publishes (the \
-        engine path). For the sparse kinds with uncertainty the core path prints the Gram product's rate in GFLOP/s.
+        statistics, O(B·(d+s)²) per update (one dsyrk); a bayesian model also carries its d × d posterior covariance per output \
+        through each row, O(s·d²) per row (with fit_noise or standardize it factors the posterior instead, O(s·d³) per batch), \
+        and a sparse model refits its active set, O(|A|³), only for messages it publishes (the engine path). For the sparse \
+        kinds with uncertainty the core path prints the Gram product's rate in GFLOP/s beside the machine's dsyrk at that shape.
         """
     )
 
@@ -183,7 +185,10 @@ struct Bench: ParsableCommand {
         let columns = Double(c.dictDim + c.sysDim)
         let gramFlops = Double(rows) * columns * (columns + 1) * Double(updates)
         let gramRate = gramNanoseconds > 0 ? gramFlops / Double(gramNanoseconds) : nil   // flop/ns = GFLOP/s
-        if let gramRate { result.append(("gram_gflops", gramRate)) }
+        if let gramRate {
+            result.append(("gram_gflops", gramRate))
+            result.append(("dsyrk_gflops", dsyrkRate(rows: rows, columns: c.dictDim + c.sysDim)))
+        }
         // "fused (avx512)" or "blas": what computed this model's products.
         let productsLabel = StepKernels.fused(dictDim: c.dictDim, sysDim: c.sysDim) ? "fused (\(StepKernels.current))" : "blas"
         if json {
@@ -210,10 +215,33 @@ struct Bench: ParsableCommand {
             print(String(format: "per update: p50 %.1f µs, p99 %.1f µs, max %.1f µs", percentile(0.5), percentile(0.99),
                          Double(latencies.last!) / 1000))
             if let gramRate {
-                print(String(format: "Gram product (dsyrk, %d×%d co-moments): %.2f GFLOP/s, %.0f%% of the update's time", c.dictDim + c.sysDim,
-                             c.dictDim + c.sysDim, gramRate, 100 * Double(gramNanoseconds) / Double(max(total, 1))))
+                print(String(format: "Gram product (dsyrk, %d×%d co-moments): %.2f GFLOP/s, %.0f%% of the update's time; dsyrk alone at that shape: %.2f GFLOP/s",
+                             c.dictDim + c.sysDim, c.dictDim + c.sysDim, gramRate, 100 * Double(gramNanoseconds) / Double(max(total, 1)),
+                             result.first { $0.0 == "dsyrk_gflops" }!.1))
             }
         }
+    }
+
+    /// The machine's `dsyrk` rate (GFLOP/s, counted as the Gram product's) at the Gram product's shape — `rows` rows of
+    /// `columns` values into a `columns`² upper triangle — on random data with the BLAS threads in force, repeated for
+    /// about 0.2 s after a warm-up: what the uncertainty statistics' product is held against.
+    private func dsyrkRate(rows: Int, columns: Int) -> Double {
+        var z = [Double](repeating: 0, count: rows * columns), c = [Double](repeating: 0, count: columns * columns)
+        var generator = SeededGenerator(seed: 11)
+        for i in z.indices { z[i] = Double.random(in: -1..<1, using: &generator) }
+        func product() {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(columns), blasint(rows), 1, z, blasint(columns), 1, &c, blasint(columns))
+        }
+        for _ in 0..<10 { product() }
+        var calls = 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        var elapsed: UInt64 = 0
+        repeat {
+            for _ in 0..<10 { product() }
+            calls += 10
+            elapsed = DispatchTime.now().uptimeNanoseconds - started
+        } while elapsed < 200_000_000
+        return Double(rows) * Double(columns) * Double(columns + 1) * Double(calls) / Double(elapsed)
     }
 
     private func modelConfiguration() -> ModelConfiguration {

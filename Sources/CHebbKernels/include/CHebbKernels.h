@@ -75,4 +75,19 @@ int hebb_all_finite(const void *values, ptrdiff_t n);
 /// pass: an ingest frame is checked as it is copied into the batch buffer.
 int hebb_copy_finite(float *out, const void *values, ptrdiff_t n);
 
+// The exact Bayesian model's covariance cache (covariance.c; docs/MATH.md §10), in Double. S is a symmetric d × d
+// matrix stored whole, row-major; never split among threads.
+
+/// One Sherman–Morrison step for the rank-one change P ← decay·P + β·ρ²·a·aᵀ of S = P⁻¹, with g = β·ρ²/decay and
+/// scale = 1/decay:
+///     v ← S·a;  q ← aᵀv;  *prediction ← vᵀη (= aᵀS·η, when prediction is not NULL)
+///     S ← (S − w·wᵀ)·scale   with w = √γ·v, γ = g/(1 + g·q) (γ = 0 when g ≤ 0): S stays exactly symmetric
+/// Returns q. v holds d values (w on return).
+double hebb_covariance_rank_one(double *s, const double *a, const double *eta, double *v, ptrdiff_t d, double g,
+                                double scale, double *prediction);
+/// v ← S·a for a symmetric S stored whole.
+void hebb_symmetric_product(const double *s, const double *a, double *v, ptrdiff_t d);
+/// Σ aᵢbᵢ (in a fixed order of 8 partial sums).
+double hebb_dot(const double *a, const double *b, ptrdiff_t n);
+
 #endif

@@ -5,10 +5,18 @@
 ///     P_k = c·diag(1/v₀) + β_k·Σ w·x̃x̃ᵀ        (posterior precision; c = the prior's weight, s^N with smoothing)
 ///     η_k = c·μ₀/v₀     + β_k·Σ w·x̃·ỹ_k       (natural mean; the posterior mean is P_k⁻¹η_k)
 ///
-/// in the learning space x̃, ỹ (raw, centred, or standardised; see ``BayesianConfiguration``). The model keeps only
-/// the raw-unit sufficient statistics (``CrossMoments``, Double) and forms P and η from them when the posterior is
-/// read, then factors P (``GaussianPosterior``): the accumulators are exact sums, so no rounding compounds across
-/// updates, and the standardisation, the prior and the noise in force apply to the whole history.
+/// in the learning space x̃, ỹ (raw, centred, or standardised; see ``BayesianConfiguration``). The truth is the
+/// raw-unit sufficient statistics (``CrossMoments``, Double): exact sums, checkpointed, from which the
+/// standardisation, the prior and the noise in force apply to the whole history. How the posterior is read from
+/// them (docs/MATH.md §10):
+///
+/// * with a fixed noise and no `standardize` (P_k changes by rank one per row), from a derived
+///   ``CovarianceCache`` — Σ_k = P_k⁻¹ and η_k carried through each row by Sherman–Morrison in O(d²), rebuilt from
+///   the truth when its rounding may have drifted; the rows reach the truth in blocks of ``pendingBlock`` (one
+///   `dsyrk`), and at a snapshot (``state``), which also rebuilds the cache: a model restored from a snapshot and
+///   the model that took it continue bit for bit alike;
+/// * otherwise P_k and η_k are formed from the truth when the posterior is read and P_k is factored
+///   (``GaussianPosterior``), O(d³).
 ///
 /// An update scores the batch prequentially (at the posterior before it), then folds it in. Float rows are widened
 /// to Double; Double rows (float64 ingest frames) keep their precision.
@@ -17,8 +25,18 @@
 public final class BayesianRegression {
     /// The configuration in force.
     public private(set) var configuration: BayesianConfiguration
-    /// The sufficient statistics.
-    public private(set) var moments: CrossMoments
+    /// The sufficient statistics, every row learned folded in. Reading them does not change when the model folds its
+    /// pending rows (a copy is folded), so the model's arithmetic does not depend on who looked at it.
+    public var moments: CrossMoments {
+        guard pendingRows > 0 else { return statistics }
+        var folded = statistics, scratch: [Double] = []
+        pendingX.withUnsafeBufferPointer { xp in
+            pendingY.withUnsafeBufferPointer { yp in
+                folded.add(x: xp, y: yp, rows: pendingRows, smoothing: configuration.smoothing, workspace: &scratch)
+            }
+        }
+        return folded
+    }
     /// `fit_noise`'s accumulators: Σ ω·e²·f per output (raw units²), Σ ω, and the starting value's weight.
     public private(set) var noise: NoiseEstimate
     /// Mini-batch updates done.
@@ -26,15 +44,32 @@ public final class BayesianRegression {
     /// Rows learned from.
     public private(set) var samples = 0
 
+    /// The truth without the rows still pending (fast path).
+    private var statistics: CrossMoments
+    /// Rows learned by the covariance cache and not yet folded into ``statistics`` (row-major, oldest first).
+    private var pendingX: [Double] = [], pendingY: [Double] = []
+    private var pendingRows = 0
+    /// The fast path's posterior; nil: rebuilt from the truth when next needed.
+    private var covarianceCache: CovarianceCache?
+    /// The exact path's posterior, formed from the truth; nil: formed when next needed.
     private var cache: Posterior?
     private var workspace: [Double] = []
+    private var scores: [Double] = []
+
+    /// Rows the fast path collects before folding them into the truth with one `dsyrk` (a rank-one `dsyr` per row
+    /// would cost as much as the covariance update itself).
+    public static let pendingBlock = 64
+
+    /// The largest magnitude a value may have on the fast path: its statistics (sums of squares over up to 2⁶³ rows)
+    /// then stay finite. A row beyond it is not learned (the update reports `diverged`).
+    public static let largestLearnedMagnitude = 0x1p448
     private var widenedX: [Double] = [], widenedY: [Double] = []
 
     /// A fresh model (the prior, no data).
     public init(_ configuration: BayesianConfiguration) throws(CircuitError) {
         try configuration.validate()
         self.configuration = configuration
-        moments = CrossMoments(features: configuration.dictDim, outputs: configuration.sysDim)
+        statistics = CrossMoments(features: configuration.dictDim, outputs: configuration.sysDim)
         noise = NoiseEstimate(outputs: configuration.sysDim)
     }
 
@@ -51,15 +86,19 @@ public final class BayesianRegression {
               state.noise.startWeight.isFinite, state.noise.startWeight >= 0
         else { throw .incompatibleState("noise estimate does not describe \(c.sysDim) outputs") }
         configuration = c
-        moments = state.moments
+        statistics = state.moments
         noise = state.noise
         updates = state.updates
         samples = state.samples
     }
 
-    /// A value snapshot of everything needed to continue exactly.
+    /// A value snapshot of everything needed to continue exactly. Taking it folds the pending rows into the truth
+    /// and rebuilds the covariance cache from it, so that this model and one restored from the snapshot continue
+    /// with the same arithmetic.
     public var state: BayesianState {
-        BayesianState(configuration: configuration, moments: moments, noise: noise, updates: updates, samples: samples)
+        foldPendingRows()
+        if covarianceCache != nil { covarianceCache = nil }
+        return BayesianState(configuration: configuration, moments: statistics, noise: noise, updates: updates, samples: samples)
     }
 
     /// Applies a new configuration live (prior, noise_std, standardize, intercept, level); see
@@ -69,17 +108,23 @@ public final class BayesianRegression {
         if let why = configuration.incompatibility(with: new) {
             throw .incompatibleState("\(why): cannot change on a live model (reset or re-create it)")
         }
+        foldPendingRows()
         configuration = new
         cache = nil
+        covarianceCache = nil
     }
 
     /// Back to the prior: statistics, noise estimate and counters cleared.
     public func reset() {
-        moments = CrossMoments(features: configuration.dictDim, outputs: configuration.sysDim)
+        statistics = CrossMoments(features: configuration.dictDim, outputs: configuration.sysDim)
         noise = NoiseEstimate(outputs: configuration.sysDim)
+        pendingX.removeAll(keepingCapacity: true)
+        pendingY.removeAll(keepingCapacity: true)
+        pendingRows = 0
         updates = 0
         samples = 0
         cache = nil
+        covarianceCache = nil
     }
 
     // MARK: Learning
@@ -99,6 +144,7 @@ public final class BayesianRegression {
         if let bad = y.firstIndex(where: { !$0.isFinite }) {
             throw .invalidParameter(name: "y[\(bad / s)][\(bad % s)]", value: "\(y[bad])", expected: "a finite number")
         }
+        if CovarianceCache.applies(to: configuration) { return try fastUpdate(x: x, y: y, rows: rows) }
         let posterior = try posteriorInForce()
         // Prequential score, and fit_noise's terms (e² − v) with weights f² (see ``NoiseEstimate``), per row and output.
         var squaredError = 0.0
@@ -115,13 +161,14 @@ public final class BayesianRegression {
                 noiseWeights[r * s + k] = share * share
             }
         }
-        let saved = (moments, noise)
-        moments.add(x: x, y: y, rows: rows, smoothing: configuration.smoothing, workspace: &workspace)
+        foldPendingRows()
+        let saved = (statistics, noise)
+        statistics.add(x: x, y: y, rows: rows, smoothing: configuration.smoothing, workspace: &workspace)
         if configuration.fitNoise { noise.add(terms: noiseTerms, weights: noiseWeights, outputs: s, smoothing: configuration.smoothing) }
         cache = nil
         var report = UpdateReport(loss: squaredError / 2, mse: squaredError / Double(rows * s), penalty: 0, prior: 0, rows: rows)
-        if !moments.isFinite || !noise.sum.allSatisfy(\.isFinite) {
-            (moments, noise) = saved
+        if !statistics.isFinite || !noise.sum.allSatisfy(\.isFinite) {
+            (statistics, noise) = saved
             report.diverged = true
             return report
         }
@@ -130,13 +177,85 @@ public final class BayesianRegression {
         return report
     }
 
+    /// The fast path's update: each row scored at the posterior before the batch, then learned by the covariance
+    /// cache and queued for the truth.
+    private func fastUpdate(x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int) throws(CircuitError) -> UpdateReport {
+        let d = configuration.dictDim, s = configuration.sysDim
+        var report = UpdateReport(loss: 0, mse: 0, penalty: 0, prior: 0, rows: rows)
+        let limit = Self.largestLearnedMagnitude
+        if x.contains(where: { abs($0) > limit }) || y.contains(where: { abs($0) > limit }) {
+            report.diverged = true
+            return report
+        }
+        try refreshCovarianceCacheIfNeeded()
+        if scores.count < rows * s { scores = [Double](repeating: 0, count: rows * s) }
+        let smoothing = configuration.smoothing
+        var squaredError = 0.0
+        scores.withUnsafeMutableBufferPointer { scored in
+            if rows > 1 {
+                // A batch is scored at the posterior before it, then learned at once (Woodbury, fewer rows than
+                // features) or row by row: the same posterior as one merge of the batch (the same statistics).
+                let predicted = covarianceCache!.predict(x: x, rows: rows, withStd: false).mean
+                for i in 0..<(rows * s) { scored[i] = predicted[i] }
+            }
+            if rows > 1 && rows < d {
+                covarianceCache!.learn(batch: x, y: y, rows: rows, smoothing: smoothing)
+            } else {
+                for r in 0..<rows {
+                    covarianceCache!.learn(x: x.baseAddress! + r * d, y: y.baseAddress! + r * s, smoothing: smoothing,
+                                           scores: rows == 1 ? scored.baseAddress! : nil)
+                }
+            }
+            for i in 0..<(rows * s) { let e = y[i] - scored[i]; squaredError += e * e }
+        }
+        if !covarianceCache!.isFinite { covarianceCache = nil }
+        pendingX.append(contentsOf: x)
+        pendingY.append(contentsOf: y)
+        pendingRows += rows
+        if pendingRows >= Self.pendingBlock { foldPendingRows() }
+        cache = nil
+        report.loss = squaredError / 2
+        report.mse = squaredError / Double(rows * s)
+        updates += 1
+        samples += rows
+        return report
+    }
+
+    /// Folds the fast path's pending rows into the truth.
+    private func foldPendingRows() {
+        guard pendingRows > 0 else { return }
+        pendingX.withUnsafeBufferPointer { xp in
+            pendingY.withUnsafeBufferPointer { yp in
+                statistics.add(x: xp, y: yp, rows: pendingRows, smoothing: configuration.smoothing, workspace: &workspace)
+            }
+        }
+        pendingX.removeAll(keepingCapacity: true)
+        pendingY.removeAll(keepingCapacity: true)
+        pendingRows = 0
+    }
+
+    /// Rebuilds the covariance cache from the truth when it is missing or may have drifted.
+    private func refreshCovarianceCacheIfNeeded() throws(CircuitError) {
+        if let covarianceCache, !covarianceCache.needsRefresh { return }
+        foldPendingRows()
+        do {
+            covarianceCache = try CovarianceCache(moments: statistics, configuration: configuration)
+        } catch {
+            covarianceCache = nil
+            throw .incompatibleState("\(error)")
+        }
+    }
+
     /// The same for float32 rows, widened to Double.
     @discardableResult
     public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> UpdateReport {
-        widenedX.removeAll(keepingCapacity: true)
-        widenedY.removeAll(keepingCapacity: true)
-        widenedX.append(contentsOf: x.lazy.map(Double.init))
-        widenedY.append(contentsOf: y.lazy.map(Double.init))
+        // Widened into buffers kept between updates (a plain loop: a lazy map's append was 4 % of a 64×1 update).
+        func widen(_ values: UnsafeBufferPointer<Float>, into buffer: inout [Double]) {
+            if buffer.count != values.count { buffer = [Double](repeating: 0, count: values.count) }
+            buffer.withUnsafeMutableBufferPointer { out in for i in 0..<values.count { out[i] = Double(values[i]) } }
+        }
+        widen(x, into: &widenedX)
+        widen(y, into: &widenedY)
         let wx = widenedX, wy = widenedY
         return try wx.withUnsafeBufferPointer { xp throws(CircuitError) in
             try wy.withUnsafeBufferPointer { yp throws(CircuitError) in try update(x: xp, y: yp, rows: rows) }
@@ -147,7 +266,11 @@ public final class BayesianRegression {
 
     /// The posterior means, standard deviations and intervals at `uncertainty_level`, raw units.
     public func uncertainty() throws(CircuitError) -> CoefficientUncertainty {
-        try posteriorInForce().coefficients(level: configuration.uncertaintyLevel)
+        if CovarianceCache.applies(to: configuration) {
+            try refreshCovarianceCacheIfNeeded()
+            return covarianceCache!.coefficients(level: configuration.uncertaintyLevel)
+        }
+        return try posteriorInForce().coefficients(level: configuration.uncertaintyLevel)
     }
 
     /// The posterior predictive mean and standard deviation (noise included) of each output for `rows` raw rows
@@ -155,6 +278,10 @@ public final class BayesianRegression {
     public func predict(x: UnsafeBufferPointer<Double>, rows: Int) throws(CircuitError) -> (mean: [Double], std: [Double]) {
         let d = configuration.dictDim, s = configuration.sysDim
         guard x.count == rows * d else { throw .shapeMismatch(what: "x", expected: rows * d, got: x.count) }
+        if CovarianceCache.applies(to: configuration) {
+            try refreshCovarianceCacheIfNeeded()
+            return covarianceCache!.predict(x: x, rows: rows)
+        }
         let posterior = try posteriorInForce()
         var mean = [Double](repeating: 0, count: rows * s), std = mean
         var u = [Double](repeating: 0, count: d)
@@ -169,7 +296,14 @@ public final class BayesianRegression {
     }
 
     /// The noise standard deviation per output in force, raw units (`noise_std`, or `fit_noise`'s estimate).
-    public var noiseStd: [Double] { (0..<configuration.sysDim).map { learningSpace().noiseVariance(output: $0, configuration: configuration, noise: noise).squareRoot() * learningSpace().yScale[$0] } }
+    public var noiseStd: [Double] {
+        // The fast path has neither fit_noise nor standardize: noise_std itself, in raw units.
+        if CovarianceCache.applies(to: configuration) { return [Double](repeating: configuration.noiseStd, count: configuration.sysDim) }
+        let space = learningSpace()
+        return (0..<configuration.sysDim).map {
+            space.noiseVariance(output: $0, configuration: configuration, noise: noise).squareRoot() * space.yScale[$0]
+        }
+    }
 
     private func learningSpace() -> LearningSpace { LearningSpace(moments: moments, configuration: configuration) }
 
@@ -308,15 +442,16 @@ struct Posterior {
     let weight: Double
     let dictDim: Int, sysDim: Int
 
-    init(moments: CrossMoments, configuration: BayesianConfiguration, noise: NoiseEstimate) throws(PosteriorError) {
+    /// P_k and η_k of every output (d × d and d values, learning space), and the noise variance per output.
+    static func naturalParameters(moments: CrossMoments, configuration: BayesianConfiguration, noise: NoiseEstimate)
+        -> (space: LearningSpace, precision: [[Double]], naturalMean: [[Double]], noiseVariance: [Double]) {
         let d = configuration.dictDim, s = configuration.sysDim
         let space = LearningSpace(moments: moments, configuration: configuration)
         let (priorMean, priorVariance) = configuration.priorMoments()
         let c = moments.priorWeight
         var gram = [Double](repeating: 0, count: d * d)
         for i in 0..<d { for j in i..<d { let g = space.gram(moments, i, j); gram[i * d + j] = g; gram[j * d + i] = g } }
-        var outputs: [GaussianPosterior] = []
-        var noiseVariances: [Double] = []
+        var precisions: [[Double]] = [], naturalMeans: [[Double]] = [], noiseVariances: [Double] = []
         for k in 0..<s {
             let noiseVariance = space.noiseVariance(output: k, configuration: configuration, noise: noise)
             let beta = 1 / noiseVariance
@@ -328,15 +463,26 @@ struct Posterior {
                 precision[j * d + j] += c / v
                 eta[j] = c * priorMean[j * s + k] / v + beta * space.gram(moments, j, d + k)
             }
-            outputs.append(try GaussianPosterior(precision: precision, naturalMean: eta, dimension: d))
+            precisions.append(precision)
+            naturalMeans.append(eta)
             noiseVariances.append(noiseVariance)
         }
-        self.space = space
+        return (space, precisions, naturalMeans, noiseVariances)
+    }
+
+    init(moments: CrossMoments, configuration: BayesianConfiguration, noise: NoiseEstimate) throws(PosteriorError) {
+        let natural = Self.naturalParameters(moments: moments, configuration: configuration, noise: noise)
+        var outputs: [GaussianPosterior] = []
+        for k in 0..<configuration.sysDim {
+            outputs.append(try GaussianPosterior(precision: natural.precision[k], naturalMean: natural.naturalMean[k],
+                                                 dimension: configuration.dictDim))
+        }
+        space = natural.space
         self.outputs = outputs
-        self.noiseVariance = noiseVariances
+        noiseVariance = natural.noiseVariance
         weight = moments.weight
-        dictDim = d
-        sysDim = s
+        dictDim = configuration.dictDim
+        sysDim = configuration.sysDim
     }
 
     /// The predictive mean, the noise variance and the parameters' share of the variance (raw units) of output k

@@ -106,19 +106,21 @@ public struct CrossMoments: Sendable, Equatable, Codable {
             for k in 0..<s { workspace[r * m + d + k] = root * (y[r * s + k] - batchMean[d + k]) }
         }
         let oldWeight = decay * weight, newWeight = oldWeight + batchWeight
-        workspace.withUnsafeBufferPointer { z in
-            upperComoment.withUnsafeMutableBufferPointer { c in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(m), blasint(rows), 1, z.baseAddress, blasint(m),
-                            decay, c.baseAddress, blasint(m))
-            }
-        }
         // The shift between the two means: + (W_old·W_b / W)·δδᵀ, and the mean moves by δ·W_b/W.
         var delta = [Double](repeating: 0, count: m)
         for j in 0..<m { delta[j] = batchMean[j] - mean[j] }
-        if oldWeight > 0 {
-            upperComoment.withUnsafeMutableBufferPointer { c in
-                cblas_dsyr(CblasRowMajor, CblasUpper, blasint(m), oldWeight * batchWeight / newWeight, delta, 1,
-                           c.baseAddress, blasint(m))
+        SerialProducts.run(multiplyAdds: (rows + 1) * m * (m + 1) / 2) {
+            workspace.withUnsafeBufferPointer { z in
+                upperComoment.withUnsafeMutableBufferPointer { c in
+                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(m), blasint(rows), 1, z.baseAddress, blasint(m),
+                                decay, c.baseAddress, blasint(m))
+                }
+            }
+            if oldWeight > 0 {
+                upperComoment.withUnsafeMutableBufferPointer { c in
+                    cblas_dsyr(CblasRowMajor, CblasUpper, blasint(m), oldWeight * batchWeight / newWeight, delta, 1,
+                               c.baseAddress, blasint(m))
+                }
             }
         }
         for j in 0..<m { mean[j] += delta[j] * batchWeight / newWeight }

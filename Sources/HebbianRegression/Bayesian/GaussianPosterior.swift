@@ -25,7 +25,9 @@ public struct GaussianPosterior: Sendable {
         var n = Int32(dimension)
         var lda = Int32(max(dimension, 1))
         if dimension > 0 {
-            factor.withUnsafeMutableBufferPointer { a in dpotrf_("L", &n, a.baseAddress, &lda, &info, 1) }
+            SerialProducts.run(multiplyAdds: dimension * dimension * dimension / 3) {
+                factor.withUnsafeMutableBufferPointer { a in dpotrf_("L", &n, a.baseAddress, &lda, &info, 1) }
+            }
         }
         guard info == 0 else { throw .notPositiveDefinite(dimension: dimension, pivot: Int(info)) }
         var mean = naturalMean
@@ -63,8 +65,10 @@ public struct GaussianPosterior: Sendable {
         // L⁻¹ by solving L·Z = I; (P⁻¹)_jj = Σ_i (L⁻¹)_ij².
         var inverse = [Double](repeating: 0, count: n * n)
         for j in 0..<n { inverse[j * n + j] = 1 }
-        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
-                    factor, Int32(n), &inverse, Int32(n))
+        SerialProducts.run(multiplyAdds: n * n * n / 2) {
+            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
+                        factor, Int32(n), &inverse, Int32(n))
+        }
         var variances = [Double](repeating: 0, count: n)
         for j in 0..<n {
             var sum = 0.0
@@ -80,10 +84,12 @@ public struct GaussianPosterior: Sendable {
         var inverse = [Double](repeating: 0, count: n * n)
         for j in 0..<n { inverse[j * n + j] = 1 }
         guard n > 0 else { return [] }
-        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
-                    factor, Int32(n), &inverse, Int32(n))
-        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(n), Int32(n), 1,
-                    factor, Int32(n), &inverse, Int32(n))
+        SerialProducts.run(multiplyAdds: n * n * n) {
+            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
+                        factor, Int32(n), &inverse, Int32(n))
+            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(n), Int32(n), 1,
+                        factor, Int32(n), &inverse, Int32(n))
+        }
         return inverse
     }
 }

@@ -12,9 +12,9 @@ from .curve import CurveKeys, read_key
 from .errors import HebbdError, HebbdTimeout, NotTakingSamples, ShapeError
 from .producer import Producer, sample_arrays
 from .reliable import NotAcknowledged, ReliableProducer
-from .subscriber import Event, Subscriber, Update
+from .subscriber import Event, Interval, Subscriber, Update
 
 __version__ = "0.1.0"
 
-__all__ = ["Control", "CurveKeys", "Event", "HebbdError", "HebbdTimeout", "NotAcknowledged", "NotTakingSamples", "Producer",
+__all__ = ["Control", "CurveKeys", "Event", "HebbdError", "HebbdTimeout", "Interval", "NotAcknowledged", "NotTakingSamples", "Producer",
            "ReliableProducer", "ShapeError", "Subscriber", "Update", "read_key", "sample_arrays", "__version__"]

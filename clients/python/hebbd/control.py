@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import zmq
@@ -102,13 +102,21 @@ class Control:
     def predict(self, model: str, X: Any, timeout: Optional[float] = None) -> np.ndarray:
         """Predictions from the published (thresholded) coefficients: rows × sys_dim. ``X`` is rows ×
         dict_dim, or 1-D for one row."""
+        return self.predict_with_std(model, X, timeout)[0]
+
+    def predict_with_std(self, model: str, X: Any, timeout: Optional[float] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """``(y, y_std)``: :meth:`predict`'s rows × sys_dim predictions and, for a model with uncertainty
+        (``kind = "bayesian"``, or ``uncertainty = true``), the predictive standard deviations (noise included) of
+        the same shape; None for a model without."""
         x = np.asarray(X, dtype=np.float64)
         if x.ndim == 1:
             x = x.reshape(1, -1)
         if x.ndim != 2:
             raise ValueError(f"X must be 2-D (rows × dict_dim) or one row, got shape {x.shape}")
         reply = self.request({"cmd": "predict", "model": model, "x": x.tolist()}, timeout)
-        return np.asarray(reply["y"], dtype=np.float64).reshape(x.shape[0], -1)
+        y = np.asarray(reply["y"], dtype=np.float64).reshape(x.shape[0], -1)
+        y_std = reply.get("y_std")
+        return y, None if y_std is None else np.asarray(y_std, dtype=np.float64).reshape(y.shape)
 
     def checkpoint(self, model: Optional[str] = None, timeout: Optional[float] = None) -> Dict[str, str]:
         """Writes checkpoints (of every model, or one) and returns ``{model: path}`` once they are synced."""

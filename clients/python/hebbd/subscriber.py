@@ -7,7 +7,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import zmq
@@ -20,6 +20,41 @@ def _float(v: Any) -> Optional[float]:
     return None if v is None else float(v)
 
 
+class Interval(NamedTuple):
+    """The published interval of every coefficient at coverage ``level`` (e.g. 0.95): ``lower`` and ``upper``
+    have the coefficients' shape ``(dict_dim, sys_dim)``. For ``kind = "bayesian"`` it is mean ± z·std; for a
+    sparse kind with ``uncertainty = true`` the relaxed active-set refit ± z·std (so not centred at the published
+    coefficients), and [0, 0] for a coefficient published as exactly 0 (docs/PROTOCOL.md, docs/MATH.md §11)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    level: float
+
+
+def _matrix(values: Any, rows: int, cols: int, name: str) -> np.ndarray:
+    """A JSON ``dict_dim × sys_dim`` array as float32 (the binary frames' precision)."""
+    a = np.asarray(values, dtype=np.float32)
+    if a.size != rows * cols:
+        raise ValueError(f"{name} has {a.size} values for shape {rows}×{cols}")
+    return a.reshape(rows, cols)
+
+
+def _frame(frame: bytes, rows: int, cols: int, name: str) -> np.ndarray:
+    """A binary frame of ``dict_dim × sys_dim`` little-endian float32 values, row-major."""
+    if len(frame) != rows * cols * 4:
+        raise ValueError(f"{name} frame of {len(frame)} bytes for shape {rows}×{cols}")
+    return np.frombuffer(frame, dtype="<f4").astype(np.float32).reshape(rows, cols)
+
+
+def _vector(values: Any, cols: int, name: str, dtype: Any) -> Optional[np.ndarray]:
+    if values is None:
+        return None
+    a = np.asarray(values, dtype=dtype)
+    if a.size != cols:
+        raise ValueError(f"{name} has {a.size} values for sys_dim {cols}")
+    return a.reshape(cols)
+
+
 @dataclass
 class Update:
     """One ``coef/<model>/`` message: the model's published state after an update (or after a reset or
@@ -29,6 +64,13 @@ class Update:
     (thresholded: \\|w\\| below ``threshold`` is 0), with the same values from the JSON and from the binary
     frame. ``intercept`` is a float32 array of ``sys_dim`` values, or None when the message has none;
     ``standardized`` is False when absent.
+
+    A model with uncertainty (``kind = "bayesian"``, or a sparse kind with ``uncertainty = true``) also publishes
+    ``std`` (float32, the coefficients' shape: each coefficient's posterior standard deviation, exactly 0 where
+    the coefficient is exactly 0), ``interval`` (an :class:`Interval`), ``intercept_std`` (float32, ``sys_dim``
+    values; 0 without an intercept) and ``noise_std`` (float64, ``sys_dim`` values: the noise standard deviation
+    in force), the same from the JSON and from the binary frames 3–5 (docs/PROTOCOL.md); all four are None for a
+    model without uncertainty.
 
     Set by the :class:`Subscriber` (not by the daemon): ``restarted`` is True when ``seq`` went *back*
     (the daemon restarted from an older checkpoint or without one, or the model was re-created) — the
@@ -54,29 +96,51 @@ class Update:
     prequential_mse: Optional[float] = None
     window: Optional[int] = None
     threshold: Optional[float] = None
+    std: Optional[np.ndarray] = None
+    interval: Optional[Interval] = None
+    intercept_std: Optional[np.ndarray] = None
+    noise_std: Optional[np.ndarray] = None
     restarted: bool = False
     missed: int = 0
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_frames(cls, frames: List[bytes]) -> "Update":
-        """Decodes ``[topic, json]`` (JSON format) or ``[topic, json, float32 coefficients]`` (binary)."""
+        """Decodes ``[topic, json]`` (JSON format), ``[topic, json, float32 coefficients]`` (binary) or, for a
+        model with uncertainty, ``[topic, json, coefficients, std, lower, upper]`` (binary)."""
         body = json.loads(frames[1])
         binary = frames[2] if len(frames) >= 3 else None
-        return cls.from_json(body, binary)
+        return cls.from_json(body, binary, frames[3:] if len(frames) > 3 else None)
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any], binary: Optional[bytes] = None) -> "Update":
+    def from_json(cls, body: Mapping[str, Any], binary: Optional[bytes] = None,
+                  uncertainty: Optional[Sequence[bytes]] = None) -> "Update":
         """An update from a parsed coef body (also the ``snapshot`` control reply), with the coefficients
-        from ``binary`` (little-endian float32, row-major) when given."""
+        from ``binary`` (little-endian float32, row-major) when given, and the ``std``, ``lower`` and ``upper``
+        frames of a model with uncertainty from ``uncertainty`` (binary format; the JSON format has them inline)."""
         rows, cols = (int(n) for n in body["shape"])
         if binary is not None:
-            if len(binary) != rows * cols * 4:
-                raise ValueError(f"coefficient frame of {len(binary)} bytes for shape {rows}×{cols}")
-            coef = np.frombuffer(binary, dtype="<f4").astype(np.float32).reshape(rows, cols)
+            coef = _frame(binary, rows, cols, "coefficient")
         else:
             coef = np.asarray(body["coefficients"], dtype=np.float32).reshape(rows, cols)
         intercept = body.get("intercept")
+        interval_body = body.get("interval")
+        std = interval = None
+        if uncertainty is not None:
+            if len(uncertainty) != 3 or not isinstance(interval_body, Mapping):
+                raise ValueError(f"binary coefficient message with {3 + len(uncertainty)} frames: expected 3, or 6 "
+                                 "(std, lower, upper) with an \"interval\" key")
+            std = _frame(uncertainty[0], rows, cols, "std")
+            interval = Interval(_frame(uncertainty[1], rows, cols, "lower"), _frame(uncertainty[2], rows, cols, "upper"),
+                                float(interval_body["level"]))
+        elif "std" in body:
+            if not isinstance(interval_body, Mapping):
+                raise ValueError("coefficient message with \"std\" but no \"interval\"")
+            std = _matrix(body["std"], rows, cols, "std")
+            interval = Interval(_matrix(interval_body["lower"], rows, cols, "interval lower"),
+                                _matrix(interval_body["upper"], rows, cols, "interval upper"), float(interval_body["level"]))
+        elif interval_body is not None:
+            raise ValueError("coefficient message with an \"interval\" but no \"std\" (nor its binary frames)")
         return cls(
             model=str(body["model"]), seq=int(body["seq"]), step=int(body["step"]), samples=int(body["samples"]),
             loss=_float(body.get("loss")), mse=_float(body.get("mse")), nnz=int(body["nnz"]), coefficients=coef,
@@ -84,7 +148,10 @@ class Update:
             standardized=bool(body.get("standardized", False)), kind=body.get("kind"), time=body.get("time"),
             penalty=_float(body.get("penalty")), prior=_float(body.get("prior")),
             prequential_mse=_float(body.get("prequential_mse")), window=body.get("window"),
-            threshold=_float(body.get("threshold")), raw=dict(body))
+            threshold=_float(body.get("threshold")), std=std, interval=interval,
+            intercept_std=_vector(body.get("intercept_std"), cols, "intercept_std", np.float32) if std is not None else None,
+            noise_std=_vector(body.get("noise_std"), cols, "noise_std", np.float64) if std is not None else None,
+            raw=dict(body))
 
     @property
     def shape(self) -> Tuple[int, int]:

@@ -71,3 +71,51 @@ def test_producer_says_when_no_daemon_takes_samples(tmp_path: Path) -> None:
                         "--messages", "1"], capture_output=True, text=True, timeout=60, env=clean_env())
     assert r.returncode == 1 and "took no message within 10 s; is hebbd running?" in r.stderr, r
     assert 9 < time.monotonic() - began < 30
+
+
+def test_plot_draws_interval_bands_when_the_model_publishes_them(tmp_path: Path) -> None:
+    """plot.py's drawing on decoded messages: a model with uncertainty gets one shaded band per named coefficient
+    (its published interval over the steps) and ± std in the legend; one without gets no band."""
+    import importlib.util
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.collections import PolyCollection
+
+    from hebbd import Update
+
+    spec = importlib.util.spec_from_file_location("hebbd_plot_example", EXAMPLES / "plot.py")
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)  # type: ignore[union-attr]
+
+    def message(step: int, uncertainty: bool) -> Update:
+        w = [[1.0 + 0.01 * step], [0.0], [-2.0]]
+        body = {"model": "m", "kind": "bayesian" if uncertainty else "lasso", "seq": step, "step": step, "samples": step,
+                "loss": 1.0 / (step + 1), "mse": 0.1, "nnz": 2, "shape": [3, 1], "coefficients": w, "window": 10,
+                "prequential_mse": 0.1}
+        if uncertainty:
+            std = [[0.1], [0.0], [0.2]]
+            body.update(std=std, intercept_std=[0.0], noise_std=[1.0],
+                        interval={"level": 0.95, "lower": [[a[0] - 1.96 * s[0]] for a, s in zip(w, std)],
+                                  "upper": [[a[0] + 1.96 * s[0]] for a, s in zip(w, std)]})
+        return Update.from_json(body)
+
+    for uncertainty, bands in ((True, 2), (False, 0)):
+        history = plot.History()
+        for step in range(1, 6):
+            history.add(message(step, uncertainty))
+        fig = plt.figure()
+        plot.draw(fig, history, label=6)
+        top = fig.axes[0]
+        filled = [c for c in top.collections if isinstance(c, PolyCollection)]
+        assert len(filled) == bands, (uncertainty, filled)
+        legend = [t.get_text() for t in top.get_legend().get_texts()]
+        assert all(("±" in t) == uncertainty for t in legend), legend
+        if uncertainty:
+            # The band of w[0] spans its interval at the last step.
+            ys = np.concatenate([p.vertices[:, 1] for p in filled[0].get_paths()])
+            assert abs(ys.max() - (1.05 + 0.196)) < 1e-6 and abs(ys.min() - (1.01 - 0.196)) < 1e-6   # float32 values
+        fig.savefig(tmp_path / f"bands-{uncertainty}.png")
+        plt.close(fig)
