@@ -56,7 +56,7 @@ import Testing
         }
         for j in 0..<d { for k in 0..<s { for r in 0..<rows { gRef[j * s + k] -= Double(x[r * d + j]) * eRef[r * s + k] } } }
         #expect(hebb_products_supported(d, s, 1 << 20) != 0)
-        try Self.onEveryInstructionSet { isa in
+        Self.onEveryInstructionSet { isa in
             for withBias in [false, true] {
                 var e = [Float](repeating: .nan, count: rows * s), g = [Float](repeating: .nan, count: d * s)
                 x.withUnsafeBufferPointer { x in
@@ -139,7 +139,7 @@ import Testing
 
     @Test(arguments: [1, 15, 16, 17, 250, 1027])
     func adamIsBitForBitTheScalarStep(count: Int) throws {
-        try Self.onEveryInstructionSet { isa in
+        Self.onEveryInstructionSet { isa in
             for shrink: Float in [0, 0.05] {
                 var w = Self.gaussian(count, seed: 5), wRef = w
                 var state = OptimizerState(kind: .adam, count: count)
