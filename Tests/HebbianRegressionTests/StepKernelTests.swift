@@ -160,7 +160,7 @@ import Testing
 
     @Test(arguments: [1, 16, 33])
     func anAdamStepThatWouldOverflowIsJudgedSoAndWritesNothing(count: Int) throws {
-        try Self.onEveryInstructionSet { isa in
+        Self.onEveryInstructionSet { isa in
             // The non-finite lane anywhere: first, in the vector body, in the tail.
             for bad in Set([0, count / 2, count - 1]) {
                 let state = OptimizerState(kind: .adam, count: count)
@@ -182,7 +182,7 @@ import Testing
         let w = Self.gaussian(37, seed: 8) + [0, -0.0, 1e-30]
         let g0 = Self.gaussian(w.count, seed: 9)
         func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
-        try Self.onEveryInstructionSet { isa in
+        Self.onEveryInstructionSet { isa in
             for kind in [RegressionKind.lasso, .ridge, .elasticNet] {
                 for includeL1 in [true, false] {
                     let p = Penalty(kind: kind, lmbda: 0.37, l1Ratio: 0.3)
@@ -213,7 +213,7 @@ import Testing
     }
 
     @Test func finitenessIsFoundInEveryLane() throws {
-        try Self.onEveryInstructionSet { isa in
+        Self.onEveryInstructionSet { isa in
             for count in [1, 16, 35] {
                 let clean = Self.gaussian(count, seed: 12, scale: 1e30)
                 #expect(hebb_all_finite(clean, count) != 0)
