@@ -66,10 +66,12 @@ package enum ModelFootprint {
     }
 
     /// The uncertainty's bytes (a bayesian model, or a sparse one with `uncertainty = true`): the raw co-moments of
-    /// [x, y] (8·(d+s)²), the posterior's factors — a bayesian model caches one d × d Cholesky factor per output
-    /// (8·d²·s) and forms it from a Gram and a precision matrix (16·d²); a sparse model's refit forms the same for its
-    /// active set, d at most, one output at a time (24·d², counted though transient) — the batch's centred rows
-    /// (8·(d+s) per row), the marginal-variance scratch (8·d²) and the three published bands, std, lower, upper
+    /// [x, y] (8·(d+s)²), the posterior's factors — a bayesian model caches one d × d matrix per output, the
+    /// covariance or, on the exact path (`fit_noise`, `standardize`), the Cholesky factor (8·d²·s), and forms it from a
+    /// Gram and a precision matrix (16·d²); a sparse model's refit forms the same for its active set, d at most, one
+    /// output at a time (24·d², counted though transient) — the batch's centred rows, and the rows a bayesian model
+    /// holds until they reach its statistics in one block (8·(d+s) per row, for the larger of `batch_size` and
+    /// ``BayesianRegression/pendingBlock``), the marginal-variance scratch (8·d²) and the three published bands, std, lower, upper
     /// (4·d·s each, and their text: 3 × 14 bytes in JSON). A bayesian model has no circuit, so counting the circuit's
     /// per-coefficient state as well only errs on the safe side. Transient, while a checkpoint is written: 8 times
     /// the co-moments (64·(d+s)²) — the file's two copies of them, and the read-back that proves the file, which
@@ -84,7 +86,7 @@ package enum ModelFootprint {
         guard !columns.overflow, !o1, !o2, !factors.overflow, !o3 else { return .max }
         let (checkpointCopies, o4) = square.multipliedReportingOverflow(by: 8)
         guard !o4 else { return .max }
-        let doubles = [square, factors.partialValue, 3 * dd, model.batchSize * columns.partialValue, checkpointCopies]
+        let doubles = [square, factors.partialValue, 3 * dd, max(model.batchSize, BayesianRegression.pendingBlock) * columns.partialValue, checkpointCopies]
         var total = 0
         for n in doubles {
             let (bytes, overflow) = n.multipliedReportingOverflow(by: 8)
