@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The exact Bayesian model (`kind = "bayesian"`) and the uncertainty of the sparse kinds (issue 17): speed against
+"""The exact Bayesian model (`kind = "bayesian"`) and the uncertainty of the sparse kinds: speed against
 River 0.26.1 in the same run, the Gram product's cost, scaling with d, and the calibration of the intervals.
 
     swift build -c release --product hebbd

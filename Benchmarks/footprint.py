@@ -55,7 +55,7 @@ SHAPES = [
      {"kind": "elastic_net", "dict_dim": 4096, "sys_dim": 64, "batch_size": 256, "optim": "adam", "epochs": 2}, "json"),
     ("4096×64 lasso, Adam, batch 256, binary publish",
      {"kind": "lasso", "dict_dim": 4096, "sys_dim": 64, "batch_size": 256, "optim": "adam"}, "binary"),
-    # Issue 17: the (d+s)² statistics and the posterior's d × d factors per output.
+    # Models with uncertainty: the (d+s)² statistics and the posterior's d × d factors per output.
     ("1024×4 bayesian, batch 64", {"kind": "bayesian", "dict_dim": 1024, "sys_dim": 4, "batch_size": 64}, "json"),
     ("1024×4 lasso, Adam, uncertainty, batch 64",
      {"kind": "lasso", "dict_dim": 1024, "sys_dim": 4, "batch_size": 64, "optim": "adam", "uncertainty": True}, "json"),

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// End-to-end (issue 17): a `kind = "bayesian"` model and a lasso with `uncertainty = true` in the real `hebbd`
+/// End-to-end: a `kind = "bayesian"` model and a lasso with `uncertainty = true` in the real `hebbd`
 /// binary, fed float64 rows of a known W through real sockets by `Scripts/uncertainty_stream.py`: the published std
 /// shrinks and the intervals hold the truth, a zero coefficient has std 0 and the interval [0, 0], and after
 /// kill -9 a restart (the checkpoint taken half-way, the rest replayed from the journal) answers `predict` with

@@ -52,7 +52,7 @@ import HebbTestSupport
     }
 
     /// `configValue` writes every key of the table that the configuration has, in table order — all but the keys
-    /// of issue 17 that a circuit without uncertainty does not have — and it decodes back (as a control `add` would)
+    /// of uncertainty that a circuit without uncertainty does not have — and it decodes back (as a control `add` would)
     /// to the same configuration.
     @Test func configValueFollowsTheTableAndDecodesBack() throws {
         let model = Self.model()

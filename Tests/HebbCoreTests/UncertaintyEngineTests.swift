@@ -3,7 +3,7 @@ import Testing
 @testable import HebbCore
 import HebbTestSupport
 
-/// Issue 17 in the engine: `kind = "bayesian"` and `uncertainty = true` through the config decoder, the runner,
+/// Uncertainty in the engine: `kind = "bayesian"` and `uncertainty = true` through the config decoder, the runner,
 /// checkpoints, the publish encoder (JSON and binary, lazy and eager) and `predict`.
 @Suite struct UncertaintyEngineTests {
     static func bayesian(_ name: String = "b", dictDim: Int = 3, batch: Int = 2, extra: String = "") throws -> ModelConfiguration {

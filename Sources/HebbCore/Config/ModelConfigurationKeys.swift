@@ -96,7 +96,7 @@ extension ModelConfigurationKey {
 }
 
 extension ModelConfigurationKey {
-    /// Which models a key of issue 17 means something for.
+    /// Which models an uncertainty key (`noise_std`, `fit_noise`, `smoothing`, `uncertainty`, `uncertainty_level`) means something for.
     enum Audience {
         /// `kind = "bayesian"` only.
         case bayesian
@@ -201,7 +201,7 @@ extension ModelConfiguration {
                               checkpoint: nil, read: { (r, m, _) throws(ConfigError) in
             if r.peek("intercept_lr") != nil { m.circuit.interceptLearningRate = try r.float("intercept_lr", default: m.circuit.learningRate) }
         }).circuitOnly,
-        // Issue 17's keys (docs/CONFIG.md "Uncertainty"): read after `kind`, which decides which of them mean
+        // The uncertainty keys (Configs/hebbd.toml, docs/MATH.md §10–11): read after `kind`, which decides which of them mean
         // anything; a key that means nothing for the model's kind is refused, never ignored. The checkpoint header
         // keeps them under model_configuration.learner (``learnerKeys``).
         ModelConfigurationKey("uncertainty", value: { $0.isBayesian ? nil : .bool($0.uncertainty) },

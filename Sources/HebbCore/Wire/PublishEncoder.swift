@@ -120,7 +120,7 @@ package struct PublishEncoder {
             coefficients.withUnsafeBufferPointer { writer.matrix($0, rows: c.dictDim, columns: c.sysDim) }
         }
         if let uncertain {
-            // Issue 17's keys (docs/PROTOCOL.md "Uncertainty"); in binary format the three arrays are frames 3–5.
+            // The uncertainty keys (docs/PROTOCOL.md "Uncertainty"); in binary format the three arrays are frames 3–5.
             let u = uncertain.values
             for (band, values) in zip(bands.indices, [u.std, u.lower, u.upper]) {
                 if bands[band].count != n { bands[band] = [Float](repeating: 0, count: n) }

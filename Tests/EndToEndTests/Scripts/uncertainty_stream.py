@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 17 end to end: a `kind = "bayesian"` model and a lasso with `uncertainty = true`, streamed through real
+"""Uncertainty end to end: a `kind = "bayesian"` model and a lasso with `uncertainty = true`, streamed through real
 sockets with rows whose true W is known, and what the daemon published and answers (docs/PROTOCOL.md,
 "Uncertainty"). The frames are read here from their bytes (JSON and float32), not through the client package.
 

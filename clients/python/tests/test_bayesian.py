@@ -1,4 +1,4 @@
-"""kind = "bayesian" against River 0.26.1's BayesianLinearRegression through a real daemon (issue 17's parity target):
+"""kind = "bayesian" against River 0.26.1's BayesianLinearRegression through a real daemon (the parity target):
 one row per float64 ingest message, `predict` before each row. On River's TrumpApproval (raw units, prior std 1,
 noise_std 1, no standardize, no intercept; its precision matrix reaches a condition number near 3·10¹¹), predict's
 y and y_std equal River's predict_one(x, with_dist=True) μ and σ within 1e-4 relative before every row and the

@@ -1,4 +1,4 @@
-"""Update's uncertainty fields (issue 17, docs/PROTOCOL.md): coefficient messages of a model with uncertainty,
+"""Update's uncertainty fields (docs/PROTOCOL.md): coefficient messages of a model with uncertainty,
 built as the wire format says, sent through a real PUB → SUB pair on loopback and decoded by the Subscriber —
 JSON (std and interval inline) and binary (frames 3–5) give the same values; a message without uncertainty gives
 None for all four fields; a malformed one is refused with a clear error."""
@@ -129,7 +129,7 @@ def test_malformed_uncertainty_is_refused() -> None:
 
 
 def test_predict_with_std_reads_y_std_when_the_model_has_uncertainty() -> None:
-    """`predict` replies per WIRE17 from a real REP socket on loopback: "y_std" beside "y" for a model with
+    """`predict` replies as docs/PROTOCOL.md says, from a real REP socket on loopback: "y_std" beside "y" for a model with
     uncertainty (returned with the same shape), absent for one without (None); `predict` itself returns y alone."""
     import threading
 
