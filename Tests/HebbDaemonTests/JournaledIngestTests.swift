@@ -364,11 +364,11 @@ private func send(_ i: Int, _ ingest: JournaledIngest<Int>, _ core: EngineCore) 
             for i in 0..<240 where i % 4 != 3 {          // model "a" only: "b" stays idle
                 pointers(message(i)) { frames in journal.journalPlain(frames); _ = live.handleSample(frames) }
             }
-            #expect(journal.status.segments >= 3)
+            #expect(journal.status.writer.segments >= 3)
             #expect(journal.holdsBackDeletion("b") && journal.holdsBackDeletion("a"))
             clock.advance(30)
             #expect(checkpoint(live.dueCheckpoints { journal.holdsBackDeletion($0) }) == ["a", "b"])
-            #expect(journal.status.segments == 1 && journal.status.deletedSegments >= 2)
+            #expect(journal.status.writer.segments == 1 && journal.status.writer.deletedSegments >= 2)
             #expect(!journal.holdsBackDeletion("b"))
             clock.advance(30)
             #expect(live.dueCheckpoints { journal.holdsBackDeletion($0) }.isEmpty)  // nothing changed, nothing held back

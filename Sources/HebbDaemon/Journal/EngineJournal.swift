@@ -158,24 +158,10 @@ package final class EngineJournal {
 
     /// The figures `status` and `/metrics` report (writer statistics, reliable-path counters, producer marks).
     package var status: JournalStatus {
-        let statistics = ingest.writer.statistics, counters = ingest.counters
         var status = JournalStatus(fsync: ingest.writer.configuration.fsync.rawValue)
-        status.bytes = statistics.bytes
-        status.segments = statistics.segments
         status.maxBytes = ingest.writer.configuration.maxJournalBytes
-        status.appended = statistics.appended
-        status.fsyncs = statistics.fsyncs
-        status.fsyncSeconds = statistics.fsyncSeconds
-        status.fsyncMaxSeconds = statistics.fsyncMaxSeconds
-        status.deletedSegments = statistics.deletedSegments
-        status.failures = statistics.failures
-        status.replayed = counters.replayed
-        status.acknowledged = counters.acknowledged
-        status.duplicates = counters.duplicates
-        status.rejected = counters.rejected
-        status.refused = counters.refused
-        status.outOfOrder = counters.outOfOrder
-        status.malformed = counters.malformed
+        status.writer = ingest.writer.statistics
+        status.ingest = ingest.counters
         status.producers = ingest.watermarks.marks
         return status
     }

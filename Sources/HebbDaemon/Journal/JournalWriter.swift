@@ -7,28 +7,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Counters of a ``JournalWriter`` (for metrics and `status`).
-package struct JournalStatistics: Sendable, Equatable {
-    /// Records appended since start.
-    package var appended = 0
-    /// Bytes the segments hold on disk now.
-    package var bytes = 0
-    /// Segments on disk now.
-    package var segments = 0
-    /// fsync/fdatasync calls on segments (the policy's syncs and the seals of full segments).
-    package var fsyncs = 0
-    /// Their total duration, seconds.
-    package var fsyncSeconds: Double = 0
-    /// The longest one, seconds.
-    package var fsyncMaxSeconds: Double = 0
-    /// Appends refused because the journal was full.
-    package var refusedFull = 0
-    /// Segments deleted because every model's checkpoint covered them.
-    package var deletedSegments = 0
-    /// Times the writer failed (a write or a sync returned an error) and closed its segment, to reopen on a new one.
-    package var failures = 0
-}
-
 /// Appends records to the journal's segment files and makes them durable as `[journal] fsync` says.
 ///
 /// The engine thread calls ``append(_:)`` for every accepted message before it is learned, then ``commit()`` at the

@@ -1,23 +1,5 @@
 import HebbCore
 
-/// Counters of the journaled ingest paths (for metrics and `status`).
-package struct JournaledIngestCounters: Sendable, Equatable {
-    /// Reliable messages journaled and acknowledged (their reply sent).
-    package var acknowledged = 0
-    /// Reliable messages dropped as duplicates of journaled ones.
-    package var duplicates = 0
-    /// Reliable messages journaled whose sample message the engine rejected.
-    package var rejected = 0
-    /// Reliable messages refused (journal full or not writable).
-    package var refused = 0
-    /// Reliable requests whose header could not be read.
-    package var malformed = 0
-    /// Reliable messages refused because an earlier one of their producer is missing (resent from it).
-    package var outOfOrder = 0
-    /// Records replayed into models at start.
-    package var replayed = 0
-}
-
 /// What opening the journal at start found and did.
 package struct JournalStartup: Sendable, Equatable {
     /// What recovery read (segments, records, a torn tail cut off).
