@@ -4,8 +4,9 @@
 Starts `hebbd run` (release build by default) on free loopback ports with one model, times `status`
 requests on the control socket with nothing queued (the baseline), then queues a thousand binary
 sample messages, more than the engine can work off at once, and times `status` again while that backlog
-drains, and finally how long the whole backlog took. It prints one JSON line per binary: median, p90 and
-max in milliseconds for both phases, the ratio of the longest wait behind the backlog to the idle median, and the update rate
+drains, and finally how long the whole backlog took. It also times `set` while idle: with the journal on, each one
+checkpoints the model before it answers. It prints one JSON line per binary: median, p90 and
+max in milliseconds for each phase, the ratio of the longest wait behind the backlog to the idle median, and the update rate
 while the backlog was worked off.
 
 The engine reads ingest for at most a few milliseconds per poll wake-up before it serves control again,
@@ -52,6 +53,15 @@ batch_size = {args.batch}
 
         idle = [status()[0] for _ in range(args.requests)]
 
+        def change(i):
+            # A `set` is made durable before its reply (the model's checkpoint written and synced, ingest held:
+            # docs/JOURNAL.md, "Changes at run time"): its round trip is what a run-time change costs.
+            started = time.monotonic()
+            daemon.request({"cmd": "set", "model": "bench", "threshold": 0.05 + 0.01 * (i % 2)}, check=True)
+            return (time.monotonic() - started) * 1000
+
+        changes = [change(i) for i in range(args.changes)]
+
         push = daemon.push()
         rng = np.random.default_rng(1)
         x = rng.standard_normal((args.batch, args.dict_dim)).astype("<f4").tobytes()
@@ -71,7 +81,7 @@ batch_size = {args.batch}
         push.close()
         idle_p, backlog_p = percentiles(idle), percentiles(backlog)
         result = {"binary": label, "model": f"{args.dict_dim}x{args.sys_dim} batch {args.batch}", "queued": args.backlog,
-                  "idle": idle_p, "backlog": backlog_p,
+                  "idle": idle_p, "set": percentiles(changes), "backlog": backlog_p,
                   "backlog_max_over_idle_median": round(backlog_p["max_ms"] / idle_p["median_ms"], 1),
                   "backlog_seconds": round(drained, 2), "updates_per_s": round(args.backlog / drained, 1)}
         print(json.dumps(result), flush=True)
@@ -86,6 +96,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--backlog", type=int, default=1000, help="messages (one update each) queued at once")
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--changes", type=int, default=10, help="`set` requests timed while idle (each writes a checkpoint)")
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     binaries = args.hebbd or [f"release={os.path.join(root, '.build/release/hebbd')}"]

@@ -57,7 +57,9 @@ public struct SocketEvent: Sendable, Equatable {
             }
         }
         guard ok == 0 else { return nil }
-        return String(cString: host) + ":" + String(cString: port)
+        // The NUL-terminated C strings getnameinfo filled in, as text.
+        let text = { (chars: [CChar]) in String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        return text(host) + ":" + text(port)
     }
 }
 

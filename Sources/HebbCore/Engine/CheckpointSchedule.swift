@@ -124,7 +124,7 @@ extension EngineCore {
     /// `checkpoint` reply when it was the last write the reply waited for.
     package func checkpointWritten(model: String, path: String, updates: Int, taken: Double) {
         publisher.publishEvent(model: model, event: "checkpoint", fields: [("path", .string(path)), ("step", .integer(Int64(updates)))])
-        control.checkpointWait?.record(model: model, taken: taken, result: .written(path: path))
+        control.record(model: model, taken: taken, result: .written(path: path))
     }
 
     /// A checkpoint write failed: the model is written again at the next occasion, and `event/M/`
@@ -133,7 +133,7 @@ extension EngineCore {
     package func checkpointFailed(model: String, error: String, taken: Double) {
         if let runner = models[model] { schedule.failed(runner) }
         publisher.publishEvent(model: model, event: "checkpoint_failed", fields: [("error", .string(error))])
-        control.checkpointWait?.record(model: model, taken: taken, result: .failed(error))
+        control.record(model: model, taken: taken, result: .failed(error))
     }
 
     private func snapshots(of runners: [ModelRunner]) -> [ModelSnapshot] {

@@ -1,4 +1,4 @@
-/// A pending `checkpoint` control request: the reply waits until every model's write of a snapshot taken at or
+/// A pending `checkpoint` control request (or a model change made durable, ``DurableChange``): the reply waits until every model's write of a snapshot taken at or
 /// after the request has finished (an older periodic write still in flight does not count), or until its deadline.
 ///
 /// Policy, so it lives in the core and is timed by the injected ``EngineClock``: the driver only reports each
@@ -45,13 +45,16 @@ package struct CheckpointWait: Sendable {
     /// The deadline has passed at monotonic time `now`.
     package func isExpired(now: Double) -> Bool { now > deadline }
 
+    /// Each failed or missing write, as `model: why` (empty when every write succeeded).
+    package var problems: [String] {
+        failed.map { "\($0.model): \($0.error)" } + models.keys.sorted().map { "\($0): timed out" }
+    }
+
     /// `{"ok":true,"written":{model:path,…}}`, or `"ok":false` with an `error` naming each failed or missing write.
     package func reply() -> [UInt8] {
-        var fields: [(String, JSON)] = [("ok", .bool(failed.isEmpty && models.isEmpty))]
-        if !failed.isEmpty || !models.isEmpty {
-            let errors = failed.map { "\($0.model): \($0.error)" } + models.keys.sorted().map { "\($0): timed out" }
-            fields.append(("error", .string(errors.joined(separator: "; "))))
-        }
+        let problems = self.problems
+        var fields: [(String, JSON)] = [("ok", .bool(problems.isEmpty))]
+        if !problems.isEmpty { fields.append(("error", .string(problems.joined(separator: "; ")))) }
         fields.append(("written", .object(written.map { ($0.model, .string($0.path)) })))
         return JSON.object(fields).serialized
     }

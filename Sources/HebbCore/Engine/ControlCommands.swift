@@ -165,14 +165,21 @@ extension EngineCore {
     /// `checkpoint`: the snapshots to write (one model's, or every model's, which restarts the interval).
     func requestCheckpoint(_ request: ControlRequest) throws(ControlError) -> ControlOutcome {
         guard schedule.enabled else { throw ControlError("checkpoints are disabled") }
-        guard request["model"] != nil else { return .checkpoint(checkpointAllModels()) }
-        let runner = try request.model(in: models)
-        schedule.markSubmitted(runner)
-        return .checkpoint([runner.snapshot(wallClock: clock.wall())])
+        let snapshots: [ModelSnapshot]
+        if request["model"] != nil {
+            let runner = try request.model(in: models)
+            schedule.markSubmitted(runner)
+            snapshots = [runner.snapshot(wallClock: clock.wall())]
+        } else {
+            snapshots = checkpointAllModels()
+        }
+        control.checkpointWait = CheckpointWait(snapshots: snapshots, now: clock.monotonic())
+        return .checkpoint(snapshots)
     }
 
-    /// `reset`: the model back to its initial state, through ``resetModel(_:keepStatistics:cause:)``.
-    func resetCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+    /// `reset`: the model back to its initial state, through ``resetModel(_:keepStatistics:cause:)``; durable before
+    /// the reply (``finishChange(snapshots:_:reply:)``).
+    func resetCommand(_ request: ControlRequest) throws(ControlError) -> ControlOutcome {
         let runner = try request.model(in: models)
         // The standardisation statistics describe the stream, not the model: `"keep_statistics": true` keeps
         // them so the reset model learns in a well-scaled space from its first batch; by default a reset is
@@ -184,11 +191,12 @@ extension EngineCore {
         case let other?: throw ControlError("\"keep_statistics\" must be true or false, not \(other.typeName)")
         }
         resetModel(runner, keepStatistics: keep, cause: .request)
-        w.key("model"); w.string(runner.name)
+        return finishChange(snapshots: changeSnapshot(runner), nil) { _, w in w.key("model"); w.string(runner.name) }
     }
 
-    /// `set`: new hyper-parameters, checked like a reload's (``reconfigureRefusal(_:to:)``) and against `[limits]`.
-    func setCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+    /// `set`: new hyper-parameters, checked like a reload's (``reconfigureRefusal(_:to:)``) and against `[limits]`;
+    /// durable before the reply (``finishChange(snapshots:_:reply:)``).
+    func setCommand(_ request: ControlRequest) throws(ControlError) -> ControlOutcome {
         let runner = try request.model(in: models)
         // The new values go through the config decoder, so `set` accepts exactly what a config file would
         // (types, ranges, error messages) and nothing else.
@@ -208,14 +216,13 @@ extension EngineCore {
         // `epochs` 1 → 2 adds the divergence guard's copies: the model must still fit, as for `add` and a reload.
         if let limit = models.violation(replacing: new) { throw ControlError(limit.description) }
         do { try runner.reconfigure(new) } catch { throw ControlError("\(error)") }
-        runtimeChange?(.running(new))
         publisher.publishEvent(model: runner.name, event: "set", fields: [("changed", .array(changed.map { .string($0) }))])
-        w.key("model"); writeModelDescription(runner, &w)
+        return finishChange(snapshots: changeSnapshot(runner), .running(new)) { core, w in w.key("model"); core.writeModelDescription(runner, &w) }
     }
 
     /// `add`: a new model from its table; resumed from its checkpoints when the driver looks them up (off the
-    /// engine thread: the outcome asks for the look-up, ``completeAdd(_:restoring:)`` finishes).
-    func addCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) -> ControlOutcome? {
+    /// engine thread: the outcome asks for the look-up, ``completeAdd(_:lookedUp:)`` finishes).
+    func addCommand(_ request: ControlRequest) throws(ControlError) -> ControlOutcome {
         guard let table = request["model"], table.object != nil else { throw ControlError("add needs \"model\": a model table as a JSON object") }
         let configuration: ModelConfiguration
         do { configuration = try ModelConfiguration.decode(json: table, source: "control request") } catch {
@@ -233,41 +240,39 @@ extension EngineCore {
             return .lookUpCheckpoint(configuration, reset: reset)
         }
         do { try addModel(configuration) } catch { throw ControlError("\(error)") }
-        runtimeChange?(.running(configuration))
-        w.key("model"); writeModelDescription(models[configuration.name]!, &w)
-        return nil
-    }
-
-    /// Finishes an `add` whose checkpoint look-up is done: adds the model (resumed from `snapshot` when there is one)
-    /// and returns the reply.
-    package func completeAdd(_ configuration: ModelConfiguration, restoring snapshot: ModelSnapshot?) -> [UInt8] {
-        completeAdd(configuration, lookedUp: .success(snapshot))
+        return addedModel(configuration)
     }
 
     /// Finishes an `add` whose checkpoint look-up is done: a refusal (learned state that cannot be resumed and may
-    /// not be discarded implicitly) is the reply's error and nothing changes; otherwise as ``completeAdd(_:restoring:)``.
-    package func completeAdd(_ configuration: ModelConfiguration, lookedUp: Result<ModelSnapshot?, ResumeRefusal>) -> [UInt8] {
+    /// not be discarded implicitly) is the reply's error and nothing changes; otherwise the model is added (resumed
+    /// from the snapshot found, when there is one), durable before the reply.
+    package func completeAdd(_ configuration: ModelConfiguration, lookedUp: Result<ModelSnapshot?, ResumeRefusal>) -> ControlOutcome {
         do {
             try addModel(configuration, restoring: lookedUp.get())
         } catch {
             tallies.controlErrors += 1
-            return control.failure("\(error)", now: clock.monotonic(), logger: logger)
+            return .reply(control.failure("\(error)", now: clock.monotonic(), logger: logger))
         }
-        runtimeChange?(.running(configuration))
-        var w = JSONWriter(capacity: 512)
-        w.beginObject()
-        w.key("ok"); w.bool(true)
-        w.key("model"); writeModelDescription(models[configuration.name]!, &w)
-        w.endObject()
-        return w.bytes
+        return addedModel(configuration)
     }
 
-    /// `remove`: the model goes; its final state is checkpointed.
-    func removeCommand(_ request: ControlRequest, _ w: inout JSONWriter) throws(ControlError) {
+    /// The end of a successful `add`: the new model's state is checkpointed at this journal position (so a replay
+    /// never teaches it what came before it), then the change is stored and answered (``finishChange(snapshots:_:reply:)``).
+    private func addedModel(_ configuration: ModelConfiguration) -> ControlOutcome {
+        let runner = models[configuration.name]!
+        return finishChange(snapshots: changeSnapshot(runner), .running(configuration)) { core, w in
+            w.key("model"); core.writeModelDescription(runner, &w)
+        }
+    }
+
+    /// `remove`: the model goes; its final state is checkpointed (with ``durableChanges``, before the reply, so an
+    /// `add` right after it resumes from that state).
+    func removeCommand(_ request: ControlRequest) throws(ControlError) -> ControlOutcome {
         let runner = try request.model(in: models)
         removeModel(runner.name)
-        runtimeChange?(.removed(runner.name))
-        w.key("model"); w.string(runner.name)
+        // Written by the change itself when it is made durable; otherwise handed out by dueCheckpoints() as before.
+        let finals = durableChanges && schedule.enabled ? schedule.takeFinalSnapshots() : []
+        return finishChange(snapshots: finals, .removed(runner.name)) { _, w in w.key("model"); w.string(runner.name) }
     }
 
     // MARK: Helpers
@@ -288,7 +293,7 @@ extension EngineCore {
         w.endObject()
     }
 
-    private func writeModelDescription(_ r: ModelRunner, _ w: inout JSONWriter) {
+    fileprivate func writeModelDescription(_ r: ModelRunner, _ w: inout JSONWriter) {
         // Every configuration key, as the one key table writes it for this reply; then the model's progress.
         w.beginObject()
         for (key, value) in r.configuration.replyMembers { w.key(key); w.value(value) }

@@ -5,10 +5,11 @@ package enum ControlOutcome {
     /// Send this reply now.
     case reply([UInt8])
     /// Write these snapshots to disk, then reply (the core stays free of I/O; the driver owns the
-    /// checkpoint writer and the core's ``CheckpointWait`` says when the reply is complete).
+    /// checkpoint writer, and the core's ``CheckpointWait`` — for a change, its ``DurableChange`` — says when the
+    /// reply is complete, through ``EngineCore/takeCheckpointReply()``).
     case checkpoint([ModelSnapshot])
     /// Look for this model's checkpoint off the engine thread (a disk read), then finish the `add` with
-    /// ``EngineCore/completeAdd(_:lookedUp:)``, whose result is the reply. `reset`: `add` with `"reset": true`, the
+    /// ``EngineCore/completeAdd(_:lookedUp:)``, whose result is the outcome. `reset`: `add` with `"reset": true`, the
     /// explicit way to discard learned state the model cannot resume (incompatible, unreadable).
     case lookUpCheckpoint(ModelConfiguration, reset: Bool)
 }
@@ -72,17 +73,17 @@ package struct ControlHandler {
         ControlCommand(name: "checkpoint", help: "write a checkpoint of one model or all, reply when written") { core, request, _ in
             try core.requestCheckpoint(request)
         },
-        ControlCommand(name: "reset", help: "a model back to its initial state") { core, request, w in
-            try core.resetCommand(request, &w); return nil
+        ControlCommand(name: "reset", help: "a model back to its initial state") { core, request, _ in
+            try core.resetCommand(request)
         },
-        ControlCommand(name: "set", help: "change a model's hyper-parameters (\(EngineCore.settableKeys.joined(separator: ", ")))") { core, request, w in
-            try core.setCommand(request, &w); return nil
+        ControlCommand(name: "set", help: "change a model's hyper-parameters (\(EngineCore.settableKeys.joined(separator: ", ")))") { core, request, _ in
+            try core.setCommand(request)
         },
-        ControlCommand(name: "add", help: "add a model from its table (resumed from its checkpoints when compatible)") { core, request, w in
-            try core.addCommand(request, &w)
+        ControlCommand(name: "add", help: "add a model from its table (resumed from its checkpoints when compatible)") { core, request, _ in
+            try core.addCommand(request)
         },
-        ControlCommand(name: "remove", help: "remove a model (its final state is checkpointed)") { core, request, w in
-            try core.removeCommand(request, &w); return nil
+        ControlCommand(name: "remove", help: "remove a model (its final state is checkpointed)") { core, request, _ in
+            try core.removeCommand(request)
         },
     ]
 
@@ -91,6 +92,9 @@ package struct ControlHandler {
 
     /// The `checkpoint` request whose reply waits for its writes (the control socket is parked meanwhile).
     package internal(set) var checkpointWait: CheckpointWait?
+    /// The change (a control command's or a reload's) that waits for its checkpoints before it is acknowledged;
+    /// ingest is held meanwhile (``DurableChange``).
+    package internal(set) var durableChange: DurableChange?
     private var failureLog: LogRateLimiter
 
     /// A handler whose failure log admits a line per `reportInterval` seconds.
@@ -129,6 +133,20 @@ package struct ControlHandler {
             logger.notice("control request failed", metadata: metadata)
         }
         return JSON.object([("ok", .bool(false)), ("error", .string(message))]).serialized
+    }
+
+    /// Records a checkpoint write's outcome in whatever waits for it.
+    mutating func record(model: String, taken: Double, result: CheckpointWait.WriteResult) {
+        checkpointWait?.record(model: model, taken: taken, result: result)
+        durableChange?.writes.record(model: model, taken: taken, result: result)
+    }
+
+    /// The durable change whose writes have finished or whose deadline has passed at monotonic time `now` (the
+    /// wait ends; the caller runs its ``DurableChange/finish``); nil while it still waits, or when none does.
+    mutating func takeFinishedChange(now: Double) -> DurableChange? {
+        guard let change = durableChange, change.writes.isComplete || change.writes.isExpired(now: now) else { return nil }
+        durableChange = nil
+        return change
     }
 
     /// The waiting `checkpoint` reply once it is complete or its deadline has passed at monotonic time `now`

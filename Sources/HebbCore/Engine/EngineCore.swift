@@ -32,9 +32,13 @@ package final class EngineCore {
     /// reads the disk, so the driver does it off the engine thread; false keeps the core free of I/O (and
     /// models start fresh).
     package var looksUpCheckpoints = false
-    /// Told about every `add`, `set` and `remove` that succeeded, before the reply: the driver keeps them across
-    /// restarts (``RuntimeState``). Not called for reloads and start-up models (the driver reconciles those itself).
+    /// Told about every `add`, `set` and `remove` that succeeded, before the reply (with ``durableChanges``, once
+    /// the change's checkpoint is written): the driver keeps them across restarts (``RuntimeState``). Not called for
+    /// reloads and start-up models (the driver reconciles those itself).
     package var runtimeChange: ((RuntimeChange) -> Void)?
+    /// Whether a change to the models (`set`, `reset`, `add`, `remove`, a reload) is checkpointed, with ingest held,
+    /// before it is acknowledged (``DurableChange``). The driver turns it on with the journal, whose replay needs it.
+    package var durableChanges = false
     /// Where each value of a model came from (`config` or `runtime`), listed by `models` (and `add`, `set`) as `"sources"`.
     package var valueSources: ((ModelConfiguration) -> [String: ValueSource])?
     /// The journal's figures for `status`, refreshed by the driver that owns the journal (nil: no journal).
@@ -261,16 +265,12 @@ package final class EngineCore {
     // MARK: Control
 
     /// Serves one control request (a JSON object with `"cmd"`) through ``ControlHandler``. Always produces a
-    /// reply (now or deferred), so the REP socket never wedges. A deferred `checkpoint` reply is held by the
-    /// handler until ``takeCheckpointReply()`` hands it out.
+    /// reply (now or deferred), so the REP socket never wedges. A deferred reply (`checkpoint`, a durable change)
+    /// is held by the handler until ``takeCheckpointReply()`` hands it out.
     package func handleControl(_ request: UnsafeRawBufferPointer) -> ControlOutcome {
         tallies.controlRequests += 1
         do {
-            let outcome = try ControlHandler.serve(request, core: self)
-            if case let .checkpoint(snapshots) = outcome {
-                control.checkpointWait = CheckpointWait(snapshots: snapshots, now: clock.monotonic())
-            }
-            return outcome
+            return try ControlHandler.serve(request, core: self)
         } catch {
             tallies.controlErrors += 1
             return .reply(control.failure(error.message, now: clock.monotonic(), logger: logger))
@@ -285,12 +285,19 @@ package final class EngineCore {
         return control.failure("a request is one frame of JSON, not \(frames)", now: clock.monotonic(), logger: logger)
     }
 
-    /// Whether a `checkpoint` reply waits for its writes (the control socket must not read meanwhile).
-    package var awaitsCheckpointReply: Bool { control.checkpointWait != nil }
+    /// Whether a `checkpoint` reply or a change (``DurableChange``) waits for its writes (the control socket must
+    /// not read meanwhile).
+    package var awaitsCheckpointReply: Bool { control.checkpointWait != nil || control.durableChange != nil }
 
-    /// The waiting `checkpoint` reply once every write it waits for has finished or its deadline (measured with
-    /// ``clock``) has passed; nil otherwise.
-    package func takeCheckpointReply() -> [UInt8]? { control.takeCheckpointReply(now: clock.monotonic()) }
+    /// The waiting `checkpoint` reply, or the reply of a change, once every write it waits for has finished or its
+    /// deadline (measured with ``clock``) has passed; nil otherwise (and for a reload's change, which is finished
+    /// here but has nobody to answer).
+    package func takeCheckpointReply() -> [UInt8]? {
+        let now = clock.monotonic()
+        // Taken out of `control` before it runs: its finish writes the reply through the core.
+        if let change = control.takeFinishedChange(now: now), let reply = change.finish(change.writes.problems) { return reply }
+        return control.takeCheckpointReply(now: now)
+    }
 
     /// A connection event the driver read from a socket monitor: counted, and logged rate-limited per socket and
     /// event (a peer address from the connection, escaped). Closed connections are where a frame over

@@ -337,6 +337,9 @@ package final class Engine: Sendable {
                     for s in sockets.all { s.close() }
                     throw EngineError.failed("journal: \(error)")
                 }
+                // The replay runs under the configuration the daemon starts with: a run-time change is checkpointed
+                // before it is acknowledged, so no record is ever replayed under values it was not learned with.
+                core.durableChanges = true
                 if !configuration.endpoints.reliable.isEmpty {
                     let endpoint = configuration.endpoints.reliable
                     do {

@@ -26,6 +26,8 @@ final class EngineLoop {
     private var refusalLog = LogRateLimiter(interval: 10)
     /// An `add` whose checkpoint look-up runs on the file thread: the control socket is parked until it is done.
     private var addAwaitingLookup = false
+    /// Reloads that arrived while a change was being made durable: applied once it is (one change at a time).
+    private var deferredReloads: [EngineCommand] = []
     private var running = true
 
     /// One poll wake-up reads ingest for at most `ingestBudget` (a clock read per message, ~25 ns) and at most
@@ -98,10 +100,13 @@ final class EngineLoop {
         // A message held back by publish.max_rate goes out when due, not at the next 100 ms wake-up.
         if let due = core.heldBackDueIn { timeout = min(timeout, Int((due * 1000).rounded(.up))) }
         if let journal {
-            // A full journal pauses plain ingest (producers block at their HWM) until checkpoints free segments.
-            let events: PollEvents = journal.isFull ? [] : .readable
+            // A full journal pauses plain ingest (producers block at their HWM) until checkpoints free segments; a
+            // change being made durable (DurableChange) pauses every ingest path until its checkpoints are written.
+            let held = core.holdsIngest
+            let events: PollEvents = journal.isFull || held ? [] : .readable
             poller.setEvents(events, at: indices.ingest)
             for index in indices.taps { poller.setEvents(events, at: index) }
+            if let index = indices.reliable { poller.setEvents(held ? [] : .readable, at: index) }
             // Replies waiting for the journal thread's sync (`batch`) need no polling: it wakes the loop after each.
         }
         do { _ = try poller.poll(timeoutMilliseconds: timeout) } catch {
@@ -117,7 +122,19 @@ final class EngineLoop {
     /// The commands other threads queued (``Engine/send(_:)``).
     private func runCommands() {
         while (try? sockets.wake.receiveMultipart(into: &frames, dontWait: true)) ?? 0 > 0 {}
-        for command in engine.takeCommands() {
+        var commands = engine.takeCommands()
+        if !core.holdsIngest, !deferredReloads.isEmpty {
+            commands.insert(contentsOf: deferredReloads, at: 0)
+            deferredReloads.removeAll()
+        }
+        for command in commands {
+            switch command {
+            case .reload, .reloadLookedUp:
+                // One change at a time: a reload waits for the durable change in hand (its checkpoints are stamped
+                // with the position of that change, and its run-time state is stored after it).
+                if core.holdsIngest { deferredReloads.append(command); continue }
+            default: break
+            }
             switch command {
             case .stop:
                 running = false
@@ -128,7 +145,7 @@ final class EngineLoop {
                 reload(configuration, lookups: lookups)
             case let .addLookedUp(model, lookedUp):
                 addAwaitingLookup = false
-                _ = try? sockets.control.send(core.completeAdd(model, lookedUp: lookedUp), flags: .dontWait)
+                carryOut(core.completeAdd(model, lookedUp: lookedUp))
             case .checkpoint:
                 submit(core.checkpointAllModels())
             }
@@ -156,7 +173,10 @@ final class EngineLoop {
             logger.error("reload rejected, the running configuration stays", metadata: ["model": .wire(rejection.model), "error": .wire(rejection.reason)])
             engine.observer?.engineReloaded(error: rejection.description)
         case let .success(effects):
-            engine.runtimeState?.commitReload()
+            // Stored once the models' new states are written (DurableChange), so a crash never pairs the new
+            // run-time state with a checkpoint from before the reload.
+            let runtimeState = engine.runtimeState
+            submit(core.finishReload { runtimeState?.commitReload() })
             apply(effects)
             logger.info("reloaded", metadata: ["models": .wire(effects.modelNames.joined(separator: ","), limit: 2000)])
             engine.observer?.engineReloaded(error: nil)
@@ -225,9 +245,12 @@ final class EngineLoop {
     private func serveControl() {
         guard !controlParked, poller.isReadable(indices.control),
               let count = try? sockets.control.receiveMultipart(into: &frames, dontWait: true), count > 0 else { return }
-        let outcome: ControlOutcome = count == 1
-            ? frames[0].withUnsafeBytes { core.handleControl($0) }
-            : .reply(core.malformedControlRequest(frames: count))
+        carryOut(count == 1 ? frames[0].withUnsafeBytes { core.handleControl($0) } : .reply(core.malformedControlRequest(frames: count)))
+    }
+
+    /// What a control request's handling asked for: a reply now, checkpoint writes before the reply, or an `add`'s
+    /// checkpoint look-up.
+    private func carryOut(_ outcome: ControlOutcome) {
         switch outcome {
         case let .reply(bytes):
             _ = try? sockets.control.send(bytes, flags: .dontWait)

@@ -48,13 +48,17 @@ def batches(n: int) -> List[tuple]:
     return out
 
 
-def final_state(d: LocalDaemon) -> dict:
-    """Stops the daemon (final checkpoint) and reads its newest checkpoint with `hebbd checkpoint inspect --json`."""
+def final_state(d: LocalDaemon, models: tuple = ("r",)) -> dict:
+    """Stops the daemon (final checkpoint) and reads each model's newest checkpoint with `hebbd checkpoint inspect
+    --json` (the first model's alone when only one is asked for)."""
     assert d.process is not None and d.process.poll() is None, f"the daemon is not running (exit {d.process.poll() if d.process else None})"
     assert d.stop() == 0
-    newest = sorted((Path(d.state_dir) / "r").glob("ckpt-*.hebb"))[-1]
-    out = subprocess.run([d.binary, "checkpoint", "inspect", str(newest), "--json"], check=True, capture_output=True, timeout=60)
-    return json.loads(out.stdout)
+    states = {}
+    for model in models:
+        newest = sorted((Path(d.state_dir) / model).glob("ckpt-*.hebb"))[-1]
+        out = subprocess.run([d.binary, "checkpoint", "inspect", str(newest), "--json"], check=True, capture_output=True, timeout=60)
+        states[model] = json.loads(out.stdout)
+    return states if len(models) > 1 else states[models[0]]
 
 
 def stream(d: LocalDaemon, data: List[tuple], producer: str, kills: Callable[[], int] = lambda: KILLS) -> ReliableProducer:
@@ -110,6 +114,68 @@ def test_kill_9_during_a_reliable_stream_learns_every_row_exactly_once(make_daem
     assert got["updates"] == expected["updates"]
     assert got["weights"] == expected["weights"]
     print(f"{len(kills)} kills, {producer.resends} resends, {producer.duplicates} duplicates")
+
+
+def run_time_history(d: LocalDaemon, data: List[tuple], producer: str) -> None:
+    """The same run-time changes at the same points of the same stream, on any daemon: rows for model "n" before it
+    exists (plain PUSH: journaled, rejected as unknown_model), `set lr`, `add n`, `reset r`, a reload (SIGHUP) of a
+    config file whose "r" has another `lmbda`, with reliable messages acknowledged between them — so the journal
+    holds records learned under three configurations of "r", a reset, and records of "n" from before it existed."""
+    p = ReliableProducer(d.reliable, producer, seq=1, max_outbox=200, timeout=120, resend_after=0.5)
+    part = len(data) // 5
+
+    def send(chunk: List[tuple], *models: str) -> None:
+        for x, y in chunk:
+            for model in models:
+                p.send(model, x, y)
+        p.flush(timeout=60)
+
+    send(data[:part], "r")
+    push = d.push()
+    for x, y in data[:20]:
+        push.send_multipart([b"n", json.dumps({"x": x.tolist(), "y": y.tolist()}).encode()])
+    deadline = time.monotonic() + 30
+    while d.request({"cmd": "status"}, check=True)["rejected"].get("unknown_model", 0) < 20:
+        assert time.monotonic() < deadline, "the daemon did not take the 20 messages for the absent model"
+        time.sleep(0.02)
+    d.request({"cmd": "set", "model": "r", "lr": 0.05}, check=True)
+    send(data[part:2 * part], "r")
+    d.request({"cmd": "add", "model": {"name": "n", "kind": "ridge", "dict_dim": 16, "sys_dim": 1, "batch_size": 8}}, check=True)
+    send(data[2 * part:3 * part], "r", "n")
+    d.request({"cmd": "reset", "model": "r"}, check=True)
+    send(data[3 * part:4 * part], "r", "n")
+    d.models = MODEL + "lmbda = 0.3\n"
+    d.write_config()
+    os.kill(d.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while next(m for m in d.request({"cmd": "models"}, check=True)["models"] if m["name"] == "r")["lmbda"] != 0.3:
+        assert time.monotonic() < deadline, "the reload did not apply"
+        time.sleep(0.02)
+    send(data[4 * part:], "r", "n")
+    p.close()
+
+
+def test_run_time_changes_replay_exactly_after_kill_9(make_daemon: Callable[..., LocalDaemon]) -> None:
+    """`set`, `add`, `reset` and a reload between acknowledged reliable messages, then kill -9 (the checkpoint interval is the
+    default 30 s, so only the checkpoints the changes themselves write are on disk): the restart replays the journal
+    and gives back both models bit for bit as an uninterrupted daemon with the same history has them — the records
+    before `set` under the old lr, none of "n"'s from before `add`, nothing from before the `reset`."""
+    data = batches(200)
+    calm = make_daemon(MODEL).start()
+    run_time_history(calm, data, "calm")
+    lr = {m["name"]: m["lr"] for m in calm.request({"cmd": "models"}, check=True)["models"]}
+    expected = final_state(calm, ("r", "n"))
+
+    crashing = make_daemon(MODEL).start()
+    run_time_history(crashing, data, "crashy")
+    crashing.kill()
+    crashing.start()
+    assert {m["name"]: m["lr"] for m in crashing.request({"cmd": "models"}, check=True)["models"]} == lr
+    got = final_state(crashing, ("r", "n"))
+    for model in ("r", "n"):
+        assert (got[model]["samples"], got[model]["updates"]) == (expected[model]["samples"], expected[model]["updates"]), model
+        assert got[model]["weights"] == expected[model]["weights"], model
+    assert lr["r"] == 0.05 and expected["r"]["samples"] < sum(x.shape[0] for x, _ in data)   # the set and the reset happened
 
 
 def test_a_corrupt_journal_refuses_the_start_and_a_torn_tail_is_cut_off(make_daemon: Callable[..., LocalDaemon]) -> None:

@@ -145,8 +145,12 @@ def test_events(daemon) -> None:
         control.set("demo", lr=0.02, threshold=0.01)
         event = sub.recv_event(timeout=10)
         assert (event.model, event.event) == ("demo", "reset") and event.time
+        # With the journal on, each change is checkpointed before it is answered (docs/JOURNAL.md).
+        event = sub.recv_event(timeout=10)
+        assert event.event == "checkpoint" and event.data["step"] == 0
         event = sub.recv_event(timeout=10)
         assert event.event == "set" and sorted(event.data["changed"]) == ["lr", "threshold"]
+        assert sub.recv_event(timeout=10).event == "checkpoint"
         assert sub.recv(timeout=10).seq == 1               # the reset's coefficient message was kept meanwhile
         control.checkpoint("demo")
         names = [e.event for e in sub.events(idle_timeout=1)]
