@@ -67,7 +67,7 @@ final class EngineLoop {
     /// Runs until a `.stop` command or a failed poll, then writes the final checkpoints.
     func run() {
         while running, poll() {
-            if poller.isReadable(indices.wake) { runCommands() }
+            if poller.isReadable(indices.wake) || (!deferredReloads.isEmpty && !core.holdsIngest) { runCommands() }
             readConnectionEvents()
             if let index = indices.zap, let zap = sockets.zap, poller.isReadable(index) { authenticate(zap) }
             if poller.isReadable(indices.publish) { readSubscriptions() }
