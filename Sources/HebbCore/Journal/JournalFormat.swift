@@ -75,19 +75,25 @@ package enum JournalFormat {
 
     /// Encodes `record` (prefix and body), appending to `bytes`.
     package static func append(_ record: JournalRecord, to bytes: inout [UInt8]) {
+        append(frames: record.frames, origin: record.origin, to: &bytes)
+    }
+
+    /// Encodes the record of a message of `frames` (prefix and body), appending to `bytes`. Generic so that the
+    /// engine encodes straight from the received frames (`UnsafeRawBufferPointer`), with no copy of them first.
+    package static func append<Frame: Collection<UInt8>>(frames: [Frame], origin: ReliableOrigin?, to bytes: inout [UInt8]) {
         let start = bytes.count
         bytes.appendLittleEndian(UInt32(0))  // length, patched below
         bytes.appendLittleEndian(UInt32(0))  // CRC, patched below
         bytes.append(ingestKind)
-        bytes.append(record.origin == nil ? 0 : reliableFlag)
-        bytes.appendLittleEndian(UInt16(record.frames.count))
-        if let origin = record.origin {
+        bytes.append(origin == nil ? 0 : reliableFlag)
+        bytes.appendLittleEndian(UInt16(frames.count))
+        if let origin {
             bytes.appendLittleEndian(origin.sequence)
             let name = Array(origin.producer.utf8)
             bytes.append(UInt8(name.count))
             bytes.append(contentsOf: name)
         }
-        for frame in record.frames {
+        for frame in frames {
             bytes.appendLittleEndian(UInt32(frame.count))
             bytes.append(contentsOf: frame)
         }
@@ -103,8 +109,12 @@ package enum JournalFormat {
 
     /// The encoded size of `record`, prefix included.
     package static func encodedBytes(_ record: JournalRecord) -> Int {
-        recordPrefixBytes + 4 + (record.origin.map { 9 + $0.producer.utf8.count } ?? 0)
-            + record.frames.reduce(0) { $0 + 4 + $1.count }
+        encodedBytes(frames: record.frames, origin: record.origin)
+    }
+
+    /// The encoded size of the record of a message of `frames`, prefix included.
+    package static func encodedBytes<Frame: Collection<UInt8>>(frames: [Frame], origin: ReliableOrigin?) -> Int {
+        recordPrefixBytes + 4 + (origin.map { 9 + $0.producer.utf8.count } ?? 0) + frames.reduce(0) { $0 + 4 + $1.count }
     }
 }
 

@@ -41,6 +41,8 @@ package final class JournalWriter: Sendable {
     private struct State: Sendable {
         var fd: Int32 = -1
         var segment: UInt64 = 0
+        /// The open segment's path, made once when it is started (an error names it; every append may fail).
+        var segmentPath = ""
         var segmentSize = 0
         /// Sizes of the sealed segments still on disk, by number.
         var sealed: [(number: UInt64, bytes: Int)] = []
@@ -116,15 +118,21 @@ package final class JournalWriter: Sendable {
     /// `max_journal_bytes`, and I/O errors (then the segment may hold a torn record at its end: the writer closes,
     /// and the next start cuts it off).
     package func append(_ record: JournalRecord) throws(JournalError) -> JournalPosition {
-        let encoded = JournalFormat.encodedBytes(record)
+        try append(frames: record.frames, origin: record.origin)
+    }
+
+    /// Appends the record of a message of `frames` (with `origin` for a reliable one), encoded straight from them:
+    /// the engine passes the received frames, so the message is copied once, into the record. As ``append(_:)``.
+    package func append<Frame: Collection<UInt8>>(frames: [Frame], origin: ReliableOrigin? = nil) throws(JournalError) -> JournalPosition {
+        let encoded = JournalFormat.encodedBytes(frames: frames, origin: origin)
         // The format's own bounds, checked before encoding (the engine never offers such a record: the decoder's
         // bounds are tighter). Nothing is written, the writer stays open.
-        guard record.frames.count <= Int(UInt16.max), encoded - JournalFormat.recordPrefixBytes <= JournalFormat.maxRecordBytes else {
-            throw .recordTooLarge(frames: record.frames.count, bytes: encoded)
+        guard frames.count <= Int(UInt16.max), encoded - JournalFormat.recordPrefixBytes <= JournalFormat.maxRecordBytes else {
+            throw .recordTooLarge(frames: frames.count, bytes: encoded)
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encoded)
-        JournalFormat.append(record, to: &bytes)
+        JournalFormat.append(frames: frames, origin: origin, to: &bytes)
         let result: Result<JournalPosition, JournalError> = state.withLock { s in
             do throws(JournalError) {
                 guard !s.closed else { throw .closed }
@@ -142,7 +150,7 @@ package final class JournalWriter: Sendable {
                 }
                 if rotate { try seal(&s) }
                 do throws(JournalError) {
-                    try Self.writeAll(s.fd, bytes, path: JournalDirectory.segmentPath(directory, s.segment))
+                    try Self.writeAll(s.fd, bytes, path: s.segmentPath)
                 } catch {
                     fail(&s, error, cutTo: s.segmentSize, syncable: true)
                     throw error
@@ -173,7 +181,7 @@ package final class JournalWriter: Sendable {
             guard s.written > s.durable else { return .success(()) }
             guard s.failure == nil, s.fd >= 0 else { return .success(()) }
             do throws(JournalError) {
-                try Self.sync(s.fd, path: JournalDirectory.segmentPath(directory, s.segment), statistics: &s.statistics)
+                try Self.sync(s.fd, path: s.segmentPath, statistics: &s.statistics)
                 s.durable = s.written
                 return .success(())
             } catch {
@@ -240,7 +248,7 @@ package final class JournalWriter: Sendable {
 
     /// Seals the current segment (synced unless `off`) and starts the next one.
     private func seal(_ s: inout State) throws(JournalError) {
-        let path = JournalDirectory.segmentPath(directory, s.segment)
+        let path = s.segmentPath
         if configuration.fsync != .off {
             do throws(JournalError) { try Self.sync(s.fd, path: path, statistics: &s.statistics) } catch {
                 fail(&s, error, cutTo: nil, syncable: false)
@@ -313,6 +321,7 @@ package final class JournalWriter: Sendable {
             }
             s.fd = fd
             s.segment = number
+            s.segmentPath = path
             s.segmentSize = header.count
             s.written = .start(of: number)
         } catch {
@@ -359,7 +368,7 @@ package final class JournalWriter: Sendable {
                 let fd = dup(s.fd)
                 guard fd >= 0 else {
                     // No descriptor to sync on (EMFILE): the records cannot be made durable on this segment.
-                    fail(&s, .io(path: JournalDirectory.segmentPath(directory, s.segment), operation: "dup", code: errno), cutTo: nil, syncable: true)
+                    fail(&s, .io(path: s.segmentPath, operation: "dup", code: errno), cutTo: nil, syncable: true)
                     return nil
                 }
                 return (fd, s.written)

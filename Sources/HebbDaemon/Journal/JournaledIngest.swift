@@ -76,7 +76,7 @@ package final class JournaledIngest<Peer: Sendable> {
     /// (``isSampleShaped(_:)``) is not journaled: the decoder rejects it, live as it would on replay.
     package func journalPlain(_ frames: [UnsafeRawBufferPointer]) throws(JournalError) {
         guard isSampleShaped(frames) else { return }
-        _ = try writer.append(JournalRecord(frames: frames.map { Array($0) }))
+        _ = try writer.append(frames: frames)
     }
 
     /// Whether `frames` may be a sample message: 2 or 4 frames of at most `limits.max_message_bytes` together. The
@@ -119,8 +119,7 @@ package final class JournaledIngest<Peer: Sendable> {
             do {
                 // A message that cannot be a sample still consumes its sequence number: its record keeps the origin
                 // and no frames (replay learns nothing from it, the producer's mark moves on).
-                let journaled = isSampleShaped(sample) ? sample.map { Array($0) } : []
-                end = try writer.append(JournalRecord(frames: journaled, origin: origin))
+                end = try writer.append(frames: isSampleShaped(sample) ? sample : [], origin: origin)
             } catch {
                 counters.refused += 1
                 pending.enqueue(ReliableReply(status: .refused, sequence: origin.sequence, highWaterMark: watermarks.highWaterMark(of: origin.producer),
