@@ -7,7 +7,7 @@ import CHebbKernels
 /// Computed by `hebb_crc32_update` in `CHebbKernels` (crc32.c): carry-less multiplication folding
 /// (VPCLMULQDQ or PCLMULQDQ) where the CPU has it, slicing-by-8 tables otherwise. Every ingest message
 /// is checksummed once as it is journaled and checkpoints of a few MB on every write and read; the
-/// folding runs at memory speed where the tables managed ~1.5 GB/s (Benchmarks/README.md, "The
+/// folding runs at memory speed where Swift tables managed ~1.3 GB/s (Benchmarks/README.md, "The
 /// journal's cost"). Written here rather than taken from zlib to add no dependency.
 package struct CRC32: Sendable {
     /// The running (non-finalised) register.
