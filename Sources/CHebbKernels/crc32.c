@@ -21,9 +21,6 @@
 #include <stdint.h>
 #include <string.h>
 
-// The helpers that pass vectors are static and inlined: no ABI is crossed.
-#pragma clang diagnostic ignored "-Wpsabi"
-
 // MARK: - Slicing-by-8
 
 // Table k maps a byte to its contribution k bytes further on (table 0 is the classic byte-at-a-time table). Built on
