@@ -113,20 +113,6 @@ private func bits(_ s: ModelSnapshot) -> [[UInt64]] {
 // MARK: - Tests
 
 @Suite struct CheckpointStoreTests {
-    @Test func crc32MatchesTheIEEECheckValue() {
-        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
-        #expect(CRC32.checksum([UInt8]()) == 0)
-        // Slicing-by-8 and the byte-wise tail agree with incremental feeding at every split.
-        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
-        let whole = CRC32.checksum(data)
-        for split in [0, 1, 7, 8, 9, 500, 999] {
-            var crc = CRC32()
-            data[0..<split].withUnsafeBytes { crc.update($0) }
-            data[split...].withUnsafeBytes { crc.update($0) }
-            #expect(crc.value == whole)
-        }
-    }
-
     /// Write, read back: equal, every float bit-identical; the restored circuit continues exactly like
     /// one that never stopped.
     @Test func roundTripIsBitExactAndResumesIdentically() throws {

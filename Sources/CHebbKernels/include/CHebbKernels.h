@@ -9,6 +9,7 @@
 #define C_HEBB_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// The instruction sets a kernel can be compiled for.
 typedef enum {
@@ -89,5 +90,30 @@ double hebb_covariance_rank_one(double *s, const double *a, const double *eta, d
 void hebb_symmetric_product(const double *s, const double *a, double *v, ptrdiff_t d);
 /// Σ aᵢbᵢ (in a fixed order of 8 partial sums).
 double hebb_dot(const double *a, const double *b, ptrdiff_t n);
+
+// CRC-32 (crc32.c; docs/ARCHITECTURE.md §9, "The CRC"): IEEE 802.3 / zlib / PNG, reflected polynomial 0xEDB88320. The
+// functions take and return the running register, not the finished CRC: start from 0xFFFFFFFF, feed the bytes, XOR
+// the result with 0xFFFFFFFF (zlib.crc32 of the bytes). Any alignment and length; data may be NULL when n is 0.
+
+/// The ways a CRC-32 is computed, slowest first.
+typedef enum {
+    /// Slicing-by-8 tables: any CPU.
+    HEBB_CRC32_TABLE = 0,
+    /// Carry-less multiplication folding of four 128-bit lanes (PCLMULQDQ, SSE4.1).
+    HEBB_CRC32_PCLMUL = 1,
+    /// The same folding of four 512-bit lanes (AVX-512 with VPCLMULQDQ).
+    HEBB_CRC32_VPCLMUL = 2,
+} hebb_crc32_method;
+
+/// The register after feeding n bytes at `data` to register `crc`, by the best method this CPU has within the
+/// instruction set in force (hebb_kernels_isa(): the baseline uses the tables, AVX2 the 128-bit folding, AVX-512 the
+/// 512-bit folding when the CPU has VPCLMULQDQ).
+uint32_t hebb_crc32_update(uint32_t crc, const void *data, size_t n);
+/// The method hebb_crc32_update uses now.
+hebb_crc32_method hebb_crc32_method_in_force(void);
+/// Whether this CPU can run `method`.
+int hebb_crc32_method_supported(hebb_crc32_method method);
+/// hebb_crc32_update by one method (tests and benchmarks compare them); one the CPU lacks falls back to the tables.
+uint32_t hebb_crc32_update_using(hebb_crc32_method method, uint32_t crc, const void *data, size_t n);
 
 #endif
