@@ -227,6 +227,13 @@ import Testing
         slow.endArray()
         #expect(fast.bytes == slow.bytes)
         #expect(String(decoding: fast.bytes, as: UTF8.self) == "[[0.05,-0.0],[1e-05,null],[3.0,-2.5e-12]]")
+        var array = JSONWriter()
+        values.withUnsafeBufferPointer { array.floats($0) }
+        #expect(String(decoding: array.bytes, as: UTF8.self) == "[0.05,-0.0,1e-05,null,3.0,-2.5e-12]")
+        var empty = JSONWriter()
+        empty.beginObject(); empty.key("a"); [Float]().withUnsafeBufferPointer { empty.floats($0) }
+        empty.key("b"); [Float]().withUnsafeBufferPointer { empty.matrix($0, rows: 2, columns: 0) }; empty.endObject()
+        #expect(String(decoding: empty.bytes, as: UTF8.self) == #"{"a":[],"b":[[],[]]}"#)
     }
 
     /// The matrix is formatted straight into the writer's storage after what it already holds: a large one of

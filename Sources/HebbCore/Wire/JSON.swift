@@ -369,26 +369,43 @@ package struct JSONWriter {
     package mutating func matrix(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
         separator()
         needsComma = true
-        // A row's brackets and comma around its list (which includes its own scratch room past the last value), and
-        // the outer brackets.
-        let bound = 2 + rows * (3 + FloatText.listCapacity(columns))
-        bytes.append(addingCapacity: bound) { output in
+        // Each row's list with its brackets and comma (the list's capacity includes its scratch room), the outer
+        // brackets.
+        bytes.append(addingCapacity: 2 + rows * (3 + FloatText.listCapacity(columns))) { output in
             output.withUnsafeMutableBufferPointer { buffer, initialized in
                 let base = buffer.baseAddress! + initialized
                 var used = 0
                 base[used] = UInt8(ascii: "["); used += 1
                 for r in 0..<rows {
                     if r > 0 { base[used] = UInt8(ascii: ","); used += 1 }
-                    base[used] = UInt8(ascii: "["); used += 1
-                    if columns > 0 {
-                        used += FloatText.writeList(values.baseAddress! + r * columns, count: columns, to: base + used)
-                    }
-                    base[used] = UInt8(ascii: "]"); used += 1
+                    used += Self.writeArray(values.baseAddress.map { $0 + r * columns }, count: columns, to: base + used)
                 }
                 base[used] = UInt8(ascii: "]"); used += 1
                 initialized += used
             }
         }
+    }
+
+    /// An array of float32 values (`[0.5,-1.0,null]`), formatted as ``matrix(_:rows:columns:)`` formats a row.
+    package mutating func floats(_ values: UnsafeBufferPointer<Float>) {
+        separator()
+        needsComma = true
+        bytes.append(addingCapacity: 2 + FloatText.listCapacity(values.count)) { output in
+            output.withUnsafeMutableBufferPointer { buffer, initialized in
+                initialized += Self.writeArray(values.baseAddress, count: values.count, to: buffer.baseAddress! + initialized)
+            }
+        }
+    }
+
+    /// Writes `[v,…]` for `count` values at `values` (nil when count is 0) at `out`, which has room for
+    /// 2 + ``FloatText/listCapacity(_:)`` bytes; returns the byte count.
+    @inline(__always)
+    private static func writeArray(_ values: UnsafePointer<Float>?, count: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        out[0] = UInt8(ascii: "[")
+        var used = 1
+        if let values, count > 0 { used += FloatText.writeList(values, count: count, to: out + used) }
+        out[used] = UInt8(ascii: "]")
+        return used + 1
     }
 
     /// The shortest round-trip text of `v` (``FloatText``), or `null` when it is not finite (JSON has no NaN/Inf).
