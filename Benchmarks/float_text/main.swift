@@ -7,6 +7,7 @@
 // machine count less) for each repetition, the median and range, and the ratio.
 //
 //     sh Benchmarks/float_text.sh                 # 1M typical coefficients, 7 repetitions
+//     sh Benchmarks/float_text.sh --isa avx2      # the same with another instruction set's body (baseline, avx2, avx512)
 //     sh Benchmarks/float_text.sh --exhaustive    # every float32 bit pattern, byte for byte against the runtime
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,16 @@ func threadCPUNanoseconds() -> UInt64 {
     var t = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
     return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+}
+
+let isaNames = ["baseline", "avx2", "avx512"]
+if let flag = CommandLine.arguments.firstIndex(of: "--isa") {
+    guard flag + 1 < CommandLine.arguments.count, let wanted = isaNames.firstIndex(of: CommandLine.arguments[flag + 1]) else {
+        print("--isa takes one of \(isaNames.joined(separator: ", "))"); exit(2)
+    }
+    if hebb_kernels_set_isa(hebb_isa(rawValue: UInt32(wanted))).rawValue != UInt32(wanted) {
+        print("this CPU has no \(isaNames[wanted])"); exit(2)
+    }
 }
 
 let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 64), other = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
@@ -118,8 +129,7 @@ func speedUp(_ xs: [Double]) -> String {
     let ratios = zip(runtime, xs).map { $0 / $1 }.sorted()
     return "median \(fixed(ratios[3], 2))× (range \(fixed(ratios.first!, 2))–\(fixed(ratios.last!, 2))×)"
 }
-let isa = ["baseline", "avx2", "avx512"][Int(hebb_kernels_isa().rawValue)]
-print("instruction set: \(isa)")
+print("instruction set: \(isaNames[Int(hebb_kernels_isa().rawValue)])")
 print("runtime swift_float32ToString     \(summary(runtime))")
 print("FloatText.writeList, rows of 16   \(summary(row16))  speed-up \(speedUp(row16))")
 print("FloatText.writeList, rows of 64   \(summary(row64))  speed-up \(speedUp(row64))")
