@@ -54,12 +54,21 @@ const uint64_t hebb_float_text_powers_of_ten[HEBB_FLOAT_TEXT_POWERS] = {
     0x8F7E32CE7BEA5C70, 0xB35DBF821AE4F38C,
 };
 
-// 10^(9 − n) for n = 1…9 digits (index n): the multiplier that left-aligns an n-digit significand to nine digits.
-static const uint64_t ft_align_to_nine[10] = {1, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+// By ⌊log₂ x⌋ = 0…29 (x < 10⁹): the most decimal digits m a number of that bit length has (at most 9), in the upper
+// half, and 10^(9 − m), the multiplier that left-aligns an m-digit number to nine digits, in the lower.
+static const uint64_t ft_digits_by_bit_length[30] = {
+    0x105F5E100, 0x105F5E100, 0x105F5E100, 0x200989680, 0x200989680,
+    0x200989680, 0x3000F4240, 0x3000F4240, 0x3000F4240, 0x4000186A0,
+    0x4000186A0, 0x4000186A0, 0x4000186A0, 0x500002710, 0x500002710,
+    0x500002710, 0x6000003E8, 0x6000003E8, 0x6000003E8, 0x700000064,
+    0x700000064, 0x700000064, 0x700000064, 0x80000000A, 0x80000000A,
+    0x80000000A, 0x900000001, 0x900000001, 0x900000001, 0x900000001,
+};
 
 typedef uint64_t ft_v __attribute__((vector_size(64)));   // eight lanes
 typedef int64_t ft_s __attribute__((vector_size(64)));
 typedef uint32_t ft_u32x8 __attribute__((vector_size(32)));
+typedef double ft_d __attribute__((vector_size(64)));
 #define FT_SPLAT(x) ((ft_v){0} + (uint64_t)(x))
 // Comparisons give all-ones or zero per lane. Every compared quantity is below 2⁶³ (or a small negative number in
 // two's complement where the comparison is meant signed), so a signed comparison serves: AVX2 has no unsigned one.

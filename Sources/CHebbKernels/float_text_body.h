@@ -84,12 +84,16 @@ static inline __attribute__((always_inline)) void FN(ft_block)(const uint32_t *r
     ft_v exponent10 = kb - 64 + (shorter & 1);   // signed, in two's complement
 
     // --- Text. Nine digits, left-aligned (the padding is zeros); the value is 0.d₁…d₉ × 10^point.
-    ft_v count = 1 - (FT_GE(digits, 10) + FT_GE(digits, 100) + FT_GE(digits, 1000) + FT_GE(digits, 10000) +
-                      FT_GE(digits, 100000) + FT_GE(digits, 1000000) + FT_GE(digits, 10000000) +
-                      FT_GE(digits, 100000000));
+    // The digit count n from the bit length: ⌊log₂ digits⌋ is the exponent of digits as a double (exact: digits < 2³⁰,
+    // written into the significand of 2⁵², minus 2⁵²), and numbers of one bit length have one of two digit counts.
+    // The table gives the larger, m, and 10^(9 − m); when the product is under 10⁸ the count was m − 1.
+    ft_v as_double = (ft_v)((ft_d)((digits | 1) | 0x4330000000000000ULL) - 4503599627370496.0);
+    ft_v by_length = FN(ft_gather)(ft_digits_by_bit_length, (as_double >> 52) - 1023);
+    ft_v wide = (digits & 0xFFFFFFFF) * (by_length & 0xFFFFFFFF);
+    ft_v short_by_one = FT_LT(wide, 100000000);
+    ft_v nine = FT_SEL(short_by_one, wide * 10, wide);
+    ft_v count = (by_length >> 32) + short_by_one;     // (the mask is −1)
     ft_v point = exponent10 + count;
-    ft_v align = FN(ft_gather)(ft_align_to_nine, count);
-    ft_v nine = (digits & 0xFFFFFFFF) * align;
     ft_v first = (nine * 1441151881) >> 57;            // ⌊x/10⁸⌋ for x < 10⁹
     ft_v rest = nine - first * 100000000;              // d₂…d₉ as a number
     // d₂…d₉ as numbers 0…9, one per byte, d₂ in the lowest: halved into 4-digit lanes, then 2-digit, then 1-digit
@@ -101,12 +105,13 @@ static inline __attribute__((always_inline)) void FN(ft_block)(const uint32_t *r
     ft_v twos = hundreds | (fours - hundreds * 100) << 16;
     ft_v tens = ((twos * 103) >> 10) & 0x000F000F000F000FULL;
     ft_v bcd = tens | (twos - tens * 10) << 8;
-    // Significant digits: the zeros at the end are zero bytes at the top of bcd (the top t bytes are zero when
-    // bcd < 2^(64 − 8t)).
-    ft_v trailing_zeros = 0 - (FT_LT(bcd, 1ULL << 56) + FT_LT(bcd, 1ULL << 48) + FT_LT(bcd, 1ULL << 40) +
-                               FT_LT(bcd, 1ULL << 32) + FT_LT(bcd, 1ULL << 24) + FT_LT(bcd, 1ULL << 16) +
-                               FT_LT(bcd, 1ULL << 8) + FT_EQ(bcd, 0));
-    ft_v significant = 9 - trailing_zeros;
+    // Significant digits: the zeros at the end are zero bytes at the top of bcd. Bit 7 of each nonzero byte (a byte
+    // is at most 9, so adding 0x7F carries into no other byte), moved to bit 8j + 1 for byte j with bit 0 set, as a
+    // double: its exponent is 8j + 1 for the highest nonzero byte j (d_{j+2}), 0 when there is none (sparse bits
+    // round to no other power of two).
+    ft_v nonzero = (((bcd + 0x7F7F7F7F7F7F7F7FULL) & 0x8080808080808080ULL) >> 6) | 1;
+    ft_v highest = ((ft_v)__builtin_convertvector(nonzero, ft_d) >> 52) - 1023;
+    ft_v significant = ((highest + 7) >> 3) + 1;
     ft_v lo = (first + 0x30) | (bcd | 0x3030303030303030ULL) << 8;   // d₁…d₈
     ft_v hi = (bcd >> 56) | 0x30;                                     // d₉
 
@@ -160,10 +165,15 @@ static size_t FN(ft_list)(const float *values, ptrdiff_t n, uint8_t *out) {
     uint8_t *start = out;
     for (ptrdiff_t i = 0; i < n; i += 8) {
         ptrdiff_t block = n - i < 8 ? n - i : 8;
-        uint32_t raw[8] = {0};
-        __builtin_memcpy(raw, values + i, (size_t)block * 4);
         ft_v lo, hi, length;
-        FN(ft_block)(raw, &lo, &hi, &length);
+        if (block == 8) {
+            FN(ft_block)((const uint32_t *)(const void *)(values + i), &lo, &hi, &length);
+        } else {
+            // The last, partial block: padded with zeros (a copy of variable size, through memory).
+            uint32_t raw[8] = {0};
+            __builtin_memcpy(raw, values + i, (size_t)block * 4);
+            FN(ft_block)(raw, &lo, &hi, &length);
+        }
         // Each text's 16 bytes together, then stored at its place: one 16-byte load and store per value.
         ft_v first_four = __builtin_shufflevector(lo, hi, 0, 8, 1, 9, 2, 10, 3, 11);
         ft_v last_four = __builtin_shufflevector(lo, hi, 4, 12, 5, 13, 6, 14, 7, 15);
