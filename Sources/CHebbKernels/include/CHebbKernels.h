@@ -112,8 +112,8 @@ size_t hebb_float_text_list(const float *values, ptrdiff_t n, uint8_t *out);
 /// hebb_float_text_list with the body compiled for `isa` (the baseline's when this CPU lacks it), for tests.
 size_t hebb_float_text_list_isa(hebb_isa isa, const float *values, ptrdiff_t n, uint8_t *out);
 
-/// One finite value as hebb_float_text_list writes it; `out` has room for HEBB_FLOAT_TEXT_MAXIMUM bytes (at most 17
-/// are written). Not for infinities or NaN.
+/// One finite value as hebb_float_text_list writes it; `out` has room for HEBB_FLOAT_TEXT_MAXIMUM bytes (at most 16
+/// are written). Not for infinities or NaN. It costs a whole block of eight: rows go through hebb_float_text_list.
 size_t hebb_float_text(float value, uint8_t *out);
 
 /// ⌈10^e · 2^(63 − ⌊log₂ 10^e⌋)⌉ for e = −31…45 (index e + 31), the table hebb_float_text scales by (its tests

@@ -6,10 +6,10 @@ import CHebbKernels
 ///
 /// The formatter is C (Sources/CHebbKernels/float_text.c: Schubfach digits in SwiftDtoa's layout, eight values at a
 /// time in vector lanes, for the instruction set the step kernels run with); this is its Swift face. Measured with
-/// `sh Benchmarks/float_text.sh` against the runtime's `swift_float32ToString` (~30 ns per value here) and docs/
-/// ARCHITECTURE.md §8: ~9 ns per value in a row with AVX-512, where the same algorithm one value at a time in Swift
-/// took ~24. FloatTextTests compares every exponent, every subnormal boundary and a million random bit patterns with
-/// `Float.description` on every instruction set, and all 2³² patterns with `HEBBD_LONG_TESTS=1`.
+/// `sh Benchmarks/float_text.sh` against the runtime's `swift_float32ToString` (~30 ns per value here) and in
+/// docs/ARCHITECTURE.md §8: 8.7 ns per value in rows with AVX-512, where the same algorithm one value at a time in
+/// Swift took 23.6. FloatTextTests compares every exponent, every subnormal boundary and a million random bit
+/// patterns with `Float.description` (rows on every instruction set), and all 2³² patterns with `HEBBD_LONG_TESTS=1`.
 package enum FloatText {
     /// Bytes ``write(_:to:)`` may write (scratch included; the text itself is at most ``longestText``).
     package static let maximumLength = Int(HEBB_FLOAT_TEXT_MAXIMUM)
@@ -18,7 +18,7 @@ package enum FloatText {
     package static let longestText = Int(HEBB_FLOAT_TEXT_LONGEST)
 
     /// Writes `value` (finite) at `buffer`, which has room for ``maximumLength`` bytes; returns the byte count. One
-    /// value costs a block of eight (~85 ns): rows go through ``writeList(_:count:to:)``.
+    /// value costs a block of eight (~80 ns): rows go through ``writeList(_:count:to:)``.
     @inline(__always)
     package static func write(_ value: Float, to buffer: UnsafeMutablePointer<UInt8>) -> Int {
         Int(hebb_float_text(value, buffer))
