@@ -62,7 +62,9 @@ static inline __attribute__((always_inline)) void FN(ft_block)(const uint32_t *r
     // h = q + ⌊−k·log₂10⌋ + 1 shifts the product so that the scaled points keep 2 bits below the units of 10^k:
     // ⌊(64 − kb)·1741647 / 2¹⁹⌋ = ((178574272 − kb·1741647) >> 19) − 128 (178574272 = 64·1741647 + 128·2¹⁹).
     ft_v h = qb + ((178574272 - kb * 1741647) >> 19) - 277;
-    // 10⁻ᵏ, index 31 − k = 95 − kb; the table is small and stays in L1, a load per lane.
+    // 10⁻ᵏ, index 31 − k = 95 − kb; the table is small and stays in L1. Every lane goes through every step, zeros,
+    // infinities, NaNs and a partial block's padding included: their fields give kb in 19…95 and digits below 10⁹
+    // like any float's, so both tables' indices stay in range.
     ft_v g = FN(ft_gather)(hebb_float_text_powers_of_ten, 95 - kb);
     ft_v g_lo = g & 0xFFFFFFFF, g_hi = g >> 32;
     ft_v vbl = FN(ft_round_to_odd)(g_lo, g_hi, (cbl << h) & 0xFFFFFFFF);
