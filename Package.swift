@@ -82,7 +82,7 @@ let package = Package(
         // The core's tests link no socket or file code: the boundary is enforced by the compiler.
         .target(name: "HebbTestSupport", dependencies: ["HebbCore", "HebbianRegression", .product(name: "Logging", package: "swift-log")],
                 path: "Tests/HebbTestSupport"),
-        .testTarget(name: "HebbCoreTests", dependencies: ["HebbCore", "CHebbKernels", "HebbTestSupport", "HebbianRegression", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "HebbCoreTests", dependencies: ["CHebbKernels", "HebbCore", "HebbTestSupport", "HebbianRegression", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
         .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.

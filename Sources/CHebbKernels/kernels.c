@@ -79,6 +79,8 @@ static int hebb_cpu_has(hebb_isa isa) {
 #endif
 }
 
+int hebb_isa_supported(hebb_isa isa) { return hebb_cpu_has(isa); }
+
 // -1 until first use; then the instruction set in force.
 static _Atomic int hebb_selected = -1;
 

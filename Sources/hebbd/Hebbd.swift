@@ -105,7 +105,7 @@ struct Fit: ParsableCommand {
                 w.key(key)
                 values.withUnsafeBufferPointer { w.matrix($0, rows: c.dictDim, columns: c.sysDim) }
             }
-            w.key("intercept"); w.beginArray(); for b in result.intercept { w.float(b) }; w.endArray()
+            w.key("intercept"); result.intercept.withUnsafeBufferPointer { w.floats($0) }
             w.key("standardized"); w.bool(result.standardized)
             w.key("loss")
             w.beginArray()

@@ -1,11 +1,13 @@
+import CHebbKernels
 import Foundation
 import HebbianRegression
 import Testing
 @testable import HebbCore
 
-/// The publish path's float formatter (Schubfach digits in SwiftDtoa's layout): byte for byte `Float.description`,
-/// and every text parses back to the identical Float — through Swift's parser and through the daemon's own JSON
-/// parser (as a Double, then float32, the way JSON clients read it).
+/// The publish path's float formatter (Schubfach digits in SwiftDtoa's layout, in C, eight values at a time):
+/// byte for byte `Float.description`, and every text parses back to the identical Float — through Swift's parser and
+/// through the daemon's own JSON parser (as a Double, then float32, the way JSON clients read it). Rows are checked on
+/// every instruction set the CPU has; single values use the one in force.
 @Suite struct FloatTextTests {
     static func roundTrips(_ value: Float) -> Bool {
         let text = FloatText.string(value)
@@ -79,6 +81,37 @@ import Testing
         #expect(failed == 0)
     }
 
+    /// The list form on every instruction set this CPU has: a million seeded bit patterns (infinities and NaNs
+    /// included, which become `null`), zeros of both signs, in rows of every length from 1 to 19 (so that every lane
+    /// of a block ends a row), each row the values' descriptions joined by commas.
+    @Test func listsOnEveryInstructionSet() {
+        var generator = SeededGenerator(seed: 19)
+        var values = (0..<1_000_000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: generator.next())) }
+        for i in stride(from: 0, to: values.count, by: 97) { values[i] = i % 2 == 0 ? 0 : -0.0 }
+        for i in stride(from: 5, to: values.count, by: 1009) { values[i] = i % 2 == 0 ? .infinity : -.nan }
+        let isas = StepKernels.InstructionSet.allCases.filter { hebb_isa_supported(hebb_isa(rawValue: UInt32($0.rawValue))) != 0 }
+        #expect(isas.contains(.baseline))
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: FloatText.listCapacity(19))
+        defer { buffer.deallocate() }
+        for isa in isas {
+            var start = 0, length = 1, failed = 0
+            values.withUnsafeBufferPointer { all in
+                while start < all.count {
+                    let count = min(length, all.count - start)
+                    let n = hebb_float_text_list_isa(hebb_isa(rawValue: UInt32(isa.rawValue)), all.baseAddress! + start, count, buffer)
+                    let expected = all[start..<start + count].map { $0.isFinite ? $0.description : "null" }.joined(separator: ",")
+                    if !expected.utf8.elementsEqual(UnsafeBufferPointer(start: buffer, count: n)) {
+                        failed += 1
+                        if failed < 5 { Issue.record("\(isa): \(expected) → \(String(decoding: UnsafeBufferPointer(start: buffer, count: n), as: UTF8.self))") }
+                    }
+                    start += count
+                    length = length % 19 + 1
+                }
+            }
+            #expect(failed == 0, "\(isa)")
+        }
+    }
+
     /// All 2³² bit patterns (the finite ones) against `Float.description`, on every core. Minutes in release,
     /// much longer in debug: opt-in.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["HEBBD_LONG_TESTS"] == "1", "set HEBBD_LONG_TESTS=1"))
@@ -89,15 +122,24 @@ import Testing
             func add(_ chunk: Int) {
                 group.addTask {
                     var bad: [UInt32] = []
-                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: FloatText.maximumLength) { buffer in
-                        for offset in 0..<perChunk {
-                            let value = Float(bitPattern: UInt32(chunk * perChunk + offset))
-                            guard value.isFinite else { continue }
-                            let count = FloatText.write(value, to: buffer.baseAddress!)
-                            if !value.description.utf8.elementsEqual(UnsafeBufferPointer(rebasing: buffer[0..<count])) {
+                    // A block of 4096 patterns at a time through the list form (the publish path's), its texts
+                    // split at the commas.
+                    let block = 4096
+                    let values = UnsafeMutablePointer<Float>.allocate(capacity: block)
+                    let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: FloatText.listCapacity(block))
+                    defer { values.deallocate(); buffer.deallocate() }
+                    for first in stride(from: 0, to: perChunk, by: block) {
+                        for i in 0..<block { values[i] = Float(bitPattern: UInt32(chunk * perChunk + first + i)) }
+                        let n = FloatText.writeList(values, count: block, to: buffer)
+                        var i = 0
+                        for text in UnsafeBufferPointer(start: buffer, count: n).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                            let value = values[i]
+                            if value.isFinite ? !value.description.utf8.elementsEqual(text) : !"null".utf8.elementsEqual(text) {
                                 bad.append(value.bitPattern)
                             }
+                            i += 1
                         }
+                        if i != block { bad.append(UInt32(chunk * perChunk + first)) }
                     }
                     return bad
                 }
@@ -185,6 +227,13 @@ import Testing
         slow.endArray()
         #expect(fast.bytes == slow.bytes)
         #expect(String(decoding: fast.bytes, as: UTF8.self) == "[[0.05,-0.0],[1e-05,null],[3.0,-2.5e-12]]")
+        var array = JSONWriter()
+        values.withUnsafeBufferPointer { array.floats($0) }
+        #expect(String(decoding: array.bytes, as: UTF8.self) == "[0.05,-0.0,1e-05,null,3.0,-2.5e-12]")
+        var empty = JSONWriter()
+        empty.beginObject(); empty.key("a"); [Float]().withUnsafeBufferPointer { empty.floats($0) }
+        empty.key("b"); [Float]().withUnsafeBufferPointer { empty.matrix($0, rows: 2, columns: 0) }; empty.endObject()
+        #expect(String(decoding: empty.bytes, as: UTF8.self) == #"{"a":[],"b":[[],[]]}"#)
     }
 
     /// The matrix is formatted straight into the writer's storage after what it already holds: a large one of

@@ -22,6 +22,8 @@ typedef enum {
 hebb_isa hebb_kernels_isa(void);
 /// Overrides the instruction set (tests run every path); one this CPU lacks is ignored. Returns the one in force.
 hebb_isa hebb_kernels_set_isa(hebb_isa isa);
+/// Whether this CPU runs `isa`.
+int hebb_isa_supported(hebb_isa isa);
 
 /// Whether the fused step kernels handle a d×s synapse (else the caller uses BLAS): s = 1, or s a multiple of 16 up
 /// to 64, and at most `max_weights` elements.
@@ -115,5 +117,32 @@ hebb_crc32_method hebb_crc32_method_in_force(void);
 int hebb_crc32_method_supported(hebb_crc32_method method);
 /// hebb_crc32_update by one method (tests and benchmarks compare them); one the CPU lacks falls back to the tables.
 uint32_t hebb_crc32_update_using(hebb_crc32_method method, uint32_t crc, const void *data, size_t n);
+
+// The publish path's float32 formatter (float_text.c; FloatText.swift is its Swift face).
+
+/// Bytes hebb_float_text may write at `out`: the text (at most HEBB_FLOAT_TEXT_LONGEST) and scratch past it.
+#define HEBB_FLOAT_TEXT_MAXIMUM 32
+/// The longest text of a float32 (`-1.00308845e-36`: sign, 9 significant digits — a float32 may need 9 —, the point,
+/// `e-36`).
+#define HEBB_FLOAT_TEXT_LONGEST 15
+/// Entries of hebb_float_text_powers_of_ten: 10^e for e = −31…45.
+#define HEBB_FLOAT_TEXT_POWERS 77
+
+/// Writes the n float32 values at `values` (any alignment) at `out`, separated by commas, and returns the byte count:
+/// each finite value as the shortest text that reads back as it, byte for byte Swift's `Float.description` (`0.05`,
+/// `1e-05`, `16777216.0`, `-0.0`), each infinity or NaN as `null` (JSON has neither). Eight values at a time, in
+/// vectors (float_text.c). `out` must have room for n·(HEBB_FLOAT_TEXT_LONGEST + 1) + 16 bytes: each text is stored
+/// 16 bytes wide, and a comma follows the last one too (not counted).
+size_t hebb_float_text_list(const float *values, ptrdiff_t n, uint8_t *out);
+/// hebb_float_text_list with the body compiled for `isa` (the baseline's when this CPU lacks it), for tests.
+size_t hebb_float_text_list_isa(hebb_isa isa, const float *values, ptrdiff_t n, uint8_t *out);
+
+/// One finite value as hebb_float_text_list writes it; `out` has room for HEBB_FLOAT_TEXT_MAXIMUM bytes (at most 16
+/// are written). Not for infinities or NaN. It costs a whole block of eight: rows go through hebb_float_text_list.
+size_t hebb_float_text(float value, uint8_t *out);
+
+/// ⌈10^e · 2^(63 − ⌊log₂ 10^e⌋)⌉ for e = −31…45 (index e + 31), the table hebb_float_text scales by (its tests
+/// recompute it).
+extern const uint64_t hebb_float_text_powers_of_ten[HEBB_FLOAT_TEXT_POWERS];
 
 #endif

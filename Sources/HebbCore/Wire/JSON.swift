@@ -361,43 +361,51 @@ package struct JSONWriter {
 
     /// A row-major matrix of float32 values as `rows` arrays of `columns` numbers (coefficients, predictions).
     /// The publish path's bulk: the text is formatted straight into ``bytes``' own storage — room for the longest
-    /// possible text is added uninitialised (`append(addingCapacity:)`), and only what was written counts. That
-    /// storage then goes to libzmq as the frame itself (`Socket.send(sharing:)`), so the text is written once and never
+    /// possible text is added uninitialised (`append(addingCapacity:)`), and only what was written counts — a row at
+    /// a time by ``FloatText/writeList(_:count:to:)`` (numbers, commas, `null` for a non-finite value). That storage
+    /// then goes to libzmq as the frame itself (`Socket.send(sharing:)`), so the text is written once and never
     /// copied. (Appending each number and comma separately cost more than formatting them — 1024×16 with JSON
     /// publish: 45% of the engine thread, 21% of it the formatter; a staging buffer cost a copy of every message.)
     package mutating func matrix(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
         separator()
         needsComma = true
-        // The longest number (or `null`) and its comma per value, a row's brackets and comma, the outer brackets, and
-        // the formatter's scratch room past the last value.
-        let bound = 2 + rows * (3 + columns * (FloatText.longestText + 1)) + FloatText.maximumLength
-        bytes.append(addingCapacity: bound) { output in
+        // Each row's list with its brackets and comma (the list's capacity includes its scratch room), the outer
+        // brackets.
+        bytes.append(addingCapacity: 2 + rows * (3 + FloatText.listCapacity(columns))) { output in
             output.withUnsafeMutableBufferPointer { buffer, initialized in
                 let base = buffer.baseAddress! + initialized
                 var used = 0
                 base[used] = UInt8(ascii: "["); used += 1
                 for r in 0..<rows {
                     if r > 0 { base[used] = UInt8(ascii: ","); used += 1 }
-                    base[used] = UInt8(ascii: "["); used += 1
-                    for c in 0..<columns {
-                        if c > 0 { base[used] = UInt8(ascii: ","); used += 1 }
-                        let v = values[r * columns + c]
-                        if v.bitPattern == 0 {
-                            // Thresholded coefficients are mostly exact zeros: Float.description's "0.0" without the call.
-                            base[used] = UInt8(ascii: "0"); base[used + 1] = UInt8(ascii: "."); base[used + 2] = UInt8(ascii: "0")
-                            used += 3
-                        } else if v.isFinite {
-                            used += FloatText.write(v, to: base + used)
-                        } else {
-                            for byte in "null".utf8 { base[used] = byte; used += 1 }
-                        }
-                    }
-                    base[used] = UInt8(ascii: "]"); used += 1
+                    used += Self.writeArray(values.baseAddress.map { $0 + r * columns }, count: columns, to: base + used)
                 }
                 base[used] = UInt8(ascii: "]"); used += 1
                 initialized += used
             }
         }
+    }
+
+    /// An array of float32 values (`[0.5,-1.0,null]`), formatted as ``matrix(_:rows:columns:)`` formats a row.
+    package mutating func floats(_ values: UnsafeBufferPointer<Float>) {
+        separator()
+        needsComma = true
+        bytes.append(addingCapacity: 2 + FloatText.listCapacity(values.count)) { output in
+            output.withUnsafeMutableBufferPointer { buffer, initialized in
+                initialized += Self.writeArray(values.baseAddress, count: values.count, to: buffer.baseAddress! + initialized)
+            }
+        }
+    }
+
+    /// Writes `[v,…]` for `count` values at `values` (nil when count is 0) at `out`, which has room for
+    /// 2 + ``FloatText/listCapacity(_:)`` bytes; returns the byte count.
+    @inline(__always)
+    private static func writeArray(_ values: UnsafePointer<Float>?, count: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        out[0] = UInt8(ascii: "[")
+        var used = 1
+        if let values, count > 0 { used += FloatText.writeList(values, count: count, to: out + used) }
+        out[used] = UInt8(ascii: "]")
+        return used + 1
     }
 
     /// The shortest round-trip text of `v` (``FloatText``), or `null` when it is not finite (JSON has no NaN/Inf).

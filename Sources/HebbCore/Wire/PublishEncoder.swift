@@ -112,9 +112,7 @@ package struct PublishEncoder {
         writer.key("shape"); writer.beginArray(); writer.int(c.dictDim); writer.int(c.sysDim); writer.endArray()
         writer.key("standardized"); writer.bool(c.standardize)
         writer.key("intercept")
-        writer.beginArray()
-        for b in intercept { writer.float(b) }
-        writer.endArray()
+        intercept.withUnsafeBufferPointer { writer.floats($0) }
         if inline {
             writer.key("coefficients")
             coefficients.withUnsafeBufferPointer { writer.matrix($0, rows: c.dictDim, columns: c.sysDim) }
