@@ -17,6 +17,8 @@ struct TOMLAssertionGuardTests {
         ("[=]\n", 1, 2),
         ("[      \rb\0", 1, 8),                             // found by the fuzzer after the first fix: CR is no blank
         ("[a]\r\n[ \r\n", 2, 3),
+        ("\u{FEFF}[\n", 1, 2),                                // Fuzz/Regressions/config_loader/toml-bom-unclosed-table-header
+        ("\u{FEFF}  [[\n", 1, 5),
         ("s=1979-05-27T:", 1, 14),                            // Fuzz/Regressions/config_loader/toml-date-time-colon
         ("s = 1979-05-27Tx:00\n", 1, 16),
         ("s = 1979-05-27tY07:32:00Z\n", 1, 16),
@@ -47,6 +49,7 @@ struct TOMLAssertionGuardTests {
         "1979-05-27T = 1\nt = { 1979-05-27t = 2, k = 1979-05-27T07:32:00Z }\n",
         "d = 1979-05-27\ndt = 1979-05-27T07:32:00\nlo = 1979-05-27t07:32:00.5+01:00\nsp = 1979-05-27 07:32:00\n",
         "a = [1979-05-27T07:32:00Z, 1979-05-27]\nv = \"1979-05-27T:\"\n",
+        "\u{FEFF}[daemon]\nlog_level = \"info\"\n",
     ]
 
     @Test("valid TOML (nested arrays over lines, brackets in strings and comments, keys that look like dates, every date-time form) is not refused",

@@ -1,5 +1,5 @@
 /// Refuses TOML text of the shapes on which toml++ 3.4.0 (vendored by TOMLKit) aborts the process on an assertion
-/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2):
+/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2 and 5):
 ///
 /// 1. a table header whose `[` or `[[` (and blanks) is followed by anything but a key or `]`, e.g. `[` at the end
 ///    of a line: `parse_key()` asserts that a key starts there;
@@ -15,6 +15,9 @@ package enum TOMLAssertionGuard {
     package static func problem(in text: String) -> (line: Int, column: Int, message: String)? {
         let b = Array(text.utf8)
         var i = 0, line = 1, lineStart = 0
+        // toml++ skips a leading UTF-8 byte-order mark, so a line after it starts a statement all the same (the fuzzer's
+        // third shape: a BOM, then `[` and a newline). Columns count from after it, as an editor shows them.
+        if b.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3; lineStart = 3 }
         var open: [UInt8] = []        // the [ and { open inside a value, innermost last
         var statementStart = true     // at the first non-blank byte of a line outside any value
         var inValue = false           // past a key's `=` (bare tokens there are values; before it, keys)
