@@ -146,6 +146,7 @@ static struct {
     // so a thread that read an older generation can never claim a part of the new one.
     _Atomic unsigned long ticket;
     _Atomic int finished;              // parts of this generation done
+    _Atomic long work_ns;              // CPU time its parts took, summed over the threads that ran them
     hebb_job job;                      // the job and its context, published with the ticket
     void *context;
     // hebb_parallel_run's record (under `lock`): one bit per recent job, set when splitting it did not pay, and the
@@ -157,6 +158,13 @@ static struct {
 static long hebb_now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+// The calling thread's CPU time (not advancing while it is descheduled).
+static long hebb_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (long)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
@@ -192,7 +200,9 @@ static int hebb_pool_work(unsigned long generation) {
                                                    memory_order_acquire))
             continue;
         // The caller keeps the job until every part finished, so it is this generation's.
+        const long cpu = hebb_thread_cpu_ns();
         hebb_pool.job(hebb_pool.context, part, parts);
+        atomic_fetch_add_explicit(&hebb_pool.work_ns, hebb_thread_cpu_ns() - cpu, memory_order_relaxed);
         if (atomic_fetch_add_explicit(&hebb_pool.finished, 1, memory_order_acq_rel) + 1 == parts) {
             pthread_mutex_lock(&hebb_pool.state);
             pthread_cond_signal(&hebb_pool.done);
@@ -272,6 +282,7 @@ static int hebb_pool_run(hebb_job job, void *context, int parts, int fixed, int 
     }
     hebb_pool.job = job, hebb_pool.context = context;
     atomic_store_explicit(&hebb_pool.finished, 0, memory_order_relaxed);
+    atomic_store_explicit(&hebb_pool.work_ns, 0, memory_order_relaxed);
     const unsigned long generation = (atomic_load_explicit(&hebb_pool.ticket, memory_order_relaxed) >> 16) + 1;
     pthread_mutex_lock(&hebb_pool.state);
     atomic_store_explicit(&hebb_pool.ticket, generation << 16 | (unsigned long)parts << 8, memory_order_release);
@@ -280,7 +291,6 @@ static int hebb_pool_run(hebb_job job, void *context, int parts, int fixed, int 
 
     const long started = hebb_now_ns();
     const int ran = hebb_pool_work(generation);
-    const long worked = hebb_now_ns();
 
     if (!HEBB_SPIN_UNTIL(atomic_load_explicit(&hebb_pool.finished, memory_order_acquire) == parts)) {
         pthread_mutex_lock(&hebb_pool.state);
@@ -290,10 +300,12 @@ static int hebb_pool_run(hebb_job job, void *context, int parts, int fixed, int 
     }
     if (finish) finish(context, parts);
     if (fixed) {
-        // It paid if it ended 10 % sooner than the caller alone would have (its own pace per part × parts); it did
-        // not when the helpers never came (the caller ran every part) or one was descheduled inside its part.
-        const long elapsed = hebb_now_ns() - started, alone = ran > 0 ? (worked - started) / ran * parts : 0;
-        hebb_pool.misses = hebb_pool.misses << 1 | (ran == parts || elapsed * 10 > alone * 9);
+        // It paid if it ended in under 0.9 of the CPU time its parts took (one thread would have needed at least
+        // that); it did not when the helpers never came (the caller ran every part), or when they and the caller
+        // took turns on a core that another process also wanted.
+        const long elapsed = hebb_now_ns() - started;
+        const long work = atomic_load_explicit(&hebb_pool.work_ns, memory_order_relaxed);
+        hebb_pool.misses = hebb_pool.misses << 1 | (ran == parts || elapsed * 10 > work * 9);
         if (__builtin_popcount(hebb_pool.misses & HEBB_RECENT_JOBS) >= HEBB_MISSES_TO_BACK_OFF) {
             hebb_pool.alone = HEBB_BACK_OFF_JOBS;
             hebb_pool.misses = 0;
