@@ -37,7 +37,7 @@ extension SerialProducts {
     /// Work (multiply-adds) from which a Bayesian batch product is cut into parts for the pool's threads
     /// (`hebb_parallel_run`, the step kernels' "hebbd-products" helpers): 2²¹, about 80 µs of one core — d = 256 at a
     /// batch of 64, not d = 128, whose products cut into parts ran slower on a loaded machine (Benchmarks/README.md,
-    /// "The Bayesian model"). One-row updates (O(d²) level-2 kernels) never split.
+    /// "The batch update at 256×1 / 64"). One-row updates (O(d²) level-2 kernels) never split.
     static let splitWork = 1 << 21
 
     /// Parts a product over `columns` columns above ``splitWork`` is cut into: one per 128 columns, 2 to 8 (blocks of
