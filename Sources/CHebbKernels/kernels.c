@@ -261,7 +261,7 @@ int hebb_kernels_threads(void) {
 // hebb_parallel_run backs off to the caller alone for HEBB_BACK_OFF_JOBS jobs when HEBB_MISSES_TO_BACK_OFF of the
 // last 8 split jobs did not pay: on a machine whose other cores are busy (other processes, libzmq's I/O thread) a
 // helper is descheduled inside its part and the caller waits a time slice for it. Measured on 2 cores with two
-// compilers running (Benchmarks/README.md, "The Bayesian model"). After the pause it tries again.
+// compilers running (Benchmarks/README.md, "The batch update at 256×1 / 64"). After the pause it tries again.
 #define HEBB_RECENT_JOBS 0xffu
 #define HEBB_MISSES_TO_BACK_OFF 4
 #define HEBB_BACK_OFF_JOBS 1024
