@@ -273,7 +273,7 @@ int hebb_kernels_threads(void) {
 // or 0 when nothing ran (the pool busy with another caller's job, too few threads in force, or `prepare` declined).
 static int hebb_pool_run(hebb_job job, void *context, int parts, int fixed, int (*prepare)(void *, int),
                          void (*finish)(void *, int)) {
-    if (parts < 2 || pthread_mutex_trylock(&hebb_pool.lock) != 0) return 0;
+    if (parts < 2 || parts > 255 || pthread_mutex_trylock(&hebb_pool.lock) != 0) return 0;   // the ticket's 8 bits
     if (!fixed && parts > hebb_pool.threads) parts = hebb_pool.threads;
     if (fixed && hebb_pool.alone > 0) hebb_pool.alone--, parts = 0;   // backing off (see hebb_parallel_run)
     if (parts < 2 || hebb_pool.threads < 2 || (prepare && !prepare(context, parts))) {

@@ -44,11 +44,12 @@ int hebb_kernels_threads(void);
 /// One part of a job split among the pool's threads: `part` of `parts` (0 is the caller's).
 typedef void (*hebb_job)(void *context, int part, int parts);
 
-/// Runs parts 0…parts−1 of `job` at once, on the caller (part 0) and the pool's helpers (the threads of
-/// hebb_kernels_set_threads), and returns 1; or, when there are fewer threads than parts or another thread's job is
-/// running, runs them one after another on the caller and returns 0. The parts must touch disjoint memory; the
-/// caller decides whether a job is worth splitting (a hand-off costs ~1 µs to a spinning helper, tens to hundreds of
-/// µs to a parked one on a virtual machine).
+/// Runs parts 0…parts−1 (at most 255) of `job`, each exactly once, claimed by the caller and the pool's helpers (the
+/// threads of hebb_kernels_set_threads), and returns 1 once all have finished; or, with one thread in force, another
+/// thread's job running, or while backing off (too many recent splits did not pay, kernels.c), runs them one after
+/// another on the caller and returns 0. The parts must touch disjoint memory; the caller decides whether a job is
+/// worth splitting (a hand-off costs ~1 µs to a spinning helper, tens to hundreds of µs to a parked one on a virtual
+/// machine).
 int hebb_parallel_run(hebb_job job, void *context, int parts);
 /// The CPUs this process may run on (its affinity mask; at least 1).
 int hebb_available_cpus(void);
