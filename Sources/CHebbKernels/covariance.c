@@ -51,3 +51,21 @@ double hebb_dot(const double *a, const double *b, ptrdiff_t n) {
     default: return dot_baseline(a, b, n);
     }
 }
+
+void hebb_mirror_upper(double *s, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, double scale) {
+    // 16 × 16 tiles: a tile's 16 lower rows (two cache lines each) stay in L1 while its upper rows are read.
+    enum { tile = 16 };
+    for (ptrdiff_t ib = r0; ib < r1; ib += tile) {
+        const ptrdiff_t ie = ib + tile < r1 ? ib + tile : r1;
+        for (ptrdiff_t jb = ib; jb < d; jb += tile) {
+            const ptrdiff_t je = jb + tile < d ? jb + tile : d;
+            for (ptrdiff_t i = ib; i < ie; i++) {
+                for (ptrdiff_t j = jb > i ? jb : i; j < je; j++) {
+                    const double value = s[i * d + j] * scale;
+                    s[i * d + j] = value;
+                    s[j * d + i] = value;
+                }
+            }
+        }
+    }
+}

@@ -121,38 +121,52 @@ static void hebb_products_serial(const float *x, const float *y, const float *w,
     hebb_kernels()->products(x, y, w, bias, e, g, rows, d, s);
 }
 
-// The split of one product among threads: helper t (1…helpers) takes rows [first[t], first[t+1]) into its own
-// gradient buffer; the caller takes the first share into g and then adds the helpers' buffers.
+// The pool of helper threads ("hebbd-products"): a job of n parts is published with a ticket; the caller and the
+// helpers claim its parts one at a time until none is left, and the caller returns when every part has finished.
+// hebb_products splits a product by rows with it; the Bayesian covariance cache splits its level-3 products by
+// columns with it (docs/MATH.md §10). Claiming rather than assigning parts keeps a loaded machine from stalling the
+// caller: when the other cores are busy and a helper is not scheduled, the caller runs that helper's part itself
+// instead of waiting a time slice for it. Measured with compilers holding both cores (256×1 Bayesian batches of 64,
+// p50): parts assigned to threads 2.2 ms against 0.62 ms on one thread, claimed 0.76–0.81 ms; with
+// hebb_parallel_run's back-off below, 0.60–0.61 ms, no slower than one thread.
 //
-// Hand-offs: a helper that has just finished spins (with `pause`) for up to HEBB_SPIN_NS waiting for the next product
+// Hand-offs: a helper that has just finished spins (with `pause`) for up to HEBB_SPIN_NS waiting for the next job
 // before it parks on a condition variable, and the caller spins likewise waiting for the helpers. On a virtual machine
 // a futex wake-up costs tens to hundreds of µs — as much as the work of a mid-sized product — while products of a
 // busy model follow each other closely; an idle model's helpers park and cost nothing (on a small machine a helper
 // that spun forever would take the core libzmq's I/O thread needs).
-#define HEBB_MAX_THREADS 64
+#define HEBB_MAX_THREADS 64   // parts fit the ticket's 8 bits
 #define HEBB_SPIN_NS 200000L
 
 static struct {
-    pthread_mutex_t lock;      // held by the one caller whose product is split
+    pthread_mutex_t lock;      // held by the one caller whose job is split
     pthread_mutex_t state;     // for parking and waking
     pthread_cond_t wake, done;
     int threads;               // in force: caller + helpers (under `lock`)
     int started;               // helpers running (under `lock`)
-    _Atomic unsigned long generation;  // bumped for each split product; the job below is published with it
-    _Atomic int pending;               // helpers still to answer this generation (every started one answers)
-    int active;                        // threads taking part in this generation (caller included)
-    const float *x, *y, *w, *bias;
-    float *e;
-    int with_gradient;
-    ptrdiff_t d, s;
-    ptrdiff_t first[HEBB_MAX_THREADS + 1];
-    float *gradients[HEBB_MAX_THREADS];  // the helpers' own gradient buffers
-    ptrdiff_t capacity[HEBB_MAX_THREADS];
+    // generation << 16 | parts << 8 | next unclaimed part: a part is claimed by a compare-and-swap on the whole word,
+    // so a thread that read an older generation can never claim a part of the new one.
+    _Atomic unsigned long ticket;
+    _Atomic int finished;              // parts of this generation done
+    _Atomic long work_ns;              // CPU time its parts took, summed over the threads that ran them
+    hebb_job job;                      // the job and its context, published with the ticket
+    void *context;
+    // hebb_parallel_run's record (under `lock`): one bit per recent job, set when splitting it did not pay, and the
+    // jobs still to run on the caller alone after too many did not.
+    unsigned misses;
+    int alone;
 } hebb_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 1};
 
 static long hebb_now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+// The calling thread's CPU time (not advancing while it is descheduled).
+static long hebb_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (long)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
@@ -177,34 +191,43 @@ static inline void hebb_pause(void) {
         reached;                                                                                               \
     })
 
+// Claims and runs parts of generation `generation` until none is left (or the generation is over); returns how many
+// this thread ran.
+static int hebb_pool_work(unsigned long generation) {
+    for (int ran = 0;; ran++) {
+        unsigned long ticket = atomic_load_explicit(&hebb_pool.ticket, memory_order_acquire);
+        const int parts = (int)((ticket >> 8) & 0xff), part = (int)(ticket & 0xff);
+        if ((ticket >> 16) != generation || part >= parts) return ran;
+        if (!atomic_compare_exchange_weak_explicit(&hebb_pool.ticket, &ticket, ticket + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        // The caller keeps the job until every part finished, so it is this generation's.
+        const long cpu = hebb_thread_cpu_ns();
+        hebb_pool.job(hebb_pool.context, part, parts);
+        atomic_fetch_add_explicit(&hebb_pool.work_ns, hebb_thread_cpu_ns() - cpu, memory_order_relaxed);
+        if (atomic_fetch_add_explicit(&hebb_pool.finished, 1, memory_order_acq_rel) + 1 == parts) {
+            pthread_mutex_lock(&hebb_pool.state);
+            pthread_cond_signal(&hebb_pool.done);
+            pthread_mutex_unlock(&hebb_pool.state);
+        }
+    }
+}
+
 static void *hebb_helper(void *arg) {
-    const int t = (int)(ptrdiff_t)arg;
+    (void)arg;
     unsigned long seen = 0;
 #if defined(__linux__)
     pthread_setname_np(pthread_self(), "hebbd-products");
 #endif
     for (;;) {
-        if (!HEBB_SPIN_UNTIL(atomic_load_explicit(&hebb_pool.generation, memory_order_acquire) != seen)) {
+        if (!HEBB_SPIN_UNTIL((atomic_load_explicit(&hebb_pool.ticket, memory_order_acquire) >> 16) != seen)) {
             pthread_mutex_lock(&hebb_pool.state);
-            while (atomic_load_explicit(&hebb_pool.generation, memory_order_acquire) == seen)
+            while ((atomic_load_explicit(&hebb_pool.ticket, memory_order_acquire) >> 16) == seen)
                 pthread_cond_wait(&hebb_pool.wake, &hebb_pool.state);
             pthread_mutex_unlock(&hebb_pool.state);
         }
-        seen = atomic_load_explicit(&hebb_pool.generation, memory_order_acquire);
-        if (t < hebb_pool.active) {
-            const ptrdiff_t r0 = hebb_pool.first[t], r1 = hebb_pool.first[t + 1], d = hebb_pool.d, s = hebb_pool.s;
-            float *g = hebb_pool.with_gradient ? hebb_pool.gradients[t] : NULL;
-            if (r1 > r0)
-                hebb_products_serial(hebb_pool.x + r0 * d, hebb_pool.y + r0 * s, hebb_pool.w, hebb_pool.bias,
-                                     hebb_pool.e + r0 * s, g, r1 - r0, d, s);
-            else if (g)
-                memset(g, 0, (size_t)(d * s) * sizeof(float));
-        }
-        if (atomic_fetch_sub_explicit(&hebb_pool.pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&hebb_pool.state);
-            pthread_cond_signal(&hebb_pool.done);
-            pthread_mutex_unlock(&hebb_pool.state);
-        }
+        seen = atomic_load_explicit(&hebb_pool.ticket, memory_order_acquire) >> 16;
+        hebb_pool_work(seen);
     }
     return NULL;
 }
@@ -237,59 +260,134 @@ int hebb_kernels_threads(void) {
     return threads;
 }
 
-void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
-                   ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
-    if (rows * d * s < HEBB_PARALLEL_MIN_WORK || pthread_mutex_trylock(&hebb_pool.lock) != 0) {
-        hebb_products_serial(x, y, w, bias, e, g, rows, d, s);
-        return;
-    }
-    int threads = hebb_pool.threads;
-    if (threads > rows) threads = (int)rows;
-    int ready = threads > 1;
-    for (int t = 1; t < threads && ready && g; t++) {
-        if (hebb_pool.capacity[t] < d * s) {
-            free(hebb_pool.gradients[t]);
-            hebb_pool.gradients[t] = malloc((size_t)(d * s) * sizeof(float));
-            hebb_pool.capacity[t] = hebb_pool.gradients[t] ? d * s : 0;
-            if (!hebb_pool.gradients[t]) ready = 0;
-        }
-    }
-    if (!ready) {
+// hebb_parallel_run backs off to the caller alone for HEBB_BACK_OFF_JOBS jobs when HEBB_MISSES_TO_BACK_OFF of the
+// last 8 split jobs did not pay: on a machine whose other cores are busy (other processes, libzmq's I/O thread) a
+// helper is descheduled inside its part and the caller waits a time slice for it. Measured on 2 cores with two
+// compilers running (Benchmarks/README.md, "The batch update at 256×1 / 64"). After the pause it tries again.
+#define HEBB_RECENT_JOBS 0xffu
+#define HEBB_MISSES_TO_BACK_OFF 4
+#define HEBB_BACK_OFF_JOBS 1024
+
+// Runs parts 0…parts−1 of `job` on the caller and the helpers with the pool's lock held (unless `fixed`, no more parts
+// than threads in force; if `fixed`, with hebb_parallel_run's back-off);
+// `prepare` (when not NULL) is called first with the part count and may return 0 to run nothing, `finish` (when not
+// NULL) after every part: both under the lock, so they may use the pool's per-part buffers. Returns the part count,
+// or 0 when nothing ran (the pool busy with another caller's job, too few threads in force, or `prepare` declined).
+static int hebb_pool_run(hebb_job job, void *context, int parts, int fixed, int (*prepare)(void *, int),
+                         void (*finish)(void *, int)) {
+    if (parts < 2 || parts > 255 || pthread_mutex_trylock(&hebb_pool.lock) != 0) return 0;   // the ticket's 8 bits
+    if (!fixed && parts > hebb_pool.threads) parts = hebb_pool.threads;
+    if (fixed && hebb_pool.alone > 0) hebb_pool.alone--, parts = 0;   // backing off (see hebb_parallel_run)
+    if (parts < 2 || hebb_pool.threads < 2 || (prepare && !prepare(context, parts))) {
         pthread_mutex_unlock(&hebb_pool.lock);
-        hebb_products_serial(x, y, w, bias, e, g, rows, d, s);
-        return;
+        return 0;
     }
-    // Equal shares of rows, in multiples of 16 (every row block of the kernels), the caller's first.
-    ptrdiff_t share = (rows + threads - 1) / threads;
-    share = (share + 15) / 16 * 16;
-    for (int t = 0; t < threads; t++) hebb_pool.first[t] = t * share < rows ? t * share : rows;
-    hebb_pool.first[threads] = rows;
-    hebb_pool.x = x, hebb_pool.y = y, hebb_pool.w = w, hebb_pool.bias = bias, hebb_pool.e = e;
-    hebb_pool.with_gradient = g != NULL;
-    hebb_pool.d = d, hebb_pool.s = s;
-    hebb_pool.active = threads;
-    atomic_store_explicit(&hebb_pool.pending, hebb_pool.started, memory_order_relaxed);
+    hebb_pool.job = job, hebb_pool.context = context;
+    atomic_store_explicit(&hebb_pool.finished, 0, memory_order_relaxed);
+    atomic_store_explicit(&hebb_pool.work_ns, 0, memory_order_relaxed);
+    const unsigned long generation = (atomic_load_explicit(&hebb_pool.ticket, memory_order_relaxed) >> 16) + 1;
     pthread_mutex_lock(&hebb_pool.state);
-    atomic_fetch_add_explicit(&hebb_pool.generation, 1, memory_order_release);
+    atomic_store_explicit(&hebb_pool.ticket, generation << 16 | (unsigned long)parts << 8, memory_order_release);
     pthread_cond_broadcast(&hebb_pool.wake);
     pthread_mutex_unlock(&hebb_pool.state);
 
-    hebb_products_serial(x, y, w, bias, e, g, hebb_pool.first[1], d, s);
+    const long started = hebb_now_ns();
+    const int ran = hebb_pool_work(generation);
 
-    if (!HEBB_SPIN_UNTIL(atomic_load_explicit(&hebb_pool.pending, memory_order_acquire) == 0)) {
+    if (!HEBB_SPIN_UNTIL(atomic_load_explicit(&hebb_pool.finished, memory_order_acquire) == parts)) {
         pthread_mutex_lock(&hebb_pool.state);
-        while (atomic_load_explicit(&hebb_pool.pending, memory_order_acquire) > 0)
+        while (atomic_load_explicit(&hebb_pool.finished, memory_order_acquire) < parts)
             pthread_cond_wait(&hebb_pool.done, &hebb_pool.state);
         pthread_mutex_unlock(&hebb_pool.state);
     }
-    if (g) {
-        const ptrdiff_t n = d * s;
-        for (int t = 1; t < threads; t++) {
-            const float *gt = hebb_pool.gradients[t];
-            for (ptrdiff_t i = 0; i < n; i++) g[i] += gt[i];
+    if (finish) finish(context, parts);
+    if (fixed) {
+        // It paid if it ended in under 0.9 of the CPU time its parts took (one thread would have needed at least
+        // that); it did not when the helpers never came (the caller ran every part), or when they and the caller
+        // took turns on a core that another process also wanted.
+        const long elapsed = hebb_now_ns() - started;
+        const long work = atomic_load_explicit(&hebb_pool.work_ns, memory_order_relaxed);
+        hebb_pool.misses = hebb_pool.misses << 1 | (ran == parts || elapsed * 10 > work * 9);
+        if (__builtin_popcount(hebb_pool.misses & HEBB_RECENT_JOBS) >= HEBB_MISSES_TO_BACK_OFF) {
+            hebb_pool.alone = HEBB_BACK_OFF_JOBS;
+            hebb_pool.misses = 0;
         }
     }
     pthread_mutex_unlock(&hebb_pool.lock);
+    return parts;
+}
+
+int hebb_parallel_run(hebb_job job, void *context, int parts) {
+    if (hebb_pool_run(job, context, parts, 1, NULL, NULL) > 0) return 1;
+    for (int part = 0; part < parts; part++) job(context, part, parts);
+    return 0;
+}
+
+// A product split by rows: part t takes rows [first[t], first[t+1]) into its own gradient buffer (the caller's into
+// g); the caller adds the helpers' buffers at the end. The split and the buffers are the pool's, written under its
+// lock (in hebb_products_prepare): a second caller meanwhile finds the lock busy and runs serially.
+typedef struct {
+    const float *x, *y, *w, *bias;
+    float *e, *g;
+    ptrdiff_t rows, d, s;
+} hebb_product_args;
+
+static struct {
+    hebb_product_args args;
+    ptrdiff_t first[HEBB_MAX_THREADS + 1];
+    float *gradients[HEBB_MAX_THREADS];  // the helpers' own gradient buffers
+    ptrdiff_t capacity[HEBB_MAX_THREADS];
+} hebb_split;
+
+static int hebb_products_prepare(void *context, int parts) {
+    hebb_split.args = *(const hebb_product_args *)context;
+    const ptrdiff_t d = hebb_split.args.d, s = hebb_split.args.s, rows = hebb_split.args.rows;
+    for (int t = 1; t < parts && hebb_split.args.g; t++) {
+        if (hebb_split.capacity[t] < d * s) {
+            free(hebb_split.gradients[t]);
+            hebb_split.gradients[t] = malloc((size_t)(d * s) * sizeof(float));
+            hebb_split.capacity[t] = hebb_split.gradients[t] ? d * s : 0;
+            if (!hebb_split.gradients[t]) return 0;
+        }
+    }
+    // Equal shares of rows, in multiples of 16 (every row block of the kernels), the caller's first.
+    ptrdiff_t share = (rows + parts - 1) / parts;
+    share = (share + 15) / 16 * 16;
+    for (int t = 0; t < parts; t++) hebb_split.first[t] = t * share < rows ? t * share : rows;
+    hebb_split.first[parts] = rows;
+    return 1;
+}
+
+static void hebb_products_part(void *context, int t, int parts) {
+    (void)context, (void)parts;
+    const hebb_product_args *a = &hebb_split.args;
+    const ptrdiff_t r0 = hebb_split.first[t], r1 = hebb_split.first[t + 1], d = a->d, s = a->s;
+    float *g = a->g ? (t == 0 ? a->g : hebb_split.gradients[t]) : NULL;
+    if (r1 > r0)
+        hebb_products_serial(a->x + r0 * d, a->y + r0 * s, a->w, a->bias, a->e + r0 * s, g, r1 - r0, d, s);
+    else if (g)
+        memset(g, 0, (size_t)(d * s) * sizeof(float));
+}
+
+// The helpers' gradients added into the caller's g.
+static void hebb_products_finish(void *context, int parts) {
+    (void)context;
+    float *g = hebb_split.args.g;
+    if (!g) return;
+    const ptrdiff_t n = hebb_split.args.d * hebb_split.args.s;
+    for (int t = 1; t < parts; t++) {
+        const float *gt = hebb_split.gradients[t];
+        for (ptrdiff_t i = 0; i < n; i++) g[i] += gt[i];
+    }
+}
+
+void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
+                   ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s) {
+    hebb_product_args args = {x, y, w, bias, e, g, rows, d, s};
+    if (rows * d * s < HEBB_PARALLEL_MIN_WORK
+        || hebb_pool_run(hebb_products_part, &args, (int)(rows < HEBB_MAX_THREADS ? rows : HEBB_MAX_THREADS), 0,
+                         hebb_products_prepare, hebb_products_finish) == 0)
+        hebb_products_serial(x, y, w, bias, e, g, rows, d, s);
 }
 
 void hebb_adam_step(float *w, float *m, float *v, const float *g, ptrdiff_t n, float lr, float beta1, float beta2,

@@ -55,6 +55,39 @@ struct BayesianModelTests {
         #expect(batchScores.last! < batchScores.first! / 10 && batched.samples == rows && batched.updates == rows / 8)
     }
 
+    /// From SerialProducts.splitWork multiply-adds (k·d² ≥ 2²¹) a batch's products — the covariance's Woodbury step
+    /// and, from as many of its own, the statistics' dsyrk — are cut into parts for the pool's threads. The same posterior
+    /// as rank-one steps, and the same bits whether the parts ran at once on two threads or one after another on one:
+    /// the cut depends on the shape only.
+    @Test("a batch cut into parts for threads equals the rows one by one, bit for bit alike on one thread or two")
+    func splitBatch() throws {
+        let d = 256, rows = 3 * 64
+        var g = SeededGenerator(seed: 41)
+        let x = (0..<(rows * d)).map { _ in 3 + g.nextGaussian() }
+        let y = (0..<rows).map { r in x[r * d] - 0.5 * x[r * d + 7] + 0.1 * g.nextGaussian() }
+        var c = BayesianConfiguration(dictDim: d, sysDim: 1)
+        c.intercept = true
+        #expect(65 * d * d >= SerialProducts.splitWork && 64 * (d + 1) * (d + 1) / 2 >= SerialProducts.splitWork)
+        let before = BLASThreads.current
+        defer { BLASThreads.set(before) }
+        func batched(threads: Int) throws -> CoefficientUncertainty {
+            BLASThreads.set(threads)
+            let model = try BayesianRegression(c)
+            for start in stride(from: 0, to: rows, by: 64) {
+                try model.update(Array(x[(start * d)..<((start + 64) * d)]), Array(y[start..<(start + 64)]), rows: 64)
+            }
+            return try model.uncertainty()
+        }
+        let one = try batched(threads: 1), two = try batched(threads: 2)
+        #expect(one.coefficients == two.coefficients && one.std == two.std && one.intercept == two.intercept)
+        let rowwise = try BayesianRegression(c)
+        for r in 0..<rows { try rowwise.update(Array(x[(r * d)..<(r * d + d)]), [y[r]], rows: 1) }
+        let a = try rowwise.uncertainty()
+        #expect(worstRelative(two.coefficients, a.coefficients, scale: a.std) <= 1e-9)
+        #expect(worstRelative(two.std, a.std, scale: a.std) <= 1e-9)
+        #expect(worstRelative(two.intercept, a.intercept, scale: a.interceptStd) <= 1e-9)
+    }
+
     @Test("the free intercept is the limit of a weak prior on a column of ones")
     func interceptIsFlatLimit() throws {
         let (x, y) = Self.rawStream(rows: 50)

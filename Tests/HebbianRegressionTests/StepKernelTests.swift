@@ -114,6 +114,30 @@ import Testing
         }
     }
 
+    /// `hebb_parallel_run` hands each part of a job to exactly one thread — claimed by the caller or a helper — and
+    /// returns only when every part has finished, whether it split the job (two threads) or ran it alone (one thread,
+    /// or backing off); many short jobs in a row cross the helpers' spin-then-park hand-offs.
+    @Test func everyPartOfAJobRunsExactlyOnce() {
+        let parts = 8, jobs = 2000
+        let before = hebb_kernels_threads()
+        defer { _ = hebb_kernels_set_threads(before) }
+        for threads: Int32 in [1, 2, 3] {
+            _ = hebb_kernels_set_threads(threads)
+            var counts = [Int](repeating: 0, count: parts * jobs)
+            counts.withUnsafeMutableBufferPointer { c in
+                var context = (counts: c.baseAddress!, job: 0)
+                for job in 0..<jobs {
+                    context.job = job
+                    _ = hebb_parallel_run({ raw, part, parts in
+                        let context = raw!.assumingMemoryBound(to: (counts: UnsafeMutablePointer<Int>, job: Int).self).pointee
+                        context.counts[context.job * Int(parts) + Int(part)] += 1
+                    }, &context, Int32(parts))
+                }
+            }
+            #expect(counts.allSatisfy { $0 == 1 }, "\(threads) threads")
+        }
+    }
+
     @Test func shapesOutsideTheKernelsGoToBLAS() {
         #expect(hebb_products_supported(64, 2, 1 << 20) == 0)
         #expect(hebb_products_supported(64, 80, 1 << 20) == 0)

@@ -43,6 +43,17 @@ void hebb_products(const float *x, const float *y, const float *w, const float *
 int hebb_kernels_set_threads(int threads);
 /// The thread count in force (1 unless set).
 int hebb_kernels_threads(void);
+
+/// One part of a job split among the pool's threads: `part` of `parts` (0 is the caller's).
+typedef void (*hebb_job)(void *context, int part, int parts);
+
+/// Runs parts 0…parts−1 (at most 255) of `job`, each exactly once, claimed by the caller and the pool's helpers (the
+/// threads of hebb_kernels_set_threads), and returns 1 once all have finished; or, with one thread in force, another
+/// thread's job running, or while backing off (too many recent splits did not pay, kernels.c), runs them one after
+/// another on the caller and returns 0. The parts must touch disjoint memory; the caller decides whether a job is
+/// worth splitting (a hand-off costs ~1 µs to a spinning helper, tens to hundreds of µs to a parked one on a virtual
+/// machine).
+int hebb_parallel_run(hebb_job job, void *context, int parts);
 /// The CPUs this process may run on (its affinity mask; at least 1).
 int hebb_available_cpus(void);
 /// Rows·d·s from which a product is split among threads: about 1 ms of one core's work. Measured end to end on 2 cores
@@ -79,7 +90,12 @@ int hebb_all_finite(const void *values, ptrdiff_t n);
 int hebb_copy_finite(float *out, const void *values, ptrdiff_t n);
 
 // The exact Bayesian model's covariance cache (covariance.c; docs/MATH.md §10), in Double. S is a symmetric d × d
-// matrix stored whole, row-major; never split among threads.
+// matrix stored whole, row-major; these per-row kernels are never split among threads.
+
+/// Rows [r0, r1) of S's upper triangle scaled by `scale` and copied to the lower triangle (S[j][i] ← S[i][j] for
+/// j ≥ i), in tiles so the column-wise writes stay in cache: S exactly symmetric after a product that updated only
+/// the upper triangle. Rows [r0, r1) write only S[j][i] with i in [r0, r1), so disjoint row ranges may run at once.
+void hebb_mirror_upper(double *s, ptrdiff_t d, ptrdiff_t r0, ptrdiff_t r1, double scale);
 
 /// One Sherman–Morrison step for the rank-one change P ← decay·P + β·ρ²·a·aᵀ of S = P⁻¹, with g = β·ρ²/decay and
 /// scale = 1/decay:

@@ -206,19 +206,42 @@ struct CovarianceCache {
             let root = (oldWeight > 0 ? oldWeight * batchWeight / newWeight : 0).squareRoot()
             for j in 0..<m { u[rows * m + j] = root * (batchMean[j] - mean[j]) }
         }
-        var t = [Double](repeating: 0, count: k * d), gram = [Double](repeating: 0, count: k * k)
+        // Above SerialProducts.splitWork the products are cut into parts (T and W by columns, Σ's update by rows of its
+        // upper triangle) for the pool's threads; the cut depends on the shape only, so the bits do not depend on
+        // whether the parts ran at once.
+        let parts = k * d * d >= SerialProducts.splitWork ? SerialProducts.parts(columns: d) : 1
+        let column = { (p: Int) in p == parts ? d : (d * p / parts + 4) / 8 * 8 }
+        var t = [Double](repeating: 0, count: k * d), grams = [Double](repeating: 0, count: parts * k * k)
+        var gram = [Double](repeating: 0, count: k * k)
         for o in 0..<s {
-            let g = beta[o] / decay
+            let g = beta[o] / decay, scale = 1 / decay
             let base = o * d * d
             var info: Int32 = 0
-            SerialProducts.run(multiplyAdds: k * d * d + k * k * d + d * d * k / 2) {
+            SerialProducts.serial {
                 covariance.withUnsafeMutableBufferPointer { c in
                     let sigma = c.baseAddress! + base
-                    // T = U·Σ (k × d); K = T·Uᵀ + I/g (k × k, symmetric).
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(k), blasint(d), blasint(d), 1, u, blasint(m),
-                                sigma, blasint(d), 0, &t, blasint(d))
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(k), blasint(k), blasint(d), 1, t, blasint(d),
-                                u, blasint(m), 0, &gram, blasint(k))
+                    u.withUnsafeBufferPointer { uBuffer in
+                        t.withUnsafeMutableBufferPointer { tBuffer in
+                            grams.withUnsafeMutableBufferPointer { gBuffer in
+                                let u = uBuffer.baseAddress!, t = tBuffer.baseAddress!, grams = gBuffer.baseAddress!
+                                // T = U·Σ (k × d), each part its columns J, and its share T[:, J]·U[:, J]ᵀ of K.
+                                SerialProducts.split(parts) { p, _ in
+                                    let j0 = column(p), j1 = column(p + 1)
+                                    guard j1 > j0 else { return }
+                                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(k), blasint(j1 - j0), blasint(d), 1,
+                                                u, blasint(m), sigma + j0, blasint(d), 0, t + j0, blasint(d))
+                                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(k), blasint(k), blasint(j1 - j0), 1,
+                                                t + j0, blasint(d), u + j0, blasint(m), 0, grams + p * k * k, blasint(k))
+                                }
+                            }
+                        }
+                    }
+                    // K = Σ_parts + I/g (k × k, symmetric).
+                    for i in 0..<(k * k) {
+                        var sum = grams[i]
+                        for p in 1..<max(parts, 1) { sum += grams[p * k * k + i] }
+                        gram[i] = sum
+                    }
                     var trace = 0.0
                     for i in 0..<k { trace += gram[i * k + i]; gram[i * k + i] += 1 / g }
                     drift += Double(k) + g * trace
@@ -226,28 +249,38 @@ struct CovarianceCache {
                     var n = Int32(k), lda = Int32(k)
                     gram.withUnsafeMutableBufferPointer { a in dpotrf_("L", &n, a.baseAddress, &lda, &info, 1) }
                     guard info == 0 else { return }
-                    // W = L⁻¹·T, i.e. (Lᵀ)ᵀ·W = T with Lᵀ the row-major upper triangle; then Σ ← Σ − WᵀW (upper).
-                    cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, blasint(k), blasint(d), 1,
-                                gram, blasint(k), &t, blasint(d))
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(d), blasint(k), -1, t, blasint(d), 1, sigma, blasint(d))
-                    let scale = 1 / decay
-                    for i in 0..<d {
-                        sigma[i * d + i] *= scale
-                        for j in (i + 1)..<max(d, i + 1) {
-                            let value = sigma[i * d + j] * scale
-                            sigma[i * d + j] = value
-                            sigma[j * d + i] = value
+                    gram.withUnsafeBufferPointer { lBuffer in
+                        t.withUnsafeMutableBufferPointer { tBuffer in
+                            let l = lBuffer.baseAddress!, t = tBuffer.baseAddress!
+                            // W = L⁻¹·T, i.e. (Lᵀ)ᵀ·W = T with Lᵀ the row-major upper triangle, column block by block
+                            // on the caller: k²·d/2 multiply-adds, ~10 µs a part at 256 × 1 / 64, too little for a
+                            // hand-off (as a job of its own it ended later than its parts' CPU time about as often as
+                            // not, which set off the pool's back-off on an idle machine).
+                            for p in 0..<parts {
+                                let j0 = column(p), j1 = column(p + 1)
+                                guard j1 > j0 else { continue }
+                                cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit, blasint(k), blasint(j1 - j0), 1,
+                                            l, blasint(k), t + j0, blasint(d))
+                            }
+                            // Σ ← (Σ − WᵀW)/decay on the upper triangle, each part its rows, mirrored: exactly symmetric.
+                            SerialProducts.split(parts) { p, parts in
+                                let r0 = SerialProducts.triangleRow(p, of: parts, n: d), r1 = SerialProducts.triangleRow(p + 1, of: parts, n: d)
+                                SerialProducts.symmetricRankUpdate(rows: r0, r1, n: d, k: k, alpha: -1, a: t, lda: d, beta: 1, c: sigma, ldc: d)
+                                hebb_mirror_upper(sigma, d, r0, r1, scale)
+                            }
                         }
                     }
                 }
             }
             // K is positive definite whenever Σ is (I/g + UΣUᵀ); a failed factor means Σ lost it: rebuild.
             if info != 0 { drift = .infinity }
-            for j in 0..<d { naturalMean[o * d + j] *= decay }
-            for r in 0..<k {
-                let step = beta[o] * u[r * m + d + o]
-                for j in 0..<d { naturalMean[o * d + j] += step * u[r * m + j] }
-            }
+            // η ← decay·η + β·U[:, x]ᵀ·U[:, y_o].
+            SerialProducts.serial { naturalMean.withUnsafeMutableBufferPointer { eta in
+                u.withUnsafeBufferPointer { u in
+                    cblas_dgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(d), beta[o], u.baseAddress, blasint(m),
+                                u.baseAddress! + d + o, blasint(m), decay, eta.baseAddress! + o * d, 1)
+                }
+            } }
         }
         if centred {
             for j in 0..<m { mean[j] += (batchMean[j] - mean[j]) * batchWeight / newWeight }

@@ -109,11 +109,19 @@ public struct CrossMoments: Sendable, Equatable, Codable {
         // The shift between the two means: + (W_old·W_b / W)·δδᵀ, and the mean moves by δ·W_b/W.
         var delta = [Double](repeating: 0, count: m)
         for j in 0..<m { delta[j] = batchMean[j] - mean[j] }
-        SerialProducts.run(multiplyAdds: (rows + 1) * m * (m + 1) / 2) {
-            workspace.withUnsafeBufferPointer { z in
-                upperComoment.withUnsafeMutableBufferPointer { c in
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(m), blasint(rows), 1, z.baseAddress, blasint(m),
-                                decay, c.baseAddress, blasint(m))
+        // Above SerialProducts.splitWork the dsyrk is cut by rows into parts of equal work for the pool's threads (a
+        // cut fixed by the shape: the same bits whether or not the parts ran at once).
+        let work = rows * m * m / 2
+        let parts = work >= SerialProducts.splitWork ? SerialProducts.parts(columns: m) : 1
+        SerialProducts.serial {
+            workspace.withUnsafeBufferPointer { zBuffer in
+                upperComoment.withUnsafeMutableBufferPointer { cBuffer in
+                    let z = zBuffer.baseAddress!, c = cBuffer.baseAddress!
+                    SerialProducts.split(parts) { p, parts in
+                        SerialProducts.symmetricRankUpdate(rows: SerialProducts.triangleRow(p, of: parts, n: m),
+                                                           SerialProducts.triangleRow(p + 1, of: parts, n: m),
+                                                           n: m, k: rows, alpha: 1, a: z, lda: m, beta: decay, c: c, ldc: m)
+                    }
                 }
             }
             if oldWeight > 0 {
