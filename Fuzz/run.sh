@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds and runs hebbd's libFuzzer targets (Fuzz/README.md).
 #
-#   Fuzz/run.sh [--runs N | --seconds S] [--jobs-dir DIR] [target…]
+#   Fuzz/run.sh [--runs N | --seconds S] [--seed N] [--jobs-dir DIR] [target…]
 #
 # targets: sample_decoder control_request config_loader checkpoint_reader (default: all four, one after the other).
 # --runs N     stop each target after N inputs (default 10000: the short pass scripts/test.sh runs)
 # --seconds S  stop each target after S seconds instead
+# --seed N     libFuzzer's random seed (default: a new one per run, to explore; scripts/test.sh passes a fixed one so
+#              that CI's short pass is the same run every time and a failure there reproduces)
 #
 # How it builds: SwiftPM compiles the package's HebbCore module and its dependencies into .build-fuzz (a scratch
 # path of its own, release, with -sanitize=fuzzer,address: coverage instrumentation and AddressSanitizer); then
@@ -25,12 +27,14 @@ root="$PWD"
 
 runs=10000
 seconds=""
+seed=""
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs="$2"; seconds=""; shift 2 ;;
         --seconds) seconds="$2"; runs=""; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --seed) seed="$2"; shift 2 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "Fuzz/run.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -99,6 +103,7 @@ for t in "${targets[@]}"; do
     [ "$t" = checkpoint_reader ] && dict=""
     limit=(-runs="$runs")
     [ -n "$seconds" ] && limit=(-max_total_time="$seconds")
+    [ -n "$seed" ] && limit+=(-seed="$seed")
     log="$scratch/logs/$t.log"
     echo "fuzz: running $t (${limit[*]}) — log $log"
     # -rss_limit_mb: a target that needs more than 2 GiB is a finding; -max_len 256 KiB covers the seeds.

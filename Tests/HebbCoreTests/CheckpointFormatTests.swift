@@ -120,6 +120,18 @@ import HebbTestSupport
 
     static let versionTwo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/checkpoint-v2")
 
+    /// A NaN in a prior's optimiser state (a crafted but CRC-valid file: Fuzz/Regressions/checkpoint_reader/
+    /// prior-optimizer-nan.hebb) is written back and read again as NaN. The state travels as JSON ("nan"); the encoder's
+    /// read-back check compared it with `==`, for which NaN differs from itself, and refused to write the model.
+    @Test func aNaNInAPriorsOptimizerStateRoundTrips() throws {
+        var s = try CheckpointFormat.decode(Array(Data(contentsOf: Self.versionTwo.appendingPathComponent("gaussian.hebb"))), path: "g").snapshot
+        s.circuit!.prior!.hyperParameters[1].optimizer.v[0] = Float(nan: 0x1fffff, signaling: false)
+        let bytes = try CheckpointFormat.encode(s, software: "test")
+        let back = try CheckpointFormat.decode(bytes, path: "back").snapshot
+        #expect(back.circuit!.prior!.hyperParameters[1].optimizer.v[0].isNaN)
+        #expect(try CheckpointFormat.encode(back, software: "test") == bytes)
+    }
+
     /// A version-2 file written by the format-2 build (a fitted per-coefficient Gaussian prior, Adam, intercept,
     /// standardisation, buffered rows) loads, means what its config file means today, and resumes under it.
     @Test func versionTwoFileStillLoads() throws {

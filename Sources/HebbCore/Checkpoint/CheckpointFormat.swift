@@ -506,9 +506,13 @@ package enum CheckpointFormat {
         let reread = try decodeSnapshot(reparsed, payload: PayloadReader(bytes: payload.bytes, start: 0, length: payload.bytes.count,
                                                                          index: payload.index, path: ""), path: "", version: version)
         // The arrays round-trip by construction (raw bytes, NaN included); what could be lost is a field of the configuration.
+        // The prior's and the drift detector's states travel as JSON (NaN as "nan"), so they are compared as the JSON
+        // they are written as: a NaN in them (a crafted but CRC-valid file, found by the checkpoint_reader fuzz target)
+        // reads back as NaN, which `==` would call a difference.
         guard reread.model == snapshot.model, reread.circuit?.configuration == snapshot.circuit?.configuration,
-              reread.circuit?.prior == snapshot.circuit?.prior, reread.bayesian == snapshot.bayesian,
-              reread.uncertainty == snapshot.uncertainty, reread.drift == snapshot.drift, reread.journal == snapshot.journal else {
+              (reread.circuit?.prior).map({ codableJSON($0) }) == (snapshot.circuit?.prior).map({ codableJSON($0) }),
+              reread.bayesian == snapshot.bayesian,
+              reread.uncertainty == snapshot.uncertainty, json(reread.drift) == json(snapshot.drift), reread.journal == snapshot.journal else {
             throw .encodingFailed(model: snapshot.name, reason: "the snapshot does not read back identical; the checkpoint format misses one of its fields")
         }
 
