@@ -179,7 +179,7 @@ batch_size = {batch}
 
 def start_daemon(args, models, publish="json", transport="tcp"):
     return benchmark_daemon(args.hebbd, models, publish_format=publish, transport=transport,
-                            extra_daemon=args.daemon_toml)
+                            extra_daemon=args.daemon_toml, journal=not args.no_journal)
 
 
 def sink_endpoint(work, transport):
@@ -635,6 +635,8 @@ def main():
     parser.add_argument("--shapes", help="e2e: only these dict_dim x sys_dim shapes, e.g. 64x1,256x1 (16x1 is the one-row case)")
     parser.add_argument("--minutes", type=float, help="sustained memory run (default 1, 0.5 with --quick; the issue asks for 10)")
     parser.add_argument("--daemon-toml", default="", help="extra [daemon] keys for every hebbd run, e.g. 'blas_threads = 2'")
+    parser.add_argument("--no-journal", action="store_true",
+                        help="every hebbd run with [journal] enabled = false (and no reliable endpoint, which needs it)")
     parser.add_argument("--bench-arg", action="append", default=[], dest="bench_args",
                         help="extra argument for hebbd bench (repeatable), e.g. --bench-arg=--blas-threads=2")
     parser.add_argument("--sustained-rate", type=float, default=8, help="messages/s of the sustained memory run")
