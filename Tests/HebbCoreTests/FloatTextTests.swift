@@ -236,6 +236,37 @@ import Testing
         #expect(String(decoding: empty.bytes, as: UTF8.self) == #"{"a":[],"b":[[],[]]}"#)
     }
 
+    /// Rows narrower than a formatter block (1…7 values: every `sys_dim` < 8 model) are formatted as one list and then
+    /// bracketed in place; the text is the same as one float at a time, for every width around the switch, with the
+    /// longest texts, zeros, NaN and random bit patterns, and whatever the writer held before.
+    @Test(arguments: 1...9)
+    func narrowAndWideRowsMatchOneFloatAtATime(columns: Int) {
+        var generator = SeededGenerator(seed: UInt64(columns))
+        for rows in [1, 2, 3, 17, 64] {
+            let values: [Float] = (0..<(rows * columns)).map { i in
+                switch i % 5 {
+                case 0: return -1.00308845e-36
+                case 1: return 0
+                case 2: return .nan
+                default: return Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator))
+                }
+            }
+            var fast = JSONWriter(capacity: 8)
+            fast.beginObject(); fast.key("w")
+            values.withUnsafeBufferPointer { fast.matrix($0, rows: rows, columns: columns) }
+            fast.endObject()
+            var slow = JSONWriter()
+            slow.beginObject(); slow.key("w"); slow.beginArray()
+            for r in 0..<rows {
+                slow.beginArray()
+                for c in 0..<columns { slow.float(values[r * columns + c]) }
+                slow.endArray()
+            }
+            slow.endArray(); slow.endObject()
+            #expect(fast.bytes == slow.bytes, "\(rows)×\(columns)")
+        }
+    }
+
     /// The matrix is formatted straight into the writer's storage after what it already holds: a large one of
     /// longest-text values (15 bytes each, the bound's worst case), zeros and random values, after a key.
     @Test func writerMatrixAfterOtherKeysMatchesOneFloatAtATime() {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A parsed JSON value: hebbd's one JSON stack, for the hot paths (ingest, publish) and the cold ones (control,
 /// checkpoint headers, the CLI) alike.
 ///
@@ -375,15 +381,53 @@ package struct JSONWriter {
             output.withUnsafeMutableBufferPointer { buffer, initialized in
                 let base = buffer.baseAddress! + initialized
                 var used = 0
-                base[used] = UInt8(ascii: "["); used += 1
-                for r in 0..<rows {
-                    if r > 0 { base[used] = UInt8(ascii: ","); used += 1 }
-                    used += Self.writeArray(values.baseAddress.map { $0 + r * columns }, count: columns, to: base + used)
+                if columns < Self.narrowRowColumns, rows > 1, let first = values.baseAddress {
+                    used = Self.writeNarrowRows(first, rows: rows, columns: columns, to: base)
+                } else {
+                    base[used] = UInt8(ascii: "["); used += 1
+                    for r in 0..<rows {
+                        if r > 0 { base[used] = UInt8(ascii: ","); used += 1 }
+                        used += Self.writeArray(values.baseAddress.map { $0 + r * columns }, count: columns, to: base + used)
+                    }
+                    base[used] = UInt8(ascii: "]"); used += 1
                 }
-                base[used] = UInt8(ascii: "]"); used += 1
                 initialized += used
             }
         }
+    }
+
+    /// Rows narrower than this are formatted as one list and then bracketed (``writeNarrowRows(_:rows:columns:to:)``):
+    /// the formatter works on blocks of 8 values, so a row of 1 value per call (every `sys_dim = 1` model) paid for 8.
+    static let narrowRowColumns = 8
+
+    /// `[[v,…],…]` for `rows` rows of `columns` (< ``narrowRowColumns``) values, as the row-at-a-time path writes it:
+    /// every value in one ``FloatText/writeList(_:count:to:)`` call placed `2·rows + 1` bytes into `out`, then moved
+    /// forward row by row with the brackets put in — the write position never passes the read position, so no
+    /// scratch is needed. `out` has the capacity ``matrix(_:rows:columns:)`` reserves; returns the byte count.
+    private static func writeNarrowRows(_ values: UnsafePointer<Float>, rows: Int, columns: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        let shift = 2 * rows + 1
+        let length = FloatText.writeList(values, count: rows * columns, to: out + shift)
+        let end = out + shift + length
+        var read = out + shift, write = out
+        write.pointee = UInt8(ascii: "["); write += 1
+        for r in 0..<rows {
+            // The row's text runs to its columns-th comma (or the end): found with memchr, moved with memmove.
+            var stop = read
+            for _ in 0..<columns {
+                let comma = memchr(stop, Int32(UInt8(ascii: ",")), end - stop)?.assumingMemoryBound(to: UInt8.self) ?? end
+                stop = comma < end ? comma + 1 : end
+            }
+            // Every row but the last ends at a comma, consumed here; the writer puts its own between rows.
+            let text = stop > read && stop[-1] == UInt8(ascii: ",") ? stop - 1 - read : stop - read
+            if r > 0 { write.pointee = UInt8(ascii: ","); write += 1 }
+            write.pointee = UInt8(ascii: "["); write += 1
+            memmove(write, read, text)
+            write += text
+            write.pointee = UInt8(ascii: "]"); write += 1
+            read = stop
+        }
+        write.pointee = UInt8(ascii: "]"); write += 1
+        return write - out
     }
 
     /// An array of float32 values (`[0.5,-1.0,null]`), formatted as ``matrix(_:rows:columns:)`` formats a row.
