@@ -113,8 +113,8 @@ import HebbTestSupport
     @Test func aReloadWritesEveryModelAndRemovedOnesAndCommitsOnceWritten() throws {
         let (core, clock, reported) = try core()
         var file = DaemonConfiguration()
-        file.models = [EngineFixtures.model("a")]           // "b" leaves the file… but it was never a file model here
-        core.configuredNames = ["a", "b"]
+        core.configuredNames = ["a", "b"]                    // both came from the file…
+        file.models = [EngineFixtures.model("a")]           // …and "b" leaves it: its final state is written too
         guard case .success = core.reload(file) else { Issue.record("reload refused"); return }
         let snapshots = core.finishReload { reported.committed = true }
         #expect(snapshots.map(\.name).sorted() == ["a", "b"])   // b's final state, a's state
