@@ -47,13 +47,7 @@ extension EngineCore {
             return w.bytes
         }
         guard durableChanges, schedule.enabled, !snapshots.isEmpty else { return .reply(reply(self, [])) }
-        control.durableChange = DurableChange(writes: CheckpointWait(snapshots: snapshots, now: clock.monotonic())) { [unowned self] problems in
-            if !problems.isEmpty {
-                logger.error("checkpoint of a changed model failed; the change is live but not yet durable",
-                             metadata: ["error": .wire(problems.joined(separator: "; "), limit: 1000)])
-            }
-            return reply(self, problems)
-        }
+        holdUntilWritten(snapshots) { [unowned self] problems in reply(self, problems) }
         return .checkpoint(snapshots)
     }
 
@@ -64,15 +58,19 @@ extension EngineCore {
     package func finishReload(commit: @escaping () -> Void) -> [ModelSnapshot] {
         guard durableChanges, schedule.enabled else { commit(); return [] }
         let snapshots = schedule.takeFinalSnapshots() + checkpointAllModels()
+        holdUntilWritten(snapshots) { _ in commit(); return nil }
+        return snapshots
+    }
+
+    /// Holds ingest until `snapshots` are written (or the deadline), then logs what failed and runs `finish`.
+    private func holdUntilWritten(_ snapshots: [ModelSnapshot], finish: @escaping ([String]) -> [UInt8]?) {
         control.durableChange = DurableChange(writes: CheckpointWait(snapshots: snapshots, now: clock.monotonic())) { [unowned self] problems in
             if !problems.isEmpty {
-                logger.error("checkpoint after a reload failed; the reload is live but not yet durable",
+                logger.error("checkpoint of a changed model failed; the change is live but not yet durable",
                              metadata: ["error": .wire(problems.joined(separator: "; "), limit: 1000)])
             }
-            commit()
-            return nil
+            return finish(problems)
         }
-        return snapshots
     }
 
     /// The snapshot of `runner` a change writes, counted as submitted so the schedule does not write it twice.

@@ -176,14 +176,8 @@ struct CovarianceCache {
     /// O(k·d² + k²·d) per output against 2·k·d² in rank-one steps: the better for k < d. No prediction is written.
     mutating func learn(batch x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int, smoothing: Double?) {
         let d = features, s = outputs, m = d + s
-        // Row weights, oldest first, and the decay of everything before the batch (as CrossMoments.add).
-        var decay = 1.0
-        var rowWeights = [Double](repeating: 1, count: rows)
-        if let smoothing {
-            var w = 1 - smoothing
-            for r in stride(from: rows - 1, through: 0, by: -1) { rowWeights[r] = w; w *= smoothing }
-            decay = pow(smoothing, Double(rows))
-        }
+        // Row weights, oldest first, and the decay of everything before the batch: the statistics' own rule.
+        let (rowWeights, decay) = CrossMoments.batchWeights(rows: rows, smoothing: smoothing)
         var batchWeight = 0.0
         for w in rowWeights { batchWeight += w }
         var batchMean = [Double](repeating: 0, count: m)

@@ -73,6 +73,17 @@ public struct CrossMoments: Sendable, Equatable, Codable {
     /// Whether every statistic is finite.
     public var isFinite: Bool { weight.isFinite && mean.allSatisfy(\.isFinite) && upperComoment.allSatisfy(\.isFinite) }
 
+    /// The weights of a batch's `rows` rows, oldest first, and the decay of everything before the batch: with
+    /// `smoothing` s, row r of k weighs (1 − s)·s^(k−1−r) and the past s^k, as k rows one at a time would; without it,
+    /// 1 and 1. The one rule for the statistics here and for the posterior's batch step (``CovarianceCache``).
+    static func batchWeights(rows: Int, smoothing: Double?) -> (weights: [Double], decay: Double) {
+        var weights = [Double](repeating: 1, count: rows)
+        guard let smoothing else { return (weights, 1) }
+        var w = 1 - smoothing
+        for r in stride(from: rows - 1, through: 0, by: -1) { weights[r] = w; w *= smoothing }
+        return (weights, pow(smoothing, Double(rows)))
+    }
+
     /// Folds in `rows` rows of x (rows × features) and y (rows × outputs), row-major, oldest first; `smoothing`
     /// s in (0, 1) forgets as the type's comment says (nil: no forgetting). `workspace` is reused between calls.
     public mutating func add(x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int,
@@ -80,14 +91,7 @@ public struct CrossMoments: Sendable, Equatable, Codable {
         guard rows > 0 else { return }
         let d = features, s = outputs, m = columns
         precondition(x.count >= rows * d && y.count >= rows * s, "CrossMoments.add: short batch")
-        // Row weights (oldest first) and the decay of everything before the batch.
-        var decay = 1.0
-        var rowWeights = [Double](repeating: 1, count: rows)
-        if let smoothing {
-            var w = 1 - smoothing
-            for r in stride(from: rows - 1, through: 0, by: -1) { rowWeights[r] = w; w *= smoothing }
-            decay = pow(smoothing, Double(rows))
-        }
+        let (rowWeights, decay) = Self.batchWeights(rows: rows, smoothing: smoothing)
         var batchWeight = 0.0, batchSquaredWeight = 0.0
         for w in rowWeights { batchWeight += w; batchSquaredWeight += w * w }
         // The batch's weighted mean (first pass).
