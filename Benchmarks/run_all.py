@@ -3,7 +3,7 @@
 
     swift build -c release --product hebbd
     python3 -m pip install ./clients/python        # the support library (hebbd.testing); scripts/setup.sh --test does it
-    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,latency,checkpoint,memory,reliable]
+    python3 Benchmarks/run_all.py [--quick] [--only core,engine,e2e,cpu,latency,checkpoint,memory,reliable]
                                   [--shapes 64x1,256x1] [--transport tcp,ipc]
                                   [--seconds S] [--repeat N] [--minutes N] [--json FILE]
 
@@ -18,6 +18,9 @@ Sections (Benchmarks/README.md says what each baseline is and why):
               millisecond between the first learned batch and the last) and with a reader that keeps up
               (Benchmarks/null_subscriber.c: first to last coefficient message). `--transport tcp,ipc` runs the ingest
               over both and compares them.
+  cpu         the CPU time (user + system, every thread) the receiver spends per message at the e2e shapes: hebbd
+              (binary publish, a reader subscribed, journal as configured) against the null sink taking the same
+              messages. CPU time, unlike a rate, hardly depends on what else runs on a shared machine.
   latency     a batch's last row sent → its coefficient message received by a subscriber, against the same round
               trip through the null sink publishing a small message per message received (the transport floor)
   checkpoint  the longest gap between coefficient messages of a busy 4096×64 model while it is checkpointed over and
@@ -47,6 +50,7 @@ import time
 import numpy as np
 import zmq
 
+from hebbd.proc import cpu_seconds
 from hebbd.testing import benchmark_daemon, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -273,10 +277,7 @@ def e2e(args, work):
     print(f"e2e: hebbd feed → hebbd run vs hebbd feed → null sink, steady state (first to last message at the receiver,"
           f" ≥ {args.seconds:g} s each); ratios per repetition: median (range)", flush=True)
     transports = args.transport.split(",")
-    shapes = [(d, s, n, n, bt, jt) for d, s, n, bt, jt in E2E_SHAPES] + [(*ONE_ROW, 0.8, None)]
-    if args.shapes:
-        shapes = [shape for shape in shapes if f"{shape[0]}x{shape[1]}" in args.shapes.split(",")]
-    for d, s, per_message, batch, binary_target, json_target in shapes:
+    for d, s, per_message, batch, binary_target, json_target in e2e_shapes(args):
         by_transport = {}
         for transport in transports:
             one_row = per_message == 1
@@ -313,6 +314,65 @@ def e2e(args, work):
                 report("e2e", f"{d}×{s} {per_message} rows/msg {what}: ipc / tcp (msg/s)", human(statistics.median(ipc[key])),
                        f"tcp {human(statistics.median(tcp[key]))}",
                        f"{statistics.median(ipc[key]) / statistics.median(tcp[key]):.2f}×", "—", None, unit="msg/s")
+
+
+def e2e_shapes(args):
+    """The e2e section's shapes, as --shapes narrows them: (d, s, rows per message, batch, binary and JSON targets)."""
+    shapes = [(d, s, n, n, bt, jt) for d, s, n, bt, jt in E2E_SHAPES] + [(*ONE_ROW, 0.8, None)]
+    if args.shapes:
+        shapes = [shape for shape in shapes if f"{shape[0]}x{shape[1]}" in args.shapes.split(",")]
+    return shapes
+
+
+def cpu_null(args, work, case):
+    """CPU seconds per message of the null sink taking the case's messages (its own rusage, read when it exits)."""
+    path, messages, passes = case["file"]
+    total = messages * passes
+    sink = subprocess.Popen([null_sink_binary(work), sink_endpoint(work, case["transport"]), str(total)],
+                            stdout=subprocess.PIPE, text=True)
+    assert sink.stdout.readline().strip() == "ready"
+    feed = subprocess.Popen(feed_command(args, sink.args[1], path, *case["shape"], passes), stdout=subprocess.DEVNULL)
+    sink.stdout.read()
+    _, _, usage = os.wait4(sink.pid, 0)
+    sink.returncode = 0
+    feed.wait()
+    return (usage.ru_utime + usage.ru_stime) / total
+
+
+def cpu_hebbd(args, work, case):
+    """CPU seconds per message of `hebbd run` (binary publish, a reader taking every update) from before the feed
+    starts to the last update's coefficient message."""
+    path, messages, passes = case["file"]
+    total = messages * passes
+    d, s, per_message = case["shape"]
+    with start_daemon(args, model_table(d, s, case["batch"]), "binary", case["transport"]) as hebbd:
+        updates = total * per_message // case["batch"]
+        sub = subprocess.Popen([c_binary(work, "null_subscriber"), hebbd.publish, "coef/bench/", str(updates), "20"],
+                               stdout=subprocess.PIPE, text=True)
+        if sub.stdout.readline().strip() != "ready":
+            raise SystemExit("cpu: the null subscriber got no first message")
+        before = cpu_seconds(hebbd.process.pid)
+        feed = subprocess.Popen(feed_command(args, hebbd.ingest, path, d, s, per_message, passes), stdout=subprocess.DEVNULL)
+        receiver_line(sub, "the null subscriber")
+        used = cpu_seconds(hebbd.process.pid) - before
+        feed.wait()
+    return used / total
+
+
+def cpu_per_message(args, work):
+    print(f"cpu: CPU time per message (user + system, all threads) of the receiver, hebbd (binary, reader"
+          f"{'' if args.no_journal else ', journal on'}) vs the null sink, same messages (≥ {args.seconds:g} s of"
+          f" traffic); µs, median (range)", flush=True)
+    for d, s, per_message, batch, _, _ in e2e_shapes(args):
+        messages, _ = probe(args, work, "tcp", d, s, per_message)
+        case = {"transport": "tcp", "shape": (d, s, per_message), "batch": batch,
+                "file": data_file(work, d, s, per_message, messages)}
+        ours, base = [], []
+        for _ in range(args.repeat):
+            base.append(cpu_null(args, work, case) * 1e6)
+            ours.append(cpu_hebbd(args, work, case) * 1e6)
+        report("cpu", f"{d}×{s} {per_message} rows/msg, µs CPU per message", spread(ours, "{:.1f}"),
+               f"null sink {spread(base, '{:.1f}')}", spread([o / b for o, b in zip(ours, base)]) + "×", "—", None)
 
 
 def engine(args, work):
@@ -628,7 +688,7 @@ def main():
     parser.add_argument("--hebbd", default=os.path.join(ROOT, ".build/release/hebbd"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, one repetition")
     parser.add_argument("--repeat", type=int, help="repetitions per figure (default 3, 1 with --quick)")
-    parser.add_argument("--only", default="core,engine,e2e,latency,checkpoint,memory,reliable")
+    parser.add_argument("--only", default="core,engine,e2e,cpu,latency,checkpoint,memory,reliable")
     parser.add_argument("--seconds", type=float, help="traffic per e2e and engine run, steady state (default 3, 2 with --quick)")
     parser.add_argument("--transport", default="tcp",
                         help="ingest transport of the e2e section: tcp, ipc, or tcp,ipc (both, with an ipc/tcp comparison)")
@@ -654,7 +714,7 @@ def main():
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"hebbd {args.hebbd}; {os.cpu_count()} cores, {cpu}; repeat {args.repeat}; load average {load}; "
           f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}", flush=True)
-    sections = {"core": core, "engine": engine, "e2e": e2e, "latency": latency, "checkpoint": checkpoint, "memory": memory,
+    sections = {"core": core, "engine": engine, "e2e": e2e, "cpu": cpu_per_message, "latency": latency, "checkpoint": checkpoint, "memory": memory,
                 "reliable": reliable}
     with tempfile.TemporaryDirectory(prefix="hebbd-run-all-") as work:
         for name in args.only.split(","):

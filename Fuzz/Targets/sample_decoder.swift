@@ -5,6 +5,8 @@
 //   2. through EngineCore.handleSample of a long-lived core holding the same two models, so accepted rows are
 //      buffered, learned from (updates run) and published.
 // Invariants checked (a failure aborts, and libFuzzer keeps the input):
+//   * a binary header that BinaryHeader.scan reads (the fast path, no JSON tree) has the fields the JSON parse
+//     and the decoder's checks give it;
 //   * an accepted message has 1 ≤ rows ≤ max_rows_per_message, the shape of the model it names, and only finite
 //     values once copied out (float64 narrowed to float32 included) — but for binary float32 frames, whose
 //     finiteness the engine checks in the pass that first reads them;
@@ -70,6 +72,12 @@ private func state(_ core: EngineCore) -> [String: ModelState] {
 public func fuzzSampleDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let frames = FuzzFrames(UnsafeRawBufferPointer(start: data, count: size))
     defer { frames.deallocate() }
+
+    // 0. The binary header's fast path (no JSON tree) answers only where the generic parse gives the same fields.
+    if frames.pointers.count == 4, let fast = BinaryHeader.scan(frames.pointers[1], maxRows: maxRows) {
+        let generic = try? decoder.binaryHeader(parsed: decoder.parseHeader(frames.pointers[1], model: "demo"), model: "demo")
+        fuzzCheck(generic == fast, "header fast path read \(fast), the JSON parse \(String(describing: generic))")
+    }
 
     // 1. The decoder alone.
     var verdict: RejectionReason?

@@ -91,7 +91,7 @@ package struct PublishEncoder {
         writer.key("seq"); writer.int(sequence)
         writer.key("step"); writer.int(updates)
         writer.key("samples"); writer.int(samples)
-        writer.key("time"); writer.string(Timestamp.rfc3339(time))
+        writer.key("time"); writer.timestamp(time)
         if let report {
             writer.key("loss"); writer.double(report.loss)
             writer.key("mse"); writer.double(report.mse)

@@ -256,11 +256,39 @@ package struct SampleDecoder: Sendable {
             throw Rejection(.tooLarge, model: model, "a JSON frame of \(frames[1].count) bytes exceeds limits.max_inline_bytes = \(maxInlineBytes); "
                             + "send large blocks as binary frames")
         }
+        var decoded: DecodedSamples
+        if frames.count == 4 {
+            // The headers producers send are read without a JSON tree (BinaryHeader.scan); anything else is parsed.
+            let header: BinaryHeader
+            if let scanned = BinaryHeader.scan(frames[1], maxRows: maxRowsPerMessage) {
+                header = scanned
+            } else {
+                header = try binaryHeader(parsed: parseHeader(frames[1], model: model), model: model)
+            }
+            decoded = try decodeBinary(model: model, header: header, x: frames[2], y: frames[3], shape: shape)
+            decoded.producer = header.producer
+            decoded.sequence = header.sequence
+        } else {
+            let header = try parseHeader(frames[1], model: model)
+            let common = try commonFields(header, model: model)
+            decoded = try decodeInline(model: model, header: header, shape: shape)
+            (decoded.producer, decoded.sequence) = (common.producer, common.sequence)
+        }
+        return decoded
+    }
+
+    /// Frame 1 parsed as JSON, which must be an object.
+    package func parseHeader(_ frame: UnsafeRawBufferPointer, model: String) throws(Rejection) -> JSON {
         let header: JSON
-        do { header = try JSONParser.parse(frames[1]) } catch {
+        do { header = try JSONParser.parse(frame) } catch {
             throw Rejection(.badJSON, model: model, "header: \(error)")
         }
         guard header.object != nil else { throw Rejection(.badJSON, model: model, "header is \(header.typeName), expected an object") }
+        return header
+    }
+
+    /// The keys of every header: `v` (1 when given), `producer`, `seq`.
+    private func commonFields(_ header: JSON, model: String) throws(Rejection) -> (producer: String?, sequence: Int?) {
         if let v = header["v"], v.int != 1 {
             throw Rejection(.badHeader, model: model, "unsupported protocol version \(v.serializedText); this daemon speaks v 1")
         }
@@ -274,19 +302,12 @@ package struct SampleDecoder: Sendable {
             guard let n = q.int, n >= 0 else { throw Rejection(.badHeader, model: model, "\"seq\" must be a non-negative integer") }
             sequence = n
         }
-        var decoded: DecodedSamples
-        if frames.count == 4 {
-            decoded = try decodeBinary(model: model, header: header, x: frames[2], y: frames[3], shape: shape)
-        } else {
-            decoded = try decodeInline(model: model, header: header, shape: shape)
-        }
-        decoded.producer = producer
-        decoded.sequence = sequence
-        return decoded
+        return (producer, sequence)
     }
 
-    private func decodeBinary(model: String, header: JSON, x: UnsafeRawBufferPointer, y: UnsafeRawBufferPointer,
-                              shape: SampleShape) throws(Rejection) -> DecodedSamples {
+    /// A parsed binary header's fields, or the rejection that names what is wrong with it.
+    package func binaryHeader(parsed header: JSON, model: String) throws(Rejection) -> BinaryHeader {
+        let (producer, sequence) = try commonFields(header, model: model)
         guard let dtype = header["dtype"] else { throw Rejection(.badHeader, model: model, "binary message without \"dtype\"") }
         let width: Int
         switch dtype.string {
@@ -301,6 +322,13 @@ package struct SampleDecoder: Sendable {
         guard rows <= maxRowsPerMessage else {
             throw Rejection(.tooLarge, model: model, "\(rows) rows exceed limits.max_rows_per_message = \(maxRowsPerMessage)")
         }
+        return BinaryHeader(width: width, rows: rows, producer: producer, sequence: sequence)
+    }
+
+    /// Checks the X and Y frames against the header and the model's shape.
+    private func decodeBinary(model: String, header: BinaryHeader, x: UnsafeRawBufferPointer, y: UnsafeRawBufferPointer,
+                              shape: SampleShape) throws(Rejection) -> DecodedSamples {
+        let rows = header.rows, width = header.width
         // Overflow-checked: `rows` comes from the wire and limits.max_rows_per_message has no upper bound.
         func bytes(_ columns: Int) -> Int {
             let (cells, o1) = rows.multipliedReportingOverflow(by: columns)

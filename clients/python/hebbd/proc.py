@@ -1,7 +1,9 @@
-"""A process's memory as Linux reports it in ``/proc/PID/status``: the one reader the tests and benchmarks use."""
+"""A process's memory and CPU time as Linux reports them in ``/proc/PID/status`` and ``/proc/PID/stat``: the one
+reader the tests and benchmarks use."""
 
 from __future__ import annotations
 
+import os
 from typing import Dict
 
 
@@ -31,4 +33,12 @@ def peak_rss_mib(pid: int) -> float:
     return memory_mib(pid, "VmHWM")["VmHWM"]
 
 
-__all__ = ["memory_mib", "peak_rss_mib", "rss_mib"]
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time ``pid`` has used so far, in seconds (``utime`` + ``stime`` of ``/proc/PID/stat``,
+    all its threads; a resolution of one clock tick, 10 ms)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()     # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+__all__ = ["cpu_seconds", "memory_mib", "peak_rss_mib", "rss_mib"]
