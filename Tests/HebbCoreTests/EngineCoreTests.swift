@@ -287,6 +287,19 @@ import HebbTestSupport
         #expect(runner.sequenceResets == 1)
     }
 
+    /// `seq` may be any non-negative Int64: after Int64.max the next message of that producer is counted as a
+    /// reset, and gaps that would pass Int.max saturate — the daemon does not trap (fuzz finding 7).
+    @Test func sequenceNumbersAtInt64MaxDoNotOverflow() throws {
+        let core = try EngineFixtures.core([EngineFixtures.model("m", batch: 100)])
+        for seq in [Int64.max, 0, Int64.max, 0, Int64.max, Int64.max - 1] {
+            EngineFixtures.send(core, EngineFixtures.inline("m", #"{"x":[1,2,3],"y":1,"producer":"p","seq":\#(seq)}"#))
+        }
+        let runner = core.runners["m"]!
+        #expect(runner.samples + runner.pendingRows == 6)
+        #expect(runner.sequenceResets == 3)
+        #expect(runner.gaps == Int.max)
+    }
+
     @Test func rejectionSummariesAndHeartbeat() throws {
         var settings = EngineSettings()
         settings.heartbeat = 5

@@ -472,10 +472,13 @@ package final class ModelRunner: PublishableModel {
         guard let sequence else { return }
         let key = producer ?? ""
         if let last = producerSequence[key] {
-            if sequence > last + 1 {
-                gaps += sequence - last - 1
-            } else if sequence <= last {
-                sequenceResets += 1
+            // Both are ≥ 0, so `sequence - last` cannot overflow; `last + 1` could (a producer's `seq` may be
+            // Int64.max), and the counts saturate rather than trap, whatever a producer sends.
+            if sequence > last {
+                let (total, overflow) = gaps.addingReportingOverflow(sequence - last - 1)
+                gaps = overflow ? .max : total
+            } else {
+                sequenceResets = sequenceResets == .max ? .max : sequenceResets + 1
             }
         }
         producerSequence[key] = sequence
