@@ -128,8 +128,13 @@ package struct BinaryHeader: Equatable, Sendable {
             return .integer(n)
         }
 
+        /// Whether the bytes spell `text` (lengths first: most keys differ there; `elementsEqual` across the two
+        /// buffer types was not specialised and cost more than the rest of the scan).
         static func equal(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
-            bytes.elementsEqual(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+            guard bytes.count == text.utf8CodeUnitCount else { return false }
+            let expected = text.utf8Start
+            for i in 0..<bytes.count where bytes[i] != expected[i] { return false }
+            return true
         }
     }
 }
