@@ -338,10 +338,14 @@ private func writerWithSpares(_ directory: String, count: Int, _ fsync: DaemonCo
             #expect(!stillThere.isEmpty && stillThere == Array((0..<400).map { record($0) }.suffix(stillThere.count)))
             #expect(recovery.segments.count == 1, "spares are no part of the journal")
 
-            // The next two segments are the spares' files; the third is a new one.
+            // The next two segments are the spares' files; the third is a new one. Each is sealed after a few records,
+            // far short of the spare's old size: the seal cuts the old bytes off.
             let first = writer.written.segment
             var i = 400
-            while writer.written.segment < first + 3 { _ = try writer.append(record(i)); i += 1 }
+            for _ in 0..<3 {
+                for _ in 0..<3 { _ = try writer.append(record(i)); i += 1 }
+                try writer.sealOpenSegment()
+            }
             try writer.commit()
             #expect(writer.statistics.recycledSegments == 2 && writer.statistics.spares == 0)
             #expect(try spares(dir).isEmpty)
@@ -503,8 +507,9 @@ private func writerWithSpares(_ directory: String, count: Int, _ fsync: DaemonCo
             #expect(writer.statistics.recycledSegments == 1 && writer.statistics.spares == 1)
             _ = try writer.append(record(0))
             writer.close()
-            #expect(try recoverAll(dir).0 == [record(0)])
             #expect(try fileBytes(JournalDirectory.segmentPath(dir, 1)).count == Int(writer.written.offset), "closed at its records")
+            let (records, recovery) = try recoverAll(dir)
+            #expect(records == [record(0)] && recovery.tornTail == nil)
         }
     }
 }
