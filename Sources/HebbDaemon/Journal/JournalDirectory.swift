@@ -76,7 +76,10 @@ package enum JournalDirectory {
     /// ``JournalError/missingSegment(directory:number:)`` or ``JournalError/unreadableSegment(path:error:)``.
     /// With `unsyncedSealedSegments` (`fsync = "off"`: nothing was ever synced, so a power loss can leave any
     /// segment's tail zero-filled or cut), a torn-looking tail of a sealed segment is cut off too and reported in
-    /// ``JournalRecovery/sealedTailsCut``, instead of refusing the start as corruption.
+    /// ``JournalRecovery/sealedTailsCut``, instead of refusing the start as corruption; and a last segment that still
+    /// has the header of an earlier segment (recycled, renamed before its new header reached the disk) is removed as
+    /// a torn start (``JournalDamage/staleHeader(found:)``) — with the other policies the header is synced before the
+    /// rename, so such a file is refused.
     package static func recover(_ directory: String, from start: JournalPosition? = nil, unsyncedSealedSegments: Bool = false,
                                 visit: (JournalRecord, JournalPosition, JournalPosition) -> Void) throws(JournalError) -> JournalRecovery {
         let numbers = try segmentNumbers(in: directory)
