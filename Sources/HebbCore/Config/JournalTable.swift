@@ -30,8 +30,10 @@ extension DaemonConfiguration {
         /// `spare_segments`: how many covered segments are kept, renamed to spares, for the next segments to be
         /// written over in place instead of in new files (cheaper: Benchmarks/README.md, "Recycled journal
         /// segments"); 0 deletes them as before. Spares count towards `max_journal_bytes` and are deleted first when an
-        /// append needs their room.
-        package var spareSegments = 4
+        /// append needs their room. The default, 16, is what the default `max_journal_bytes` holds of default
+        /// segments: a checkpoint frees up to that many at once, and spares pay off only when they cover what it
+        /// frees (measured: 4 spares gained nothing, 16 a 1.29× ingest rate).
+        package var spareSegments = 16
 
         /// The defaults.
         package init() {}
