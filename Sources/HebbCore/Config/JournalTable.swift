@@ -32,7 +32,7 @@ extension DaemonConfiguration {
         /// segments"); 0 deletes them as before. Spares count towards `max_journal_bytes` and are deleted first when an
         /// append needs their room. The default, 16, is what the default `max_journal_bytes` holds of default
         /// segments: a checkpoint frees up to that many at once, and spares pay off only when they cover what it
-        /// frees (measured: 4 spares gained nothing, 16 a 1.29× ingest rate).
+        /// frees (measured: 4 spares 1.01–1.07× the ingest rate without, 16 spares 1.3×).
         package var spareSegments = 16
 
         /// The defaults.
