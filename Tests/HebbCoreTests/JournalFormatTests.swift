@@ -10,13 +10,14 @@ private func sampleFrames(rows: Int, base: Float) -> [[UInt8]] {
     return [Array("demo".utf8), Array("{\"dtype\": \"float32\", \"rows\": \(rows)}".utf8), floats(x), floats(y)]
 }
 
-/// Segment 7 holding `records`, and the offset where each record starts.
-private func segment(_ records: [JournalRecord], number: UInt64 = 7) -> (bytes: [UInt8], starts: [Int]) {
-    var bytes = JournalFormat.segmentHeader(number)
+/// Segment 7 (of format `version`) holding `records`, and the offset where each record starts.
+private func segment(_ records: [JournalRecord], number: UInt64 = 7,
+                     version: UInt32 = JournalFormat.version) -> (bytes: [UInt8], starts: [Int]) {
+    var bytes = JournalFormat.segmentHeader(number, version: version)
     var starts: [Int] = []
     for record in records {
         starts.append(bytes.count)
-        JournalFormat.append(record, to: &bytes)
+        JournalFormat.append(record, segment: number, version: version, to: &bytes)
     }
     return (bytes, starts)
 }
@@ -44,15 +45,63 @@ private let threeRecords = [
     }
 
     @Test func recordLayoutIsTheDocumentedOne() {
-        // docs/JOURNAL.md's example: a reliable 2-frame message from producer "p", sequence 5.
+        // docs/JOURNAL.md's example: a reliable 2-frame message from producer "p", sequence 5, in segment 1.
+        let record = JournalRecord(frames: [Array("m".utf8), Array("{}".utf8)], origin: ReliableOrigin(producer: "p", sequence: 5))
         var bytes: [UInt8] = []
-        JournalFormat.append(JournalRecord(frames: [Array("m".utf8), Array("{}".utf8)], origin: ReliableOrigin(producer: "p", sequence: 5)),
-                             to: &bytes)
+        JournalFormat.append(record, segment: 1, to: &bytes)
         let body: [UInt8] = [1, 1, 2, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0x70, 1, 0, 0, 0, 0x6d, 2, 0, 0, 0, 0x7b, 0x7d]
         #expect(Array(bytes[0..<4]) == [UInt8(body.count), 0, 0, 0])
         #expect(Array(bytes[8...]) == body)
-        #expect(CRC32.checksum(Array(bytes[0..<4]) + body) == bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) })
-        #expect(JournalFormat.segmentHeader(1) == Array("HEBBJRNL".utf8) + [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+        // Version 2: the CRC covers the segment's number first, zlib.crc32(body, zlib.crc32(segment_le8 + length_le4)).
+        #expect(Array(bytes[4..<8]) == [0x3e, 0xfe, 0xad, 0xd6])
+        #expect(CRC32.checksum([1, 0, 0, 0, 0, 0, 0, 0] + Array(bytes[0..<4]) + body) == 0xd6ad_fe3e)
+        #expect(JournalFormat.segmentHeader(1) == Array("HEBBJRNL".utf8) + [2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+        // Version 1 (still read): the CRC of the length and the body only.
+        var v1: [UInt8] = []
+        JournalFormat.append(record, segment: 1, version: 1, to: &v1)
+        #expect(Array(v1[4..<8]) == [0x63, 0x53, 0xd8, 0x79] && Array(v1[8...]) == body)
+        #expect(JournalFormat.segmentHeader(1, version: 1) == Array("HEBBJRNL".utf8) + [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    /// A journal written by the previous release (format 1) is read as before.
+    @Test func aVersionOneSegmentIsStillRead() throws {
+        let (bytes, starts) = segment(threeRecords, version: 1)
+        let scan = try JournalReader.scan(bytes, number: 7)
+        #expect(scan.damage == nil && scan.records.map(\.record) == threeRecords)
+        #expect(scan.records.map(\.at.offset) == starts.map(UInt64.init))
+        // Its torn tail is still a torn tail, its corruption still corruption.
+        #expect(try JournalReader.scan(Array(bytes.dropLast(3)), number: 7).damage?.isTornTail == true)
+        var flipped = bytes
+        flipped[starts[1] + 10] ^= 0x20
+        #expect(try JournalReader.scan(flipped, number: 7).damage?.isTornTail == false)
+    }
+
+    /// The bytes a recycled segment keeps from its previous life (records of another segment number, with CRCs that
+    /// held there) are never records of the new one: not when read, and not as "a valid record after the damage" —
+    /// so a torn write over them is a torn tail, cut off, never corruption that refuses the start.
+    @Test func recordsOfAnotherSegmentNumberAreNeverValid() throws {
+        let (old, oldStarts) = segment(threeRecords, number: 3)
+        // Segment 9 in the same file: a header and one record written over the start, the old records behind.
+        var new = JournalFormat.segmentHeader(9)
+        JournalFormat.append(threeRecords[1], segment: 9, to: &new)
+        let stale = Array(old[oldStarts[1]...])  // two complete records of segment 3 after it
+        let scan = try JournalReader.scan(new + stale, number: 9)
+        #expect(scan.records.map(\.record) == [threeRecords[1]])
+        #expect(scan.validEnd.offset == UInt64(new.count))
+        let damage = try #require(scan.damage)
+        #expect(damage.isTornTail, "\(damage)")
+        // A record copied byte for byte from segment 3 to the same offset of segment 9 fails its CRC there.
+        var copied = JournalFormat.segmentHeader(9)
+        copied += old[oldStarts[0]..<oldStarts[1]]
+        #expect(try JournalReader.scan(copied, number: 9).records.isEmpty)
+        // A v1 file recycled as v2: its old records fail version 2's CRC in the same way.
+        let (oldV1, v1Starts) = segment(threeRecords, number: 3, version: 1)
+        #expect(try JournalReader.scan(new + Array(oldV1[v1Starts[1]...]), number: 9).damage?.isTornTail == true)
+        // Real corruption before a valid record of the segment's own number is still corruption.
+        var corrupt = new
+        JournalFormat.append(threeRecords[2], segment: 9, to: &corrupt)
+        corrupt[JournalFormat.segmentHeaderBytes + 12] ^= 0x01
+        #expect(try JournalReader.scan(corrupt + stale, number: 9).damage?.isTornTail == false)
     }
 
     @Test func everyCutInsideTheLastRecordIsATornTailThatKeepsTheRecordsBeforeIt() throws {
@@ -105,7 +154,7 @@ private let threeRecords = [
         var bytes = JournalFormat.segmentHeader(7)
         let body: [UInt8] = [9, 0, 0, 0]
         bytes.appendLittleEndian(UInt32(body.count))
-        bytes.appendLittleEndian(CRC32.checksum([UInt8(body.count), 0, 0, 0] + body))
+        bytes.appendLittleEndian(CRC32.checksum([7, 0, 0, 0, 0, 0, 0, 0, UInt8(body.count), 0, 0, 0] + body))
         bytes += body
         let scan = try JournalReader.scan(bytes, number: 7)
         #expect(scan.damage == .malformedBody("unknown record kind 9"))
@@ -120,8 +169,8 @@ private let threeRecords = [
         foreign[0] = 0x58
         #expect(throws: JournalSegmentError.badMagic) { try JournalReader.scan(foreign, number: 7) }
         var newer = bytes
-        newer[8] = 2
-        #expect(throws: JournalSegmentError.unsupportedVersion(2)) { try JournalReader.scan(newer, number: 7) }
+        newer[8] = 3
+        #expect(throws: JournalSegmentError.unsupportedVersion(3)) { try JournalReader.scan(newer, number: 7) }
     }
 
     @Test func segmentFileNamesSortAsTheirNumbers() {
@@ -130,6 +179,10 @@ private let threeRecords = [
         #expect(JournalFormat.segmentNumber(fileName: "journal-12.log") == nil)
         #expect(JournalFormat.segmentNumber(fileName: "journal-00000000000000000012.log.tmp") == nil)
         #expect(JournalFormat.segmentFileName(9) < JournalFormat.segmentFileName(10))
+        // Spares are named apart: never taken for segments.
+        #expect(JournalFormat.spareFileName(12) == "spare-00000000000000000012.log")
+        #expect(JournalFormat.isSpareFileName("spare-00000000000000000012.log") && !JournalFormat.isSpareFileName("spare-12.log"))
+        #expect(JournalFormat.segmentNumber(fileName: JournalFormat.spareFileName(12)) == nil)
     }
 
     @Test func positionsOrderBySegmentThenOffsetAndRoundTripThroughJSON() {
@@ -227,16 +280,18 @@ private let threeRecords = [
             batch_interval = "25ms"
             segment_bytes = 1048576
             max_journal_bytes = 8388608
+            spare_segments = 0
             """, file: "t.toml")
         #expect(!config.journal.enabled && config.journal.fsync == .always)
         #expect(config.journal.batchInterval == 0.025)
         #expect(config.journal.segmentBytes == 1 << 20 && config.journal.maxJournalBytes == 8 << 20)
+        #expect(config.journal.spareSegments == 0 && DaemonConfiguration.Journal().spareSegments > 0)
     }
 
     @Test func badValuesNameTheTableAndKey() {
         for (toml, fragment) in [("fsync = \"sometimes\"", "fsync"), ("batch_interval = \"0ms\"", "batch_interval"),
                                  ("segment_bytes = 10", "segment_bytes"), ("max_journal_bytes = 4096\nsegment_bytes = 8192", "max_journal_bytes"),
-                                 ("fsnyc = \"off\"", "fsnyc")] {
+                                 ("fsnyc = \"off\"", "fsnyc"), ("spare_segments = -1", "spare_segments")] {
             do {
                 _ = try DaemonConfiguration.parse(toml: "[journal]\n" + toml, file: "t.toml")
                 Issue.record("parsed \(toml)")

@@ -27,11 +27,18 @@ extension DaemonConfiguration {
         /// every model is forced (so segments can be deleted) and reliable messages are refused with a reason, while
         /// plain ingest waits in libzmq's queues (back-pressure), until space is free again.
         package var maxJournalBytes = 1 << 30
+        /// `spare_segments`: how many covered segments are kept, renamed to spares, for the next segments to be
+        /// written over in place instead of in new files (cheaper: Benchmarks/README.md, "Recycled journal
+        /// segments"); 0 deletes them as before. Spares count towards `max_journal_bytes` and are deleted first when an
+        /// append needs their room. The default, 16, is what the default `max_journal_bytes` holds of default
+        /// segments: a checkpoint frees up to that many at once, and spares pay off only when they cover what it
+        /// frees (measured: 4 spares 1.01–1.07× the ingest rate without, 16 spares 1.3×).
+        package var spareSegments = 16
 
         /// The defaults.
         package init() {}
 
-        static let keys = ["enabled", "fsync", "batch_interval", "segment_bytes", "max_journal_bytes"]
+        static let keys = ["enabled", "fsync", "batch_interval", "segment_bytes", "max_journal_bytes", "spare_segments"]
 
         init(_ r: TableReader) throws(ConfigError) {
             enabled = try r.bool("enabled", default: enabled)
@@ -44,6 +51,7 @@ extension DaemonConfiguration {
                                        }, check: { $0.isFinite && $0 >= 0.001 && $0 <= 10 })
             segmentBytes = try r.integer("segment_bytes", default: segmentBytes, in: 4096...Int64(Int32.max))
             maxJournalBytes = try r.integer("max_journal_bytes", default: maxJournalBytes, in: 4096...Int64.max)
+            spareSegments = try r.integer("spare_segments", default: spareSegments, in: 0...1024)
             guard maxJournalBytes >= segmentBytes else {
                 throw r.invalid("max_journal_bytes", "at least segment_bytes (\(segmentBytes))", String(maxJournalBytes))
             }

@@ -1,4 +1,4 @@
-/// # hebbd journal format, version 1 (docs/JOURNAL.md)
+/// # hebbd journal format, version 2 (docs/JOURNAL.md)
 ///
 /// The journal is a write-ahead log of the ingest messages the engine accepted, in numbered segment files
 /// (`<state_dir>/journal/journal-<segment, 20 digits>.log`). All integers are little-endian.
@@ -7,7 +7,7 @@
 ///
 ///     offset  size  field
 ///     0       8     magic, the ASCII bytes "HEBBJRNL"
-///     8       4     format version, UInt32 = 1
+///     8       4     format version, UInt32 = 2 (1 is still read)
 ///     12      4     reserved, 0
 ///     16      8     the segment's number, UInt64 (equal to the number in its file name)
 ///
@@ -15,7 +15,8 @@
 ///
 ///     offset  size  field
 ///     0       4     body length L, UInt32 (1 ... maxRecordBytes)
-///     4       4     CRC-32 (IEEE, = zlib.crc32) of bytes [0, 4) and of the body, UInt32
+///     4       4     CRC-32 (IEEE, = zlib.crc32), UInt32: version 2, of the segment's number (8 bytes), bytes [0, 4)
+///                   and the body; version 1, of bytes [0, 4) and the body
 ///     8       L     body
 ///
 /// and a body is:
@@ -31,11 +32,19 @@
 /// exactly as received, so replay goes through the same decoder as live ingest and the model is the one the
 /// live daemon learned; the segment number in the header ties a file to its place in the sequence (a copied or
 /// renamed file is refused).
+///
+/// Version 2 differs from 1 only in the record's CRC, which also covers the segment's number: segment files are
+/// recycled (a covered segment is renamed to a spare and overwritten in place as a later segment), so the bytes after
+/// a recycled segment's last record are records of its previous life — complete, with CRCs that held there. Under
+/// version 2 they can never pass as records of the new segment (nor as a valid record after damage, which would make a
+/// torn tail look like corruption). Version 1 segments, written by earlier builds, are read as before.
 package enum JournalFormat {
     /// "HEBBJRNL".
     package static let magic: [UInt8] = Array("HEBBJRNL".utf8)
-    /// The version this build writes and reads.
-    package static let version: UInt32 = 1
+    /// The version this build writes.
+    package static let version: UInt32 = 2
+    /// The versions this build reads: 1 (records' CRC without the segment's number) and 2.
+    package static let readableVersions: ClosedRange<UInt32> = 1...2
     /// Bytes of a segment's header.
     package static let segmentHeaderBytes = 24
     /// Bytes before a record's body: its length and its CRC.
@@ -64,8 +73,19 @@ package enum JournalFormat {
         return UInt64(digits)
     }
 
-    /// The header of segment `number`.
-    package static func segmentHeader(_ number: UInt64) -> [UInt8] {
+    /// The file name of a spare: a covered segment kept for reuse (`spare-<its former number, 20 digits>.log`).
+    /// Recovery and the segment listing ignore it.
+    package static func spareFileName(_ formerNumber: UInt64) -> String {
+        "spare-" + segmentFileName(formerNumber).dropFirst(8)
+    }
+
+    /// Whether `fileName` is a spare's (``spareFileName(_:)``).
+    package static func isSpareFileName(_ fileName: String) -> Bool {
+        fileName.hasPrefix("spare-") && segmentNumber(fileName: "journal-" + fileName.dropFirst(6)) != nil
+    }
+
+    /// The header of segment `number` in format `version` (tests write version 1 segments as earlier builds did).
+    package static func segmentHeader(_ number: UInt64, version: UInt32 = version) -> [UInt8] {
         var bytes = magic
         bytes.appendLittleEndian(version)
         bytes.appendLittleEndian(UInt32(0))
@@ -73,14 +93,29 @@ package enum JournalFormat {
         return bytes
     }
 
-    /// Encodes `record` (prefix and body), appending to `bytes`.
-    package static func append(_ record: JournalRecord, to bytes: inout [UInt8]) {
-        append(frames: record.frames, origin: record.origin, to: &bytes)
+    /// The CRC a record stores in segment `segment` of format `version`: of the segment's number as 8 bytes (version
+    /// 2 only), the 4 length bytes and the body — `zlib.crc32(body, zlib.crc32(segment_le8 + length_le4))`.
+    package static func recordChecksum(length: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
+                                       segment: UInt64, version: UInt32) -> UInt32 {
+        var crc = CRC32()
+        if version >= 2 {
+            withUnsafeBytes(of: segment.littleEndian) { crc.update($0) }
+        }
+        crc.update(length)
+        crc.update(body)
+        return crc.value
     }
 
-    /// Encodes the record of a message of `frames` (prefix and body), appending to `bytes`. Generic so that the
-    /// engine encodes straight from the received frames (`UnsafeRawBufferPointer`), with no copy of them first.
-    package static func append<Frame: Collection<UInt8>>(frames: [Frame], origin: ReliableOrigin?, to bytes: inout [UInt8]) {
+    /// Encodes `record` (prefix and body) for segment `segment` of format `version`, appending to `bytes`.
+    package static func append(_ record: JournalRecord, segment: UInt64, version: UInt32 = version, to bytes: inout [UInt8]) {
+        append(frames: record.frames, origin: record.origin, segment: segment, version: version, to: &bytes)
+    }
+
+    /// Encodes the record of a message of `frames` (prefix and body) for segment `segment` of format `version`,
+    /// appending to `bytes`. Generic so that the engine encodes straight from the received frames
+    /// (`UnsafeRawBufferPointer`), with no copy of them first.
+    package static func append<Frame: Collection<UInt8>>(frames: [Frame], origin: ReliableOrigin?, segment: UInt64,
+                                                         version: UInt32 = version, to bytes: inout [UInt8]) {
         let start = bytes.count
         bytes.appendLittleEndian(UInt32(0))  // length, patched below
         bytes.appendLittleEndian(UInt32(0))  // CRC, patched below
@@ -99,12 +134,11 @@ package enum JournalFormat {
         }
         let length = UInt32(bytes.count - start - recordPrefixBytes)
         bytes.storeLittleEndian(length, at: start)
-        var crc = CRC32()
-        bytes.withUnsafeBytes { raw in
-            crc.update(UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4)]))
-            crc.update(UnsafeRawBufferPointer(rebasing: raw[(start + recordPrefixBytes)...]))
+        let crc = bytes.withUnsafeBytes { raw in
+            recordChecksum(length: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4)]),
+                           body: UnsafeRawBufferPointer(rebasing: raw[(start + recordPrefixBytes)...]), segment: segment, version: version)
         }
-        bytes.storeLittleEndian(crc.value, at: start + 4)
+        bytes.storeLittleEndian(crc, at: start + 4)
     }
 
     /// The encoded size of `record`, prefix included.

@@ -15,6 +15,10 @@ package enum JournalDamage: Sendable, Equatable, CustomStringConvertible {
     /// The CRC holds but the body does not parse (unknown kind or flags, frame lengths that do not add up, a bad
     /// producer name): written by another program or version.
     case malformedBody(String)
+    /// The last segment's header is the one of segment `found`, an earlier one: a recycled file whose new header
+    /// never reached the disk (with `fsync = "off"`, renamed before its header was written back). Nothing in it
+    /// belongs to the segment its name says.
+    case staleHeader(found: UInt64)
 
     package var description: String {
         switch self {
@@ -24,6 +28,7 @@ package enum JournalDamage: Sendable, Equatable, CustomStringConvertible {
         case let .checksum(expected, actual): "CRC mismatch (stored \(hex(expected)), computed \(hex(actual))) with valid records after it"
         case let .badLength(length): "impossible record length \(length)"
         case let .malformedBody(why): "malformed record: \(why)"
+        case let .staleHeader(found): "the header of segment \(found), the file's previous life (a crash while it was recycled)"
         }
     }
 
@@ -31,7 +36,7 @@ package enum JournalDamage: Sendable, Equatable, CustomStringConvertible {
     /// by recovery. False for corruption, which recovery refuses (docs/JOURNAL.md).
     package var isTornTail: Bool {
         switch self {
-        case .cutOff, .tailChecksum, .zeroFill: true
+        case .cutOff, .tailChecksum, .zeroFill, .staleHeader: true
         case .checksum, .badLength, .malformedBody: false
         }
     }
@@ -57,7 +62,8 @@ package enum JournalSegmentError: Error, Sendable, Equatable, CustomStringConver
         switch self {
         case let .truncatedHeader(bytes): "segment header truncated (\(bytes) of \(JournalFormat.segmentHeaderBytes) bytes)"
         case .badMagic: "not a hebbd journal segment (bad magic)"
-        case let .unsupportedVersion(v): "journal format version \(v) is not readable by this build (reads \(JournalFormat.version))"
+        case let .unsupportedVersion(v):
+            "journal format version \(v) is not readable by this build (reads \(JournalFormat.readableVersions.lowerBound)–\(JournalFormat.readableVersions.upperBound))"
         case let .numberMismatch(expected, found): "segment header says number \(found), its file name \(expected)"
         }
     }
@@ -84,23 +90,30 @@ package struct JournalSegmentScan: Sendable, Equatable {
 /// (``JournalDamage/isTornTail``) when nothing valid comes after it — the record a crash interrupted, which was never
 /// synced, never acknowledged and never learned, so recovery cuts it off; **corruption** when a valid record still
 /// follows (a flipped byte in the middle), which recovery refuses rather than drop acknowledged records after it.
+///
+/// A record is valid only under its own segment's number and format version (version 2's CRC covers the number):
+/// the records a recycled segment still holds from its previous life, after its last record, are never valid — to
+/// the reader they are the rest of a torn tail, not records after damage.
 package enum JournalReader {
-    /// Checks a segment's header: the magic, the version and that it is segment `number`.
-    package static func checkHeader(_ bytes: UnsafeRawBufferPointer, number: UInt64) throws(JournalSegmentError) {
+    /// Checks a segment's header — the magic, a readable version and that it is segment `number` — and returns its
+    /// format version.
+    @discardableResult
+    package static func checkHeader(_ bytes: UnsafeRawBufferPointer, number: UInt64) throws(JournalSegmentError) -> UInt32 {
         guard bytes.count >= JournalFormat.segmentHeaderBytes else { throw .truncatedHeader(bytes: bytes.count) }
         guard Array(bytes[0..<8]) == JournalFormat.magic else { throw .badMagic }
         let version = bytes.loadLittleEndian(UInt32.self, at: 8)
-        guard version == JournalFormat.version else { throw .unsupportedVersion(version) }
+        guard JournalFormat.readableVersions.contains(version) else { throw .unsupportedVersion(version) }
         let found = bytes.loadLittleEndian(UInt64.self, at: 16)
         guard found == number else { throw .numberMismatch(expected: number, found: found) }
+        return version
     }
 
     /// Reads segment `number` whole (header and records).
     package static func scan(_ bytes: [UInt8], number: UInt64) throws(JournalSegmentError) -> JournalSegmentScan {
         let result: Result<JournalSegmentScan, JournalSegmentError> = bytes.withUnsafeBytes { raw in
             do throws(JournalSegmentError) {
-                try checkHeader(raw, number: number)
-                return .success(scanRecords(raw, number: number))
+                let version = try checkHeader(raw, number: number)
+                return .success(scanRecords(raw, number: number, version: version))
             } catch {
                 return .failure(error)
             }
@@ -108,22 +121,29 @@ package enum JournalReader {
         return try result.get()
     }
 
-    /// Reads the records of segment `number` from `bytes` (the whole file, header included).
-    static func scanRecords(_ bytes: UnsafeRawBufferPointer, number: UInt64) -> JournalSegmentScan {
+    /// Reads the records of segment `number` of format `version` from `bytes` (the whole file, header included).
+    static func scanRecords(_ bytes: UnsafeRawBufferPointer, number: UInt64, version: UInt32) -> JournalSegmentScan {
+        let segment = SegmentIdentity(number: number, version: version)
         var records: [(record: JournalRecord, at: JournalPosition, end: JournalPosition)] = []
         var offset = JournalFormat.segmentHeaderBytes
         func position(_ o: Int) -> JournalPosition { JournalPosition(segment: number, offset: UInt64(o)) }
         while offset < bytes.count {
-            switch parseRecord(bytes, at: offset) {
+            switch parseRecord(bytes, at: offset, in: segment) {
             case let .record(record, next):
                 records.append((record, position(offset), position(next)))
                 offset = next
             case let .damaged(damage):
                 return JournalSegmentScan(records: records, validEnd: position(offset),
-                                          damage: classify(damage, bytes, at: offset))
+                                          damage: classify(damage, bytes, at: offset, in: segment))
             }
         }
         return JournalSegmentScan(records: records, validEnd: position(offset), damage: nil)
+    }
+
+    /// What a record's CRC depends on besides its own bytes.
+    private struct SegmentIdentity {
+        var number: UInt64
+        var version: UInt32
     }
 
     private enum Parse {
@@ -131,8 +151,8 @@ package enum JournalReader {
         case damaged(JournalDamage)
     }
 
-    /// A first verdict at `offset`, refined by ``classify(_:_:at:)`` from what follows.
-    private static func parseRecord(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Parse {
+    /// A first verdict at `offset`, refined by ``classify(_:_:at:in:)`` from what follows.
+    private static func parseRecord(_ bytes: UnsafeRawBufferPointer, at offset: Int, in segment: SegmentIdentity) -> Parse {
         let available = bytes.count - offset
         guard available >= JournalFormat.recordPrefixBytes else {
             return .damaged(.cutOff(needed: JournalFormat.recordPrefixBytes, available: available))
@@ -144,10 +164,10 @@ package enum JournalReader {
         }
         let stored = bytes.loadLittleEndian(UInt32.self, at: offset + 4)
         let bodyStart = offset + JournalFormat.recordPrefixBytes
-        var crc = CRC32()
-        crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]))
-        crc.update(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + length)]))
-        guard crc.value == stored else { return .damaged(.checksum(expected: stored, actual: crc.value)) }
+        let computed = JournalFormat.recordChecksum(length: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]),
+                                                    body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + length)]),
+                                                    segment: segment.number, version: segment.version)
+        guard computed == stored else { return .damaged(.checksum(expected: stored, actual: computed)) }
         switch decodeBody(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + length)])) {
         case let .success(record): return .record(record, next: bodyStart + length)
         case let .failure(why): return .damaged(.malformedBody(why.text))
@@ -155,10 +175,11 @@ package enum JournalReader {
     }
 
     /// A tail with nothing valid after it is torn; anything with a valid record after it is corruption.
-    private static func classify(_ damage: JournalDamage, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> JournalDamage {
+    private static func classify(_ damage: JournalDamage, _ bytes: UnsafeRawBufferPointer, at offset: Int,
+                                 in segment: SegmentIdentity) -> JournalDamage {
         if case .malformedBody = damage { return damage }  // its CRC held: written that way, not torn
         if bytes[offset...].allSatisfy({ $0 == 0 }) { return .zeroFill(bytes: bytes.count - offset) }
-        if validRecordFollows(bytes, after: offset) {
+        if validRecordFollows(bytes, after: offset, in: segment) {
             if case let .cutOff(needed, _) = damage, needed > JournalFormat.recordPrefixBytes {
                 return .badLength(needed - JournalFormat.recordPrefixBytes)
             }
@@ -174,8 +195,9 @@ package enum JournalReader {
 
     /// Whether a complete record with a valid CRC and body starts anywhere after `offset` (so the damage at
     /// `offset` is not the end of the journal). Candidates are filtered by their length and body shape before
-    /// the CRC is computed, so a torn multi-megabyte record costs little.
-    private static func validRecordFollows(_ bytes: UnsafeRawBufferPointer, after offset: Int) -> Bool {
+    /// the CRC is computed, so a torn multi-megabyte record costs little. A record of a recycled file's previous
+    /// life fails its CRC here (another segment number): stale bytes are never "a valid record after it".
+    private static func validRecordFollows(_ bytes: UnsafeRawBufferPointer, after offset: Int, in segment: SegmentIdentity) -> Bool {
         var candidate = offset + 1
         while candidate + JournalFormat.recordPrefixBytes + 4 <= bytes.count {
             defer { candidate += 1 }
@@ -184,7 +206,7 @@ package enum JournalReader {
             guard length >= 4, length <= bytes.count - bodyStart,
                   bytes[bodyStart] == JournalFormat.ingestKind, bytes[bodyStart + 1] & ~JournalFormat.reliableFlag == 0
             else { continue }
-            if case .record = parseRecord(bytes, at: candidate) { return true }
+            if case .record = parseRecord(bytes, at: candidate, in: segment) { return true }
         }
         return false
     }

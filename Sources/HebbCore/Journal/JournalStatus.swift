@@ -24,6 +24,9 @@ package struct JournalStatus: Sendable, Equatable {
         w.key("bytes"); w.int(writer.bytes)
         w.key("max_bytes"); w.int(maxBytes)
         w.key("segments"); w.int(writer.segments)
+        w.key("spares"); w.int(writer.spares)
+        w.key("spare_bytes"); w.int(writer.spareBytes)
+        w.key("recycled_segments"); w.int(writer.recycledSegments)
         w.key("appended"); w.int(writer.appended)
         w.key("fsyncs"); w.int(writer.fsyncs)
         w.key("fsync_seconds"); w.double(writer.fsyncSeconds)
@@ -50,10 +53,16 @@ package struct JournalStatistics: Sendable, Equatable {
     package init() {}
     /// Records appended since start.
     package var appended = 0
-    /// Bytes the segments hold on disk now.
+    /// Bytes the segments take on disk now (spares not included).
     package var bytes = 0
-    /// Segments on disk now.
+    /// Segments on disk now (spares not included).
     package var segments = 0
+    /// Spares on disk now: covered segments' files kept to be overwritten by the next segments.
+    package var spares = 0
+    /// Bytes the spares take (they count towards `max_journal_bytes` with ``bytes``).
+    package var spareBytes = 0
+    /// Segments started in a spare rather than in a new file, since start.
+    package var recycledSegments = 0
     /// fsync/fdatasync calls on segments (the policy's syncs and the seals of full segments).
     package var fsyncs = 0
     /// Their total duration, seconds.
@@ -62,7 +71,7 @@ package struct JournalStatistics: Sendable, Equatable {
     package var fsyncMaxSeconds: Double = 0
     /// Appends refused because the journal was full.
     package var refusedFull = 0
-    /// Segments deleted because every model's checkpoint covered them.
+    /// Segments deleted because every model's checkpoint covered them (unlinked, or renamed to a spare).
     package var deletedSegments = 0
     /// Times the writer failed (a write or a sync returned an error) and closed its segment, to reopen on a new one.
     package var failures = 0

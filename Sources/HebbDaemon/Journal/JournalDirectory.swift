@@ -40,8 +40,9 @@ package struct JournalRecovery: Sendable, Equatable {
     }
 }
 
-/// The journal's directory, `<state_dir>/journal/`: listing its segments, and recovery — reading every record in
-/// order, cutting off a torn tail, refusing corruption.
+/// The journal's directory, `<state_dir>/journal/`: listing its segments and spares, and recovery — reading every
+/// record in order, cutting off a torn tail, refusing corruption. Spares (`spare-*.log`, covered segments kept for
+/// reuse by ``JournalWriter``) are no part of the journal: recovery never reads them.
 package enum JournalDirectory {
     /// The journal directory of a state directory.
     package static func path(stateDirectory: String) -> String {
@@ -55,6 +56,13 @@ package enum JournalDirectory {
         return (names ?? []).compactMap(JournalFormat.segmentNumber(fileName:)).sorted()
     }
 
+    /// The spare files present (their names), oldest former segment first; empty when the directory does not exist.
+    package static func spareNames(in directory: String) throws(JournalError) -> [String] {
+        let names: [String]?
+        do { names = try CheckpointFiles.list(directory) } catch { throw .from(error) }
+        return (names ?? []).filter(JournalFormat.isSpareFileName).sorted()
+    }
+
     /// The file of segment `number`.
     package static func segmentPath(_ directory: String, _ number: UInt64) -> String {
         directory + "/" + JournalFormat.segmentFileName(number)
@@ -62,12 +70,16 @@ package enum JournalDirectory {
 
     /// Reads every segment in order and hands each record at or after `start` to `visit` with its position and the
     /// position after it (nil `start`: every record). A torn tail of the **last** segment is cut off (the file is
-    /// truncated to its last valid record and synced; a last segment whose header itself is torn is removed) and
+    /// truncated to its last valid record and synced — a recycled segment's records of its previous life after it
+    /// included; a last segment whose header itself is torn, or still the one of its previous life, is removed) and
     /// reported; any other damage throws before anything after it is visited: ``JournalError/corrupt(path:position:damage:)``,
     /// ``JournalError/missingSegment(directory:number:)`` or ``JournalError/unreadableSegment(path:error:)``.
     /// With `unsyncedSealedSegments` (`fsync = "off"`: nothing was ever synced, so a power loss can leave any
     /// segment's tail zero-filled or cut), a torn-looking tail of a sealed segment is cut off too and reported in
-    /// ``JournalRecovery/sealedTailsCut``, instead of refusing the start as corruption.
+    /// ``JournalRecovery/sealedTailsCut``, instead of refusing the start as corruption; and a last segment that still
+    /// has the header of an earlier segment (recycled, renamed before its new header reached the disk) is removed as
+    /// a torn start (``JournalDamage/staleHeader(found:)``) — with the other policies the header is synced before the
+    /// rename, so such a file is refused.
     package static func recover(_ directory: String, from start: JournalPosition? = nil, unsyncedSealedSegments: Bool = false,
                                 visit: (JournalRecord, JournalPosition, JournalPosition) -> Void) throws(JournalError) -> JournalRecovery {
         let numbers = try segmentNumbers(in: directory)
@@ -84,13 +96,24 @@ package enum JournalDirectory {
             do {
                 scan = try JournalReader.scan(bytes, number: number)
             } catch {
-                // A crash while a new segment's header was being written leaves a short or zero header at the end.
-                let headerTorn = bytes.count < JournalFormat.segmentHeaderBytes || bytes.allSatisfy { $0 == 0 }
-                guard isLast, headerTorn else { throw .unreadableSegment(path: path, error: error) }
+                // A crash while a new segment's header was being written leaves a short or zero header at the end; a
+                // recycled file renamed before its new header reached the disk still has the header of its previous
+                // life, an earlier segment's — only possible with fsync = "off" (otherwise the header is synced
+                // before the rename, and such a file was renamed or copied by someone else: refused). Either way the
+                // segment never held a durable record.
+                let damage: JournalDamage
+                if bytes.count < JournalFormat.segmentHeaderBytes || bytes.allSatisfy({ $0 == 0 }) {
+                    damage = .cutOff(needed: JournalFormat.segmentHeaderBytes, available: bytes.count)
+                } else if unsyncedSealedSegments, case let .numberMismatch(_, found) = error, found < number {
+                    damage = .staleHeader(found: found)
+                } else {
+                    throw .unreadableSegment(path: path, error: error)
+                }
+                guard isLast else { throw .unreadableSegment(path: path, error: error) }
+                // Removed, not kept as a spare: with "off" some of its new records may have reached the disk, and a
+                // spare's records must never carry the number its next life may get (this one is reused next).
                 do { try CheckpointFiles.removeFile(path) } catch { throw .from(error) }
-                recovery.tornTail = JournalTornTail(path: path, position: .start(of: number),
-                                                    damage: .cutOff(needed: JournalFormat.segmentHeaderBytes, available: bytes.count),
-                                                    bytesCut: bytes.count)
+                recovery.tornTail = JournalTornTail(path: path, position: .start(of: number), damage: damage, bytesCut: bytes.count)
                 break
             }
             for (record, at, end) in scan.records {

@@ -26,6 +26,15 @@ import Darwin
 /// recovered segments are never written again. ``deleteSegments(coveredBy:)`` deletes the sealed segments before a
 /// position. `max_journal_bytes` bounds the segments' total: an append past it throws ``JournalError/full(bytes:limit:)``.
 ///
+/// **Recycling.** A covered segment is not unlinked but renamed to a *spare* (`spare-<number>.log`), up to
+/// `spare_segments` of them, and the next segment is started in a spare rather than in a new file: its header is
+/// written over the old one (and synced, unless `off`), then it is renamed to its segment's name (and the directory
+/// synced), and records overwrite the old contents in place — no block or page-cache allocation, and syncs that need
+/// not commit a growing file's metadata (PostgreSQL recycles its WAL segments for the same reason; Benchmarks/README.md,
+/// "Recycled journal segments"). The old bytes after the records are never taken for records (format version 2's CRC
+/// covers the segment's number) and are cut off when the segment is sealed or closed. Spares count towards
+/// `max_journal_bytes` and are deleted first when an append needs their room.
+///
 /// A failed write or sync is fatal for the segment, never for the daemon: the writer cuts a partly written record off,
 /// closes the segment (sealed as it is), bumps ``failures`` and refuses appends with ``JournalError/failed(_:retryIn:)``
 /// until a back-off (1 s, doubling up to 30 s) has passed; the next append then starts a new segment. A sync that
@@ -44,6 +53,11 @@ package final class JournalWriter: Sendable {
         /// The open segment's path, made once when it is started (an error names it; every append may fail).
         var segmentPath = ""
         var segmentSize = 0
+        /// Bytes the open segment's file takes on disk: ``segmentSize``, or more while a recycled file still holds
+        /// its previous life's bytes after the records (cut off at the seal).
+        var segmentFileBytes = 0
+        /// The spares, ready to become the next segments: file names in the directory and sizes.
+        var spares: [(name: String, bytes: Int)] = []
         /// Sizes of the sealed segments still on disk, by number.
         var sealed: [(number: UInt64, bytes: Int)] = []
         var written = JournalPosition(segment: 0, offset: 0)
@@ -54,7 +68,19 @@ package final class JournalWriter: Sendable {
         var failure: JournalError?
         var reopenAt = ContinuousClock.now
         var backoff = Duration.seconds(1)
-        var totalBytes: Int { sealed.reduce(segmentSize) { $0 + $1.bytes } }
+        /// Bytes the segments take on disk (the open one's file included).
+        var segmentBytes: Int { sealed.reduce(max(segmentSize, segmentFileBytes)) { $0 + $1.bytes } }
+        /// Bytes the spares take.
+        var spareBytes: Int { spares.reduce(0) { $0 + $1.bytes } }
+        /// What counts towards `max_journal_bytes`: segments and spares.
+        var totalBytes: Int { segmentBytes + spareBytes }
+
+        /// Brings the size figures of ``statistics`` up to date.
+        mutating func updateSizes() {
+            statistics.bytes = segmentBytes
+            statistics.spares = spares.count
+            statistics.spareBytes = spareBytes
+        }
     }
 
     private let state: Mutex<State>
@@ -78,19 +104,31 @@ package final class JournalWriter: Sendable {
         do { try CheckpointFiles.makeDirectories(directory, mode: 0o750) } catch { throw .from(error) }
         var initial = State()
         initial.sealed = recovery.segments
+        // Spares left by the previous run: the newest kept up to the bound (whatever their contents: a spare is only
+        // ever overwritten), the rest removed.
+        for name in try JournalDirectory.spareNames(in: directory).reversed() {
+            let path = directory + "/" + name
+            var st = stat()
+            if initial.spares.count < configuration.spareSegments, stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                initial.spares.insert((name, Int(st.st_size)), at: 0)
+            } else {
+                do { try CheckpointFiles.removeFile(path) } catch { throw .from(error) }
+            }
+        }
         let lastOnDisk = recovery.segments.last?.number ?? recovery.tornTail.map { $0.position.segment - 1 } ?? 0
         let next = max(lastOnDisk, checkpointSegment ?? 0) + 1
         if !recovery.segments.isEmpty, lastOnDisk + 1 < next {
             for number in (lastOnDisk + 1)..<next {
-                try Self.startSegment(number, in: directory, sync: configuration.fsync != .off, state: &initial)
+                // New files, not spares: these are sealed at once and must hold their header only.
+                try Self.startSegment(number, in: directory, sync: configuration.fsync != .off, recycle: false, state: &initial)
                 Glibc.close(initial.fd)
                 initial.sealed.append((number, initial.segmentSize))
             }
         }
-        try Self.startSegment(next, in: directory, sync: configuration.fsync != .off, state: &initial)
+        try Self.startSegment(next, in: directory, sync: configuration.fsync != .off, recycle: true, state: &initial)
         initial.durable = initial.written
         state = Mutex(initial)
-        state.withLock { $0.statistics.segments = $0.sealed.count + 1; $0.statistics.bytes = $0.totalBytes }
+        state.withLock { $0.statistics.segments = $0.sealed.count + 1; $0.updateSizes() }
         if configuration.fsync == .batch {
             let thread = Thread { [self] in runSyncer() }
             thread.name = "hebbd-journal"
@@ -132,7 +170,6 @@ package final class JournalWriter: Sendable {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encoded)
-        JournalFormat.append(frames: frames, origin: origin, to: &bytes)
         let result: Result<JournalPosition, JournalError> = state.withLock { s in
             do throws(JournalError) {
                 guard !s.closed else { throw .closed }
@@ -141,14 +178,26 @@ package final class JournalWriter: Sendable {
                     guard now >= s.reopenAt else { throw .failed(failure.description, retryIn: s.reopenAt - now) }
                     try reopen(&s)
                 }
-                let rotate = s.segmentSize + bytes.count > configuration.segmentBytes
+                let rotate = encoded + s.segmentSize > configuration.segmentBytes
                     && s.segmentSize > JournalFormat.segmentHeaderBytes
-                let needed = s.totalBytes + bytes.count + (rotate ? JournalFormat.segmentHeaderBytes : 0)
+                // A recycled segment's file grows only past its old size; a rotation is counted as a new file (a spare
+                // may serve instead, and the seal cuts the old bytes off: this errs on the safe side).
+                let growth = rotate ? JournalFormat.segmentHeaderBytes + encoded : max(0, s.segmentSize + encoded - s.segmentFileBytes)
+                var needed = s.totalBytes + growth
+                while needed > configuration.maxJournalBytes, !s.spares.isEmpty {
+                    // Spares go before any append is refused (the oldest first: the least likely to be cached).
+                    let spare = s.spares.removeFirst()
+                    unlink(directory + "/" + spare.name)
+                    needed -= spare.bytes
+                    s.updateSizes()
+                }
                 guard needed <= configuration.maxJournalBytes else {
                     s.statistics.refusedFull += 1
                     throw .full(bytes: needed, limit: configuration.maxJournalBytes)
                 }
                 if rotate { try seal(&s) }
+                // Encoded here, once the segment is known: a record's CRC covers its segment's number.
+                JournalFormat.append(frames: frames, origin: origin, segment: s.segment, to: &bytes)
                 do throws(JournalError) {
                     try Self.writeAll(s.fd, bytes, path: s.segmentPath)
                 } catch {
@@ -156,10 +205,11 @@ package final class JournalWriter: Sendable {
                     throw error
                 }
                 s.segmentSize += bytes.count
+                s.segmentFileBytes = max(s.segmentFileBytes, s.segmentSize)
                 s.written = JournalPosition(segment: s.segment, offset: UInt64(s.segmentSize))
                 if configuration.fsync == .off { s.durable = s.written }
                 s.statistics.appended += 1
-                s.statistics.bytes = s.totalBytes
+                s.updateSizes()
                 return .success(s.written)
             } catch {
                 return .failure(error)
@@ -199,24 +249,43 @@ package final class JournalWriter: Sendable {
         let result: Result<Void, JournalError> = state.withLock { s in
             guard !s.closed, s.failure == nil, s.fd >= 0, s.segmentSize > JournalFormat.segmentHeaderBytes else { return .success(()) }
             do throws(JournalError) { try seal(&s) } catch { return .failure(error) }
-            s.statistics.bytes = s.totalBytes
+            s.updateSizes()
             return .success(())
         }
         try result.get()
     }
 
     /// Deletes every sealed segment wholly before `position` (the smallest journal position of all models'
-    /// checkpoints): none of its records will be replayed again. Returns how many were deleted.
+    /// checkpoints): none of its records will be replayed again. The newest of them are renamed to spares for the
+    /// next segments to reuse, up to `spare_segments` spares (the most recently written files are the likeliest to
+    /// be in the page cache, which spares a read of each partly overwritten page); the others are unlinked. Front
+    /// first either way, so that a crash meanwhile leaves no gap. Returns how many left the journal.
     @discardableResult
     package func deleteSegments(coveredBy position: JournalPosition) throws(JournalError) -> Int {
-        let doomed: [UInt64] = state.withLock { s in s.sealed.filter { $0.number < position.segment }.map(\.number) }
-        for number in doomed {
-            do { try CheckpointFiles.removeFile(JournalDirectory.segmentPath(directory, number)) } catch { throw .from(error) }
+        let (doomed, firstRecycled): ([UInt64], Int) = state.withLock { s in
+            let doomed = s.sealed.filter { $0.number < position.segment }.map(\.number)
+            return (doomed, max(0, doomed.count - max(0, configuration.spareSegments - s.spares.count)))
+        }
+        for (index, number) in doomed.enumerated() {
+            let path = JournalDirectory.segmentPath(directory, number)
+            // Renamed under the lock (a spare must never be listed before its file has its name); no directory sync:
+            // after a crash the segment is either still there, covered (read and deleted again), or a spare.
+            let recycled = index >= firstRecycled && state.withLock { s in
+                guard s.spares.count < configuration.spareSegments, let bytes = s.sealed.first(where: { $0.number == number })?.bytes
+                else { return false }
+                let name = JournalFormat.spareFileName(number)
+                guard rename(path, directory + "/" + name) == 0 else { return false }
+                s.spares.append((name, bytes))  // taken last in, first out (popLast): the newest file first
+                return true
+            }
+            if !recycled {
+                do { try CheckpointFiles.removeFile(path) } catch { throw .from(error) }
+            }
             state.withLock { s in
                 s.sealed.removeAll { $0.number == number }
                 s.statistics.deletedSegments += 1
                 s.statistics.segments = s.sealed.count + 1
-                s.statistics.bytes = s.totalBytes
+                s.updateSizes()
             }
         }
         return doomed.count
@@ -226,7 +295,9 @@ package final class JournalWriter: Sendable {
     package func close() {
         state.withLock { s in
             guard !s.closed || s.fd >= 0 else { return }
-            if configuration.fsync != .off, s.fd >= 0, s.written > s.durable,
+            // A recycled segment ends at its last record, so that the next start finds no torn tail in it.
+            let cut = Self.cutRecycledTail(&s)
+            if configuration.fsync != .off, s.fd >= 0, s.written > s.durable || cut,
                (try? Self.sync(s.fd, path: "", statistics: &s.statistics)) != nil {
                 s.durable = s.written
             }
@@ -246,9 +317,16 @@ package final class JournalWriter: Sendable {
 
     // MARK: Segments
 
-    /// Seals the current segment (synced unless `off`) and starts the next one.
+    /// Seals the current segment (cut to its records and synced, unless `off`) and starts the next one.
     private func seal(_ s: inout State) throws(JournalError) {
         let path = s.segmentPath
+        // Sealed segments hold records only (recovery refuses damage in them): a recycled file's old bytes go first.
+        if s.segmentFileBytes > s.segmentSize, ftruncate(s.fd, off_t(s.segmentSize)) != 0 {
+            let error = JournalError.io(path: path, operation: "ftruncate", code: errno)
+            fail(&s, error, cutTo: nil, syncable: false)
+            throw error
+        }
+        s.segmentFileBytes = s.segmentSize
         if configuration.fsync != .off {
             do throws(JournalError) { try Self.sync(s.fd, path: path, statistics: &s.statistics) } catch {
                 fail(&s, error, cutTo: nil, syncable: false)
@@ -265,7 +343,7 @@ package final class JournalWriter: Sendable {
     /// Starts the segment after the current one (sealed or failed); a failure to create it fails the writer again.
     private func startNext(_ s: inout State) throws(JournalError) {
         do throws(JournalError) {
-            try Self.startSegment(s.segment + 1, in: directory, sync: configuration.fsync != .off, state: &s)
+            try Self.startSegment(s.segment + 1, in: directory, sync: configuration.fsync != .off, recycle: true, state: &s)
         } catch {
             s.segment += 1  // nothing of it is left on disk (startSegment removes a partial file): the next try uses the next number
             fail(&s, error, cutTo: nil, syncable: false)
@@ -274,7 +352,7 @@ package final class JournalWriter: Sendable {
         s.durable = s.written
         s.failure = nil
         s.statistics.segments = s.sealed.count + 1
-        s.statistics.bytes = s.totalBytes
+        s.updateSizes()
     }
 
     /// After the back-off: a new segment after the failed one.
@@ -289,7 +367,8 @@ package final class JournalWriter: Sendable {
     private func fail(_ s: inout State, _ error: JournalError, cutTo size: Int?, syncable: Bool) {
         s.statistics.failures += 1
         if s.fd >= 0 {
-            if let size { _ = ftruncate(s.fd, off_t(size)) }
+            // It stays as a sealed segment: records only (a recycled file's old bytes are cut off too).
+            if let size = size ?? (s.segmentFileBytes > s.segmentSize ? s.segmentSize : nil) { _ = ftruncate(s.fd, off_t(size)) }
             if syncable, configuration.fsync != .off, s.written > s.durable,
                (try? Self.sync(s.fd, path: "", statistics: &s.statistics)) != nil {
                 s.durable = s.written
@@ -298,22 +377,33 @@ package final class JournalWriter: Sendable {
             s.fd = -1
             s.sealed.append((s.segment, s.segmentSize))
             s.segmentSize = 0
+            s.segmentFileBytes = 0
         }
         if configuration.fsync == .off { s.durable = s.written }
         if s.failure != nil { s.backoff = min(s.backoff * 2, .seconds(30)) }
         s.failure = error
         s.reopenAt = ContinuousClock.now + s.backoff
         s.statistics.segments = s.sealed.count
-        s.statistics.bytes = s.totalBytes
+        s.updateSizes()
     }
 
-    /// Creates segment `number` with its header (synced with its directory entry unless `sync` is false).
-    private static func startSegment(_ number: UInt64, in directory: String, sync: Bool, state s: inout State) throws(JournalError) {
+    /// Starts segment `number` with its header (synced with its directory entry unless `sync` is false): in a spare
+    /// when `recycle` and there is one, else in a new file.
+    private static func startSegment(_ number: UInt64, in directory: String, sync: Bool, recycle: Bool,
+                                     state s: inout State) throws(JournalError) {
         let path = JournalDirectory.segmentPath(directory, number)
+        let header = JournalFormat.segmentHeader(number)
+        if recycle, let spare = s.spares.popLast() {
+            if try startRecycled(spare.name, as: path, header: header, in: directory, sync: sync, state: &s) {
+                s.segment = number
+                s.written = .start(of: number)
+                s.statistics.recycledSegments += 1
+                return
+            }
+        }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io(path: path, operation: "open", code: errno) }
         do throws(JournalError) {
-            let header = JournalFormat.segmentHeader(number)
             try writeAll(fd, header, path: path)
             if sync {
                 try Self.sync(fd, path: path, statistics: &s.statistics)
@@ -323,12 +413,56 @@ package final class JournalWriter: Sendable {
             s.segment = number
             s.segmentPath = path
             s.segmentSize = header.count
+            s.segmentFileBytes = header.count
             s.written = .start(of: number)
         } catch {
             Glibc.close(fd)
             unlink(path)
             throw error
         }
+    }
+
+    /// Turns spare `name` into the segment at `path`: `header` written over its start (and synced), then the rename
+    /// (and the directory synced). A crash leaves a spare (its header is then any segment's: spares are overwritten,
+    /// never read) or a segment whose header matches its name. False, with the spare removed, when it cannot be
+    /// reused before the rename (the caller creates a new file); throws, with the file removed, when the rename was
+    /// done and the directory's sync failed (as for a new file).
+    private static func startRecycled(_ name: String, as path: String, header: [UInt8], in directory: String, sync: Bool,
+                                      state s: inout State) throws(JournalError) -> Bool {
+        let sparePath = directory + "/" + name
+        let fd = open(sparePath, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { unlink(sparePath); return false }
+        var st = stat()
+        var usable = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            && (try? writeAll(fd, header, path: sparePath)) != nil
+        if usable, sync { usable = (try? Self.sync(fd, path: sparePath, statistics: &s.statistics)) != nil }
+        // Never over an existing segment (a new file is opened with O_EXCL for the same reason).
+        if usable { usable = access(path, F_OK) != 0 && rename(sparePath, path) == 0 }
+        guard usable else {
+            Glibc.close(fd)
+            unlink(sparePath)
+            return false
+        }
+        if sync {
+            do { try CheckpointFiles.syncDirectory(directory) } catch {
+                Glibc.close(fd)
+                unlink(path)
+                throw .from(error)
+            }
+        }
+        s.fd = fd
+        s.segmentPath = path
+        s.segmentSize = header.count
+        s.segmentFileBytes = max(header.count, Int(st.st_size))
+        return true
+    }
+
+    /// Cuts the open segment's file to its records when it is a recycled one with old bytes after them; true when
+    /// it did.
+    private static func cutRecycledTail(_ s: inout State) -> Bool {
+        guard s.fd >= 0, s.segmentFileBytes > s.segmentSize, ftruncate(s.fd, off_t(s.segmentSize)) == 0 else { return false }
+        s.segmentFileBytes = s.segmentSize
+        return true
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(JournalError) {

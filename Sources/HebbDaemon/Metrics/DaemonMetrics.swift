@@ -179,19 +179,23 @@ struct JournalMetrics: Sendable {
     /// Producers beyond this many get no high-water-mark series of their own (`status` still lists them all).
     static let maxProducerSeries = 1000
 
-    let bytes: Gauge, segments: Gauge, fsyncMax: Gauge
-    let appended: Counter, fsyncs: Counter, fsyncSeconds: Counter, deletedSegments: Counter, replayed: Counter, failures: Counter
+    let bytes: Gauge, segments: Gauge, spares: Gauge, spareBytes: Gauge, fsyncMax: Gauge
+    let appended: Counter, fsyncs: Counter, fsyncSeconds: Counter, deletedSegments: Counter, recycledSegments: Counter, replayed: Counter
+    let failures: Counter
     let acknowledged: Counter, duplicates: Counter, rejected: Counter, refused: Counter, outOfOrder: Counter, malformed: Counter
 
     init(registry r: PrometheusCollectorRegistry) {
         func metric(_ name: String, _ help: String) -> MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
         bytes = r.makeGauge(descriptor: metric("hebbd_journal_bytes", "Bytes the journal's segments hold on disk."))
-        segments = r.makeGauge(descriptor: metric("hebbd_journal_segments", "Journal segment files on disk."))
+        segments = r.makeGauge(descriptor: metric("hebbd_journal_segments", "Journal segment files on disk (spares not included)."))
+        spares = r.makeGauge(descriptor: metric("hebbd_journal_spares", "Covered journal segments kept as spares, to be overwritten by the next segments."))
+        spareBytes = r.makeGauge(descriptor: metric("hebbd_journal_spare_bytes", "Bytes the journal's spares take on disk (they count towards max_journal_bytes)."))
         fsyncMax = r.makeGauge(descriptor: metric("hebbd_journal_fsync_max_seconds", "The longest journal segment sync since start, in seconds."))
         appended = r.makeCounter(descriptor: metric("hebbd_journal_records_total", "Records appended to the journal (plain and reliable ingest messages)."))
         fsyncs = r.makeCounter(descriptor: metric("hebbd_journal_fsyncs_total", "Journal segment syncs (the fsync policy's and the seals of full segments)."))
         fsyncSeconds = r.makeCounter(descriptor: metric("hebbd_journal_fsync_seconds_total", "Time spent in journal segment syncs; divided by hebbd_journal_fsyncs_total, the mean fsync latency."))
         deletedSegments = r.makeCounter(descriptor: metric("hebbd_journal_segments_deleted_total", "Journal segments deleted because every model's checkpoint covered them."))
+        recycledSegments = r.makeCounter(descriptor: metric("hebbd_journal_segments_recycled_total", "Journal segments started in a spare instead of a new file."))
         replayed = r.makeCounter(descriptor: metric("hebbd_journal_replayed_total", "Journal records replayed into models at start."))
         failures = r.makeCounter(descriptor: metric("hebbd_journal_failures_total", "Journal write or sync failures (each closes the segment; a new one is started after a back-off)."))
         let reliable = metric("hebbd_reliable_messages_total", "Reliable ingest messages by outcome: acknowledged, duplicate (dropped, already journaled), rejected (journaled, invalid sample), refused (journal full or not writable), out_of_order (an earlier one of the producer missing), malformed.")
@@ -218,10 +222,13 @@ struct JournalMetrics: Sendable {
         }
         bytes.record(Int64(status.writer.bytes))
         segments.record(Int64(status.writer.segments))
+        spares.record(Int64(status.writer.spares))
+        spareBytes.record(Int64(status.writer.spareBytes))
         fsyncMax.record(status.writer.fsyncMaxSeconds)
         add(appended, \.writer.appended)
         add(fsyncs, \.writer.fsyncs)
         add(deletedSegments, \.writer.deletedSegments)
+        add(recycledSegments, \.writer.recycledSegments)
         add(replayed, \.ingest.replayed)
         add(failures, \.writer.failures)
         add(acknowledged, \.ingest.acknowledged)
