@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List
+from typing import Callable, List, Tuple
 
 import numpy as np
 import pytest
@@ -73,6 +73,28 @@ def stream(d: LocalDaemon, data: List[tuple], producer: str, kills: Callable[[],
     return p
 
 
+def kill_repeatedly(daemon: LocalDaemon, seed: int, pause: Tuple[float, float]
+                    ) -> Tuple[threading.Event, List[float], threading.Thread]:
+    """On a thread: SIGKILL `daemon` and start it again, KILLS times, after random pauses in `pause` (seconds, a
+    seeded draw). Returns the event that stops it early, the list the kill times are appended to, and the thread."""
+    stop = threading.Event()
+    kills: List[float] = []
+
+    def killer() -> None:
+        rnd = random.Random(seed)
+        while not stop.is_set() and len(kills) < KILLS:
+            time.sleep(rnd.uniform(*pause))
+            if stop.is_set():
+                break
+            daemon.kill()
+            kills.append(time.monotonic())
+            daemon.start()
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    return stop, kills, thread
+
+
 @pytest.mark.parametrize("fsync", ["batch", "always"])
 def test_kill_9_during_a_reliable_stream_learns_every_row_exactly_once(make_daemon: Callable[..., LocalDaemon],
                                                                       fsync: str) -> None:
@@ -83,21 +105,7 @@ def test_kill_9_during_a_reliable_stream_learns_every_row_exactly_once(make_daem
     expected = final_state(calm)
 
     crashing = make_daemon(MODEL + journal).start()
-    stop = threading.Event()
-    kills = []
-
-    def killer() -> None:
-        rnd = random.Random(11)
-        while not stop.is_set() and len(kills) < KILLS:
-            time.sleep(rnd.uniform(0.02, 0.3))
-            if stop.is_set():
-                break
-            crashing.kill()
-            kills.append(time.monotonic())
-            crashing.start()
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
+    stop, kills, thread = kill_repeatedly(crashing, seed=11, pause=(0.02, 0.3))
     try:
         producer = stream(crashing, data, "crashy", kills=lambda: len(kills))
         thread.join(120)      # the last kill may come after everything was acknowledged: nothing may be lost then either
@@ -138,21 +146,7 @@ def test_kill_9_while_journal_segments_are_recycled_learns_every_row_exactly_onc
     expected = final_state(calm)
 
     crashing = make_daemon(MODEL + journal, checkpoint_interval="100ms").start()
-    stop = threading.Event()
-    kills = []
-
-    def killer() -> None:
-        rnd = random.Random(12)
-        while not stop.is_set() and len(kills) < KILLS:
-            time.sleep(rnd.uniform(0.15, 0.35))
-            if stop.is_set():
-                break
-            crashing.kill()
-            kills.append(time.monotonic())
-            crashing.start()
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
+    stop, kills, thread = kill_repeatedly(crashing, seed=12, pause=(0.15, 0.35))
     try:
         producer = paced(crashing, "crashy")
         thread.join(120)
