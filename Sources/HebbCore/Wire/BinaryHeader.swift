@@ -18,7 +18,7 @@ package struct BinaryHeader: Equatable, Sendable {
     /// generic path would accept the same one: keys and strings of printable ASCII without escapes, integers as
     /// plain digits without a sign or a leading zero (up to 18 digits), JSON's whitespace between tokens, no key
     /// twice (the generic path takes the first), `v` absent or 1, `dtype` one of the four names, `rows` in
-    /// 1…`maxRows`; a key it does not use may have a string or an integer value. `SampleDecoderTests` checks the
+    /// 1…`maxRows`; a key it does not use may have a string or an integer value. `BinaryHeaderTests` checks the
     /// agreement on a corpus of headers, and Fuzz/ on random bytes.
     package static func scan(_ bytes: UnsafeRawBufferPointer, maxRows: Int) -> BinaryHeader? {
         var scanner = Scanner(bytes: bytes)
