@@ -78,6 +78,14 @@ private func writerWithSpares(_ directory: String, count: Int, _ fsync: DaemonCo
     return writer
 }
 
+/// Appends `filler` until the open segment is sealed and the next one started; returns the new segment's number.
+@discardableResult
+private func fillToNextSegment(_ writer: JournalWriter, with filler: JournalRecord) throws -> UInt64 {
+    let open = writer.written.segment
+    while writer.written.segment == open { _ = try writer.append(filler) }
+    return writer.written.segment
+}
+
 @Suite struct JournalFilesTests {
     @Test func whatIsWrittenIsRecoveredInOrderAndTheNextWriterStartsANewSegment() throws {
         try withJournalDirectory { dir in
@@ -370,8 +378,7 @@ private func writerWithSpares(_ directory: String, count: Int, _ fsync: DaemonCo
             let writer = try writerWithSpares(dir, count: 0)
             defer { writer.close() }
             #expect(try spares(dir).isEmpty && writer.statistics.deletedSegments >= 1)
-            let next = writer.written.segment
-            while writer.written.segment == next { _ = try writer.append(record(1)) }
+            try fillToNextSegment(writer, with: record(1))
             #expect(writer.statistics.recycledSegments == 0)
         }
     }
@@ -382,9 +389,7 @@ private func writerWithSpares(_ directory: String, count: Int, _ fsync: DaemonCo
     @Test func aCrashInARecycledSegmentCutsTheStaleBytesOffAsATornTail() throws {
         try withJournalDirectory { dir in
             var writer: JournalWriter? = try writerWithSpares(dir, count: 1)
-            let open = writer!.written.segment
-            while writer!.written.segment == open { _ = try writer!.append(record(0)) }
-            let recycled = writer!.written.segment
+            let recycled = try fillToNextSegment(writer!, with: record(0))
             #expect(writer!.statistics.recycledSegments == 1)
             var ends: [JournalPosition] = []
             for i in 1...3 { ends.append(try writer!.append(record(i))) }
@@ -413,9 +418,7 @@ private func writerWithSpares(_ directory: String, count: Int, _ fsync: DaemonCo
     @Test func corruptionInARecycledSegmentBeforeAValidRecordStillRefuses() throws {
         try withJournalDirectory { dir in
             var writer: JournalWriter? = try writerWithSpares(dir, count: 1)
-            let open = writer!.written.segment
-            while writer!.written.segment == open { _ = try writer!.append(record(0)) }
-            let recycled = writer!.written.segment
+            let recycled = try fillToNextSegment(writer!, with: record(0))
             let first = try writer!.append(record(1))
             _ = try writer!.append(record(2))
             try writer!.commit()
