@@ -4,6 +4,8 @@ reader the tests and benchmarks use."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 from typing import Dict
 
 
@@ -41,4 +43,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-__all__ = ["cpu_seconds", "memory_mib", "peak_rss_mib", "rss_mib"]
+def thread_states(pid: int) -> Dict[int, str]:
+    """``{thread id: state letter}`` of every thread of ``pid`` (``/proc/PID/task/TID/stat``: ``R`` running, ``S``
+    sleeping, ``T`` stopped, …). A thread that ends while it is read is left out."""
+    states: Dict[int, str] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            pass
+    return states
+
+
+def freeze(pid: int, timeout: float = 10.0) -> None:
+    """SIGSTOP ``pid`` and return once every one of its threads is stopped.
+
+    ``kill`` only queues the signal: each thread stops when it next passes through the kernel, so for a moment
+    after ``os.kill`` returns a thread can still answer a request (seen on a loaded CI machine). Tests that need
+    the process to take no step wait here. Raises ``TimeoutError`` when a thread is still not stopped after
+    ``timeout`` seconds."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while True:
+        running = {tid: state for tid, state in thread_states(pid).items() if state not in ("T", "t")}
+        if not running:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"threads of {pid} not stopped {timeout:g} s after SIGSTOP: {running}")
+        time.sleep(0.002)
+
+
+def thaw(pid: int) -> None:
+    """SIGCONT ``pid``: undoes :func:`freeze`."""
+    os.kill(pid, signal.SIGCONT)
+
+
+__all__ = ["cpu_seconds", "freeze", "memory_mib", "peak_rss_mib", "rss_mib", "thaw", "thread_states"]

@@ -3,8 +3,6 @@ message, and a timeout that never wedges the REQ socket."""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 
 from hebbd import Control, HebbdError, HebbdTimeout, Producer, Subscriber
+from hebbd.proc import freeze, thaw
 from hebbd.testing import free_port
 from hebbd.testing import blocks, sparse_system
 
@@ -85,7 +84,7 @@ def test_errors_carry_the_daemons_message(daemon, call, message: str) -> None:
 def test_a_timeout_does_not_wedge_the_socket(daemon) -> None:
     c = Control(daemon.control, timeout=60)             # the default; each call below asks for 0.4 s
     assert c.status()["ok"]
-    os.kill(daemon.process.pid, signal.SIGSTOP)            # the daemon takes requests but never answers
+    freeze(daemon.pid)                                     # the daemon takes requests but never answers
     try:
         for _ in range(2):                                 # twice: a wedged REQ socket would refuse to send
             began = time.monotonic()
@@ -94,7 +93,7 @@ def test_a_timeout_does_not_wedge_the_socket(daemon) -> None:
             # The call's own 0.4 s, not the default 60 s: the bound leaves room for a loaded machine's scheduling.
             assert time.monotonic() - began < 20
     finally:
-        os.kill(daemon.process.pid, signal.SIGCONT)
+        thaw(daemon.pid)
     # The daemon now answers the two abandoned requests (to sockets that are gone); this reply is ours.
     models = c.models()
     assert [m["name"] for m in models] == ["demo"]

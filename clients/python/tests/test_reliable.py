@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from hebbd import ReliableProducer
+from hebbd.proc import freeze
 from hebbd.testing import LocalDaemon
 
 MODEL = """[[model]]
@@ -409,7 +410,7 @@ def test_hebbd_feed_reliable_goes_through_daemon_restarts_and_exits_0_once_all_i
         if action == "kill":
             # Frozen first, so the kill finds messages in flight: sent into its socket, never journaled or
             # acknowledged (a plain kill -9 can land between two acknowledged messages, with nothing to resend).
-            os.kill(crashing.pid, signal.SIGSTOP)
+            freeze(crashing.pid)
             time.sleep(0.2)
             crashing.kill()
         else:
