@@ -295,13 +295,13 @@ struct HostileTests {
         }
     }
 
-    @Test("SIGHUP with a config ending in '[' + newline, then in a date-time 'T:': each reload is refused and the daemon keeps running")
+    @Test("SIGHUP with a config ending in '[' + newline, then in a date-time 'T:', then in an array closed by '}': each reload is refused and the daemon keeps running")
     func unclosedTableHeaderReload() async throws {
         try await withTemporaryDirectory("hostile-toml-reload") { temp in
             let d = try Daemon(directory: temp.file("d"), models: Self.campaignModel)
             defer { d.stop() }
             try await d.start()
-            for broken in ["[\n", "stamp = 1979-05-27T:00\n"] {
+            for broken in ["[\n", "stamp = 1979-05-27T:00\n", "list = [1, }\n"] {
                 try d.writeConfig(models: Self.campaignModel + broken)
                 d.signal(SIGHUP)
                 #expect(await d.waitForLog(timeout: 10) { $0.contains("SIGHUP: config rejected") }, "no rejection logged:\n\(d.log.suffix(2000))")

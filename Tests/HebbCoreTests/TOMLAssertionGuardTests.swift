@@ -4,7 +4,7 @@ import Testing
 @testable import HebbCore
 
 // The inputs on which toml++ 3.4.0 aborts the process (SIGABRT, an assertion) instead of throwing, found by the
-// config_loader fuzz target (Fuzz/README.md, findings 1–2), are refused by TOMLAssertionGuard first, as syntax errors
+// config_loader fuzz target (Fuzz/README.md, findings 1–2, 5 and 8), are refused by TOMLAssertionGuard first, as syntax errors
 // with a line and a column; nothing valid is refused.
 @Suite("TOML inputs that crash toml++ are refused before it sees them")
 struct TOMLAssertionGuardTests {
@@ -24,6 +24,14 @@ struct TOMLAssertionGuardTests {
         ("s = 1979-05-27tY07:32:00Z\n", 1, 16),
         ("[t]\na = [1, 1979-05-27T.:]\n", 2, 20),
         ("a = { b = 1979-05-27T- }\n", 1, 22),
+        ("s=[}", 1, 4),                                       // Fuzz/Regressions/config_loader/toml-array-closing-brace
+        ("s=[[[[[[[[[[[}\0\0\0[[", 1, 14),                  // the CI run's input, shortened
+        ("s = [1, }\n", 1, 9),
+        ("s = [\n  # a comment\n  }\n", 3, 3),
+        ("t = { a = [ } }\n", 1, 13),
+        ("s = [\u{2028}]\n", 1, 6),                           // a Unicode line break where a value must start
+        ("s = [1,\u{2029}]\n", 1, 8),
+        ("s = [\u{85}]\n", 1, 6),
     ]
 
     @Test("each crashing shape is a syntax error at its place", arguments: 0..<crashing.count)
@@ -50,9 +58,10 @@ struct TOMLAssertionGuardTests {
         "d = 1979-05-27\ndt = 1979-05-27T07:32:00\nlo = 1979-05-27t07:32:00.5+01:00\nsp = 1979-05-27 07:32:00\n",
         "a = [1979-05-27T07:32:00Z, 1979-05-27]\nv = \"1979-05-27T:\"\n",
         "\u{FEFF}[daemon]\nlog_level = \"info\"\n",
+        "a = [ # c }\n  1, # d\n  2,\n]\nt = { a = [1], b = [], c = [[]] }\nq = [\"}\", '}', \"\u{2028}\"]\n",
     ]
 
-    @Test("valid TOML (nested arrays over lines, brackets in strings and comments, keys that look like dates, every date-time form) is not refused",
+    @Test("valid TOML (nested arrays over lines, brackets and braces in strings and comments, empty arrays, keys that look like dates, every date-time form) is not refused",
           arguments: 0..<valid.count)
     func accepted(_ index: Int) {
         let text = Self.valid[index]

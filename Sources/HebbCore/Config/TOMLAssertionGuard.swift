@@ -1,12 +1,15 @@
 /// Refuses TOML text of the shapes on which toml++ 3.4.0 (vendored by TOMLKit) aborts the process on an assertion
-/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2 and 5):
+/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2, 5 and 8):
 ///
 /// 1. a table header whose `[` or `[[` (and blanks) is followed by anything but a key or `]`, e.g. `[` at the end
 ///    of a line: `parse_key()` asserts that a key starts there;
 /// 2. a date followed by `T`/`t` and then anything but a digit, e.g. `1979-05-27T:` or `1979-05-27Tx:00`:
-///    `parse_time()` asserts that an hour follows.
+///    `parse_time()` asserts that an hour follows;
+/// 3. an array whose next value (after its `[` or a `,`, and any blanks, line breaks and comments) starts with `}` or
+///    with a Unicode line break (U+0085, U+2028, U+2029), e.g. `s=[}` or `s=[1, }`: `parse_value()` asserts that
+///    no value terminator starts a value (finding 8).
 ///
-/// Neither shape is valid TOML, so refusing it first changes no valid config; it turns a SIGABRT of `hebbd run` —
+/// None of these shapes is valid TOML, so refusing it first changes no valid config; it turns a SIGABRT of `hebbd run` —
 /// or of a running daemon re-reading its config on SIGHUP — into a syntax error with a line and a column. The scan
 /// follows just enough of TOML to know where a line starts a new statement (outside strings, comments, arrays and
 /// inline tables) and where a bare value token begins.
@@ -21,6 +24,7 @@ package enum TOMLAssertionGuard {
         var open: [UInt8] = []        // the [ and { open inside a value, innermost last
         var statementStart = true     // at the first non-blank byte of a line outside any value
         var inValue = false           // past a key's `=` (bare tokens there are values; before it, keys)
+        var arrayValueNext = false    // after an array's `[` or `,`: the next token must start a value or be `]`
         func at(_ k: Int) -> UInt8 { k < b.count ? b[k] : 0 }
         func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D }
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
@@ -84,6 +88,14 @@ package enum TOMLAssertionGuard {
                 continue
             }
             statementStart = false
+            if arrayValueNext {
+                arrayValueNext = false
+                let unicodeLineBreak = (c == 0xC2 && at(i + 1) == 0x85)
+                    || (c == 0xE2 && at(i + 1) == 0x80 && (at(i + 2) == 0xA8 || at(i + 2) == 0xA9))
+                if c == 0x7D || unicodeLineBreak {
+                    return (line, i - lineStart + 1, "an array needs a value or \"]\" here")
+                }
+            }
             switch c {
             case 0x22, 0x27:
                 skipString()
@@ -92,6 +104,7 @@ package enum TOMLAssertionGuard {
             case 0x5B:
                 open.append(c)
                 inValue = true
+                arrayValueNext = true
             case 0x7B:   // an inline table starts with a key
                 open.append(c)
                 inValue = false
@@ -100,6 +113,7 @@ package enum TOMLAssertionGuard {
                 inValue = true
             case 0x2C:   // `,`: in an inline table a key follows, in an array a value
                 inValue = open.last != 0x7B
+                arrayValueNext = open.last == 0x5B
             default:
                 // A bare token: a date `dddd-dd-dd` followed by T/t must go on with a digit (the hour).
                 if inValue, isDigit(c), i == 0 || !isDigit(b[i - 1]) && b[i - 1] != 0x2D && b[i - 1] != 0x2E,
