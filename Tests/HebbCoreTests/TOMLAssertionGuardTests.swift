@@ -4,7 +4,7 @@ import Testing
 @testable import HebbCore
 
 // The inputs on which toml++ 3.4.0 aborts the process (SIGABRT, an assertion) instead of throwing, found by the
-// config_loader fuzz target (Fuzz/README.md, findings 1–2, 5 and 8), are refused by TOMLAssertionGuard first, as syntax errors
+// config_loader fuzz target (Fuzz/README.md, findings 1–2, 5 and 8), and text holding U+0000 (finding 9), are refused by TOMLAssertionGuard first, as syntax errors
 // with a line and a column; nothing valid is refused.
 @Suite("TOML inputs that crash toml++ are refused before it sees them")
 struct TOMLAssertionGuardTests {
@@ -32,6 +32,11 @@ struct TOMLAssertionGuardTests {
         ("s = [\u{2028}]\n", 1, 6),                           // a Unicode line break where a value must start
         ("s = [1,\u{2029}]\n", 1, 8),
         ("s = [\u{85}]\n", 1, 6),
+        (#""\b\\\\\U0000000000000db"=2"#, 1, 8),               // Fuzz/Regressions/config_loader/tomlkit-key-with-nul-escape
+        (#""a\u0000b" = 1"# + "\n", 1, 3),                     // U+0000 in a key crashed TOMLKit's table iterator
+        (#"name = "x\U00000000""# + "\n", 1, 10),             // ... and was cut short in a value
+        ("[\"t\\u0000\"]\n", 1, 4),
+        ("a = 1\nb = 2\0 junk\n", 2, 6),                        // toml++ would read only up to the NUL byte
     ]
 
     @Test("each crashing shape is a syntax error at its place", arguments: 0..<crashing.count)
@@ -58,6 +63,7 @@ struct TOMLAssertionGuardTests {
         "d = 1979-05-27\ndt = 1979-05-27T07:32:00\nlo = 1979-05-27t07:32:00.5+01:00\nsp = 1979-05-27 07:32:00\n",
         "a = [1979-05-27T07:32:00Z, 1979-05-27]\nv = \"1979-05-27T:\"\n",
         "\u{FEFF}[daemon]\nlog_level = \"info\"\n",
+        #""a\\u0000" = 'C:\u0000'"# + "\n# \\u0000 in a comment\n",
         "a = [ # c }\n  1, # d\n  2,\n]\nt = { a = [1], b = [], c = [[]] }\nq = [\"}\", '}', \"\u{2028}\"]\n",
     ]
 

@@ -13,6 +13,12 @@
 /// or of a running daemon re-reading its config on SIGHUP — into a syntax error with a line and a column. The scan
 /// follows just enough of TOML to know where a line starts a new statement (outside strings, comments, arrays and
 /// inline tables) and where a bare value token begins.
+///
+/// Two more refusals are not about toml++'s assertions but about U+0000, which TOMLKit hands to toml++ and back as
+/// C strings: a NUL byte in the text (toml++ would see only the text before it, and the rest would be ignored
+/// without a word), and a basic string's `\u0000` or `\U00000000` escape (a key holding it crashed TOMLKit's table
+/// iterator, which looks the key up again cut at the NUL — finding 9; a value holding it was cut short). A config
+/// has no use for U+0000.
 package enum TOMLAssertionGuard {
     /// The first offending place (1-based line and column) and what is wrong there, or nil.
     package static func problem(in text: String) -> (line: Int, column: Int, message: String)? {
@@ -32,13 +38,22 @@ package enum TOMLAssertionGuard {
             isDigit(c) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D || c == 0x22 || c == 0x27
         }
         func newline() { line += 1; lineStart = i + 1 }
+        var nulEscape: (line: Int, column: Int)?    // the first `\u0000` / `\U00000000` in a basic string
+        func isNulEscape(_ k: Int) -> Bool {        // b[k] is a backslash inside a basic string
+            let zeros = at(k + 1) == 0x75 ? 4 : at(k + 1) == 0x55 ? 8 : 0
+            return zeros > 0 && (0..<zeros).allSatisfy { at(k + 2 + $0) == 0x30 }
+        }
         /// Skips a string starting at `i` (its opening quote); `i` ends on its last byte.
         func skipString() {
             let q = b[i]
             if at(i + 1) == q && at(i + 2) == q {   // multi-line: up to the closing triple (plus up to 2 more quotes)
                 i += 3
                 while i < b.count {
-                    if q == 0x22 && b[i] == 0x5C { i += 2; continue }
+                    if q == 0x22 && b[i] == 0x5C {
+                        if nulEscape == nil, isNulEscape(i) { nulEscape = (line, i - lineStart + 1) }
+                        i += 2
+                        continue
+                    }
                     if b[i] == 0x0A { newline() }
                     if b[i] == q && at(i + 1) == q && at(i + 2) == q {
                         i += 2
@@ -51,7 +66,11 @@ package enum TOMLAssertionGuard {
             }
             i += 1
             while i < b.count, b[i] != 0x0A {
-                if q == 0x22 && b[i] == 0x5C { i += 2; continue }
+                if q == 0x22 && b[i] == 0x5C {
+                    if nulEscape == nil, isNulEscape(i) { nulEscape = (line, i - lineStart + 1) }
+                    i += 2
+                    continue
+                }
                 if b[i] == q { return }
                 i += 1
             }
@@ -124,6 +143,13 @@ package enum TOMLAssertionGuard {
                 }
             }
             i += 1
+        }
+        if let nulEscape { return (nulEscape.line, nulEscape.column, "a string cannot hold U+0000") }
+        if let nul = b.firstIndex(of: 0) {
+            let before = b[..<nul]
+            let lineNumber = 1 + before.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            let start = (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+            return (lineNumber, nul - max(start, b.starts(with: [0xEF, 0xBB, 0xBF]) && start == 0 ? 3 : start) + 1, "the text holds a NUL byte")
         }
         return nil
     }
