@@ -251,6 +251,50 @@ private func fillToNextSegment(_ writer: JournalWriter, with filler: JournalReco
         }
     }
 
+    /// Plain records wait in the writer's buffer until the commit, which writes the burst with one `write`: the file
+    /// does not grow before it, `written` does not move, `appended` does; after it the file holds every record, in
+    /// order, and (`off`) they are durable. A reliable record is written at once, with the plain ones before it.
+    @Test func plainRecordsAreWrittenAtTheCommitAReliableOneAtOnce() throws {
+        try withJournalDirectory { dir in
+            let writer = try JournalWriter(directory: dir, configuration: settings(.off), recovery: try recoverAll(dir).1)
+            defer { writer.close() }
+            let segment = try #require(try JournalDirectory.segmentNumbers(in: dir).last)
+            func fileBytes() -> Int {
+                (try? FileManager.default.attributesOfItem(atPath: JournalDirectory.segmentPath(dir, segment))[.size] as? Int) ?? -1
+            }
+            let start = fileBytes()
+            var end = writer.written
+            for i in 0..<10 { end = try writer.append(record(i, reliable: false)) }
+            #expect(fileBytes() == start && writer.written == .start(of: segment) && writer.durable == writer.written)
+            #expect(writer.appended == end && end > writer.written)
+            try writer.commit()
+            #expect(writer.written == end && writer.durable == end && fileBytes() == Int(end.offset))
+            _ = try writer.append(record(10, reliable: false))
+            let reliableEnd = try writer.append(record(11))
+            #expect(writer.written == reliableEnd && fileBytes() == Int(reliableEnd.offset))
+            writer.close()
+            #expect(try recoverAll(dir).0 == (0..<10).map { record($0, reliable: false) } + [record(10, reliable: false), record(11)])
+        }
+    }
+
+    /// A buffer that reaches ``JournalWriter/bufferBytes`` is written without waiting for the commit, and `flush()`
+    /// writes whatever is buffered (what a checkpoint's coverage does before it reads `written`).
+    @Test func aFullBufferIsWrittenAtOnceAndFlushWritesTheRest() throws {
+        try withJournalDirectory { dir in
+            let writer = try JournalWriter(directory: dir, configuration: settings(.off), recovery: try recoverAll(dir).1)
+            defer { writer.close() }
+            let big = JournalRecord(frames: [Array("m".utf8), Array(repeating: 7, count: JournalWriter.bufferBytes)], origin: nil)
+            let bigEnd = try writer.append(big)
+            #expect(writer.written == bigEnd)
+            let small = try writer.append(record(0, reliable: false))
+            #expect(writer.written == bigEnd && writer.appended == small)
+            try writer.flush()
+            #expect(writer.written == small)
+            try writer.flush()   // nothing buffered: nothing to do
+            #expect(writer.written == small && writer.statistics.appended == 2)
+        }
+    }
+
     @Test func fsyncBatchSyncsOnItsOwnThreadAndSaysSo() throws {
         try withJournalDirectory { dir in
             let wakeUps = Atomic<Int>(0)

@@ -10,8 +10,14 @@ import Darwin
 /// Appends records to the journal's segment files and makes them durable as `[journal] fsync` says.
 ///
 /// The engine thread calls ``append(_:)`` for every accepted message before it is learned, then ``commit()`` at the
-/// end of each ingest burst. What is durable is ``durable`` — a position every record before which survives a power
-/// loss (`always`, `batch`) or a process crash (`off`); acknowledgements wait for it.
+/// end of each ingest burst. An append encodes the record into the writer's buffer; the buffer is written to the
+/// segment with one `write` at the commit (or as soon as it holds ``bufferBytes``, at a reliable message's record,
+/// before a seal, and before a checkpoint's ``written`` is read through ``flush()``), so a burst of small plain
+/// messages costs one system call, not one each (a `write` per one-row message was 29 % of the daemon's samples: Benchmarks/README.md, "The journal's
+/// buffer"). Nothing leaves the daemon before its burst's records are written: the engine loop commits before it
+/// publishes, acknowledges or answers `status`. ``written`` is what the segment file holds; what is durable is
+/// ``durable`` — a position every record before which survives a power loss (`always`, `batch`) or a process crash
+/// (`off`); acknowledgements wait for it.
 ///
 /// - `always`: ``commit()`` fdatasyncs on the calling thread (one sync per burst: group commit, as Redis's
 ///   `appendfsync always`).
@@ -52,7 +58,10 @@ package final class JournalWriter: Sendable {
         var segment: UInt64 = 0
         /// The open segment's path, made once when it is started (an error names it; every append may fail).
         var segmentPath = ""
+        /// The open segment's size with its buffered records (what it will hold once ``buffer`` is written).
         var segmentSize = 0
+        /// Records appended but not written yet: the open segment's bytes from `segmentSize - buffer.count` on.
+        var buffer: [UInt8] = []
         /// Bytes the open segment's file takes on disk: ``segmentSize``, or more while a recycled file still holds
         /// its previous life's bytes after the records (cut off at the seal).
         var segmentFileBytes = 0
@@ -138,8 +147,15 @@ package final class JournalWriter: Sendable {
         }
     }
 
-    /// The position after the last record appended.
+    /// A buffer that reaches this many bytes is written at once, without waiting for the commit.
+    package static let bufferBytes = 256 * 1024
+
+    /// The position after the last record written to the segment file (buffered records are not: see ``flush()``).
     package var written: JournalPosition { state.withLock { $0.written } }
+    /// The position after the last record appended, buffered or written.
+    package var appended: JournalPosition {
+        state.withLock { s in s.failure == nil && s.fd >= 0 ? JournalPosition(segment: s.segment, offset: UInt64(s.segmentSize)) : s.written }
+    }
     /// The position before which every record is durable (see the type's documentation).
     package var durable: JournalPosition { state.withLock { $0.durable } }
     /// The counters.
@@ -151,10 +167,11 @@ package final class JournalWriter: Sendable {
     /// wake-ups to answer the replies a failure stranded.
     package var failures: Int { state.withLock { $0.statistics.failures } }
 
-    /// Appends `record` (its bytes reach the page cache; durable later, as the policy says) and returns the position
-    /// after it. Throws ``JournalError/full(bytes:limit:)`` without writing anything when the journal would pass
-    /// `max_journal_bytes`, and I/O errors (then the segment may hold a torn record at its end: the writer closes,
-    /// and the next start cuts it off).
+    /// Appends `record` to the buffer (written at the next ``commit()`` or ``flush()``, or now when the buffer is full
+    /// or the record is a reliable message's; durable later, as the policy says) and returns the position after it. Throws ``JournalError/full(bytes:limit:)``
+    /// without appending anything when the journal would pass `max_journal_bytes`, and I/O errors of a write it
+    /// made (then the buffered records are lost and the segment may hold a torn record at its end: the writer
+    /// closes, and the next start cuts it off).
     package func append(_ record: JournalRecord) throws(JournalError) -> JournalPosition {
         try append(frames: record.frames, origin: record.origin)
     }
@@ -168,8 +185,7 @@ package final class JournalWriter: Sendable {
         guard frames.count <= Int(UInt16.max), encoded - JournalFormat.recordPrefixBytes <= JournalFormat.maxRecordBytes else {
             throw .recordTooLarge(frames: frames.count, bytes: encoded)
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(encoded)
+        var wrote = false
         let result: Result<JournalPosition, JournalError> = state.withLock { s in
             do throws(JournalError) {
                 guard !s.closed else { throw .closed }
@@ -197,35 +213,43 @@ package final class JournalWriter: Sendable {
                 }
                 if rotate { try seal(&s) }
                 // Encoded here, once the segment is known: a record's CRC covers its segment's number.
-                JournalFormat.append(frames: frames, origin: origin, segment: s.segment, to: &bytes)
-                do throws(JournalError) {
-                    try Self.writeAll(s.fd, bytes, path: s.segmentPath)
-                } catch {
-                    fail(&s, error, cutTo: s.segmentSize, syncable: true)
-                    throw error
-                }
-                s.segmentSize += bytes.count
+                JournalFormat.append(frames: frames, origin: origin, segment: s.segment, to: &s.buffer)
+                s.segmentSize += encoded
                 s.segmentFileBytes = max(s.segmentFileBytes, s.segmentSize)
-                s.written = JournalPosition(segment: s.segment, offset: UInt64(s.segmentSize))
-                if configuration.fsync == .off { s.durable = s.written }
+                let end = JournalPosition(segment: s.segment, offset: UInt64(s.segmentSize))
                 s.statistics.appended += 1
                 s.updateSizes()
-                return .success(s.written)
+                // A reliable message's record is written before the engine learns it (a failed write refuses it
+                // unlearned, and the producer's resend is learned once); plain messages wait for the burst's end.
+                if origin != nil || s.buffer.count >= Self.bufferBytes {
+                    try writeBuffer(&s)
+                    wrote = true
+                }
+                return .success(end)
             } catch {
                 return .failure(error)
             }
         }
-        if configuration.fsync == .batch {
-            condition.lock()
-            condition.broadcast()
-            condition.unlock()
-        }
+        if wrote { wakeSyncer() }
         return try result.get()
     }
 
-    /// Ends a group of appends: with `always`, syncs now and returns once they are durable; otherwise returns at
-    /// once (the batch thread syncs on its schedule).
+    /// Writes the buffered records to the segment file (one `write`), so that ``written`` covers every record
+    /// appended: a checkpoint's journal position is read after this. Throws the write's error (the buffered
+    /// records are then lost and the writer closes, as for a failed append).
+    package func flush() throws(JournalError) {
+        let result: Result<Bool, JournalError> = state.withLock { s in
+            guard !s.buffer.isEmpty else { return .success(false) }
+            do throws(JournalError) { try writeBuffer(&s) } catch { return .failure(error) }
+            return .success(true)
+        }
+        if try result.get() { wakeSyncer() }
+    }
+
+    /// Ends a group of appends: writes the buffer, then with `always` syncs and returns once they are durable;
+    /// otherwise returns once they are written (the batch thread syncs on its schedule).
     package func commit() throws(JournalError) {
+        try flush()
         guard configuration.fsync == .always else { return }
         let result: Result<Void, JournalError> = state.withLock { s in
             guard s.written > s.durable else { return .success(()) }
@@ -295,6 +319,7 @@ package final class JournalWriter: Sendable {
     package func close() {
         state.withLock { s in
             guard !s.closed || s.fd >= 0 else { return }
+            if s.fd >= 0, !s.buffer.isEmpty, s.failure == nil { try? writeBuffer(&s) }
             // A recycled segment ends at its last record, so that the next start finds no torn tail in it.
             let cut = Self.cutRecycledTail(&s)
             if configuration.fsync != .off, s.fd >= 0, s.written > s.durable || cut,
@@ -317,8 +342,10 @@ package final class JournalWriter: Sendable {
 
     // MARK: Segments
 
-    /// Seals the current segment (cut to its records and synced, unless `off`) and starts the next one.
+    /// Seals the current segment (its buffer written, cut to its records and synced, unless `off`) and starts the
+    /// next one.
     private func seal(_ s: inout State) throws(JournalError) {
+        try writeBuffer(&s)
         let path = s.segmentPath
         // Sealed segments hold records only (recovery refuses damage in them): a recycled file's old bytes go first.
         if s.segmentFileBytes > s.segmentSize, ftruncate(s.fd, off_t(s.segmentSize)) != 0 {
@@ -366,6 +393,9 @@ package final class JournalWriter: Sendable {
     /// the back-off. A second failure before a successful reopen doubles the back-off (at most 30 s).
     private func fail(_ s: inout State, _ error: JournalError, cutTo size: Int?, syncable: Bool) {
         s.statistics.failures += 1
+        // Buffered records are never written once the segment failed (their replies are refused with the failure).
+        s.segmentSize -= s.buffer.count
+        s.buffer.removeAll()
         if s.fd >= 0 {
             // It stays as a sealed segment: records only (a recycled file's old bytes are cut off too).
             if let size = size ?? (s.segmentFileBytes > s.segmentSize ? s.segmentSize : nil) { _ = ftruncate(s.fd, off_t(size)) }
@@ -455,6 +485,32 @@ package final class JournalWriter: Sendable {
         s.segmentSize = header.count
         s.segmentFileBytes = max(header.count, Int(st.st_size))
         return true
+    }
+
+    /// Writes the buffer to the open segment (one `write`) and moves ``written`` (and, with `off`, ``durable``) to its
+    /// end. A failed write fails the segment: the records written before the buffer stay, a partly written one is
+    /// cut off.
+    private func writeBuffer(_ s: inout State) throws(JournalError) {
+        guard !s.buffer.isEmpty else { return }
+        let start = s.segmentSize - s.buffer.count
+        do throws(JournalError) {
+            try Self.writeAll(s.fd, s.buffer, path: s.segmentPath)
+        } catch {
+            fail(&s, error, cutTo: start, syncable: true)
+            throw error
+        }
+        // A burst of big messages leaves no multi-megabyte buffer behind.
+        s.buffer.removeAll(keepingCapacity: s.buffer.capacity <= 4 * Self.bufferBytes)
+        s.written = JournalPosition(segment: s.segment, offset: UInt64(s.segmentSize))
+        if configuration.fsync == .off { s.durable = s.written }
+    }
+
+    /// Wakes the batch thread after a write (it waits on the condition only when nothing was left to sync).
+    private func wakeSyncer() {
+        guard configuration.fsync == .batch else { return }
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Cuts the open segment's file to its records when it is a recycled one with old bytes after them; true when

@@ -60,9 +60,15 @@ package final class JournaledIngest<Peer: Sendable> {
         return (ingest, JournalStartup(recovery: recovery, replayed: plan.replayed))
     }
 
-    /// What a checkpoint taken now covers: every record written so far has been handed to the engine, so every
-    /// model's state includes all of them.
-    package var coverage: JournalCoverage { JournalCoverage(position: writer.written, watermarks: watermarks) }
+    /// What a checkpoint taken now covers: every record appended so far has been handed to the engine, so every
+    /// model's state includes all of them. The writer's buffer is written first, so that the position is the end of
+    /// what the segment file holds: a replay after a crash starts after the records the checkpoint learned, and none
+    /// it learned can be written after its position. (If that write fails, the buffered records are lost, and the
+    /// position is where the file ends.)
+    package var coverage: JournalCoverage {
+        try? writer.flush()
+        return JournalCoverage(position: writer.written, watermarks: watermarks)
+    }
 
     /// Whether a plain (`PULL`) message of the largest allowed size still fits; when not, the engine stops reading
     /// `PULL` (back-pressure) and forces a checkpoint so that covered segments can be deleted.
@@ -163,10 +169,10 @@ package final class JournaledIngest<Peer: Sendable> {
         return released
     }
 
-    /// Where a reply that acknowledges no new record waits: the end of what was written — or, while the writer is
+    /// Where a reply that acknowledges no new record waits: the end of what was appended — or, while the writer is
     /// failed (nothing after its durable position will become durable), its durable position, so that a refusal
     /// leaves at once.
-    private var replyPosition: JournalPosition { writer.failure == nil ? writer.written : writer.durable }
+    private var replyPosition: JournalPosition { writer.failure == nil ? writer.appended : writer.durable }
 
     /// Replies still waiting for durability.
     package var pendingReplies: Int { pending.count }
