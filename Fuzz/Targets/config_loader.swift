@@ -5,7 +5,7 @@
 // and key. Invariants: parse either returns or throws a ConfigError whose message is not empty; an accepted
 // configuration has only valid model names, unique, with sizes in range and dict_dim × sys_dim ≤ 2³¹−1, limits
 // that are positive, and survives being parsed a second time with the same result (parsing is deterministic).
-// The shapes on which toml++ 3.4.0 aborts (Fuzz/README.md, findings 1–2, 5 and 8) are refused by
+// The shapes on which toml++ 3.4.0 aborts (Fuzz/README.md, findings 1–2, 5, 8 and 10) are refused by
 // TOMLAssertionGuard before toml++ sees them; this target is what checks that no other shape gets through.
 import HebbCore
 import HebbianRegression

@@ -4,7 +4,7 @@ import Testing
 @testable import HebbCore
 
 // The inputs on which toml++ 3.4.0 aborts the process (SIGABRT, an assertion) instead of throwing, found by the
-// config_loader fuzz target (Fuzz/README.md, findings 1–2, 5 and 8), and text holding U+0000 (finding 9), are refused by TOMLAssertionGuard first, as syntax errors
+// config_loader fuzz target (Fuzz/README.md, findings 1–2, 5, 8 and 10), and text holding U+0000 (finding 9), are refused by TOMLAssertionGuard first, as syntax errors
 // with a line and a column; nothing valid is refused.
 @Suite("TOML inputs that crash toml++ are refused before it sees them")
 struct TOMLAssertionGuardTests {
@@ -37,6 +37,11 @@ struct TOMLAssertionGuardTests {
         (#"name = "x\U00000000""# + "\n", 1, 10),             // ... and was cut short in a value
         ("[\"t\\u0000\"]\n", 1, 4),
         ("a = 1\nb = 2\0 junk\n", 2, 6),                        // toml++ would read only up to the NUL byte
+        ("s=1979-05-rh 9\nstate_dir = \"\"\n", 1, 14),          // Fuzz/Regressions/config_loader/toml-date-space-one-digit
+        ("d = 1979-05-27 9\n", 1, 16),
+        ("d = [1979-05-27 9]\n", 1, 17),
+        ("d = 0000-00-00 0#\n", 1, 16),
+        ("d = 1979_-05-27 9,\n", 1, 17),
     ]
 
     @Test("each crashing shape is a syntax error at its place", arguments: 0..<crashing.count)
@@ -64,6 +69,7 @@ struct TOMLAssertionGuardTests {
         "a = [1979-05-27T07:32:00Z, 1979-05-27]\nv = \"1979-05-27T:\"\n",
         "\u{FEFF}[daemon]\nlog_level = \"info\"\n",
         #""a\\u0000" = 'C:\u0000'"# + "\n# \\u0000 in a comment\n",
+        "d = 1979-05-27 07:32:00\ne = 1979-05-27 # a comment\nf = [1979-05-27 ]\ng = 1979-05-27 12:00:00Z\n",
         "a = [ # c }\n  1, # d\n  2,\n]\nt = { a = [1], b = [], c = [[]] }\nq = [\"}\", '}', \"\u{2028}\"]\n",
     ]
 

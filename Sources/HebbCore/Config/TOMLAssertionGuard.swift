@@ -1,5 +1,5 @@
 /// Refuses TOML text of the shapes on which toml++ 3.4.0 (vendored by TOMLKit) aborts the process on an assertion
-/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2, 5 and 8):
+/// instead of reporting a syntax error — found by the `config_loader` fuzz target (Fuzz/README.md, findings 1–2, 5, 8 and 10):
 ///
 /// 1. a table header whose `[` or `[[` (and blanks) is followed by anything but a key or `]`, e.g. `[` at the end
 ///    of a line: `parse_key()` asserts that a key starts there;
@@ -7,7 +7,11 @@
 ///    `parse_time()` asserts that an hour follows;
 /// 3. an array whose next value (after its `[` or a `,`, and any blanks, line breaks and comments) starts with `}` or
 ///    with a Unicode line break (U+0085, U+2028, U+2029), e.g. `s=[}` or `s=[1, }`: `parse_value()` asserts that
-///    no value terminator starts a value (finding 8).
+///    no value terminator starts a value (finding 8);
+/// 4. a date followed by a space and a one-digit "hour", e.g. `d = 1979-05-27 9` (a value token of ten characters
+///    with `-` at the fifth and eighth, a space, one digit, then anything but a digit): toml++ scans on for a
+///    date-time with a space for its `T` and asserts in `parse_value()` when the scan ends at a terminator
+///    (finding 10).
 ///
 /// None of these shapes is valid TOML, so refusing it first changes no valid config; it turns a SIGABRT of `hebbd run` —
 /// or of a running daemon re-reading its config on SIGHUP — into a syntax error with a line and a column. The scan
@@ -140,6 +144,21 @@ package enum TOMLAssertionGuard {
                    isDigit(at(i + 5)), isDigit(at(i + 6)), at(i + 7) == 0x2D, isDigit(at(i + 8)), isDigit(at(i + 9)),
                    at(i + 10) | 0x20 == 0x74, !isDigit(at(i + 11)) {
                     return (line, i + 11 - lineStart + 1, "a date-time needs an hour after its \"T\"")
+                }
+                // A ten-character token shaped like a date, then a space and a lone digit (toml++'s look-ahead for
+                // `date time` with a space; its characters counted without `_`, as toml++ counts them).
+                if inValue, isDigit(c), i == 0 || [0x20, 0x09, 0x0A, 0x0D, 0x3D, 0x5B, 0x2C, 0x7B].contains(b[i - 1]) {
+                    var k = i, chars = 0, datelike = true
+                    while k < b.count, ![0x20, 0x09, 0x0A, 0x0D, 0x5D, 0x7D, 0x2C, 0x23].contains(b[k]) {
+                        if b[k] != 0x5F {
+                            if chars == 4 || chars == 7 { datelike = datelike && b[k] == 0x2D }
+                            chars += 1
+                        }
+                        k += 1
+                    }
+                    if chars == 10, datelike, at(k) == 0x20, isDigit(at(k + 1)), !isDigit(at(k + 2)) {
+                        return (line, k + 1 - lineStart + 1, "a date-time needs a two-digit hour after its space")
+                    }
                 }
             }
             i += 1
