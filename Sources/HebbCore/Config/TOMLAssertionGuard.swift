@@ -13,10 +13,10 @@
 ///    date-time with a space for its `T` and asserts in `parse_value()` when the scan ends at a terminator
 ///    (finding 10).
 ///
-/// None of these shapes is valid TOML, so refusing it first changes no valid config; it turns a SIGABRT of `hebbd run` —
-/// or of a running daemon re-reading its config on SIGHUP — into a syntax error with a line and a column. The scan
-/// follows just enough of TOML to know where a line starts a new statement (outside strings, comments, arrays and
-/// inline tables) and where a bare value token begins.
+/// None of these shapes is valid TOML, so refusing it first changes no valid config; it turns a SIGABRT of
+/// `hebbd run` — or of a running daemon re-reading its config on SIGHUP — into a syntax error with a line and a
+/// column. The scan follows just enough of TOML to know where a line starts a new statement (outside strings,
+/// comments, arrays and inline tables) and where a bare value token begins.
 ///
 /// Two more refusals are not about toml++'s assertions but about U+0000, which TOMLKit hands to toml++ and back as
 /// C strings: a NUL byte in the text (toml++ would see only the text before it, and the rest would be ignored
@@ -43,9 +43,11 @@ package enum TOMLAssertionGuard {
         }
         func newline() { line += 1; lineStart = i + 1 }
         var nulEscape: (line: Int, column: Int)?    // the first `\u0000` / `\U00000000` in a basic string
-        func isNulEscape(_ k: Int) -> Bool {        // b[k] is a backslash inside a basic string
-            let zeros = at(k + 1) == 0x75 ? 4 : at(k + 1) == 0x55 ? 8 : 0
-            return zeros > 0 && (0..<zeros).allSatisfy { at(k + 2 + $0) == 0x30 }
+        /// Steps over the escape at `i` (a backslash inside a basic string), noting the first that is U+0000.
+        func skipEscape() {
+            let zeros = at(i + 1) == 0x75 ? 4 : at(i + 1) == 0x55 ? 8 : 0
+            if nulEscape == nil, zeros > 0, (0..<zeros).allSatisfy({ at(i + 2 + $0) == 0x30 }) { nulEscape = (line, i - lineStart + 1) }
+            i += 2
         }
         /// Skips a string starting at `i` (its opening quote); `i` ends on its last byte.
         func skipString() {
@@ -53,11 +55,7 @@ package enum TOMLAssertionGuard {
             if at(i + 1) == q && at(i + 2) == q {   // multi-line: up to the closing triple (plus up to 2 more quotes)
                 i += 3
                 while i < b.count {
-                    if q == 0x22 && b[i] == 0x5C {
-                        if nulEscape == nil, isNulEscape(i) { nulEscape = (line, i - lineStart + 1) }
-                        i += 2
-                        continue
-                    }
+                    if q == 0x22 && b[i] == 0x5C { skipEscape(); continue }
                     if b[i] == 0x0A { newline() }
                     if b[i] == q && at(i + 1) == q && at(i + 2) == q {
                         i += 2
@@ -70,11 +68,7 @@ package enum TOMLAssertionGuard {
             }
             i += 1
             while i < b.count, b[i] != 0x0A {
-                if q == 0x22 && b[i] == 0x5C {
-                    if nulEscape == nil, isNulEscape(i) { nulEscape = (line, i - lineStart + 1) }
-                    i += 2
-                    continue
-                }
+                if q == 0x22 && b[i] == 0x5C { skipEscape(); continue }
                 if b[i] == q { return }
                 i += 1
             }
@@ -167,8 +161,9 @@ package enum TOMLAssertionGuard {
         if let nul = b.firstIndex(of: 0) {
             let before = b[..<nul]
             let lineNumber = 1 + before.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-            let start = (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
-            return (lineNumber, nul - max(start, b.starts(with: [0xEF, 0xBB, 0xBF]) && start == 0 ? 3 : start) + 1, "the text holds a NUL byte")
+            // Columns count from after a leading byte-order mark, as above.
+            let start = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? (b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0)
+            return (lineNumber, nul - start + 1, "the text holds a NUL byte")
         }
         return nil
     }

@@ -13,8 +13,8 @@ import Darwin
 /// end of each ingest burst. An append encodes the record into the writer's buffer; the buffer is written to the
 /// segment with one `write` at the commit (or as soon as it holds ``bufferBytes``, at a reliable message's record,
 /// before a seal, and before a checkpoint's ``written`` is read through ``flush()``), so a burst of small plain
-/// messages costs one system call, not one each (a `write` per one-row message was 29 % of the daemon's samples: Benchmarks/README.md, "The journal's
-/// buffer"). Nothing leaves the daemon before its burst's records are written: the engine loop commits before it
+/// messages costs one system call, not one each (a `write` per one-row message was 29 % of the daemon's samples:
+/// Benchmarks/README.md, "The journal's buffer"). Nothing leaves the daemon before its burst's records are written: the engine loop commits before it
 /// publishes, acknowledges or answers `status`. ``written`` is what the segment file holds; what is durable is
 /// ``durable`` — a position every record before which survives a power loss (`always`, `batch`) or a process crash
 /// (`off`); acknowledgements wait for it.
@@ -168,8 +168,8 @@ package final class JournalWriter: Sendable {
     package var failures: Int { state.withLock { $0.statistics.failures } }
 
     /// Appends `record` to the buffer (written at the next ``commit()`` or ``flush()``, or now when the buffer is full
-    /// or the record is a reliable message's; durable later, as the policy says) and returns the position after it. Throws ``JournalError/full(bytes:limit:)``
-    /// without appending anything when the journal would pass `max_journal_bytes`, and I/O errors of a write it
+    /// or the record is a reliable message's; durable later, as the policy says) and returns the position after it.
+    /// Throws ``JournalError/full(bytes:limit:)`` without appending anything when the journal would pass `max_journal_bytes`, and I/O errors of a write it
     /// made (then the buffered records are lost and the segment may hold a torn record at its end: the writer
     /// closes, and the next start cuts it off).
     package func append(_ record: JournalRecord) throws(JournalError) -> JournalPosition {
@@ -330,9 +330,7 @@ package final class JournalWriter: Sendable {
             s.fd = -1
             s.closed = true
         }
-        condition.lock()
-        condition.broadcast()
-        condition.unlock()
+        wakeSyncer()
         while !syncerDone.withLock({ $0 }) { usleep(1000) }
     }
 
@@ -505,7 +503,8 @@ package final class JournalWriter: Sendable {
         if configuration.fsync == .off { s.durable = s.written }
     }
 
-    /// Wakes the batch thread after a write (it waits on the condition only when nothing was left to sync).
+    /// Wakes the batch thread after a write or at the close (it waits on the condition only when nothing was left to
+    /// sync); there is none unless `batch`.
     private func wakeSyncer() {
         guard configuration.fsync == .batch else { return }
         condition.lock()
