@@ -212,6 +212,11 @@ package final class JournalWriter: Sendable {
                     throw .full(bytes: needed, limit: configuration.maxJournalBytes)
                 }
                 if rotate { try seal(&s) }
+                // Room first: appending a big message's frames to a small buffer would grow it by doubling, copying
+                // it several times (a 16 MiB record at 4096×64 cost 35 → 48 ms of CPU per message that way).
+                if s.buffer.capacity < s.buffer.count + encoded {
+                    s.buffer.reserveCapacity(max(s.buffer.count + encoded, 2 * s.buffer.capacity))
+                }
                 // Encoded here, once the segment is known: a record's CRC covers its segment's number.
                 JournalFormat.append(frames: frames, origin: origin, segment: s.segment, to: &s.buffer)
                 s.segmentSize += encoded
