@@ -133,6 +133,16 @@ class LocalDaemon:
             self.reliable = f"tcp://127.0.0.1:{free_port()}"
         self.metrics = f"127.0.0.1:{free_port()}" if self.metrics_enabled else ""
 
+    def _replace_taken_ports(self, error: str) -> None:
+        """New ports for the TCP endpoints the daemon's start-up error names (``… socket on ENDPOINT: zmq_bind
+        failed``); all of them when it names none."""
+        taken = [name for name in ("ingest", "publish", "control", "reliable")
+                 if getattr(self, name).startswith("tcp://") and f"{getattr(self, name)}:" in error]
+        if not taken:
+            self._pick_ports()
+        for name in taken:
+            setattr(self, name, f"tcp://127.0.0.1:{free_port()}")
+
     def write_config(self) -> None:
         """(Re)writes ``hebbd.toml`` from the current attributes."""
         if self.curve_dir is not None:
@@ -197,8 +207,9 @@ heartbeat = "{self.heartbeat}"
         """Starts ``hebbd run`` and waits until it answers ``status`` (or exits: RuntimeError with its log).
 
         A port picked as free may be taken by another process before the daemon binds it; on the first start
-        that is retried with new ports (up to 3 times), as the Swift end-to-end harness does. A restart keeps
-        its endpoints."""
+        that is retried with a new port for the endpoint the daemon could not bind (up to 3 times), as the Swift
+        end-to-end harness does; the other endpoints stay, so a client pointed at them before the start (a
+        producer connected early) stays right. A restart keeps its endpoints."""
         attempts = 1 if self._started_once else 3
         for attempt in range(attempts):
             try:
@@ -208,7 +219,7 @@ heartbeat = "{self.heartbeat}"
             except RuntimeError as error:
                 if attempt + 1 == attempts or "Address already in use" not in str(error):
                     raise
-                self._pick_ports()
+                self._replace_taken_ports(str(error))
                 self.write_config()
         raise AssertionError("unreachable")
 

@@ -3,6 +3,7 @@ seq numbering, and NotTakingSamples when nobody takes samples."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import numpy as np
@@ -129,6 +130,26 @@ def test_not_taking_samples_then_taking_them_once_the_daemon_is_up(make_daemon) 
                 assert time.monotonic() < deadline, "the producer never connected"
     status = wait_samples(Control(d.control), "demo", 1)
     assert status["models"]["demo"]["buffered"] == 1
+
+
+def test_a_port_taken_at_start_moves_only_that_endpoint_and_an_early_producer_still_connects(make_daemon) -> None:
+    """The race behind a CI failure, made certain: another socket holds the reliable port when the daemon starts.
+    LocalDaemon's retry gives only that endpoint a new port, so a producer connected to the ingest endpoint before
+    the start still reaches the daemon (before, every port was picked anew and it never connected)."""
+    d = make_daemon()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", int(d.reliable.rsplit(":", 1)[1])))
+    blocker.listen()
+    try:
+        before = (d.ingest, d.publish, d.control, d.reliable)
+        with Producer(d.ingest, producer="early", timeout=5) as p:
+            d.start()
+            assert (d.ingest, d.publish, d.control) == before[:3] and d.reliable != before[3]
+            p.send("demo", np.zeros(20), 0.0)
+        status = wait_samples(Control(d.control), "demo", 1)
+        assert status["models"]["demo"]["buffered"] == 1
+    finally:
+        blocker.close()
 
 
 def test_bad_model_name_is_refused_client_side() -> None:
