@@ -29,6 +29,9 @@ typedef struct {
     void (*penalty_gradient)(const float *, float *, ptrdiff_t, float, float, float);
     int (*all_finite)(const void *, ptrdiff_t);
     int (*copy_finite)(float *, const void *, ptrdiff_t);
+    ptrdiff_t (*threshold)(const float *, ptrdiff_t, float, float *);
+    ptrdiff_t (*user_units)(const float *, ptrdiff_t, ptrdiff_t, float, const double *, const double *, const double *,
+                            float *, double *);
 } hebb_kernel_set;
 
 // Rows per pass of the product kernels: for s = 16·V as many accumulators as the register file holds beside one row
@@ -411,6 +414,15 @@ void hebb_penalty_gradient(const float *w, float *g, ptrdiff_t n, float scale, f
 int hebb_all_finite(const void *values, ptrdiff_t n) { return hebb_kernels()->all_finite(values, n); }
 
 int hebb_copy_finite(float *out, const void *values, ptrdiff_t n) { return hebb_kernels()->copy_finite(out, values, n); }
+
+ptrdiff_t hebb_threshold(const float *w, ptrdiff_t n, float threshold, float *out) {
+    return hebb_kernels()->threshold(w, n, threshold, out);
+}
+
+ptrdiff_t hebb_user_unit_coefficients(const float *w, ptrdiff_t d, ptrdiff_t s, float threshold, const double *target_scale,
+                                      const double *x_scale, const double *x_mean, float *out, double *bias) {
+    return hebb_kernels()->user_units(w, d, s, threshold, target_scale, x_scale, x_mean, out, bias);
+}
 
 int hebb_available_cpus(void) {
 #if defined(__linux__)

@@ -388,11 +388,7 @@ public final class HebbianCircuit {
             if let standardizer {
                 nonzero = standardizer.userUnitCoefficients(weights: w, intercept: intercept, threshold: threshold, into: out, intercept: b)
             } else {
-                for i in 0..<w.count {
-                    let kept = abs(w[i]) >= threshold ? w[i] : 0
-                    out[i] = kept
-                    if kept != 0 { nonzero += 1 }
-                }
+                nonzero = hebb_threshold(w.baseAddress, w.count, threshold, out.baseAddress)
                 if let b { for k in 0..<s { b[k] = intercept.isEmpty ? 0 : intercept[k] } }
             }
         }

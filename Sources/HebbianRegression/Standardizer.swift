@@ -1,3 +1,5 @@
+import CHebbKernels
+
 /// A circuit's online standardisation (`standardize = true`): the running statistics of X and Y, the float32
 /// shift and scale they imply, reusable buffers for a standardised batch, and the mappings between the
 /// learning space and the user's units.
@@ -88,32 +90,13 @@ struct Standardizer {
     func userUnitCoefficients(weights w: UnsafeBufferPointer<Float>, intercept: [Float], threshold: Float,
                               into out: UnsafeMutableBufferPointer<Float>, intercept b: UnsafeMutableBufferPointer<Float>?) -> Int {
         let d = xMoments.columns, s = yMoments.columns
-        var nonzero = 0
         var bias = [Double](repeating: 0, count: s)
         for k in 0..<s { bias[k] = yMoments.mean[k] + targetScale[k] * Double(intercept.isEmpty ? 0 : intercept[k]) }
-        // One row of W (a feature's s coefficients) at a time, without branches inside the row so that it
-        // vectorises (at 1024×16 the branchy loop was 7 % of the engine thread while publishing): each value is
-        // the same Double expression as ever, and the bias changes exactly where it did (kept entries only).
-        targetScale.withUnsafeBufferPointer { scale in
-            bias.withUnsafeMutableBufferPointer { bias in
-                for j in 0..<d {
-                    let base = j * s
-                    if xMoments.isConstant(j) {
-                        for k in 0..<s { out[base + k] = 0 }
-                        continue
-                    }
-                    let xs = xMoments.scale(j), mean = xMoments.mean[j]
-                    for k in 0..<s {
-                        let v = w[base + k], kept = abs(v) >= threshold
-                        let raw = kept ? Double(v) * scale[k] / xs : 0
-                        let value = Float(raw)
-                        out[base + k] = value
-                        bias[k] = kept ? bias[k] - mean * raw : bias[k]
-                        nonzero &+= value != 0 ? 1 : 0
-                    }
-                }
-            }
-        }
+        // A constant column's scale is passed as 0 (its coefficients are 0 and leave the bias alone).
+        var xScale = [Double](repeating: 0, count: d)
+        for j in 0..<d where !xMoments.isConstant(j) { xScale[j] = xMoments.scale(j) }
+        let nonzero = hebb_user_unit_coefficients(w.baseAddress, d, s, threshold, targetScale, xScale, xMoments.mean,
+                                                  out.baseAddress, &bias)
         if let b { for k in 0..<s { b[k] = Float(bias[k]) } }
         return nonzero
     }

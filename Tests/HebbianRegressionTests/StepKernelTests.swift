@@ -236,6 +236,62 @@ import Testing
         }
     }
 
+    /// The published coefficients without standardisation (`hebb_threshold`) are bit for bit the scalar select —
+    /// values at, just under and over the threshold, ±0 — and the count is of the nonzero ones, on every
+    /// instruction set and at lengths on and off the vector widths.
+    @Test(arguments: [1, 15, 16, 17, 250, 1027])
+    func thresholdingIsBitForBitTheScalarSelect(n: Int) {
+        for threshold: Float in [0, 0.25] {
+            var w = Self.gaussian(n, seed: 26, scale: 0.4)
+            w[0] = n > 1 ? -0.0 : threshold
+            if n > 3 { w[1] = threshold; w[2] = -threshold.nextDown; w[3] = threshold.nextUp }
+            let expected = w.map { abs($0) >= threshold ? $0 : 0 }
+            Self.onEveryInstructionSet { isa in
+                var out = [Float](repeating: .nan, count: n)
+                let count = hebb_threshold(w, n, threshold, &out)
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa) n = \(n) threshold \(threshold)")
+                #expect(count == expected.count { $0 != 0 }, "\(isa) n = \(n) threshold \(threshold): nonzero count")
+            }
+        }
+    }
+
+    /// The raw-unit coefficients of a standardised model (`hebb_user_unit_coefficients`, what
+    /// `Standardizer.userUnitCoefficients` publishes) are bit for bit the scalar Double expressions — value, bias
+    /// and count — on every instruction set: widths on and off the vector lengths, entries at, just under and over
+    /// the threshold, ±0, and constant columns (scale 0: zeros, the bias untouched).
+    @Test(arguments: [(7, 1), (33, 1), (5, 16), (9, 17), (4, 64), (3, 3)])
+    func userUnitCoefficientsAreBitForBitTheScalarExpressions(shape: (Int, Int)) {
+        let (d, s) = shape
+        let threshold: Float = 0.25
+        var w = Self.gaussian(d * s, seed: 21, scale: 0.4)
+        w[0] = threshold; w[w.count - 1] = -threshold.nextDown; w[w.count / 2] = -0.0
+        if w.count > 3 { w[1] = threshold.nextUp; w[2] = 0 }
+        let targetScale: [Double] = Self.gaussian(s, seed: 22).map { 0.5 + 7 * Double(abs($0)) }
+        let xMean: [Double] = Self.gaussian(d, seed: 23).map { 1e3 * Double($0) }
+        // Every third feature is a constant column.
+        let spreads = Self.gaussian(d, seed: 25)
+        let xScale: [Double] = (0..<d).map { j -> Double in j % 3 == 1 ? 0 : 0.01 + 3 * Double(abs(spreads[j])) }
+        let biasStart: [Double] = Self.gaussian(s, seed: 24).map { 9 * Double($0) }
+        var expected = [Float](repeating: 0, count: d * s), expectedBias = biasStart, expectedCount = 0
+        for j in 0..<d where xScale[j] != 0 {
+            for k in 0..<s {
+                let v = w[j * s + k]
+                guard abs(v) >= threshold else { continue }
+                let raw = Double(v) * targetScale[k] / xScale[j]
+                expected[j * s + k] = Float(raw)
+                expectedBias[k] = expectedBias[k] - xMean[j] * raw
+                if Float(raw) != 0 { expectedCount += 1 }
+            }
+        }
+        Self.onEveryInstructionSet { isa in
+            var out = [Float](repeating: .nan, count: d * s), bias = biasStart
+            let count = hebb_user_unit_coefficients(w, d, s, threshold, targetScale, xScale, xMean, &out, &bias)
+            #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa) \(d)×\(s): coefficients")
+            #expect(bias.map(\.bitPattern) == expectedBias.map(\.bitPattern), "\(isa) \(d)×\(s): bias")
+            #expect(count == expectedCount, "\(isa) \(d)×\(s): nonzero count")
+        }
+    }
+
     @Test func finitenessIsFoundInEveryLane() throws {
         Self.onEveryInstructionSet { isa in
             for count in [1, 16, 35] {

@@ -89,6 +89,18 @@ int hebb_all_finite(const void *values, ptrdiff_t n);
 /// pass: an ingest frame is checked as it is copied into the batch buffer.
 int hebb_copy_finite(float *out, const void *values, ptrdiff_t n);
 
+/// The published coefficients of a model without standardisation: out[i] = |w[i]| ≥ threshold ? w[i] : 0 (−0 kept as
+/// −0). Returns how many are nonzero.
+ptrdiff_t hebb_threshold(const float *w, ptrdiff_t n, float threshold, float *out);
+
+/// The published coefficients of a standardised model in raw units, from W̃ (d × s, row-major): for each feature j
+/// with x_scale[j] > 0 and each output k, out = |w̃| ≥ threshold ? (float)((double)w̃ · target_scale[k] / x_scale[j])
+/// : 0, and for the kept entries bias[k] ← bias[k] − x_mean[j] · that Double value; a feature with x_scale[j] = 0 (a
+/// constant column) gets zeros and leaves the bias alone. Double arithmetic without fused multiply-adds, in the order
+/// given, so every instruction set gives the same bits. Returns how many of the float values are nonzero.
+ptrdiff_t hebb_user_unit_coefficients(const float *w, ptrdiff_t d, ptrdiff_t s, float threshold, const double *target_scale,
+                                      const double *x_scale, const double *x_mean, float *out, double *bias);
+
 // The exact Bayesian model's covariance cache (covariance.c; docs/MATH.md §10), in Double. S is a symmetric d × d
 // matrix stored whole, row-major; these per-row kernels are never split among threads.
 
