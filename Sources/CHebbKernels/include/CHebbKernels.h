@@ -101,6 +101,14 @@ ptrdiff_t hebb_threshold(const float *w, ptrdiff_t n, float threshold, float *ou
 ptrdiff_t hebb_user_unit_coefficients(const float *w, ptrdiff_t d, ptrdiff_t s, float threshold, const double *target_scale,
                                       const double *x_scale, const double *x_mean, float *out, double *bias);
 
+// The process's C allocator (allocator.c).
+
+/// Serves blocks up to `largest_heap_block` bytes from the heap instead of fresh mappings, and returns free memory at
+/// a heap's top to the kernel only beyond `kept_free` bytes (glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD; glibc
+/// caps the first at 32 MiB on 64-bit systems). Returns 1 when both were set, 0 elsewhere (another C library, or a
+/// value glibc refused).
+int hebb_allocator_keep_freed(size_t largest_heap_block, size_t kept_free);
+
 // The exact Bayesian model's covariance cache (covariance.c; docs/MATH.md §10), in Double. S is a symmetric d × d
 // matrix stored whole, row-major; these per-row kernels are never split among threads.
 

@@ -59,6 +59,8 @@ package enum Launcher {
         // default action (exit by signal 15). The service group is told once it exists; a request that comes before
         // it runs is remembered and carried out when it starts (ServiceGroup.triggerGracefulShutdown).
         let stopSignals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let keepsIngestBuffers = IngestBufferMemory.apply()
+        logger.debug("allocator policy", metadata: ["keeps_freed_ingest_buffers": "\(keepsIngestBuffers)"])
         let fileConfiguration = try DaemonConfiguration.load(path: options.configPath)
         let stateDirectory = fileConfiguration.daemon.effectiveStateDirectory(environment: options.environment)
         let store = CheckpointStore(directory: stateDirectory, keep: fileConfiguration.daemon.checkpointKeep)
