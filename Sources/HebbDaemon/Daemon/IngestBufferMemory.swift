@@ -11,13 +11,14 @@ import CHebbKernels
 /// The price is resident memory: free heap memory up to ``keptFree`` per allocator arena is not returned after a
 /// burst, so the resident set stays near its high-water mark (docs/OPERATIONS.md, "Limits").
 package enum IngestBufferMemory {
-    /// Blocks up to this size come from the heap: messages up to 1024×16 with 2 000 rows, or 4096×64 with 500.
-    /// Bigger ones keep glibc's own mapping, whose page faults are a small share of what learning them costs. (With
-    /// 32 MiB, glibc's ceiling, transient blocks of a checkpoint stayed in the heap too: a bayesian 1024×4 model's
-    /// peak resident growth rose from 120 to 150 MiB, past its `ModelFootprint` estimate; with 8 MiB it was 103 MiB,
-    /// `Benchmarks/footprint.py`.)
-    package static let largestHeapBlock = 8 << 20
-    /// Free memory at a heap's top beyond this is returned to the kernel: room for a few messages of that size.
+    /// Blocks up to this size come from the heap: glibc's ceiling for the setting on 64-bit systems, which takes
+    /// every message of the benchmarks' shapes (4096×64 with 1024 rows is 17 MB). Lower would map the bigger ones
+    /// afresh each time: with 8 MiB, 4096×64 fell from ~0.45 to ~0.32 of the null sink (glibc's own adaptive
+    /// threshold, which a fixed trim threshold turns off, had been serving them from the heap).
+    package static let largestHeapBlock = 32 << 20
+    /// Free memory at a heap's top beyond this is returned to the kernel: room for one of the biggest messages. With
+    /// 64 MiB a checkpoint's transient blocks stayed too (a bayesian 1024×4 model's first peak rose from 120 to
+    /// 150 MiB, past its `ModelFootprint` estimate, in `Benchmarks/footprint.py`); with 32 MiB it was 95 MiB.
     package static let keptFree = 32 << 20
 
     /// Applies the policy to the whole process. Returns false where the C library has no such settings (not glibc),
