@@ -85,7 +85,7 @@ let package = Package(
                 path: "Tests/HebbTestSupport"),
         .testTarget(name: "HebbCoreTests", dependencies: ["CHebbKernels", "HebbCore", "HebbTestSupport", "HebbianRegression", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "HebbDaemonTests", dependencies: ["CHebbKernels", "HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
+        .testTarget(name: "HebbDaemonTests", dependencies: ["HebbDaemon", "HebbCore", "HebbTestSupport", "HebbianRegression", "ZeroMQ"], exclude: ["Scripts"]),
         // Starts the real `hebbd` binary and real Python clients.
         .testTarget(name: "EndToEndTests", dependencies: ["HebbianRegression", "HebbTestSupport"], exclude: ["Scripts"]),
     ],

@@ -325,7 +325,7 @@ static ptrdiff_t HN(threshold)(const float *w, ptrdiff_t n, float threshold, flo
 
 // Standardizer.userUnitCoefficients, row by row of W (a feature's s coefficients), the very Double expressions of the
 // Swift loop it replaced (no contraction: each value and each bias step rounds as before), vectorised across the
-// row: at 1024×16 the Swift loop, compiled for the baseline's two-lane vectors, was 6.5 % of the daemon's samples.
+// row: the Swift loop, compiled for the baseline's two-lane vectors, paid a Double divide per coefficient.
 static ptrdiff_t HN(user_units)(const float *w, ptrdiff_t d, ptrdiff_t s, float threshold, const double *target_scale,
                                 const double *x_scale, const double *x_mean, float *out, double *bias) {
 #pragma clang fp contract(off)
