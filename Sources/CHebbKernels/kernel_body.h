@@ -311,6 +311,38 @@ static int HN(copy_finite)(float *out, const void *values, ptrdiff_t n) {
     return !HN(any_sign_bit)(bad, tail);
 }
 
+// RunningMoments.add's per-column batch statistics, walked row by row: the column-by-column loops it replaced read
+// the batch with a stride of a row and chained every addition on the one before (59 % of a standardised 1024×16
+// update, `perf`). Each column's sums still run over the rows in order, so the bits are the same.
+static void HN(batch_moments)(const float *values, ptrdiff_t rows, ptrdiff_t cols, double *mean, double *m2) {
+#pragma clang fp contract(off)
+    for (ptrdiff_t j = 0; j < cols; j++) mean[j] = 0;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = values + r * cols;
+        for (ptrdiff_t j = 0; j < cols; j++) mean[j] += (double)row[j];
+    }
+    const double nb = (double)rows;
+    for (ptrdiff_t j = 0; j < cols; j++) { mean[j] = mean[j] / nb; m2[j] = 0; }
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = values + r * cols;
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            const double d = (double)row[j] - mean[j];
+            m2[j] += d * d;
+        }
+    }
+}
+
+// Standardizer's batch, (x − shift)·inverse_scale per value in float32 (no contraction: the Swift expression's bits).
+static void HN(standardize)(const float *values, ptrdiff_t rows, ptrdiff_t cols, const float *shift,
+                            const float *inverse_scale, float *out) {
+#pragma clang fp contract(off)
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = values + r * cols;
+        float *o = out + r * cols;
+        for (ptrdiff_t j = 0; j < cols; j++) o[j] = (row[j] - shift[j]) * inverse_scale[j];
+    }
+}
+
 // The published coefficients without standardisation: a branch per value on whether it was kept mispredicted on a
 // sparse W (7.8 % of the daemon's samples at 1024×16, in a scalar loop); selects and a masked count instead.
 static ptrdiff_t HN(threshold)(const float *w, ptrdiff_t n, float threshold, float *out) {
@@ -353,7 +385,7 @@ static ptrdiff_t HN(user_units)(const float *w, ptrdiff_t d, ptrdiff_t s, float 
 
 static const hebb_kernel_set HN(kernels) = {
     HN(products), HN(adam_step), HN(adam_step_is_finite), HN(norms), HN(penalty_gradient), HN(all_finite),
-    HN(copy_finite), HN(threshold), HN(user_units),
+    HN(copy_finite), HN(threshold), HN(user_units), HN(batch_moments), HN(standardize),
 };
 
 #undef HEBB_SV_CASE

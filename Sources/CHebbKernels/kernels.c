@@ -32,6 +32,8 @@ typedef struct {
     ptrdiff_t (*threshold)(const float *, ptrdiff_t, float, float *);
     ptrdiff_t (*user_units)(const float *, ptrdiff_t, ptrdiff_t, float, const double *, const double *, const double *,
                             float *, double *);
+    void (*batch_moments)(const float *, ptrdiff_t, ptrdiff_t, double *, double *);
+    void (*standardize)(const float *, ptrdiff_t, ptrdiff_t, const float *, const float *, float *);
 } hebb_kernel_set;
 
 // Rows per pass of the product kernels: for s = 16·V as many accumulators as the register file holds beside one row
@@ -422,6 +424,15 @@ ptrdiff_t hebb_threshold(const float *w, ptrdiff_t n, float threshold, float *ou
 ptrdiff_t hebb_user_unit_coefficients(const float *w, ptrdiff_t d, ptrdiff_t s, float threshold, const double *target_scale,
                                       const double *x_scale, const double *x_mean, float *out, double *bias) {
     return hebb_kernels()->user_units(w, d, s, threshold, target_scale, x_scale, x_mean, out, bias);
+}
+
+void hebb_batch_moments(const float *values, ptrdiff_t rows, ptrdiff_t cols, double *mean, double *m2) {
+    hebb_kernels()->batch_moments(values, rows, cols, mean, m2);
+}
+
+void hebb_standardize(const float *values, ptrdiff_t rows, ptrdiff_t cols, const float *shift, const float *inverse_scale,
+                      float *out) {
+    hebb_kernels()->standardize(values, rows, cols, shift, inverse_scale, out);
 }
 
 int hebb_available_cpus(void) {

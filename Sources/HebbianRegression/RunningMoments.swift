@@ -1,3 +1,5 @@
+import CHebbKernels
+
 /// Per-column running mean and variance of a stream of rows: the statistics behind `standardize = true`.
 ///
 /// Each mini-batch is folded in at once with Chan et al.'s parallel update of Welford's algorithm: the batch's
@@ -59,18 +61,12 @@ public struct RunningMoments: Sendable, Equatable, Codable {
         let c = columns
         precondition(values.count >= rows * c, "RunningMoments.add: \(values.count) values for \(rows) × \(c)")
         let n = Double(count), nb = Double(rows), total = n + nb
+        var batchMean = [Double](repeating: 0, count: c), batchM2 = batchMean
+        hebb_batch_moments(values.baseAddress, rows, c, &batchMean, &batchM2)
         for j in 0..<c {
-            var sum = 0.0
-            for r in 0..<rows { sum += Double(values[r * c + j]) }
-            let batchMean = sum / nb
-            var batchM2 = 0.0
-            for r in 0..<rows {
-                let d = Double(values[r * c + j]) - batchMean
-                batchM2 += d * d
-            }
-            let delta = batchMean - mean[j]
+            let delta = batchMean[j] - mean[j]
             mean[j] += delta * nb / total
-            m2[j] += batchM2 + delta * delta * n * nb / total
+            m2[j] += batchM2[j] + delta * delta * n * nb / total
         }
         count += rows
     }

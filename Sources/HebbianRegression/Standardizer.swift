@@ -103,16 +103,7 @@ struct Standardizer {
 
     private static func standardize(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, shift: [Float],
                                     inverseScale: [Float], into out: inout [Float]) {
-        out.withUnsafeMutableBufferPointer { o in
-            shift.withUnsafeBufferPointer { m in
-                inverseScale.withUnsafeBufferPointer { q in
-                    for r in 0..<rows {
-                        let base = r * columns
-                        for j in 0..<columns { o[base + j] = (values[base + j] - m[j]) * q[j] }
-                    }
-                }
-            }
-        }
+        hebb_standardize(values.baseAddress, rows, columns, shift, inverseScale, &out)
     }
 
     /// Recomputes the float32 shift and inverse scale of every column from the running statistics.

@@ -236,6 +236,51 @@ import Testing
         }
     }
 
+    /// A batch's per-column statistics (`hebb_batch_moments`, what `RunningMoments.add` merges) are bit for bit the
+    /// scalar column loops — the sum over the rows in order, the mean, then the squared deviations in order — on
+    /// every instruction set, for widths on and off the vector lengths and columns far from zero (a date ordinal).
+    @Test(arguments: [(1, 1), (7, 3), (64, 17), (256, 33), (3, 1040)])
+    func batchMomentsAreBitForBitTheColumnLoops(shape: (Int, Int)) {
+        let (rows, cols) = shape
+        let noise = Self.gaussian(rows * cols, seed: 27, scale: 3)
+        let values: [Float] = (0..<(rows * cols)).map { i in (i % cols) % 4 == 1 ? 736_389 + noise[i] * 100 : noise[i] }
+        var expectedMean = [Double](repeating: 0, count: cols), expectedM2 = expectedMean
+        for j in 0..<cols {
+            var sum = 0.0
+            for r in 0..<rows { sum += Double(values[r * cols + j]) }
+            expectedMean[j] = sum / Double(rows)
+            var m2 = 0.0
+            for r in 0..<rows {
+                let d = Double(values[r * cols + j]) - expectedMean[j]
+                m2 += d * d
+            }
+            expectedM2[j] = m2
+        }
+        Self.onEveryInstructionSet { isa in
+            var mean = [Double](repeating: .nan, count: cols), m2 = mean
+            hebb_batch_moments(values, rows, cols, &mean, &m2)
+            #expect(mean.map(\.bitPattern) == expectedMean.map(\.bitPattern), "\(isa) \(rows)×\(cols): means")
+            #expect(m2.map(\.bitPattern) == expectedM2.map(\.bitPattern), "\(isa) \(rows)×\(cols): M2")
+        }
+    }
+
+    /// A standardised batch (`hebb_standardize`) is bit for bit (x − shift)·inverse_scale in float32 on every
+    /// instruction set, a zero inverse scale (a constant column) included.
+    @Test(arguments: [(1, 1), (5, 15), (9, 16), (4, 1041)])
+    func standardisingIsBitForBitTheScalarExpression(shape: (Int, Int)) {
+        let (rows, cols) = shape
+        let values = Self.gaussian(rows * cols, seed: 28, scale: 50)
+        let shift = Self.gaussian(cols, seed: 29, scale: 10)
+        let inverseScale = Self.gaussian(cols, seed: 30).enumerated().map { $0.offset % 5 == 2 ? 0 : abs($0.element) + 0.01 }
+        var expected = [Float](repeating: 0, count: rows * cols)
+        for r in 0..<rows { for j in 0..<cols { expected[r * cols + j] = (values[r * cols + j] - shift[j]) * inverseScale[j] } }
+        Self.onEveryInstructionSet { isa in
+            var out = [Float](repeating: .nan, count: rows * cols)
+            hebb_standardize(values, rows, cols, shift, inverseScale, &out)
+            #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa) \(rows)×\(cols)")
+        }
+    }
+
     /// The published coefficients without standardisation (`hebb_threshold`) are bit for bit the scalar select —
     /// values at, just under and over the threshold, ±0 — and the count is of the nonzero ones, on every
     /// instruction set and at lengths on and off the vector widths.

@@ -101,6 +101,15 @@ ptrdiff_t hebb_threshold(const float *w, ptrdiff_t n, float threshold, float *ou
 ptrdiff_t hebb_user_unit_coefficients(const float *w, ptrdiff_t d, ptrdiff_t s, float threshold, const double *target_scale,
                                       const double *x_scale, const double *x_mean, float *out, double *bias);
 
+/// The batch statistics of each column j of a rows × cols float32 batch (row-major), in Double: mean[j] = (Σ_r
+/// x[r][j]) / rows, then m2[j] = Σ_r (x[r][j] − mean[j])², each sum taken over the rows in order (so every
+/// instruction set gives the bits of the scalar column loops).
+void hebb_batch_moments(const float *values, ptrdiff_t rows, ptrdiff_t cols, double *mean, double *m2);
+
+/// out[r][j] = (values[r][j] − shift[j]) · inverse_scale[j] in float32, without fused multiply-adds.
+void hebb_standardize(const float *values, ptrdiff_t rows, ptrdiff_t cols, const float *shift, const float *inverse_scale,
+                      float *out);
+
 // The process's C allocator (allocator.c).
 
 /// Serves blocks up to `largest_heap_block` bytes from the heap instead of fresh mappings, and returns free memory at
