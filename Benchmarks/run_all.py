@@ -10,7 +10,8 @@
 Sections (Benchmarks/README.md says what each baseline is and why):
   core        `hebbd bench` (the circuit's update in-process) against the same lasso/Adam step in numpy
               (Benchmarks/numpy_lasso.py) and, when Benchmarks/.venv-ngclearn exists, ngclearn's Iterative_Lasso
-  engine      `hebbd bench --path engine` at the e2e shapes, binary and JSON publish: the in-process ceiling
+  engine      `hebbd bench --path engine` at the e2e shapes, binary and JSON publish: the in-process ceiling; and
+              the shipped config's model (standardize, intercept) with binary publish, beside the plain one
   e2e         `hebbd feed` → `hebbd run` against `hebbd feed` → a bare libzmq PULL that discards (Benchmarks/null_sink.c),
               at steady state: each side timed at the receiver from its first message to its last, with at least
               --seconds of traffic (the message count per shape sized by a short probe through the null sink). hebbd
@@ -379,11 +380,21 @@ def engine(args, work):
     """`hebbd bench --path engine` (binary frames through an in-memory engine: decode, validate, copy, update,
     publish encoding) at the e2e shapes: the daemon's in-process ceiling, no sockets. Each run is sized from a short
     probe to last ≥ --seconds; the range is over repetitions."""
-    print(f"engine: hebbd bench --path engine, samples/s (≥ {args.seconds:g} s per run)", flush=True)
+    print(f"engine: hebbd bench --path engine, samples/s (≥ {args.seconds:g} s per run); the standardised rows are the "
+          "shipped config's model (standardize, intercept), beside the same shape without", flush=True)
     for d, s, n, *_ in E2E_SHAPES:
-        for publish in ("binary", "json"):
-            common = [args.hebbd, "bench", "--json", "--path", "engine", "--publish", publish, "--dict-dim", str(d),
-                      "--sys-dim", str(s), "--batch", str(n)] + args.bench_args
+        plain = None
+        for publish, standardized in (("binary", False), ("json", False), ("binary", True)):
+            common = [args.hebbd, "bench", "--json", "--path", "engine", "--publish", publish]
+            if standardized:
+                config = os.path.join(work, f"standardized-{d}x{s}.toml")
+                with open(config, "w") as f:
+                    f.write(f'[[model]]\nname = "m"\nkind = "lasso"\ndict_dim = {d}\nsys_dim = {s}\nbatch_size = {n}\n'
+                            "standardize = true\nintercept = true\n")
+                common += ["--config", config, "--model", "m"]
+            else:
+                common += ["--dict-dim", str(d), "--sys-dim", str(s), "--batch", str(n)]
+            common += args.bench_args
             probe_run = run_json(common + ["--updates", "20"])
             updates = max(20, int(probe_run["updates_per_s"] * args.seconds))
             rates, p50 = [], []
@@ -391,8 +402,14 @@ def engine(args, work):
                 r = run_json(common + ["--updates", str(updates)])
                 rates.append(r["samples_per_s"])
                 p50.append(r["p50_us"])
-            report("engine", f"{d}×{s} batch {n} {publish} ({updates} updates, p50 {statistics.median(p50):.0f} µs)",
-                   f"{human(statistics.median(rates))} ({human(min(rates))}–{human(max(rates))})", "—", "—", "—", None)
+            rate = statistics.median(rates)
+            if not standardized and publish == "binary":
+                plain = rate
+            label = f"{publish}, standardize + intercept" if standardized else publish
+            report("engine", f"{d}×{s} batch {n} {label} ({updates} updates, p50 {statistics.median(p50):.0f} µs)",
+                   f"{human(rate)} ({human(min(rates))}–{human(max(rates))})",
+                   f"binary, plain {human(plain)}" if standardized else "—",
+                   f"{rate / plain:.2f}" if standardized else "—", "—", None)
 
 
 # MARK: latency
