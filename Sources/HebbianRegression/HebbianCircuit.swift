@@ -534,7 +534,7 @@ public final class HebbianCircuit {
 
     private func pruneWeights() {
         let threshold = configuration.threshold
-        for i in weights.indices where abs(weights[i]) < threshold { weights[i] = 0 }
+        weights.withUnsafeMutableBufferPointer { w in _ = hebb_threshold(w.baseAddress, w.count, threshold, w.baseAddress) }
     }
 
     private func initialWeights() -> [Float] {

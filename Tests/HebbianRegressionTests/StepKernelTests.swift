@@ -296,6 +296,10 @@ import Testing
                 let count = hebb_threshold(w, n, threshold, &out)
                 #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa) n = \(n) threshold \(threshold)")
                 #expect(count == expected.count { $0 != 0 }, "\(isa) n = \(n) threshold \(threshold): nonzero count")
+                // In place, as `prune` uses it.
+                var inPlace = w
+                _ = inPlace.withUnsafeMutableBufferPointer { hebb_threshold($0.baseAddress, n, threshold, $0.baseAddress) }
+                #expect(inPlace.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa) n = \(n) threshold \(threshold): in place")
             }
         }
     }

@@ -90,7 +90,7 @@ int hebb_all_finite(const void *values, ptrdiff_t n);
 int hebb_copy_finite(float *out, const void *values, ptrdiff_t n);
 
 /// The published coefficients of a model without standardisation: out[i] = |w[i]| ≥ threshold ? w[i] : 0 (−0 kept as
-/// −0). Returns how many are nonzero.
+/// −0). Returns how many are nonzero. `out` may be `w` (`prune`: W thresholded in place).
 ptrdiff_t hebb_threshold(const float *w, ptrdiff_t n, float threshold, float *out);
 
 /// The published coefficients of a standardised model in raw units, from W̃ (d × s, row-major): for each feature j
