@@ -2,10 +2,10 @@ import CBLAS
 import CHebbKernels
 import Synchronization
 
-/// The two products of a training step: on the fused kernels of `CHebbKernels` for the shapes they take (s = 1 or a
-/// multiple of 16 up to 64, up to ``fusedKernelMaxWeights``), on OpenBLAS otherwise. The kernels read each block of
-/// rows of X once for both products and skip OpenBLAS's packing of its operands, which was most of a small product's
-/// time (docs/ARCHITECTURE.md §8). All matrices are row-major and contiguous.
+/// The two products of a training step: on the fused kernels of `CHebbKernels` for the shapes they are chosen for
+/// (s = 1 or 16, and with AVX-512 also 32, 48 and 64; up to ``fusedKernelMaxWeights``), on OpenBLAS otherwise. The
+/// kernels read each block of rows of X once for both products and skip OpenBLAS's packing of its operands, which was
+/// most of a small product's time (docs/ARCHITECTURE.md §8). All matrices are row-major and contiguous.
 enum LinearAlgebra {
     /// Pins OpenBLAS to one thread (the engine thread) until ``BLASThreads/set(_:)`` says otherwise; evaluated once.
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
@@ -41,8 +41,9 @@ enum LinearAlgebra {
 
 extension LinearAlgebra {
     /// The largest synapse (dict_dim × sys_dim elements) the fused step kernels take; bigger ones go to OpenBLAS.
-    /// The kernels were faster than OpenBLAS at every size measured, up to this one (16384×64: 1.5×), but W and G
-    /// then no longer fit in a core's cache and OpenBLAS's blocking must win somewhere beyond (docs/ARCHITECTURE.md §8).
+    /// With AVX-512 the kernels were faster than OpenBLAS at every size measured, up to this one (16384×64: 1.5×), but
+    /// W and G then no longer fit in a core's cache and OpenBLAS's blocking must win somewhere beyond; with AVX2 that
+    /// happens from s = 32 already (docs/ARCHITECTURE.md §8).
     static let fusedKernelMaxWeights = 1 << 20
 
     /// Whether a step on a dict_dim × sys_dim synapse runs on the fused kernels (`CHebbKernels`), given OpenBLAS's

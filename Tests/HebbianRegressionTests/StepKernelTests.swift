@@ -55,7 +55,7 @@ import Testing
             }
         }
         for j in 0..<d { for k in 0..<s { for r in 0..<rows { gRef[j * s + k] -= Double(x[r * d + j]) * eRef[r * s + k] } } }
-        #expect(hebb_products_supported(d, s, 1 << 20) != 0)
+        #expect(hebb_products_computes(d, s) != 0)
         Self.onEveryInstructionSet { isa in
             for withBias in [false, true] {
                 var e = [Float](repeating: .nan, count: rows * s), g = [Float](repeating: .nan, count: d * s)
@@ -138,9 +138,26 @@ import Testing
         }
     }
 
+    /// Which products the fused kernels take depends on the instruction set in force: s = 1 and 16 on every one,
+    /// s = 32, 48 and 64 only with AVX-512 (with 16 vector registers OpenBLAS was faster there), whatever the kernels
+    /// can compute; a step follows the choice (`StepKernels.fused`).
+    @Test func wideSynapsesGoToTheKernelsOnlyWithAVX512() {
+        Self.onEveryInstructionSet { isa in
+            for s in [1, 16] {
+                #expect(hebb_products_supported(1024, s, 1 << 20) != 0, "\(isa) s = \(s)")
+                #expect(StepKernels.fused(dictDim: 1024, sysDim: s), "\(isa) s = \(s)")
+            }
+            for s in [32, 48, 64] {
+                #expect(hebb_products_computes(1024, s) != 0)
+                #expect((hebb_products_supported(1024, s, 1 << 20) != 0) == (isa == .avx512), "\(isa) s = \(s)")
+                #expect(StepKernels.fused(dictDim: 1024, sysDim: s) == (isa == .avx512), "\(isa) s = \(s)")
+            }
+        }
+    }
+
     @Test func shapesOutsideTheKernelsGoToBLAS() {
-        #expect(hebb_products_supported(64, 2, 1 << 20) == 0)
-        #expect(hebb_products_supported(64, 80, 1 << 20) == 0)
+        #expect(hebb_products_supported(64, 2, 1 << 20) == 0 && hebb_products_computes(64, 2) == 0)
+        #expect(hebb_products_supported(64, 80, 1 << 20) == 0 && hebb_products_computes(64, 80) == 0)
         #expect(hebb_products_supported(32768, 64, LinearAlgebra.fusedKernelMaxWeights) == 0)   // 2²¹ weights: beyond the limit
         #expect(StepKernels.fused(dictDim: 256, sysDim: 1) && StepKernels.fused(dictDim: 1024, sysDim: 16))
     }

@@ -25,14 +25,19 @@ hebb_isa hebb_kernels_set_isa(hebb_isa isa);
 /// Whether this CPU runs `isa`.
 int hebb_isa_supported(hebb_isa isa);
 
-/// Whether the fused step kernels handle a d×s synapse (else the caller uses BLAS): s = 1, or s a multiple of 16 up
-/// to 64, and at most `max_weights` elements.
+/// Whether hebb_products can compute a d×s synapse's products, on every instruction set: s = 1, or s a multiple of
+/// 16 up to 64.
+int hebb_products_computes(ptrdiff_t d, ptrdiff_t s);
+
+/// Whether a step on a d×s synapse should use hebb_products (else the caller uses BLAS), with the instruction set in
+/// force: a shape hebb_products_computes, of at most `max_weights` elements, and for s = 32, 48 or 64 only with
+/// AVX-512 (with AVX2 or the baseline, OpenBLAS is faster there: kernels.c).
 int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights);
 
 /// The residual and the Hebbian gradient of one step, in one pass over the rows of X:
 ///     e ← (y − bias) − x·w        (rows×s; bias, one value per output, may be NULL)
 ///     g ← −xᵀ·e                    (d×s), when g is not NULL.
-/// Only for shapes that hebb_products_supported accepts.
+/// Only for shapes that hebb_products_computes accepts.
 void hebb_products(const float *x, const float *y, const float *w, const float *bias, float *e, float *g,
                    ptrdiff_t rows, ptrdiff_t d, ptrdiff_t s);
 
