@@ -105,9 +105,9 @@ hebb_isa hebb_kernels_set_isa(hebb_isa isa) {
 int hebb_products_computes(ptrdiff_t d, ptrdiff_t s) { return d > 0 && (s == 1 || (s % 16 == 0 && s > 0 && s <= 64)); }
 
 // s = 32, 48 and 64 only with AVX-512: a row of W that wide is 2–4 of its 32 registers, leaving room for 4–8 rows per
-// pass, but 4–8 of AVX2's 16, leaving 1–3 rows whose accumulators spill; there OpenBLAS's packed sgemm was 1.3–2.1×
-// faster than the kernel at every wide shape measured (docs/ARCHITECTURE.md §8), and the kernel 1.1–1.7× faster
-// than OpenBLAS at s = 1 and 16.
+// pass, but 4–8 of AVX2's 16, leaving 1–3 rows whose accumulators spill; there OpenBLAS's packed sgemm was 1.1–2.2×
+// faster than the kernel at every wide shape measured (medians, one thread; 1.2–1.5× with two; docs/ARCHITECTURE.md
+// §8), and the kernel 1.4–1.6× faster than OpenBLAS at s = 1 and 16.
 int hebb_products_supported(ptrdiff_t d, ptrdiff_t s, ptrdiff_t max_weights) {
     if (!hebb_products_computes(d, s) || d * s > max_weights) return 0;
     return s <= 16 || hebb_kernels_isa() == HEBB_ISA_AVX512;

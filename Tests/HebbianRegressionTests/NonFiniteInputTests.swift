@@ -6,7 +6,8 @@ import Testing
 /// learnt bit for bit as `update` learns it. On every instruction set, with and without standardisation, an
 /// intercept, several epochs, a prior, and on the OpenBLAS path.
 @Suite(.serialized) struct NonFiniteInputTests {
-    /// (dict_dim, sys_dim): the kernels' s = 1 and s = 16·V shapes, and one they do not take (OpenBLAS).
+    /// (dict_dim, sys_dim): the kernels' s = 1 and s = 16·V shapes (s = 32 goes to OpenBLAS without AVX-512, so both
+    /// paths are checked there on such a CPU), and one they do not take (OpenBLAS).
     static let shapes = [(6, 1), (5, 16), (3, 32), (4, 5)]
 
     static func configurations(dictDim: Int, sysDim: Int) -> [CircuitConfiguration] {
