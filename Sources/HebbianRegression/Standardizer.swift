@@ -19,6 +19,9 @@ struct Standardizer {
 
     /// The standardisation in force, as float32 shift and 1/scale per column, and Y's scale per output.
     private var xShift: [Float] = [], xInverseScale: [Float] = []
+    /// σx per column in Double, 0 for a column with no spread yet (its coefficients are 0 in raw units): the divisor
+    /// of ``userUnitCoefficients(weights:intercept:threshold:into:intercept:)``.
+    private var xScale: [Double] = []
     private var yShift: [Float] = [], yInverseScale: [Float] = []
     /// σy per output (1 for an output with no spread yet): the factor from a standardised residual to target units.
     private(set) var targetScale: [Double] = []
@@ -92,9 +95,6 @@ struct Standardizer {
         let d = xMoments.columns, s = yMoments.columns
         var bias = [Double](repeating: 0, count: s)
         for k in 0..<s { bias[k] = yMoments.mean[k] + targetScale[k] * Double(intercept.isEmpty ? 0 : intercept[k]) }
-        // A constant column's scale is passed as 0 (its coefficients are 0 and leave the bias alone).
-        var xScale = [Double](repeating: 0, count: d)
-        for j in 0..<d where !xMoments.isConstant(j) { xScale[j] = xMoments.scale(j) }
         let nonzero = hebb_user_unit_coefficients(w.baseAddress, d, s, threshold, targetScale, xScale, xMoments.mean,
                                                   out.baseAddress, &bias)
         if let b { for k in 0..<s { b[k] = Float(bias[k]) } }
@@ -113,7 +113,8 @@ struct Standardizer {
         // A column with no spread yet (every column before the first row) standardises to exactly 0: it can
         // neither be told apart from the intercept nor divide by a zero deviation. Before any row, the model
         // therefore predicts its intercept, not weight_fill times raw values.
-        xInverseScale = (0..<xm.columns).map { xm.isConstant($0) ? 0 : Float(1 / xm.scale($0)) }
+        xScale = (0..<xm.columns).map { xm.isConstant($0) ? 0 : xm.scale($0) }
+        xInverseScale = xScale.map { $0 == 0 ? 0 : Float(1 / $0) }
         yShift = ym.mean.map { Float($0) }
         targetScale = (0..<ym.columns).map { ym.scale($0) }
         yInverseScale = targetScale.map { Float(1 / $0) }
