@@ -26,6 +26,11 @@ struct Feed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stream rows of a CSV or .npy file to a daemon's ingest socket (PUSH, binary float32 frames).",
         discussion: """
+        Without --reliable the feed is a PUSH with no acknowledgement: its own queue is kept to ~8 MiB, it exits 1 when \
+        the daemon takes no message for 10 s while it sends, and at its end it gives the daemon 10 s more to take what \
+        is still queued. A message in flight when the daemon crashes is lost; --reliable is the feed for a stream that \
+        matters.
+
         With --reliable the rows go to the daemon's endpoints.reliable ROUTER instead (DEALER; docs/PROTOCOL.md, "Reliable \
         ingest"), each message under --producer and a sequence number: the feed keeps every message until the daemon \
         acknowledges it (journaled and synced), resends after a daemon restart, and exits 0 only when every message is \
@@ -63,26 +68,30 @@ struct Feed: ParsableCommand {
         } catch { fail("\(error)", code: 2) }
         guard batchRows > 0, passes > 0 else { fail("--batch-rows and --passes must be > 0", code: 2) }
         if reliable { return try runReliable(table, shape) }
+        // The sample frames are built once and shared with libzmq on every send (no copy, no allocation per
+        // message): only the header differs between passes.
+        let blocks = sampleBlocks(table, shape)
+        // A PUSH has no acknowledgement: what is still in the feed's own queue when it closes is sent for at most the
+        // linger, then dropped. The queue is kept to ~8 MiB (at least one message) so that what is left at the end
+        // is a few messages the daemon takes at its learning pace, and the linger is the send timeout: a daemon that
+        // takes no message for that long fails the feed while sending, and drops nothing silently at its end.
+        let largest = blocks.map { $0.x.count + $0.y.count }.max() ?? 1
         let context = try Context()
-        let push = try context.makeSocket(.push, lingerMilliseconds: 5000)
-        try push.set(.sendTimeout, 10_000)
+        let push = try context.makeSocket(.push, lingerMilliseconds: Self.sendTimeoutMilliseconds)
+        try push.set(.sendTimeout, Self.sendTimeoutMilliseconds)
+        try push.set(.sendHighWaterMark, Int32(max(1, min(1000, Self.queuedBytes / max(largest, 1)))))
         try push.connect(endpoint)
         var seq = 0
         var sentRows = 0
         let start = Date()
         for _ in 0..<passes {
-            var first = 0
-            while first < table.rows {
-                let last = min(first + batchRows, table.rows)
-                let (x, y) = table.slice(first..<last, dictDim: shape.dictDim, sysDim: shape.sysDim)
-                let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(last - first))),
+            for block in blocks {
+                let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(block.rows))),
                                           ("producer", .string(producer)), ("seq", .integer(Int64(seq)))])
-                let parts: [[UInt8]] = [Array(model.utf8), header.serialized,
-                                        x.withUnsafeBytes { Array($0) }, y.withUnsafeBytes { Array($0) }]
-                guard try push.send(parts: parts) else { fail("ingest at \(endpoint) did not take a message within 10 s; is the daemon running?") }
+                let parts: [[UInt8]] = [Array(model.utf8), header.serialized, block.x, block.y]
+                guard try push.send(parts: parts) else { fail("ingest at \(endpoint) did not take a message within \(Self.sendTimeoutMilliseconds / 1000) s; is the daemon running?") }
                 seq += 1
-                sentRows += last - first
-                first = last
+                sentRows += block.rows
                 if rate > 0 {
                     let due = start.addingTimeInterval(Double(seq) / rate)
                     let wait = due.timeIntervalSinceNow
@@ -96,14 +105,27 @@ struct Feed: ParsableCommand {
         print("sent \(seq) messages, \(sentRows) rows to \(endpoint) in \(String(format: "%.3f", seconds)) s")
     }
 
-    /// The messages of one pass: (row range, sample frames), the header without producer and seq (the reliable header
-    /// frame carries them).
-    private func reliableMessages(_ table: SampleTable, _ shape: SampleShape) -> [[[UInt8]]] {
+    /// How long the daemon may take a message, and finish taking the queue at the end, before the feed fails.
+    static let sendTimeoutMilliseconds: Int32 = 10_000
+    /// Bytes of sample frames the feed's own send queue holds (at least one message).
+    static let queuedBytes = 8 << 20
+
+    /// One pass over the table in messages of `batchRows` rows: each message's row count and its x and y frames
+    /// (float32 bytes), built once for every pass and both kinds of feed.
+    private func sampleBlocks(_ table: SampleTable, _ shape: SampleShape) -> [(rows: Int, x: [UInt8], y: [UInt8])] {
         stride(from: 0, to: table.rows, by: batchRows).map { first in
             let last = min(first + batchRows, table.rows)
             let (x, y) = table.slice(first..<last, dictDim: shape.dictDim, sysDim: shape.sysDim)
-            let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(last - first)))])
-            return [Array(model.utf8), header.serialized, x.withUnsafeBytes { Array($0) }, y.withUnsafeBytes { Array($0) }]
+            return (last - first, x.withUnsafeBytes { Array($0) }, y.withUnsafeBytes { Array($0) })
+        }
+    }
+
+    /// The messages of one pass for the reliable feed: the header without producer and seq (the reliable header
+    /// frame carries them).
+    private func reliableMessages(_ table: SampleTable, _ shape: SampleShape) -> [[[UInt8]]] {
+        sampleBlocks(table, shape).map { block in
+            let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(block.rows)))])
+            return [Array(model.utf8), header.serialized, block.x, block.y]
         }
     }
 
