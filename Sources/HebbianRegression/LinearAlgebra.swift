@@ -109,12 +109,39 @@ public enum BLASThreads {
     /// container limits set), at most 4 — each helper keeps a gradient buffer as large as the biggest model's W.
     public static var automatic: Int { min(Int(hebb_available_cpus()), 4) }
 
-    /// Sets the thread count (at least 1) for every later product (1 until set).
+    /// Sets the thread count (at least 1) for every later product (1 until set). OpenBLAS takes it once no
+    /// ``withOpenBLASOnOneThread(_:)`` body is running.
     public static func set(_ count: Int) {
         _ = LinearAlgebra.singleThreaded
-        openblas_set_num_threads(Int32(clamping: max(count, 1)))
-        _ = hebb_kernels_set_threads(Int32(clamping: max(count, 1)))
+        let threads = Int32(clamping: max(count, 1))
+        oneThreadBodies.withLock { bodies in
+            _ = hebb_kernels_set_threads(threads)
+            if bodies == 0 { openblas_set_num_threads(threads) }
+        }
     }
+
+    /// Runs `body` with OpenBLAS on one thread. OpenBLAS's count is process-wide, so bodies running at once on
+    /// several threads share it: it stays 1 until the last of them ends, which restores the count in force — a
+    /// product in a body never runs on a count another thread chose meanwhile (each body saving and restoring the
+    /// count itself let one thread's restore land inside another's body; tests running at once then saw a batch's
+    /// bits change with the other tests' timing).
+    static func withOpenBLASOnOneThread<T>(_ body: () -> T) -> T {
+        _ = LinearAlgebra.singleThreaded
+        oneThreadBodies.withLock { bodies in
+            if bodies == 0 && openblas_get_num_threads() > 1 { openblas_set_num_threads(1) }
+            bodies += 1
+        }
+        defer {
+            oneThreadBodies.withLock { bodies in
+                bodies -= 1
+                if bodies == 0 && hebb_kernels_threads() > 1 { openblas_set_num_threads(hebb_kernels_threads()) }
+            }
+        }
+        return body()
+    }
+
+    /// Threads inside ``withOpenBLASOnOneThread(_:)`` bodies; its lock also orders every change of OpenBLAS's count.
+    private static let oneThreadBodies = Mutex(0)
 
     /// The thread count in force.
     public static var current: Int {

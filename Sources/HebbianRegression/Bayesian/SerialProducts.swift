@@ -25,11 +25,7 @@ enum SerialProducts {
     /// each part on one thread.
     @inline(__always)
     static func serial<T>(_ body: () -> T) -> T {
-        let threads = openblas_get_num_threads()
-        guard threads > 1 else { return body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
-        return body()
+        BLASThreads.withOpenBLASOnOneThread(body)
     }
 }
 
