@@ -29,8 +29,8 @@ struct CovarianceCache {
     let centred: Bool
     /// β_k = 1/noise variance per output.
     let beta: [Double]
-    /// Σ_k (d × d, row-major, whole), output after output.
-    private(set) var covariance: [Double]
+    /// Σ_k (d × d, row-major, whole), output after output, on a cache line (``CacheLineAlignedDoubles``).
+    private(set) var covariance: CacheLineAlignedDoubles
     /// η_k (d values), output after output.
     private(set) var naturalMean: [Double]
     /// The weighted mean of z = [x, y] and W = Σw, row by row as ``CrossMoments`` keeps them (the centring).
@@ -42,7 +42,7 @@ struct CovarianceCache {
     private(set) var truthPriorWeight: Double
     /// Rounding accumulated since the refresh, in units of the rounding of one well-conditioned rank-one step.
     private(set) var drift = 0.0
-    private var deviation: [Double], product: [Double]
+    private var deviation: [Double], product: CacheLineAlignedDoubles
 
     /// The rounding the cache may accumulate before it is rebuilt: 2²⁰ steps' worth (≈ 2·10⁻¹⁰ relative at unit
     /// amplification). Chosen on the parity streams (BayesianRiverParityTests): TrumpApproval, whose first rows
@@ -67,7 +67,7 @@ struct CovarianceCache {
         outputs = s
         centred = configuration.centred
         beta = natural.noiseVariance.map { 1 / $0 }
-        covariance = [Double](repeating: 0, count: s * d * d)
+        covariance = CacheLineAlignedDoubles(zeros: s * d * d)
         naturalMean = []
         for k in 0..<s {
             let posterior = try GaussianPosterior(precision: natural.precision[k], naturalMean: natural.naturalMean[k], dimension: d)
@@ -88,7 +88,7 @@ struct CovarianceCache {
         priorWeight = moments.priorWeight
         truthPriorWeight = moments.priorWeight
         deviation = [Double](repeating: 0, count: d + s)
-        product = [Double](repeating: 0, count: d)
+        product = CacheLineAlignedDoubles(zeros: d)
     }
 
     /// Whether the cache should be rebuilt from the truth before its next use.
