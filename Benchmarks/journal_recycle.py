@@ -40,11 +40,7 @@ def run(binary: str, spares: int | None, messages: int, data: str) -> dict:
         subprocess.run([binary, "feed", "--model", "bench", "--data", data, "--dict-dim", str(D), "--sys-dim", "1",
                         "--batch-rows", str(ROWS), "--passes", str(messages // 1000), "--endpoint", d.ingest],
                        check=True, stdout=subprocess.DEVNULL)
-        while True:
-            m = d.request({"cmd": "status"})["models"]["bench"]
-            if m["samples"] + m["buffered"] >= messages * ROWS:
-                break
-            time.sleep(0.01)
+        d.wait_for_rows("bench", messages * ROWS, timeout=900)
         seconds = time.monotonic() - started
         journal = d.request({"cmd": "status"})["journal"]
         fields = open(f"/proc/{d.pid}/stat").read().rsplit(")", 1)[1].split()

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from hebbd import Control, Producer, ReliableProducer
+from hebbd import Producer, ReliableProducer
 from hebbd.testing import LocalDaemon
 
 # dict_dim, sys_dim, rows per message, target ratio reliable / plain
@@ -29,17 +29,6 @@ TARGETS = [(256, 1, 64, 0.8), (16, 1, 1, 0.5)]
 
 def model(d: int, s: int, batch: int) -> str:
     return f'[[model]]\nname = "b"\nkind = "lasso"\ndict_dim = {d}\nsys_dim = {s}\nbatch_size = {batch}\noptim = "adam"\n'
-
-
-def wait_samples(daemon: LocalDaemon, rows: int, timeout: float = 300) -> None:
-    control = Control(daemon.control)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        m = control.status()["models"]["b"]
-        if m["samples"] + m["buffered"] >= rows:
-            return
-        time.sleep(0.01)
-    raise TimeoutError(f"daemon took fewer than {rows} rows")
 
 
 def throughput(binary: str, d: int, s: int, rows: int, messages: int, reliable: bool) -> float:
@@ -58,7 +47,9 @@ def throughput(binary: str, d: int, s: int, rows: int, messages: int, reliable: 
             with Producer(daemon.ingest) as p:
                 for _ in range(messages):
                     p.send("b", x, y)
-        wait_samples(daemon, rows * messages)
+        taken = daemon.wait_for_rows("b", rows * messages, timeout=300)["models"]["b"]
+        if taken["samples"] + taken["buffered"] < rows * messages:
+            raise TimeoutError(f"daemon took fewer than {rows * messages} rows")
         return messages / (time.perf_counter() - started)
     finally:
         daemon.stop()

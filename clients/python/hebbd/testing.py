@@ -311,6 +311,17 @@ heartbeat = "{self.heartbeat}"
             self._client = Control(self.control, timeout=timeout, context=self.context, curve=self.admin_keys())
         return self._client.request(request, timeout, check=check)
 
+    def wait_for_rows(self, model: str, rows: int, timeout: float = 30.0) -> Dict[str, Any]:
+        """Polls ``status`` until ``model`` has taken ``rows`` rows (learned or buffered for its next batch) or
+        ``timeout`` seconds have passed; returns the last ``status`` reply (the caller checks it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.request({"cmd": "status"})
+            entry = status["models"][model]
+            if entry["samples"] + entry["buffered"] >= rows or time.monotonic() > deadline:
+                return status
+            time.sleep(0.01)
+
     def push(self, hwm: int = 0) -> zmq.Socket:
         """A raw PUSH socket on the ingest endpoint (send HWM ``hwm``, 0 = unbounded; linger 0), for sending
         prepared frames as fast as possible (the :class:`~hebbd.Producer` checks and converts every block)."""

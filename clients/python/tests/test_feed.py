@@ -44,12 +44,6 @@ def test_feed_loses_no_message_when_the_daemon_pauses_longer_than_the_old_linger
         out, err = feed.communicate(timeout=60)
         assert feed.returncode == 0, f"hebbd feed exited {feed.returncode}: {out} {err}"
         assert "sent 40 messages, 40000 rows" in out, out
-        learned = -1
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            model = daemon.request({"cmd": "status"})["models"]["wide"]
-            learned = model["samples"] + model["buffered"]
-            if learned == rows:
-                break
-            time.sleep(0.05)
+        model = daemon.wait_for_rows("wide", rows)["models"]["wide"]
+        learned = model["samples"] + model["buffered"]
         assert learned == rows, f"the daemon took {learned} of the {rows} rows the feed reported sent"

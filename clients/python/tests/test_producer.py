@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from hebbd import Control, NotTakingSamples, Producer, ShapeError, sample_arrays
+from hebbd import NotTakingSamples, Producer, ShapeError, sample_arrays
 from hebbd.testing import free_port
 
 
@@ -55,17 +55,7 @@ def test_model_dims_and_types_checked_before_sending() -> None:
         sample_arrays([["a", "b"]], [1.0])
 
 
-def wait_samples(control: Control, model: str, samples: int, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = control.status()
-        if status["models"][model]["samples"] + status["models"][model]["buffered"] >= samples or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
-
-
 def test_every_float_dtype_and_shape_reaches_the_daemon(daemon) -> None:
-    control = Control(daemon.control)
     rng = np.random.default_rng(3)
     rows = 0
     with Producer(daemon.ingest, producer="dtypes") as p, Producer(daemon.ingest, dtype="float64") as p64:
@@ -80,7 +70,7 @@ def test_every_float_dtype_and_shape_reaches_the_daemon(daemon) -> None:
         assert p.next_seq == 10 and p.sent_messages == 10 and p.sent_rows == rows
         assert p64.send("demo", rng.standard_normal((5, 20)), rng.standard_normal(5)) is None   # no producer: no seq
         rows += 5
-    status = wait_samples(control, "demo", rows)
+    status = daemon.wait_for_rows("demo", rows, timeout=15)
     model = status["models"]["demo"]
     assert status["rejected"] == {} or all(n == 0 for n in status["rejected"].values()), status["rejected"]
     assert model["samples"] + model["buffered"] == rows
@@ -88,7 +78,6 @@ def test_every_float_dtype_and_shape_reaches_the_daemon(daemon) -> None:
 
 
 def test_seq_gaps_and_restarts_are_counted_by_the_daemon(daemon) -> None:
-    control = Control(daemon.control)
     x, y = np.zeros((1, 20)), np.zeros(1)
     with Producer(daemon.ingest, producer="gappy") as p:
         p.send("demo", x, y)                   # seq 0
@@ -96,7 +85,7 @@ def test_seq_gaps_and_restarts_are_counted_by_the_daemon(daemon) -> None:
         assert p.send("demo", x, y, seq=5) == 5   # 3 missing
         p.send("demo", x, y)                   # 6
         p.send("demo", x, y, seq=0)            # back to 0: a producer restart
-    status = wait_samples(control, "demo", 5)
+    status = daemon.wait_for_rows("demo", 5, timeout=15)
     assert status["models"]["demo"]["gaps"] == 3
     assert status["models"]["demo"]["sequence_resets"] == 1
 
@@ -128,7 +117,7 @@ def test_not_taking_samples_then_taking_them_once_the_daemon_is_up(make_daemon) 
                 break
             except NotTakingSamples:
                 assert time.monotonic() < deadline, "the producer never connected"
-    status = wait_samples(Control(d.control), "demo", 1)
+    status = d.wait_for_rows("demo", 1, timeout=15)
     assert status["models"]["demo"]["buffered"] == 1
 
 
@@ -146,7 +135,7 @@ def test_a_port_taken_at_start_moves_only_that_endpoint_and_an_early_producer_st
             d.start()
             assert (d.ingest, d.publish, d.control) == before[:3] and d.reliable != before[3]
             p.send("demo", np.zeros(20), 0.0)
-        status = wait_samples(Control(d.control), "demo", 1)
+        status = d.wait_for_rows("demo", 1, timeout=15)
         assert status["models"]["demo"]["buffered"] == 1
     finally:
         blocker.close()
