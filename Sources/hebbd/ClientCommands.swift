@@ -26,9 +26,9 @@ struct Feed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stream rows of a CSV or .npy file to a daemon's ingest socket (PUSH, binary float32 frames).",
         discussion: """
-        Without --reliable the feed is a PUSH with no acknowledgement: its own queue is kept to ~8 MiB, it exits 1 when \
-        the daemon takes no message for 10 s while it sends, and at its end it gives the daemon 10 s more to take what \
-        is still queued. A message in flight when the daemon crashes is lost; --reliable is the feed for a stream that \
+        Without --reliable the feed is a PUSH with no acknowledgement: its own queue is kept to ~\(Feed.queuedBytes >> 20) MiB, \
+        it exits 1 when the daemon takes no message for \(Feed.sendTimeoutMilliseconds / 1000) s while it sends, and at its \
+        end it gives the daemon as long again to take what is still queued. A message in flight when the daemon crashes is lost; --reliable is the feed for a stream that \
         matters.
 
         With --reliable the rows go to the daemon's endpoints.reliable ROUTER instead (DEALER; docs/PROTOCOL.md, "Reliable \

@@ -40,8 +40,6 @@ struct CacheLineAlignedDoubles {
         storage = Storage(count: count)
     }
 
-    var count: Int { storage.count }
-
     subscript(index: Int) -> Double {
         get {
             precondition(index >= 0 && index < storage.count, "CacheLineAlignedDoubles: index out of range")
