@@ -69,7 +69,6 @@ struct BayesianModelTests {
         c.intercept = true
         #expect(65 * d * d >= SerialProducts.splitWork && 64 * (d + 1) * (d + 1) / 2 >= SerialProducts.splitWork)
         let before = BLASThreads.current
-        defer { BLASThreads.set(before) }
         func batched(threads: Int) throws -> CoefficientUncertainty {
             BLASThreads.set(threads)
             let model = try BayesianRegression(c)
@@ -78,7 +77,11 @@ struct BayesianModelTests {
             }
             return try model.uncertainty()
         }
-        let one = try batched(threads: 1), two = try batched(threads: 2)
+        // Both runs on the same instruction set, and no other test changing the thread counts meanwhile.
+        let (one, two) = try KernelConfigurationLock.held {
+            defer { BLASThreads.set(before) }
+            return (try batched(threads: 1), try batched(threads: 2))
+        }
         #expect(one.coefficients == two.coefficients && one.std == two.std && one.intercept == two.intercept)
         let rowwise = try BayesianRegression(c)
         for r in 0..<rows { try rowwise.update(Array(x[(r * d)..<(r * d + d)]), [y[r]], rows: 1) }

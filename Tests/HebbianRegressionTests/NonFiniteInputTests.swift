@@ -58,15 +58,18 @@ import Testing
     @Test(arguments: shapes)
     func aFiniteBatchIsLearntAsUpdateLearnsIt(shape: (Int, Int)) throws {
         let (d, s) = shape, rows = 9
-        for configuration in Self.configurations(dictDim: d, sysDim: s) {
-            let checked = try HebbianCircuit(configuration), unchecked = try HebbianCircuit(configuration)
-            for seed in 0..<4 {
-                let x = StepKernelTests.gaussian(rows * d, seed: UInt64(50 + seed)), y = StepKernelTests.gaussian(rows * s, seed: UInt64(60 + seed))
-                let expected = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in try checked.update(x: x, y: y, rows: rows) } }
-                #expect(try Self.update(unchecked, x: x, y: y, rows: rows) == expected)
+        // The two circuits must take the same path: no other test may switch the instruction set in between.
+        try KernelConfigurationLock.held {
+            for configuration in Self.configurations(dictDim: d, sysDim: s) {
+                let checked = try HebbianCircuit(configuration), unchecked = try HebbianCircuit(configuration)
+                for seed in 0..<4 {
+                    let x = StepKernelTests.gaussian(rows * d, seed: UInt64(50 + seed)), y = StepKernelTests.gaussian(rows * s, seed: UInt64(60 + seed))
+                    let expected = try x.withUnsafeBufferPointer { x in try y.withUnsafeBufferPointer { y in try checked.update(x: x, y: y, rows: rows) } }
+                    #expect(try Self.update(unchecked, x: x, y: y, rows: rows) == expected)
+                }
+                #expect(unchecked.state == checked.state)
+                #expect(unchecked.weights.map(\.bitPattern) == checked.weights.map(\.bitPattern))
             }
-            #expect(unchecked.state == checked.state)
-            #expect(unchecked.weights.map(\.bitPattern) == checked.weights.map(\.bitPattern))
         }
     }
 

@@ -13,12 +13,15 @@ import Testing
 @Suite(.serialized) struct StepKernelTests {
     /// Every instruction set the CPU runs; the one in force is restored after `body`.
     static func onEveryInstructionSet(_ body: (StepKernels.InstructionSet) throws -> Void) rethrows {
-        let original = StepKernels.current
-        defer { StepKernels.use(original) }
-        for isa in StepKernels.InstructionSet.allCases where StepKernels.use(isa) == isa {
-            try body(isa)
+        try KernelConfigurationLock.held {
+            let original = StepKernels.current
+            defer { StepKernels.use(original) }
+            for isa in StepKernels.InstructionSet.allCases where StepKernels.use(isa) == isa {
+                try body(isa)
+            }
         }
     }
+
 
     static func gaussian(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         var g = SeededGenerator(seed: seed)
@@ -26,13 +29,15 @@ import Testing
     }
 
     @Test func theBestInstructionSetIsChosenAndTheBaselineAlwaysRuns() {
-        let original = StepKernels.current
-        defer { StepKernels.use(original) }
-        #expect(StepKernels.use(.baseline) == .baseline)
-        #if arch(x86_64)
-        // Whatever the CPU, the automatic choice is at least as wide as AVX2 when the CPU has AVX2.
-        #expect(original != .baseline || StepKernels.use(.avx2) == .baseline)
-        #endif
+        KernelConfigurationLock.held {
+            let original = StepKernels.current
+            defer { StepKernels.use(original) }
+            #expect(StepKernels.use(.baseline) == .baseline)
+            #if arch(x86_64)
+            // Whatever the CPU, the automatic choice is at least as wide as AVX2 when the CPU has AVX2.
+            #expect(original != .baseline || StepKernels.use(.avx2) == .baseline)
+            #endif
+        }
     }
 
     @Test(arguments: [
@@ -100,17 +105,19 @@ import Testing
             hebb_products(x, y, w, nil, &e, &g, rows, d, s)
             return (e, g)
         }
-        let before = hebb_kernels_threads()
-        defer { _ = hebb_kernels_set_threads(before) }
-        _ = hebb_kernels_set_threads(1)
-        let serial = run()
-        #expect(hebb_kernels_set_threads(3) == 3)
-        for _ in 0..<3 {
-            let split = run()
-            // Each row's residual is computed by one thread, whole: bit for bit. The gradient is summed per share.
-            #expect(split.e.map(\.bitPattern) == serial.e.map(\.bitPattern))
-            let worst = zip(split.g, serial.g).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? .nan
-            #expect(worst < 1e-4)
+        KernelConfigurationLock.held {
+            let before = hebb_kernels_threads()
+            defer { _ = hebb_kernels_set_threads(before) }
+            _ = hebb_kernels_set_threads(1)
+            let serial = run()
+            #expect(hebb_kernels_set_threads(3) == 3)
+            for _ in 0..<3 {
+                let split = run()
+                // Each row's residual is computed by one thread, whole: bit for bit. The gradient is summed per share.
+                #expect(split.e.map(\.bitPattern) == serial.e.map(\.bitPattern))
+                let worst = zip(split.g, serial.g).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? .nan
+                #expect(worst < 1e-4)
+            }
         }
     }
 
@@ -119,22 +126,24 @@ import Testing
     /// or backing off); many short jobs in a row cross the helpers' spin-then-park hand-offs.
     @Test func everyPartOfAJobRunsExactlyOnce() {
         let parts = 8, jobs = 2000
-        let before = hebb_kernels_threads()
-        defer { _ = hebb_kernels_set_threads(before) }
-        for threads: Int32 in [1, 2, 3] {
-            _ = hebb_kernels_set_threads(threads)
-            var counts = [Int](repeating: 0, count: parts * jobs)
-            counts.withUnsafeMutableBufferPointer { c in
-                var context = (counts: c.baseAddress!, job: 0)
-                for job in 0..<jobs {
-                    context.job = job
-                    _ = hebb_parallel_run({ raw, part, parts in
-                        let context = raw!.assumingMemoryBound(to: (counts: UnsafeMutablePointer<Int>, job: Int).self).pointee
-                        context.counts[context.job * Int(parts) + Int(part)] += 1
-                    }, &context, Int32(parts))
+        KernelConfigurationLock.held {
+            let before = hebb_kernels_threads()
+            defer { _ = hebb_kernels_set_threads(before) }
+            for threads: Int32 in [1, 2, 3] {
+                _ = hebb_kernels_set_threads(threads)
+                var counts = [Int](repeating: 0, count: parts * jobs)
+                counts.withUnsafeMutableBufferPointer { c in
+                    var context = (counts: c.baseAddress!, job: 0)
+                    for job in 0..<jobs {
+                        context.job = job
+                        _ = hebb_parallel_run({ raw, part, parts in
+                            let context = raw!.assumingMemoryBound(to: (counts: UnsafeMutablePointer<Int>, job: Int).self).pointee
+                            context.counts[context.job * Int(parts) + Int(part)] += 1
+                        }, &context, Int32(parts))
+                    }
                 }
+                #expect(counts.allSatisfy { $0 == 1 }, "\(threads) threads")
             }
-            #expect(counts.allSatisfy { $0 == 1 }, "\(threads) threads")
         }
     }
 
