@@ -58,38 +58,42 @@ public struct GaussianPosterior: Sendable {
         return sum
     }
 
-    /// diag(P⁻¹): each coordinate's posterior variance.
+    /// diag(P⁻¹): each coordinate's posterior variance. P⁻¹ = L⁻ᵀL⁻¹, so (P⁻¹)_jj is the squared norm of column j
+    /// of L⁻¹, which LAPACK's `dtrtri` forms in place (n³/6 multiply-adds; a `dtrsm` against I took n³/2).
     public func marginalVariances() -> [Double] {
         let n = dimension
         guard n > 0 else { return [] }
-        // L⁻¹ by solving L·Z = I; (P⁻¹)_jj = Σ_i (L⁻¹)_ij².
-        var inverse = [Double](repeating: 0, count: n * n)
-        for j in 0..<n { inverse[j * n + j] = 1 }
-        SerialProducts.run(multiplyAdds: n * n * n / 2) {
-            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
-                        factor, Int32(n), &inverse, Int32(n))
+        var inverse = factor
+        var size = Int32(n), info: Int32 = 0
+        SerialProducts.run(multiplyAdds: n * n * n / 6) {
+            inverse.withUnsafeMutableBufferPointer { a in dtrtri_("L", "N", &size, a.baseAddress, &size, &info, 1, 1) }
         }
+        // A factor with a positive diagonal (dpotrf's) is invertible: info is 0.
+        precondition(info == 0, "GaussianPosterior.marginalVariances: dtrtri failed (\(info))")
         var variances = [Double](repeating: 0, count: n)
-        for j in 0..<n {
-            var sum = 0.0
-            for i in j..<n { let v = inverse[j * n + i]; sum += v * v }
-            variances[j] = sum
+        inverse.withUnsafeBufferPointer { z in
+            for j in 0..<n {
+                var sum = 0.0
+                for i in j..<n { let v = z[j * n + i]; sum += v * v }
+                variances[j] = sum
+            }
         }
         return variances
     }
 
-    /// The full covariance P⁻¹ (dimension × dimension, row-major = column-major: it is symmetric).
+    /// The full covariance P⁻¹ (dimension × dimension, row-major = column-major: it is symmetric), by LAPACK's
+    /// `dpotri` from the factor (n³/3 multiply-adds), its lower triangle mirrored.
     public func covariance() -> [Double] {
         let n = dimension
-        var inverse = [Double](repeating: 0, count: n * n)
-        for j in 0..<n { inverse[j * n + j] = 1 }
         guard n > 0 else { return [] }
-        SerialProducts.run(multiplyAdds: n * n * n) {
-            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), Int32(n), 1,
-                        factor, Int32(n), &inverse, Int32(n))
-            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(n), Int32(n), 1,
-                        factor, Int32(n), &inverse, Int32(n))
+        var inverse = factor
+        var size = Int32(n), info: Int32 = 0
+        SerialProducts.run(multiplyAdds: n * n * n / 3) {
+            inverse.withUnsafeMutableBufferPointer { a in dpotri_("L", &size, a.baseAddress, &size, &info, 1) }
         }
+        precondition(info == 0, "GaussianPosterior.covariance: dpotri failed (\(info))")
+        // Column-major lower (i ≥ j) is at [j·n + i]; the upper half gets the same values.
+        for j in 0..<n { for i in (j + 1)..<max(n, j + 1) { inverse[i * n + j] = inverse[j * n + i] } }
         return inverse
     }
 }
