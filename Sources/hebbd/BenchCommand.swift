@@ -20,7 +20,9 @@ struct Bench: ParsableCommand {
         Either --dict-dim/--sys-dim/--batch (a model of --kind with the config defaults: lasso/Adam unless told) or --config FILE \
         --model NAME. A model with uncertainty (kind = "bayesian", or --uncertainty / uncertainty = true) keeps the raw Gram \
         statistics, O(B·(d+s)²) per update (one dsyrk); a bayesian model also carries its d × d posterior covariance per output \
-        through each row, O(s·d²) per row (with fit_noise or standardize it factors the posterior instead, O(s·d³) per batch), \
+        through each row, O(s·d²) per row, except that a batch of max(24, 2.5·√d) rows or more of a model published after \
+        fewer than a quarter of its updates (the core path; on the engine path --publish-every 4 or more) factors the posterior \
+        from the statistics instead, O(s·d³/6) (with fit_noise or standardize it always does), \
         and a sparse model refits its active set, O(|A|³), only for messages it publishes (the engine path). For the sparse \
         kinds with uncertainty the core path prints the Gram product's rate in GFLOP/s beside the machine's dsyrk at that shape.
         """
@@ -38,6 +40,8 @@ struct Bench: ParsableCommand {
     @Option(help: "core: the circuit's update alone; engine: binary ingest frames through an in-memory engine (decode, copy, update, publish encoding).")
     var path: BenchPath = .core
     @Option(help: "Publish format on the engine path: json or binary.") var publish: String = "json"
+    @Option(name: .customLong("publish-every"), help: "Engine path: publish.every, a coefficient message after every Nth update.")
+    var publishEvery: Int = 1
     @Flag(name: .customLong("no-subscriber"), help: "Engine path: nobody subscribes (a daemon whose XPUB socket has no reader: coefficient messages are not encoded); default: every message is encoded, as for a subscriber.")
     var noSubscriber = false
     @Option(name: .customLong("rows-per-message"), help: "Rows per ingest message on the engine path (default: one batch).")
@@ -119,6 +123,8 @@ struct Bench: ParsableCommand {
             guard let format = PublishFormat(rawValue: publish) else { fail("--publish must be json or binary", code: 2) }
             settings.publishFormat = format
             settings.heartbeat = 0
+            guard publishEvery >= 1 else { fail("--publish-every must be at least 1", code: 2) }
+            settings.pacing.every = publishEvery
             let core = EngineCore(settings: settings)
             core.publisher.encodesOnlyForSubscribers = noSubscriber
             do { try core.addModel(model) } catch { fail("\(error)", code: 2) }

@@ -1,4 +1,4 @@
-import HebbianRegression
+@testable import HebbianRegression
 import Testing
 @testable import HebbCore
 import HebbTestSupport
@@ -25,6 +25,32 @@ import HebbTestSupport
         var bodies: [JSON] = []
         core.drainOutbox { if $0.topic == Array("coef/m/".utf8) { bodies.append(EngineFixtures.body($0)) } }
         return bodies
+    }
+
+    /// A Bayesian model learns its long batches the way that suits how often its posterior is published
+    /// (``BayesianRegression/readShare``): the share `publish.every` leaves, 1 with `max_rate`; set when the model is
+    /// added and on every reload, and deciding the way a 64-row batch of a 64-feature model is learned.
+    @Test func aBayesianModelLearnsByTheShareOfUpdatesPublished() throws {
+        let core = try Self.core(every: 8, clock: ManualClock())
+        let model = try UncertaintyEngineTests.bayesian("b", dictDim: 64, batch: 64)
+        try core.addModel(model)
+        let bayesian = try #require(core.runners["b"]?.bayesian)
+        #expect(bayesian.readShare == 0.125)
+        var g = SeededGenerator(seed: 3)
+        let x = (0..<(64 * 64)).map { _ in g.nextGaussian() }, y = (0..<64).map { _ in g.nextGaussian() }
+        #expect(EngineFixtures.send(core, EngineFixtures.binary64("b", x: x, y: y, rows: 64)) == nil)
+        #expect(bayesian.lastBatchMethod == .refactor)
+        var configuration = DaemonConfiguration()
+        configuration.models = [model]
+        core.configuredNames = ["b"]
+        #expect((try? core.reload(configuration).get()) != nil)
+        #expect(bayesian.readShare == 1)
+        #expect(EngineFixtures.send(core, EngineFixtures.binary64("b", x: x, y: y, rows: 64)) == nil)
+        #expect(bayesian.lastBatchMethod == .rowByRow)
+        configuration.publish.every = 4
+        #expect((try? core.reload(configuration).get()) != nil && bayesian.readShare == 0.25)
+        configuration.publish.maxRate = 10
+        #expect((try? core.reload(configuration).get()) != nil && bayesian.readShare == 1)
     }
 
     @Test func offByDefaultEveryUpdateIsPublished() throws {

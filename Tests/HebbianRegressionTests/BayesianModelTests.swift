@@ -16,12 +16,15 @@ struct BayesianModelTests {
         return (x, y)
     }
 
-    /// A batch of fewer rows than features is learned at once by the covariance cache (Woodbury: T = UΣ, K = TUᵀ + I/g,
-    /// Σ − WᵀW); longer ones and single rows by rank-one steps. Both are the same posterior: 240 rows of a 24×2 stream
-    /// (columns near 50, so centring matters) in batches of 8 against the same rows one at a time.
-    @Test("a batch learned at once (fewer rows than features) equals the rows learned one by one",
-          arguments: [(false, nil), (true, nil), (true, 0.97)] as [(Bool, Double?)])
-    func batchAtOnce(intercept: Bool, smoothing: Double?) throws {
+    /// A batch reaches the posterior by the covariance cache's Woodbury step (T = UΣ, K = TUᵀ + I/g, Σ − WᵀW), by its
+    /// rank-one steps, or straight into the statistics with the posterior factored from them when next read
+    /// (``BayesianRegression/BatchMethod``). All three are the same posterior as the rows one at a time: 240 rows of a
+    /// 24×2 stream (columns near 50, so centring matters) in batches of 8, each method forced, against the rows one by one.
+    @Test("a batch learned at once (Woodbury, rank-one steps, or refactored from the statistics) equals the rows learned one by one",
+          arguments: [(false, nil), (true, nil), (true, 0.97)] as [(Bool, Double?)],
+          [BayesianRegression.BatchMethod.woodbury, .rowByRow, .refactor])
+    func batchAtOnce(setting: (Bool, Double?), method: BayesianRegression.BatchMethod) throws {
+        let (intercept, smoothing) = setting
         let d = 24, s = 2, rows = 240
         var g = SeededGenerator(seed: 31)
         var x: [Double] = [], y: [Double] = []
@@ -34,6 +37,7 @@ struct BayesianModelTests {
         c.intercept = intercept
         c.smoothing = smoothing
         let rowwise = try BayesianRegression(c), batched = try BayesianRegression(c)
+        batched.batchMethodOverride = method
         var rowScores: [Double] = [], batchScores: [Double] = []
         for r in 0..<rows {
             rowScores.append(try rowwise.update(Array(x[(r * d)..<(r * d + d)]), Array(y[(r * s)..<(r * s + s)]), rows: 1).loss)
@@ -56,11 +60,13 @@ struct BayesianModelTests {
     }
 
     /// From SerialProducts.splitWork multiply-adds (k·d² ≥ 2²¹) a batch's products — the covariance's Woodbury step
-    /// and, from as many of its own, the statistics' dsyrk — are cut into parts for the pool's threads. The same posterior
-    /// as rank-one steps, and the same bits whether the parts ran at once on two threads or one after another on one:
-    /// the cut depends on the shape only.
-    @Test("a batch cut into parts for threads equals the rows one by one, bit for bit alike on one thread or two")
-    func splitBatch() throws {
+    /// and, from as many of its own, the statistics' dsyrk (all a batch folded into the statistics does before the
+    /// factor, which runs on one thread) — are cut into parts for the pool's threads. The same posterior as rank-one
+    /// steps, and the same bits whether the parts ran at once on two threads or one after another on one: the cut
+    /// depends on the shape only.
+    @Test("a batch cut into parts for threads equals the rows one by one, bit for bit alike on one thread or two",
+          arguments: [BayesianRegression.BatchMethod.woodbury, .refactor])
+    func splitBatch(method: BayesianRegression.BatchMethod) throws {
         let d = 256, rows = 3 * 64
         var g = SeededGenerator(seed: 41)
         let x = (0..<(rows * d)).map { _ in 3 + g.nextGaussian() }
@@ -72,6 +78,7 @@ struct BayesianModelTests {
         func batched(threads: Int) throws -> CoefficientUncertainty {
             BLASThreads.set(threads)
             let model = try BayesianRegression(c)
+            model.batchMethodOverride = method
             for start in stride(from: 0, to: rows, by: 64) {
                 try model.update(Array(x[(start * d)..<((start + 64) * d)]), Array(y[start..<(start + 64)]), rows: 64)
             }
@@ -146,23 +153,81 @@ struct BayesianModelTests {
         }
     }
 
-    @Test("a saved state continues exactly: same predictions, same next update")
-    func stateRoundTrip() throws {
+    /// The exact path (fit_noise) and the fast path by each way a batch may take: the model that took a snapshot and the
+    /// one restored from it give the same next update, the same posterior and the same predictions, bit for bit.
+    @Test("a saved state continues exactly: same predictions, same next update",
+          arguments: [nil, BayesianRegression.BatchMethod.rowByRow, .woodbury, .refactor])
+    func stateRoundTrip(fastPath method: BayesianRegression.BatchMethod?) throws {
         let (x, y) = Self.rawStream(rows: 30)
         var c = BayesianConfiguration(dictDim: 3, sysDim: 2)
         c.intercept = true
-        c.fitNoise = true
+        c.fitNoise = method == nil
         c.smoothing = 0.95
         let model = try BayesianRegression(c)
+        model.batchMethodOverride = method
         try model.update(Array(x[0..<60]), Array(y[0..<40]), rows: 20)
         let data = try JSONEncoder().encode(model.state)
         let restored = try BayesianRegression(restoring: try JSONDecoder().decode(BayesianState.self, from: data))
+        restored.batchMethodOverride = method
         #expect(restored.state == model.state)
         let a = try model.update(Array(x[60...]), Array(y[40...]), rows: 10)
         let b = try restored.update(Array(x[60...]), Array(y[40...]), rows: 10)
         #expect(a == b)
         #expect(try model.uncertainty() == restored.uncertainty())
+        let pa = try model.predict(Array(x[0..<9]), rows: 3), pb = try restored.predict(Array(x[0..<9]), rows: 3)
+        #expect(pa.mean == pb.mean && pa.std == pb.std)
         #expect(model.updates == 2 && model.samples == 30)
+    }
+
+    /// The fast path folds a batch into the statistics from max(24, 2.5·√d) rows (the crossover measured with each
+    /// method forced) unless the model is read after a quarter of its updates or more; below, the cache's Woodbury step while the batch is narrower than d,
+    /// its rank-one steps otherwise.
+    @Test("a batch goes to the covariance cache while short or often read, and into the statistics from max(24, 2.5·√d) rows")
+    func batchMethodChoice() {
+        #expect(BayesianRegression.batchMethod(rows: 64, features: 256, readShare: 0.25) == .woodbury)
+        #expect(BayesianRegression.batchMethod(rows: 64, features: 256, readShare: 0.2) == .refactor)
+        #expect(BayesianRegression.batchMethod(rows: 64, features: 64, readShare: 1) == .rowByRow)
+        #expect(BayesianRegression.batchMethod(rows: 1, features: 256) == .rowByRow)
+        #expect(BayesianRegression.batchMethod(rows: 8, features: 256) == .woodbury)
+        #expect(BayesianRegression.batchMethod(rows: 39, features: 256) == .woodbury)
+        #expect(BayesianRegression.batchMethod(rows: 40, features: 256) == .refactor)
+        #expect(BayesianRegression.batchMethod(rows: 64, features: 256) == .refactor)
+        #expect(BayesianRegression.batchMethod(rows: 2, features: 64) == .woodbury)
+        #expect(BayesianRegression.batchMethod(rows: 64, features: 64) == .refactor)
+        #expect(BayesianRegression.batchMethod(rows: 16, features: 4) == .rowByRow)
+        #expect(BayesianRegression.batchMethod(rows: 24, features: 4) == .refactor)
+        #expect(BayesianRegression.batchMethod(rows: 56, features: 512) == .woodbury)
+        #expect(BayesianRegression.batchMethod(rows: 57, features: 512) == .refactor)
+    }
+
+    /// A model read after at least a quarter of its updates (``BayesianRegression/readShare``, which the daemon sets
+    /// from `publish.every`) keeps its long batches on the covariance cache, whose Σ has the stds on its diagonal; one
+    /// read less often folds them into the statistics. The read share may change between batches, and every way gives
+    /// the posterior of the rows one by one, with the statistics bit for bit those of a model that never changed.
+    @Test("a model published often keeps its batches on the covariance cache, one published rarely folds them into the statistics")
+    func readShareChoosesTheWay() throws {
+        let d = 64, rows = 64
+        var g = SeededGenerator(seed: 53)
+        var c = BayesianConfiguration(dictDim: d, sysDim: 1)
+        c.intercept = true
+        let model = try BayesianRegression(c), unread = try BayesianRegression(c), rowwise = try BayesianRegression(c)
+        var methods: [BayesianRegression.BatchMethod?] = []
+        for (batch, share) in [0.0, 0.125, 1, 0.25, 0.2].enumerated() {
+            model.readShare = share
+            let x = (0..<(rows * d)).map { _ in 2 + g.nextGaussian() }
+            let y = (0..<rows).map { r in x[r * d] - 0.5 * x[r * d + 3] + 0.1 * g.nextGaussian() }
+            try model.update(x, y, rows: rows)
+            try unread.update(x, y, rows: rows)
+            methods.append(model.lastBatchMethod)
+            for r in 0..<rows { try rowwise.update(Array(x[(r * d)..<(r * d + d)]), [y[r]], rows: 1) }
+            if batch == 2 { _ = try model.uncertainty() }
+        }
+        #expect(methods == [.refactor, .refactor, .rowByRow, .rowByRow, .refactor])
+        #expect(model.moments == unread.moments)
+        let a = try rowwise.uncertainty(), b = try model.uncertainty()
+        #expect(worstRelative(b.coefficients, a.coefficients, scale: a.std) <= 1e-9)
+        #expect(worstRelative(b.std, a.std, scale: a.std) <= 1e-9)
+        #expect(worstRelative(b.intercept, a.intercept, scale: a.interceptStd) <= 1e-9)
     }
 
     @Test("non-finite input is refused and leaves the posterior unchanged")

@@ -59,7 +59,10 @@ extension EngineCore {
         settings.pacing = PublishPacing(configuration.publish)
         publisher.heartbeat = settings.heartbeat
         publisher.pacing = settings.pacing
-        for runner in models.ordered { runner.setWindowSize(settings.window) }
+        for runner in models.ordered {
+            runner.setWindowSize(settings.window)
+            runner.publishes(settings.pacing)
+        }
         schedule.configure(interval: configuration.daemon.checkpointInterval, every: configuration.daemon.checkpointEvery)
         var effects = ReloadEffects(modelNames: modelNames)
         if let live = liveConfiguration {

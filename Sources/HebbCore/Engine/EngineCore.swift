@@ -149,6 +149,7 @@ package final class EngineCore {
         } catch {
             throw .invalid(error)
         }
+        runner.publishes(settings.pacing)
         models.insert(runner)
         if snapshot != nil { schedule.restored(runner) }
         publisher.publishState(runner, report: nil, sequence: runner.sequence)

@@ -455,6 +455,12 @@ package final class ModelRunner: PublishableModel {
         }
     }
 
+    /// Tells a Bayesian model how often its posterior is published (``BayesianRegression/readShare``), which picks the
+    /// cheaper way to learn its long batches; at start and on a reload.
+    package func publishes(_ pacing: PublishPacing) {
+        bayesian?.readShare = pacing.publishedShare
+    }
+
     /// Changes ``windowSize`` (a reload); a smaller window drops its oldest errors at once.
     package func setWindowSize(_ size: Int) {
         settleDeferred(beforeUpdate: false)

@@ -25,6 +25,10 @@ package struct PublishPacing: Sendable, Equatable {
     /// Seconds between two messages of one model (0: no limit).
     var interval: Double { maxRate > 0 ? 1 / maxRate : 0 }
 
+    /// The share of a model's updates that get a message: 1/`every`, or 1 with `max_rate` (the share it leaves depends
+    /// on the stream's pace, which the configuration does not know).
+    var publishedShare: Double { maxRate > 0 ? 1 : 1 / Double(every) }
+
     /// A model's pacing state: when it last published, and the report of an update held back since.
     package struct State: Sendable {
         /// Monotonic time of the model's last coefficient message after an update (−∞: none yet).

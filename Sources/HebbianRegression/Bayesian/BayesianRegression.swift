@@ -1,3 +1,5 @@
+import CHebbKernels
+
 /// Bayesian linear regression with the exact conjugate posterior, per output (`kind = "bayesian"`; docs/MATH.md §10).
 ///
 /// Prior W[:, k] ~ N(μ₀, diag(v₀)), likelihood y_k | x ~ N(x·W[:, k] (+ b_k), 1/β_k). After rows with weights w_i:
@@ -14,7 +16,9 @@
 ///   ``CovarianceCache`` — Σ_k = P_k⁻¹ and η_k carried through each row by Sherman–Morrison in O(d²), rebuilt from
 ///   the truth when its rounding may have drifted; the rows reach the truth in blocks of ``pendingBlock`` (one
 ///   `dsyrk`), and at a snapshot (``state``), which also rebuilds the cache: a model restored from a snapshot and
-///   the model that took it continue bit for bit alike;
+///   the model that took it continue bit for bit alike. A long batch of a model seldom published goes into the
+///   truth alone and the posterior is factored from it when next read (``BatchMethod/refactor``), cheaper than the
+///   cache's steps from max(24, 2.5·√d) rows;
 /// * otherwise P_k and η_k are formed from the truth when the posterior is read and P_k is factored
 ///   (``GaussianPosterior``), O(d³).
 ///
@@ -138,13 +142,23 @@ public final class BayesianRegression {
         guard rows > 0 else { throw .invalidParameter(name: "rows", value: "\(rows)", expected: "at least one row") }
         guard x.count == rows * d else { throw .shapeMismatch(what: "x", expected: rows * d, got: x.count) }
         guard y.count == rows * s else { throw .shapeMismatch(what: "y", expected: rows * s, got: y.count) }
-        if let bad = x.firstIndex(where: { !$0.isFinite }) {
+        // One pass that every ordinary batch passes (NaN and ±∞ fail it too); the error's details only when it fails.
+        let ordinary = Self.allWithin(x, Self.largestLearnedMagnitude) && Self.allWithin(y, Self.largestLearnedMagnitude)
+        if !ordinary, let bad = x.firstIndex(where: { !$0.isFinite }) {
             throw .invalidParameter(name: "x[\(bad / d)][\(bad % d)]", value: "\(x[bad])", expected: "a finite number")
         }
-        if let bad = y.firstIndex(where: { !$0.isFinite }) {
+        if !ordinary, let bad = y.firstIndex(where: { !$0.isFinite }) {
             throw .invalidParameter(name: "y[\(bad / s)][\(bad % s)]", value: "\(y[bad])", expected: "a finite number")
         }
-        if CovarianceCache.applies(to: configuration) { return try fastUpdate(x: x, y: y, rows: rows) }
+        if CovarianceCache.applies(to: configuration) {
+            guard ordinary else {
+                // Finite, but beyond what the fast path's statistics can hold: not learned.
+                var report = UpdateReport(loss: 0, mse: 0, penalty: 0, prior: 0, rows: rows)
+                report.diverged = true
+                return report
+            }
+            return try fastUpdate(x: x, y: y, rows: rows)
+        }
         let posterior = try posteriorInForce()
         // Prequential score, and fit_noise's terms (e² − v) with weights f² (see ``NoiseEstimate``), per row and output.
         var squaredError = 0.0
@@ -177,14 +191,81 @@ public final class BayesianRegression {
         return report
     }
 
-    /// The fast path's update: each row scored at the posterior before the batch, then learned by the covariance
-    /// cache and queued for the truth.
+    /// How the fast path folds a mini-batch into the posterior (docs/MATH.md §10, "A long batch folded into the
+    /// statistics").
+    enum BatchMethod: Equatable {
+        /// The covariance cache's rank-one steps, row by row: 2·d² multiply-adds a row and output.
+        case rowByRow
+        /// The covariance cache's Woodbury step for the whole batch: ~1.5·k·d² + 1.5·k²·d.
+        case woodbury
+        /// Into the truth alone, the cache dropped: the posterior is factored from the truth when next read (the next
+        /// batch's score), d³/6 whatever the batch's size.
+        case refactor
+    }
+
+    /// Rows from which a batch of `features` features is folded into the truth: max(24, 2.5·√d). Not a count of
+    /// multiply-adds — `dpotrf` runs far below its peak at small d, and the cache's steps slow down once Σ leaves
+    /// the cache at large d — but the crossover measured with each method forced (`hebbd bench --kind bayesian
+    /// --blas-threads 1`, d = 4…512, k = 2…96; Benchmarks/README.md, "A batch folded into the statistics"): ~16–32
+    /// rows up to d = 64, ~28 at 128, ~30–48 at 256, ~48–64 at 512.
+    static func refactorRows(features d: Int) -> Int {
+        max(24, Int((2.5 * Double(d).squareRoot()).rounded(.up)))
+    }
+
+    /// The share of updates read from which a model keeps its long batches on the cache: one in four (`publish.every`
+    /// up to 4). A read needs the stds, diag(P⁻¹): free on the cache's Σ, but a triangular inverse of the factor
+    /// (OpenBLAS's `dtrtri`, 0.53 ms at d = 256, more than the factor itself) — read after every update, a 256 × 1 / 64
+    /// model that refactored took 1.0–1.2 ms an update against the cache's 0.65 (`hebbd bench --path engine`).
+    static let cacheReadShare = 0.25
+
+    /// The ``BatchMethod`` for a batch of `rows` rows of `features` features of a model whose stds are read after a
+    /// share `readShare` of its updates: one row a rank-one step; from ``refactorRows(features:)`` rows, into the truth
+    /// unless the model is read at least ``cacheReadShare`` of the time; otherwise the cache's Woodbury step while the
+    /// batch has fewer rows than features, its rank-one steps if not.
+    static func batchMethod(rows k: Int, features d: Int, readShare: Double = 0) -> BatchMethod {
+        guard k > 1 else { return .rowByRow }
+        if readShare < cacheReadShare && k >= refactorRows(features: d) { return .refactor }
+        return k < d ? .woodbury : .rowByRow
+    }
+
+    /// The share of updates after which the model's stds are read — published: the daemon sets it from `publish.every`
+    /// (1/N; 1 with `max_rate`, whose share depends on the stream's pace). A hint that chooses how long batches are
+    /// learned (``batchMethod(rows:features:readShare:)``) and how a read forms the posterior, never what is learned; a
+    /// function of the configuration, not of who happened to read, so that a restart with the journal replayed takes
+    /// the same way and gives the same bits. 0 (read at the end only) by default.
+    public var readShare = 0.0
+    /// Tests only: forces a ``BatchMethod`` for every batch of more than one row (nil: ``batchMethod(rows:features:readShare:)``).
+    var batchMethodOverride: BatchMethod?
+    /// How the fast path took the last update (nil: none yet, or the exact path).
+    private(set) var lastBatchMethod: BatchMethod?
+
+    /// The fast path's update (rows within ``largestLearnedMagnitude``): the batch scored at the posterior before it,
+    /// then learned by the covariance cache (rank-one or Woodbury steps, the rows queued for the truth) or folded
+    /// straight into the truth (``BatchMethod``).
     private func fastUpdate(x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int) throws(CircuitError) -> UpdateReport {
         let d = configuration.dictDim, s = configuration.sysDim
         var report = UpdateReport(loss: 0, mse: 0, penalty: 0, prior: 0, rows: rows)
-        let limit = Self.largestLearnedMagnitude
-        if x.contains(where: { abs($0) > limit }) || y.contains(where: { abs($0) > limit }) {
-            report.diverged = true
+        let method = rows == 1 ? .rowByRow : batchMethodOverride ?? Self.batchMethod(rows: rows, features: d, readShare: readShare)
+        lastBatchMethod = method
+        if method == .refactor {
+            // Scored at the posterior before the batch (the cache while it is fresh, else the factor), then folded into
+            // the truth: the next read factors the posterior from it.
+            let predicted: [Double]
+            if let covarianceCache, !covarianceCache.needsRefresh {
+                predicted = covarianceCache.predict(x: x, rows: rows, withStd: false).mean
+            } else {
+                predicted = try posteriorInForce().predictedMeans(x: x, rows: rows)
+            }
+            var squaredError = 0.0
+            for i in 0..<(rows * s) { let e = y[i] - predicted[i]; squaredError += e * e }
+            queueForTruth(x: x, y: y, rows: rows)
+            foldPendingRows()
+            covarianceCache = nil
+            cache = nil
+            report.loss = squaredError / 2
+            report.mse = squaredError / Double(rows * s)
+            updates += 1
+            samples += rows
             return report
         }
         try refreshCovarianceCacheIfNeeded()
@@ -193,12 +274,12 @@ public final class BayesianRegression {
         var squaredError = 0.0
         scores.withUnsafeMutableBufferPointer { scored in
             if rows > 1 {
-                // A batch is scored at the posterior before it, then learned at once (Woodbury, fewer rows than
-                // features) or row by row: the same posterior as one merge of the batch (the same statistics).
+                // A batch is scored at the posterior before it, then learned at once (Woodbury) or row by row: the
+                // same posterior as one merge of the batch (the same statistics).
                 let predicted = covarianceCache!.predict(x: x, rows: rows, withStd: false).mean
                 for i in 0..<(rows * s) { scored[i] = predicted[i] }
             }
-            if rows > 1 && rows < d {
+            if method == .woodbury {
                 covarianceCache!.learn(batch: x, y: y, rows: rows, smoothing: smoothing)
             } else {
                 for r in 0..<rows {
@@ -209,16 +290,23 @@ public final class BayesianRegression {
             for i in 0..<(rows * s) { let e = y[i] - scored[i]; squaredError += e * e }
         }
         if !covarianceCache!.isFinite { covarianceCache = nil }
-        pendingX.append(contentsOf: x)
-        pendingY.append(contentsOf: y)
-        pendingRows += rows
-        if pendingRows >= Self.pendingBlock { foldPendingRows() }
+        queueForTruth(x: x, y: y, rows: rows)
+        if pendingRows >= Self.pendingBlock || rows >= Self.refactorRows(features: d) { foldPendingRows() }
         cache = nil
         report.loss = squaredError / 2
         report.mse = squaredError / Double(rows * s)
         updates += 1
         samples += rows
         return report
+    }
+
+    /// Queues a batch for the truth. The queue is folded in (one `dsyrk`) once it holds ``pendingBlock`` rows or
+    /// takes a batch of ``refactorRows(features:)`` rows or more, whichever way the batch was learned: the truth's bits
+    /// then depend on the batches' sizes only, not on the ``BatchMethod`` the read share chose.
+    private func queueForTruth(x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int) {
+        pendingX.append(contentsOf: x)
+        pendingY.append(contentsOf: y)
+        pendingRows += rows
     }
 
     /// Folds the fast path's pending rows into the truth.
@@ -246,6 +334,13 @@ public final class BayesianRegression {
         }
     }
 
+    /// Whether every value's magnitude is at most `limit` (false for NaN and ±∞): a branch-free count, one pass.
+    static func allWithin(_ values: UnsafeBufferPointer<Double>, _ limit: Double) -> Bool {
+        var outside = 0
+        for value in values { outside &+= abs(value) <= limit ? 0 : 1 }
+        return outside == 0
+    }
+
     /// The same for float32 rows, widened to Double.
     @discardableResult
     public func update(x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, rows: Int) throws(CircuitError) -> UpdateReport {
@@ -266,7 +361,9 @@ public final class BayesianRegression {
 
     /// The posterior means, standard deviations and intervals at `uncertainty_level`, raw units.
     public func uncertainty() throws(CircuitError) -> CoefficientUncertainty {
-        if CovarianceCache.applies(to: configuration) {
+        if let covarianceCache = freshCovarianceCache { return covarianceCache.coefficients(level: configuration.uncertaintyLevel) }
+        if CovarianceCache.applies(to: configuration), readShare >= Self.cacheReadShare {
+            // A model read this often keeps its batches on the cache: rebuilt here, it serves the next update too.
             try refreshCovarianceCacheIfNeeded()
             return covarianceCache!.coefficients(level: configuration.uncertaintyLevel)
         }
@@ -278,10 +375,7 @@ public final class BayesianRegression {
     public func predict(x: UnsafeBufferPointer<Double>, rows: Int) throws(CircuitError) -> (mean: [Double], std: [Double]) {
         let d = configuration.dictDim, s = configuration.sysDim
         guard x.count == rows * d else { throw .shapeMismatch(what: "x", expected: rows * d, got: x.count) }
-        if CovarianceCache.applies(to: configuration) {
-            try refreshCovarianceCacheIfNeeded()
-            return covarianceCache!.predict(x: x, rows: rows)
-        }
+        if let covarianceCache = freshCovarianceCache { return covarianceCache.predict(x: x, rows: rows) }
         let posterior = try posteriorInForce()
         var mean = [Double](repeating: 0, count: rows * s), std = mean
         var u = [Double](repeating: 0, count: d)
@@ -293,6 +387,16 @@ public final class BayesianRegression {
             }
         }
         return (mean, std)
+    }
+
+    /// The covariance cache when it holds the posterior in force (fast path, not due for a rebuild). Otherwise a
+    /// prediction, and the stds of a model read less than ``cacheReadShare`` of the time, factor the posterior from the
+    /// truth (``posteriorInForce()``, kept until the next update) rather than rebuilding the cache: the factor is a
+    /// third of the rebuild's work, and is what a batch folded into the truth (``BatchMethod/refactor``) is scored with
+    /// next; a row learned by the cache rebuilds it then.
+    private var freshCovarianceCache: CovarianceCache? {
+        guard CovarianceCache.applies(to: configuration), let covarianceCache, !covarianceCache.needsRefresh else { return nil }
+        return covarianceCache
     }
 
     /// The noise standard deviation per output in force, raw units (`noise_std`, or `fit_noise`'s estimate).
@@ -449,14 +553,36 @@ struct Posterior {
         let space = LearningSpace(moments: moments, configuration: configuration)
         let (priorMean, priorVariance) = configuration.priorMoments()
         let c = moments.priorWeight
-        var gram = [Double](repeating: 0, count: d * d)
-        for i in 0..<d { for j in i..<d { let g = space.gram(moments, i, j); gram[i * d + j] = g; gram[j * d + i] = g } }
+        let m = moments.columns, w = moments.weight, centred = space.centred, standardized = configuration.standardize
         var precisions: [[Double]] = [], naturalMeans: [[Double]] = [], noiseVariances: [Double] = []
         for k in 0..<s {
             let noiseVariance = space.noiseVariance(output: k, configuration: configuration, noise: noise)
             let beta = 1 / noiseVariance
-            var precision = [Double](repeating: 0, count: d * d)
-            for i in 0..<(d * d) { precision[i] = beta * gram[i] }
+            // β times the Gram in the learning space (``LearningSpace/gram(_:_:_:)``'s expression, the same bits), on the
+            // upper triangle (row-major; all that ``GaussianPosterior`` reads; zeros left of the diagonal), each row
+            // written once in one pass over the statistics' rows, the case tested outside the loops: called per entry,
+            // through a symmetric Gram and a second scaling pass, it took 13–17 % of a 256 × 1 / 64 update that factors.
+            var precision = moments.upperComoment.withUnsafeBufferPointer { c in
+                moments.mean.withUnsafeBufferPointer { mean in
+                    space.xScale.withUnsafeBufferPointer { scale in
+                        [Double](unsafeUninitializedCapacity: d * d) { p, initialized in
+                            for i in 0..<d {
+                                let source = c.baseAddress! + i * m, row = p.baseAddress! + i * d, wi = w * mean[i]
+                                row.initialize(repeating: 0, count: i)
+                                if standardized {
+                                    // Standardising centres: the co-moments themselves.
+                                    for j in i..<d { row[j] = beta * (source[j] / (scale[i] * scale[j])) }
+                                } else if centred {
+                                    for j in i..<d { row[j] = beta * source[j] }
+                                } else {
+                                    for j in i..<d { row[j] = beta * (source[j] + wi * mean[j]) }
+                                }
+                            }
+                            initialized = d * d
+                        }
+                    }
+                }
+            }
             var eta = [Double](repeating: 0, count: d)
             for j in 0..<d {
                 let v = priorVariance[j * s + k]
@@ -471,10 +597,13 @@ struct Posterior {
     }
 
     init(moments: CrossMoments, configuration: BayesianConfiguration, noise: NoiseEstimate) throws(PosteriorError) {
-        let natural = Self.naturalParameters(moments: moments, configuration: configuration, noise: noise)
+        var natural = Self.naturalParameters(moments: moments, configuration: configuration, noise: noise)
         var outputs: [GaussianPosterior] = []
         for k in 0..<configuration.sysDim {
-            outputs.append(try GaussianPosterior(precision: natural.precision[k], naturalMean: natural.naturalMean[k],
+            // Handed over, not shared: the factor is then formed in the precision's own storage, without a copy.
+            let precision = natural.precision[k]
+            natural.precision[k] = []
+            outputs.append(try GaussianPosterior(precision: precision, naturalMean: natural.naturalMean[k],
                                                  dimension: configuration.dictDim))
         }
         space = natural.space
@@ -497,6 +626,29 @@ struct Posterior {
         var parameter = posterior.quadraticForm(u)
         if space.centred { parameter += noiseVariance[k] / weight }
         return (mean, noise, parameter * yScale2)
+    }
+
+    /// The predictive means of every output at `rows` raw rows (rows × d), rows × s: what ``predict(row:output:scratch:)``
+    /// gives as `mean`, without the variances (a batch's prequential score). Each row is centred before the dot product,
+    /// as there: a column like a date ordinal near 7·10⁵ would otherwise cancel six digits against the intercept.
+    func predictedMeans(x: UnsafeBufferPointer<Double>, rows: Int) -> [Double] {
+        let d = dictDim, s = sysDim
+        var means = [Double](repeating: 0, count: rows * s)
+        var coefficients = [Double](repeating: 0, count: d), u = coefficients
+        for k in 0..<s {
+            if space.centred && weight == 0 {
+                for r in 0..<rows { means[r * s + k] = space.yShift[k] }
+                continue
+            }
+            // ŷ = y_shift + Σ_j (x_j − x_shift_j)·a_j with a_j = y_scale·μ_j/x_scale_j.
+            let mean = outputs[k].mean
+            for j in 0..<d { coefficients[j] = space.yScale[k] * mean[j] / space.xScale[j] }
+            for r in 0..<rows {
+                for j in 0..<d { u[j] = x[r * d + j] - space.xShift[j] }
+                means[r * s + k] = space.yShift[k] + hebb_dot(u, coefficients, d)
+            }
+        }
+        return means
     }
 
     /// The raw-unit coefficients, their stds and intervals.
