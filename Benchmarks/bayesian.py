@@ -5,7 +5,7 @@ River 0.26.1 in the same run, the Gram product's cost, scaling with d, and the c
     swift build -c release --product hebbd
     scripts/setup.sh --test                  # river==0.26.1 and pandas (River's learn_many takes DataFrames)
     python3 Benchmarks/bayesian.py [--hebbd .build/release/hebbd] [--repeat 3] [--quick]
-                                   [--only speed,ratio,scaling,calibration]
+                                   [--only speed,ratio,scaling,crossover,calibration]
 
 Sections (each repeated figure printed as its median and range over --repeat runs, a target ✓/✘ by the median):
   speed        `hebbd bench --kind bayesian` (the in-process update: prequential score, then learning the rows)
@@ -17,6 +17,9 @@ Sections (each repeated figure printed as its median and range over --repeat run
                the Gram product's GFLOP/s beside the machine's `dsyrk` at the same shape.
   scaling      both at d = 64, 128, 256, 512 (one row per update and batches of 64): µs per update and the
                exponent of d between successive sizes.
+  crossover    the bayesian kind at d = 16…512 and batches of 8…96 rows, each batch learned by the covariance cache
+               and folded into the statistics (`hebbd bench --bayesian-batch cache|refactor`, one BLAS thread), and
+               how far the model's own choice (`auto`) is from the faster of the two.
   calibration  through a real daemon (`hebbd.testing.LocalDaemon`): (a) the exact model's 95 % coefficient
                intervals over many seeded streams whose W is drawn from the prior (target 95 ± 2 %), (b) its 95 %
                predictive intervals for the next y (`predict`'s y ± z·y_std, target 95 ± 2 %), (c) a proximal
@@ -149,6 +152,27 @@ def scaling(args) -> None:
             print(f"  {name:<34} {cells};  exponent of d: " + ", ".join(f"{e:.2f}" for e in exponents), flush=True)
 
 
+def crossover(args) -> None:
+    """Where a batch is better folded into the statistics than learned by the covariance cache."""
+    print("crossover: µs per update (median of --repeat) with each way forced (hebbd bench --bayesian-batch, one BLAS "
+          "thread), and the model's own choice (auto) against the faster", flush=True)
+    for d in (16, 64, 128, 256, 512):
+        cells, worst = [], 1.0
+        for k in (8, 16, 24, 32, 48, 64, 96):
+            # About a quarter of a second of work per run at the machine's pace.
+            updates = max(50, min(20_000, int(8e6 / (d * d * k) * (0.25 if args.quick else 1))))
+            µs = {}
+            for way in ("cache", "refactor", "auto"):
+                runs = [bench(args, "bayesian", d, k, updates, "--blas-threads", "1", "--bayesian-batch", way)["updates_per_s"]
+                        for _ in range(args.repeat)]
+                µs[way] = 1e6 / statistics.median(runs)
+            faster = min(µs["cache"], µs["refactor"])
+            worst = max(worst, µs["auto"] / faster)
+            cells.append(f"k={k}: {µs['cache']:.0f}/{µs['refactor']:.0f}{'*' if µs['refactor'] < µs['cache'] else ''}")
+        print(f"  d={d:<4} cache/refactor µs (* refactor faster)  " + ", ".join(cells) +
+              f";  auto at most {worst:.2f}× the faster", flush=True)
+
+
 # MARK: calibration (through a real daemon)
 
 Z95 = 1.959963984540054
@@ -278,13 +302,13 @@ def main() -> None:
     ap.add_argument("--hebbd", default=os.path.join(ROOT, ".build", "release", "hebbd"), help="the hebbd binary (default %(default)s)")
     ap.add_argument("--repeat", type=int, default=3, help="repetitions of each speed figure (default %(default)s)")
     ap.add_argument("--quick", action="store_true", help="shorter runs (and 1 repetition unless --repeat is given)")
-    ap.add_argument("--only", default="speed,ratio,scaling,calibration", help="sections, comma-separated (default: all)")
+    ap.add_argument("--only", default="speed,ratio,scaling,crossover,calibration", help="sections, comma-separated (default: all)")
     args = ap.parse_args()
     if args.quick and "--repeat" not in sys.argv:
         args.repeat = 1
     if not os.access(args.hebbd, os.X_OK):
         raise SystemExit(f"{args.hebbd} is not an executable: swift build -c release --product hebbd")
-    sections = {"speed": speed, "ratio": ratio, "scaling": scaling, "calibration": calibration}
+    sections = {"speed": speed, "ratio": ratio, "scaling": scaling, "crossover": crossover, "calibration": calibration}
     for name in args.only.split(","):
         sections[name.strip()](args)
 

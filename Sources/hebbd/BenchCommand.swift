@@ -42,6 +42,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Publish format on the engine path: json or binary.") var publish: String = "json"
     @Option(name: .customLong("publish-every"), help: "Engine path: publish.every, a coefficient message after every Nth update.")
     var publishEvery: Int = 1
+    @Option(name: .customLong("bayesian-batch"),
+            help: "Core path, kind = \"bayesian\": how a batch is learned — auto (the model's choice), cache (the covariance cache's Woodbury or rank-one steps) or refactor (into the statistics, the posterior factored from them).")
+    var bayesianBatch: BayesianBatchWay = .auto
     @Flag(name: .customLong("no-subscriber"), help: "Engine path: nobody subscribes (a daemon whose XPUB socket has no reader: coefficient messages are not encoded); default: every message is encoded, as for a subscriber.")
     var noSubscriber = false
     @Option(name: .customLong("rows-per-message"), help: "Rows per ingest message on the engine path (default: one batch).")
@@ -60,6 +63,8 @@ struct Bench: ParsableCommand {
 
     /// What `hebbd bench` times.
     enum BenchPath: String, ExpressibleByArgument { case core, engine }
+    /// `--bayesian-batch`: the ways a Bayesian batch may be learned (``BayesianRegression/BatchMethod``).
+    enum BayesianBatchWay: String, ExpressibleByArgument { case auto, cache, refactor }
 
     func run() throws {
         let model = modelConfiguration()
@@ -94,6 +99,11 @@ struct Bench: ParsableCommand {
         case .core where model.isBayesian:
             let bayesian: BayesianRegression
             do { bayesian = try BayesianRegression(model.bayesianConfiguration) } catch { fail("\(error)", code: 2) }
+            switch bayesianBatch {
+            case .auto: break
+            case .cache: bayesian.batchMethodOverride = rows < c.dictDim ? .woodbury : .rowByRow
+            case .refactor: bayesian.batchMethodOverride = .refactor
+            }
             func step(_ i: Int) {
                 data.x[i % pool].withUnsafeBufferPointer { x in
                     data.y[i % pool].withUnsafeBufferPointer { y in _ = try! bayesian.update(x: x, y: y, rows: rows) }

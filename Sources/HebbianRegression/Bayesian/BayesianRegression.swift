@@ -193,7 +193,7 @@ public final class BayesianRegression {
 
     /// How the fast path folds a mini-batch into the posterior (docs/MATH.md §10, "A long batch folded into the
     /// statistics").
-    enum BatchMethod: Equatable {
+    package enum BatchMethod: Equatable, Sendable {
         /// The covariance cache's rank-one steps, row by row: 2·d² multiply-adds a row and output.
         case rowByRow
         /// The covariance cache's Woodbury step for the whole batch: ~1.5·k·d² + 1.5·k²·d.
@@ -234,10 +234,11 @@ public final class BayesianRegression {
     /// function of the configuration, not of who happened to read, so that a restart with the journal replayed takes
     /// the same way and gives the same bits. 0 (read at the end only) by default.
     public var readShare = 0.0
-    /// Tests only: forces a ``BatchMethod`` for every batch of more than one row (nil: ``batchMethod(rows:features:readShare:)``).
-    var batchMethodOverride: BatchMethod?
+    /// Forces a ``BatchMethod`` for every batch of more than one row (nil: ``batchMethod(rows:features:readShare:)``):
+    /// tests, and `hebbd bench --bayesian-batch`, which measures the crossover ``refactorRows(features:)`` encodes.
+    package var batchMethodOverride: BatchMethod?
     /// How the fast path took the last update (nil: none yet, or the exact path).
-    private(set) var lastBatchMethod: BatchMethod?
+    package private(set) var lastBatchMethod: BatchMethod?
 
     /// The fast path's update (rows within ``largestLearnedMagnitude``): the batch scored at the posterior before it,
     /// then learned by the covariance cache (rank-one or Woodbury steps, the rows queued for the truth) or folded
