@@ -53,6 +53,47 @@ import HebbTestSupport
         #expect((try? core.reload(configuration).get()) != nil && bayesian.readShare == 1)
     }
 
+    /// The way a Bayesian batch is learned follows the configuration, not who reads: a daemon that encoded every message
+    /// and read its posterior after every update, and one resumed from its checkpoint that encodes nothing, learn the
+    /// rest alike and give the same statistics, posterior and predictions, bit for bit (batches of 32 rows of 16
+    /// features with `publish.every = 8`: folded into the statistics, the posterior factored from them).
+    @Test func aResumedBayesianModelLearnsTheSameWayWhoeverReads() throws {
+        var settings = EngineSettings()
+        settings.heartbeat = 0
+        settings.pacing.every = 8
+        let model = try UncertaintyEngineTests.bayesian("b", dictDim: 16, batch: 32, extra: #","intercept":true"#)
+        let original = EngineCore(settings: settings, clock: ManualClock().engineClock)
+        try original.addModel(model)
+        var g = SeededGenerator(seed: 11)
+        let batches = (0..<10).map { _ in
+            let x = (0..<(32 * 16)).map { _ in 5 + g.nextGaussian() }
+            return (x: x, y: (0..<32).map { r in x[r * 16] - 2 * x[r * 16 + 5] + 0.1 * g.nextGaussian() })
+        }
+        func learn(_ core: EngineCore, _ range: Range<Int>, reading: Bool) throws {
+            for b in range {
+                #expect(EngineFixtures.send(core, EngineFixtures.binary64("b", x: batches[b].x, y: batches[b].y, rows: 32)) == nil)
+                if reading { _ = try core.runners["b"]!.bayesian!.uncertainty() }
+                core.drainOutbox { _ in }
+            }
+        }
+        try learn(original, 0..<4, reading: true)
+        let file = try CheckpointFormat.encode(original.runners["b"]!.snapshot(wallClock: 1_800_000_000), software: "test")
+        let resumed = EngineCore(settings: settings, clock: ManualClock().engineClock)
+        resumed.publisher.encodesOnlyForSubscribers = true
+        let decoded = try CheckpointFormat.decode(file, path: "b").snapshot
+        try resumed.addModel(decoded.model, restoring: decoded)
+        try learn(original, 4..<10, reading: true)
+        try learn(resumed, 4..<10, reading: false)
+        let a = try #require(original.runners["b"]?.bayesian), b = try #require(resumed.runners["b"]?.bayesian)
+        #expect(a.lastBatchMethod == .refactor && b.lastBatchMethod == .refactor)
+        #expect(a.state == b.state)
+        #expect(try a.uncertainty() == b.uncertainty())
+        let probe = batches[0].x
+        let pa = try probe.withUnsafeBufferPointer { x throws(CircuitError) in try a.predict(x: x, rows: 32) }
+        let pb = try probe.withUnsafeBufferPointer { x throws(CircuitError) in try b.predict(x: x, rows: 32) }
+        #expect(pa.mean.map(\.bitPattern) == pb.mean.map(\.bitPattern) && pa.std.map(\.bitPattern) == pb.std.map(\.bitPattern))
+    }
+
     @Test func offByDefaultEveryUpdateIsPublished() throws {
         let core = try Self.core(clock: ManualClock())
         #expect(Self.update(core, batches: 5).map { $0["step"]?.int } == [1, 2, 3, 4, 5])
