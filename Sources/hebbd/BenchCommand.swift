@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
         --model NAME. A model with uncertainty (kind = "bayesian", or --uncertainty / uncertainty = true) keeps the raw Gram \
         statistics, O(B·(d+s)²) per update (one dsyrk); a bayesian model also carries its d × d posterior covariance per output \
         through each row, O(s·d²) per row, except that a batch of max(24, 2.5·√d) rows or more of a model published after \
-        fewer than a quarter of its updates (the core path; on the engine path --publish-every 4 or more) factors the posterior \
+        fewer than a quarter of its updates (the core path; on the engine path --publish-every 5 or more) factors the posterior \
         from the statistics instead, O(s·d³/6) (with fit_noise or standardize it always does), \
         and a sparse model refits its active set, O(|A|³), only for messages it publishes (the engine path). For the sparse \
         kinds with uncertainty the core path prints the Gram product's rate in GFLOP/s beside the machine's dsyrk at that shape.
