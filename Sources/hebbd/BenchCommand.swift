@@ -101,7 +101,7 @@ struct Bench: ParsableCommand {
             do { bayesian = try BayesianRegression(model.bayesianConfiguration) } catch { fail("\(error)", code: 2) }
             switch bayesianBatch {
             case .auto: break
-            case .cache: bayesian.batchMethodOverride = rows < c.dictDim ? .woodbury : .rowByRow
+            case .cache: bayesian.batchMethodOverride = BayesianRegression.cacheMethod(rows: rows, features: c.dictDim)
             case .refactor: bayesian.batchMethodOverride = .refactor
             }
             func step(_ i: Int) {

@@ -225,7 +225,13 @@ public final class BayesianRegression {
     static func batchMethod(rows k: Int, features d: Int, readShare: Double = 0) -> BatchMethod {
         guard k > 1 else { return .rowByRow }
         if readShare < cacheReadShare && k >= refactorRows(features: d) { return .refactor }
-        return k < d ? .woodbury : .rowByRow
+        return cacheMethod(rows: k, features: d)
+    }
+
+    /// The covariance cache's way for a batch: one Woodbury step while it has fewer rows than features, rank-one
+    /// steps otherwise (2·k·d² against ~1.5·k·d² + 1.5·k²·d).
+    package static func cacheMethod(rows k: Int, features d: Int) -> BatchMethod {
+        k > 1 && k < d ? .woodbury : .rowByRow
     }
 
     /// The share of updates after which the model's stds are read — published: the daemon sets it from `publish.every`
@@ -245,30 +251,36 @@ public final class BayesianRegression {
     /// straight into the truth (``BatchMethod``).
     private func fastUpdate(x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int) throws(CircuitError) -> UpdateReport {
         let d = configuration.dictDim, s = configuration.sysDim
-        var report = UpdateReport(loss: 0, mse: 0, penalty: 0, prior: 0, rows: rows)
         let method = rows == 1 ? .rowByRow : batchMethodOverride ?? Self.batchMethod(rows: rows, features: d, readShare: readShare)
         lastBatchMethod = method
+        var squaredError = 0.0
         if method == .refactor {
-            // Scored at the posterior before the batch (the cache while it is fresh, else the factor), then folded into
-            // the truth: the next read factors the posterior from it.
+            // Scored at the posterior before the batch (the cache while it is fresh, else the factor); the truth then
+            // takes the batch, and the next read factors the posterior from it.
             let predicted: [Double]
-            if let covarianceCache, !covarianceCache.needsRefresh {
+            if let covarianceCache = freshCovarianceCache {
                 predicted = covarianceCache.predict(x: x, rows: rows, withStd: false).mean
             } else {
                 predicted = try posteriorInForce().predictedMeans(x: x, rows: rows)
             }
-            var squaredError = 0.0
             for i in 0..<(rows * s) { let e = y[i] - predicted[i]; squaredError += e * e }
-            queueForTruth(x: x, y: y, rows: rows)
-            foldPendingRows()
             covarianceCache = nil
-            cache = nil
-            report.loss = squaredError / 2
-            report.mse = squaredError / Double(rows * s)
-            updates += 1
-            samples += rows
-            return report
+        } else {
+            squaredError = try learnByCovarianceCache(x: x, y: y, rows: rows, woodbury: method == .woodbury)
         }
+        queueForTruth(x: x, y: y, rows: rows)
+        if method == .refactor || pendingRows >= Self.pendingBlock || rows >= Self.refactorRows(features: d) { foldPendingRows() }
+        cache = nil
+        updates += 1
+        samples += rows
+        return UpdateReport(loss: squaredError / 2, mse: squaredError / Double(rows * s), penalty: 0, prior: 0, rows: rows)
+    }
+
+    /// Scores a batch at the covariance cache (rebuilt first if need be) and learns it there, by one Woodbury step or
+    /// rank-one steps; the batch's squared prequential error.
+    private func learnByCovarianceCache(x: UnsafeBufferPointer<Double>, y: UnsafeBufferPointer<Double>, rows: Int,
+                                        woodbury: Bool) throws(CircuitError) -> Double {
+        let d = configuration.dictDim, s = configuration.sysDim
         try refreshCovarianceCacheIfNeeded()
         if scores.count < rows * s { scores = [Double](repeating: 0, count: rows * s) }
         let smoothing = configuration.smoothing
@@ -280,7 +292,7 @@ public final class BayesianRegression {
                 let predicted = covarianceCache!.predict(x: x, rows: rows, withStd: false).mean
                 for i in 0..<(rows * s) { scored[i] = predicted[i] }
             }
-            if method == .woodbury {
+            if woodbury {
                 covarianceCache!.learn(batch: x, y: y, rows: rows, smoothing: smoothing)
             } else {
                 for r in 0..<rows {
@@ -291,14 +303,7 @@ public final class BayesianRegression {
             for i in 0..<(rows * s) { let e = y[i] - scored[i]; squaredError += e * e }
         }
         if !covarianceCache!.isFinite { covarianceCache = nil }
-        queueForTruth(x: x, y: y, rows: rows)
-        if pendingRows >= Self.pendingBlock || rows >= Self.refactorRows(features: d) { foldPendingRows() }
-        cache = nil
-        report.loss = squaredError / 2
-        report.mse = squaredError / Double(rows * s)
-        updates += 1
-        samples += rows
-        return report
+        return squaredError
     }
 
     /// Queues a batch for the truth. The queue is folded in (one `dsyrk`) once it holds ``pendingBlock`` rows or
@@ -546,6 +551,9 @@ struct Posterior {
     /// W (weight of the rows), for the intercept's variance.
     let weight: Double
     let dictDim: Int, sysDim: Int
+    /// Each output's posterior means in raw units, μ_j·y_scale/x_scale_j: the published coefficients, and what a
+    /// prediction multiplies a row's deviations from the shift by.
+    let rawCoefficients: [[Double]]
 
     /// P_k and η_k of every output (d × d and d values, learning space), and the noise variance per output.
     static func naturalParameters(moments: CrossMoments, configuration: BayesianConfiguration, noise: NoiseEstimate)
@@ -613,6 +621,19 @@ struct Posterior {
         weight = moments.weight
         dictDim = configuration.dictDim
         sysDim = configuration.sysDim
+        let space = natural.space
+        rawCoefficients = (0..<configuration.sysDim).map { k in
+            (0..<configuration.dictDim).map { j in outputs[k].mean[j] * (space.yScale[k] / space.xScale[j]) }
+        }
+    }
+
+    /// The predictive mean of output k at one raw row: y_shift + Σ_j (x_j − x_shift_j)·``rawCoefficients``. Each row
+    /// is centred before the dot product: a column like a date ordinal near 7·10⁵ would otherwise cancel six digits
+    /// against the intercept. `scratch` holds d values.
+    func predictedMean(row: UnsafePointer<Double>, output k: Int, scratch u: inout [Double]) -> Double {
+        if space.centred && weight == 0 { return space.yShift[k] }
+        for j in 0..<dictDim { u[j] = row[j] - space.xShift[j] }
+        return space.yShift[k] + hebb_dot(u, rawCoefficients[k], dictDim)
     }
 
     /// The predictive mean, the noise variance and the parameters' share of the variance (raw units) of output k
@@ -621,33 +642,20 @@ struct Posterior {
         let yScale2 = space.yScale[k] * space.yScale[k]
         let noise = noiseVariance[k] * yScale2
         if space.centred && weight == 0 { return (space.yShift[k], noise, .infinity) }
+        let mean = predictedMean(row: row.baseAddress!, output: k, scratch: &u)
         for j in 0..<dictDim { u[j] = (row[j] - space.xShift[j]) / space.xScale[j] }
-        let posterior = outputs[k]
-        let mean = space.yShift[k] + space.yScale[k] * posterior.meanValue(u)
-        var parameter = posterior.quadraticForm(u)
+        var parameter = outputs[k].quadraticForm(u)
         if space.centred { parameter += noiseVariance[k] / weight }
         return (mean, noise, parameter * yScale2)
     }
 
-    /// The predictive means of every output at `rows` raw rows (rows × d), rows × s: what ``predict(row:output:scratch:)``
-    /// gives as `mean`, without the variances (a batch's prequential score). Each row is centred before the dot product,
-    /// as there: a column like a date ordinal near 7·10⁵ would otherwise cancel six digits against the intercept.
+    /// The predictive means of every output at `rows` raw rows (rows × d), rows × s: ``predictedMean(row:output:scratch:)``
+    /// without the variances (a batch's prequential score).
     func predictedMeans(x: UnsafeBufferPointer<Double>, rows: Int) -> [Double] {
-        let d = dictDim, s = sysDim
-        var means = [Double](repeating: 0, count: rows * s)
-        var coefficients = [Double](repeating: 0, count: d), u = coefficients
-        for k in 0..<s {
-            if space.centred && weight == 0 {
-                for r in 0..<rows { means[r * s + k] = space.yShift[k] }
-                continue
-            }
-            // ŷ = y_shift + Σ_j (x_j − x_shift_j)·a_j with a_j = y_scale·μ_j/x_scale_j.
-            let mean = outputs[k].mean
-            for j in 0..<d { coefficients[j] = space.yScale[k] * mean[j] / space.xScale[j] }
-            for r in 0..<rows {
-                for j in 0..<d { u[j] = x[r * d + j] - space.xShift[j] }
-                means[r * s + k] = space.yShift[k] + hebb_dot(u, coefficients, d)
-            }
+        var means = [Double](repeating: 0, count: rows * sysDim)
+        var u = [Double](repeating: 0, count: dictDim)
+        for r in 0..<rows {
+            for k in 0..<sysDim { means[r * sysDim + k] = predictedMean(row: x.baseAddress! + r * dictDim, output: k, scratch: &u) }
         }
         return means
     }
@@ -664,7 +672,7 @@ struct Posterior {
             var b = space.yShift[k]
             for j in 0..<d {
                 let toRaw = space.yScale[k] / space.xScale[j]
-                mean[j * s + k] = posterior.mean[j] * toRaw
+                mean[j * s + k] = rawCoefficients[k][j]
                 std[j * s + k] = variances[j].squareRoot() * toRaw
                 a[j] = space.xShift[j] * toRaw
                 b -= a[j] * posterior.mean[j]
