@@ -83,12 +83,11 @@ struct Feed: ParsableCommand {
         try push.connect(endpoint)
         var seq = 0
         var sentRows = 0
+        let name = Array(model.utf8)
         let start = Date()
         for _ in 0..<passes {
             for block in blocks {
-                let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(block.rows))),
-                                          ("producer", .string(producer)), ("seq", .integer(Int64(seq)))])
-                let parts: [[UInt8]] = [Array(model.utf8), header.serialized, block.x, block.y]
+                let parts: [[UInt8]] = [name, Self.sampleHeader(rows: block.rows, producer: producer, seq: seq), block.x, block.y]
                 guard try push.send(parts: parts) else { fail("ingest at \(endpoint) did not take a message within \(Self.sendTimeoutMilliseconds / 1000) s; is the daemon running?") }
                 seq += 1
                 sentRows += block.rows
@@ -123,10 +122,15 @@ struct Feed: ParsableCommand {
     /// The messages of one pass for the reliable feed: the header without producer and seq (the reliable header
     /// frame carries them).
     private func reliableMessages(_ table: SampleTable, _ shape: SampleShape) -> [[[UInt8]]] {
-        sampleBlocks(table, shape).map { block in
-            let header = JSON.object([("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(block.rows)))])
-            return [Array(model.utf8), header.serialized, block.x, block.y]
-        }
+        sampleBlocks(table, shape).map { block in [Array(model.utf8), Self.sampleHeader(rows: block.rows), block.x, block.y] }
+    }
+
+    /// A float32 sample message's header frame; the plain feed's names its producer and sequence number there, the
+    /// reliable feed's carries them in its own header frame.
+    private static func sampleHeader(rows: Int, producer: String? = nil, seq: Int? = nil) -> [UInt8] {
+        var fields: [(String, JSON)] = [("v", .integer(1)), ("dtype", .string("float32")), ("rows", .integer(Int64(rows)))]
+        if let producer, let seq { fields += [("producer", .string(producer)), ("seq", .integer(Int64(seq)))] }
+        return JSON.object(fields).serialized
     }
 
     private func runReliable(_ table: SampleTable, _ shape: SampleShape) throws {
